@@ -1,0 +1,56 @@
+"""Writing files so that a failure never leaves anything half-written."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+@contextmanager
+def atomic_directory(out_dir: str | os.PathLike) -> Iterator[Path]:
+    """Yield a scratch folder whose files replace those in `out_dir` on success.
+
+    Every file is written into a temporary folder beside `out_dir`; only when the
+    block finishes without an exception is each file moved into place with
+    :func:`os.replace` (atomic on one file system). On failure the scratch folder
+    is removed and `out_dir` is left exactly as it was.
+
+    Parameters
+    ----------
+    out_dir
+        The folder to fill; created if missing. Files already there that the
+        block does not write are kept.
+
+    Yields
+    ------
+    pathlib.Path
+        The scratch folder to write into.
+    """
+    out = Path(out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        yield scratch
+        out.mkdir(exist_ok=True)
+        for item in sorted(scratch.iterdir()):
+            os.replace(item, out / item.name)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> None:
+    """Call ``write(tmp_path)`` and rename the result onto `path` only if it succeeds."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    os.close(fd)
+    try:
+        write(Path(tmp))
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)

@@ -1,0 +1,286 @@
+"""Readers and writers: the paper's QTLMAS2010 CSV, PLINK 1 filesets, simulated data folders."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from bed_reader import open_bed, to_bed
+
+from cnngwp.data import MISSING, GenotypeData
+from cnngwp.errors import CnngwpInputError
+from cnngwp.files import atomic_directory
+
+#: Generation sizes of the QTLMAS2010 population (individuals 1-20, 21-470, ...).
+QTLMAS2010_GENERATION_SIZES = (20, 450, 956, 900, 900)
+_BED_MISSING = -127
+_CSV_CHUNK = 256
+
+
+def _require_file(path: Path, what: str) -> Path:
+    if not path.is_file():
+        raise CnngwpInputError(f"{path}: {what} not found")
+    return path
+
+
+def read_qtlmas_csv(
+    path: str | os.PathLike,
+    *,
+    generation_sizes: tuple[int, ...] | None = QTLMAS2010_GENERATION_SIZES,
+) -> GenotypeData:
+    """Read the layout of ``QTLMAS2010ny012.csv``, the file the paper's code reads.
+
+    No header; column 1 the phenotype, then one column per SNP coded 0/1/2
+    (``NA``, an empty field or -1 for missing). Samples get ids ``"1"``,
+    ``"2"``, ... in file order and SNPs ``"snp1"``, ... with unknown map.
+
+    Parameters
+    ----------
+    path
+        The CSV file.
+    generation_sizes
+        When the file has exactly ``sum(generation_sizes)`` rows, samples are
+        given consecutive generations 1, 2, ... of these sizes (QTLMAS2010:
+        generations 1-4 train, 5 test). ``None`` records no generation.
+
+    Raises
+    ------
+    CnngwpInputError
+        Missing file, ragged row, non-numeric phenotype or bad genotype code,
+        naming the line and column.
+    """
+    path = _require_file(Path(path), "QTLMAS2010 CSV file")
+    with path.open("rb") as handle:
+        widths = [line.count(b",") + 1 for line in handle if line.strip()]
+    if not widths:
+        raise CnngwpInputError(f"{path}: the file is empty; expected one row per sample")
+    if widths[0] < 2:
+        raise CnngwpInputError(f"{path}: line 1 has 1 column; expected the phenotype then SNP columns")
+    ragged = [i for i, w in enumerate(widths) if w != widths[0]]
+    if ragged:
+        line = ragged[0] + 1
+        raise CnngwpInputError(
+            f"{path}: line {line} has {widths[ragged[0]]} columns; expected {widths[0]} like line 1"
+        )
+    n, p = len(widths), widths[0] - 1
+    genotypes = np.empty((n, p), dtype=np.int8)
+    phenotype = np.empty(n, dtype=np.float64)
+    reader = pd.read_csv(
+        path, header=None, dtype=str, keep_default_na=False, chunksize=_CSV_CHUNK, skip_blank_lines=True
+    )
+    for start, chunk in zip(range(0, n, _CSV_CHUNK), reader, strict=True):
+        values = chunk.to_numpy()
+        pheno = pd.to_numeric(pd.Series(values[:, 0]), errors="coerce").to_numpy()
+        bad = np.flatnonzero(np.isnan(pheno))
+        if len(bad):
+            raise CnngwpInputError(
+                f"{path}: line {start + bad[0] + 1}, column 1: phenotype {values[bad[0], 0]!r} is not a number"
+            )
+        phenotype[start : start + len(chunk)] = pheno
+        genotypes[start : start + len(chunk)] = _parse_codes(values[:, 1:], path, start)
+    samples = pd.DataFrame({"y": phenotype}, index=pd.Index([str(i + 1) for i in range(n)], name="id"))
+    if generation_sizes is not None and n == sum(generation_sizes):
+        samples["generation"] = np.repeat(np.arange(1, len(generation_sizes) + 1), generation_sizes)
+    snps = pd.DataFrame(
+        {
+            "snp_id": [f"snp{j + 1}" for j in range(p)],
+            "chromosome": 0,
+            "position": np.arange(1, p + 1),
+            "allele_1": "2",
+            "allele_2": "0",
+        }
+    )
+    return GenotypeData(genotypes, samples, snps, trait="y", source=str(path))
+
+
+def _parse_codes(values: np.ndarray, path: Path, first_row: int) -> np.ndarray:
+    codes = np.full(values.shape, 99, dtype=np.int8)
+    for text, code in (("0", 0), ("1", 1), ("2", 2), ("NA", MISSING), ("", MISSING), ("-1", MISSING)):
+        codes[values == text] = code
+    bad = np.argwhere(codes == 99)
+    if len(bad):
+        row, col = bad[0]
+        raise CnngwpInputError(
+            f"{path}: line {first_row + row + 1}, column {col + 2}: genotype {values[row, col]!r} "
+            "is not 0, 1, 2 or missing (NA, empty, -1)"
+        )
+    return codes
+
+
+def read_plink(
+    bed: str | os.PathLike,
+    phenotypes: str | os.PathLike,
+    *,
+    trait: str,
+    id_column: str | None = None,
+    folds: str | os.PathLike | None = None,
+) -> GenotypeData:
+    """Read a PLINK 1 ``.bed/.bim/.fam`` fileset and a phenotype CSV joined on sample id.
+
+    Parameters
+    ----------
+    bed
+        Path of the ``.bed`` file (``.bim`` and ``.fam`` beside it), or the
+        fileset prefix without extension.
+    phenotypes
+        CSV with one row per sample: an id column and numeric trait columns.
+        Every ``.fam`` sample must have a row; extra rows are ignored.
+    trait
+        Column of `phenotypes` to predict.
+    id_column
+        Id column of `phenotypes`; default ``id`` if present, else the first column.
+    folds
+        Optional CSV assigning folds: columns ``fold`` and either ``id`` or
+        ``row`` (0-based row in the ``.fam``).
+
+    Returns
+    -------
+    GenotypeData
+        Genotypes count the ``.bim`` A1 allele (PLINK's ``--recode A`` coding).
+
+    Raises
+    ------
+    CnngwpInputError
+        Missing files or columns, duplicated ids, ids that do not match the
+        ``.fam``, non-numeric or missing trait values, bad fold table.
+    """
+    bed_path = Path(bed)
+    if bed_path.suffix != ".bed":
+        bed_path = bed_path.with_name(bed_path.name + ".bed")
+    for ext in (".bed", ".bim", ".fam"):
+        _require_file(bed_path.with_suffix(ext), f"PLINK {ext} file")
+    pheno_path = _require_file(Path(phenotypes), "phenotype CSV")
+    with open_bed(bed_path, count_A1=True) as reader:
+        genotypes = reader.read(dtype="int8")
+        iid = reader.iid.astype(str)
+        fam = pd.DataFrame({"sex": reader.sex, "sire": reader.father, "dam": reader.mother})
+        snps = pd.DataFrame(
+            {
+                "snp_id": reader.sid.astype(str),
+                "chromosome": reader.chromosome.astype(str),
+                "position": reader.bp_position,
+                "allele_1": reader.allele_1.astype(str),
+                "allele_2": reader.allele_2.astype(str),
+            }
+        )
+    genotypes[genotypes == _BED_MISSING] = MISSING
+    fam_path = bed_path.with_suffix(".fam")
+    dup = pd.Index(iid)[pd.Index(iid).duplicated()]
+    if len(dup):
+        raise CnngwpInputError(f"{fam_path}: duplicated sample id {dup[0]!r} (column 2); ids must be unique")
+    samples = _join_phenotypes(pheno_path, iid, trait, id_column)
+    for column in ("sex", "sire", "dam"):
+        if column not in samples.columns:
+            samples[column] = fam[column].to_numpy()
+    if folds is not None:
+        samples["fold"] = _read_folds(_require_file(Path(folds), "fold CSV"), iid)
+    return GenotypeData(genotypes, samples, snps, trait=trait, source=str(bed_path))
+
+
+def _join_phenotypes(path: Path, iid: np.ndarray, trait: str, id_column: str | None) -> pd.DataFrame:
+    table = pd.read_csv(path)
+    if id_column is None:
+        id_column = "id" if "id" in table.columns else str(table.columns[0])
+    for column in (id_column, trait):
+        if column not in table.columns:
+            raise CnngwpInputError(f"{path}: no column {column!r}; columns are {list(table.columns)}")
+    ids = table[id_column].astype(str)
+    dup = ids[ids.duplicated()]
+    if len(dup):
+        raise CnngwpInputError(
+            f"{path}: row {dup.index[0] + 2}: duplicated sample id {dup.iloc[0]!r} in column {id_column!r}"
+        )
+    table = table.set_axis(pd.Index(ids, name="id")).drop(columns=id_column)
+    absent = [i for i in iid if i not in table.index]
+    if absent:
+        raise CnngwpInputError(
+            f"{path}: {len(absent)} sample id(s) of the .fam have no row in column {id_column!r}, "
+            f"first {absent[:3]}; expected one phenotype row per genotyped sample"
+        )
+    table = table.loc[iid]
+    values = pd.to_numeric(table[trait], errors="coerce")
+    bad = np.flatnonzero(values.isna().to_numpy())
+    if len(bad):
+        sample = iid[bad[0]]
+        raise CnngwpInputError(
+            f"{path}: sample {sample!r}, column {trait!r}: value {table[trait].iloc[bad[0]]!r} "
+            "is not a number (missing values are not allowed in the trait)"
+        )
+    table[trait] = values.astype(np.float64)
+    return table
+
+
+def _read_folds(path: Path, iid: np.ndarray) -> np.ndarray:
+    table = pd.read_csv(path)
+    if "fold" not in table.columns or not ({"row", "id"} & set(table.columns)):
+        raise CnngwpInputError(f"{path}: expected columns 'fold' and 'row' or 'id'; got {list(table.columns)}")
+    if "id" in table.columns:
+        key, index = "id", pd.Index(iid)
+        positions = index.get_indexer(table["id"].astype(str))
+    else:
+        key, positions = "row", pd.to_numeric(table["row"], errors="coerce").to_numpy()
+    bad = np.flatnonzero(~((positions >= 0) & (positions < len(iid))) | pd.isna(positions))
+    if len(bad):
+        raise CnngwpInputError(
+            f"{path}: line {bad[0] + 2}, column {key!r}: {table[key].iloc[bad[0]]!r} is not a sample of the .fam"
+        )
+    folds = np.full(len(iid), -1, dtype=np.int64)
+    folds[positions.astype(np.int64)] = pd.to_numeric(table["fold"], errors="raise").to_numpy()
+    if (folds < 0).any():
+        first = iid[np.flatnonzero(folds < 0)[0]]
+        raise CnngwpInputError(f"{path}: sample {first!r} has no fold; expected a non-negative fold for every sample")
+    return folds
+
+
+def write_dataset(data: GenotypeData, out_dir: str | os.PathLike, *, prefix: str = "genotypes") -> Path:
+    """Write a PLINK 1 fileset, ``phenotypes.csv`` and (simulated data) ``truth.csv``.
+
+    Files are written to a scratch folder and moved into `out_dir` only when
+    all of them are complete. Genotype codes count ``allele_1`` (PLINK A1).
+
+    Returns
+    -------
+    pathlib.Path
+        Path of the written ``.bed`` file.
+    """
+    samples = data.samples
+    iid = samples.index.astype(str).to_numpy()
+
+    def column(name: str, default: object) -> np.ndarray:
+        return samples[name].to_numpy() if name in samples.columns else np.full(len(samples), default)
+
+    properties = {
+        "fid": iid,
+        "iid": iid,
+        "father": column("sire", "0").astype(str),
+        "mother": column("dam", "0").astype(str),
+        "sex": column("sex", 0).astype(np.int32),
+        "pheno": data.y.astype(np.float32),
+        "chromosome": data.snps["chromosome"].astype(str).to_numpy(),
+        "sid": data.snps["snp_id"].astype(str).to_numpy(),
+        "cm_position": np.zeros(data.n_snps),
+        "bp_position": data.snps["position"].to_numpy(dtype=np.int64),
+        "allele_1": data.snps["allele_1"].astype(str).to_numpy(),
+        "allele_2": data.snps["allele_2"].astype(str).to_numpy(),
+    }
+    values = np.where(data.genotypes == MISSING, _BED_MISSING, data.genotypes).astype(np.int8)
+    with atomic_directory(out_dir) as scratch:
+        to_bed(scratch / f"{prefix}.bed", values, properties=properties, count_A1=True)
+        samples.rename_axis("id").to_csv(scratch / "phenotypes.csv")
+        if data.truth is not None:
+            data.truth.to_csv(scratch / "truth.csv", index=False)
+    return Path(out_dir) / f"{prefix}.bed"
+
+
+def read_dataset(directory: str | os.PathLike, *, trait: str = "y", prefix: str = "genotypes") -> GenotypeData:
+    """Read a folder written by :func:`write_dataset` (e.g. by ``cnngwp simulate``)."""
+    directory = Path(directory)
+    data = read_plink(directory / f"{prefix}.bed", directory / "phenotypes.csv", trait=trait, id_column="id")
+    truth_path = directory / "truth.csv"
+    truth = None
+    if truth_path.is_file():
+        truth = pd.read_csv(truth_path)
+        truth["snp_index"] = truth["snp_index"].astype("Int64")
+    return GenotypeData(data.genotypes, data.samples, data.snps, trait=trait, truth=truth, source=str(directory))

@@ -1,0 +1,98 @@
+"""Train/test splits and the inner validation split used for honest tuning."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from cnngwp.data import GenotypeData
+from cnngwp.errors import CnngwpInputError
+
+
+@dataclass(frozen=True)
+class Split:
+    """Row indices of a training and a held-out part.
+
+    Attributes
+    ----------
+    train, test
+        Sorted, disjoint int64 row indices.
+    name
+        Short label such as ``"generation-5"`` or ``"fold-2"``.
+    """
+
+    train: np.ndarray
+    test: np.ndarray
+    name: str
+
+
+def _checked(train: np.ndarray, test: np.ndarray, name: str, where: str) -> Split:
+    for part, rows in (("training", train), ("held-out", test)):
+        if len(rows) < 2:
+            raise CnngwpInputError(f"{where}: {name} has {len(rows)} individual(s) in its {part} part; at least 2 are needed")
+    return Split(np.sort(train).astype(np.int64), np.sort(test).astype(np.int64), name)
+
+
+def split_by_generation(data: GenotypeData, *, test_generations: Sequence[int] = (5,)) -> Split:
+    """Train on every generation not in `test_generations`, test on those (paper: 1-4 -> 5)."""
+    gen = data.generations
+    if gen is None:
+        raise CnngwpInputError(f"{data.source}: no 'generation' column, so a split by generation is impossible")
+    is_test = np.isin(gen, list(test_generations))
+    label = "generation-" + "-".join(str(g) for g in test_generations)
+    return _checked(np.flatnonzero(~is_test), np.flatnonzero(is_test), label, f"{data.source} column 'generation'")
+
+
+def kfold_splits(data: GenotypeData, *, k: int = 5, seed: int) -> list[Split]:
+    """Seeded random k-fold partition of the samples."""
+    if k < 2:
+        raise CnngwpInputError(f"k must be at least 2, got {k}")
+    order = np.random.default_rng(seed).permutation(data.n_samples)
+    folds = np.empty(data.n_samples, dtype=np.int64)
+    folds[order] = np.arange(data.n_samples) % k
+    return _folds(folds, np.arange(k), f"{data.source} (seeded {k}-fold)")
+
+
+def fold_column_splits(data: GenotypeData, *, column: str = "fold") -> list[Split]:
+    """One split per distinct value of a user's fold column (test = that fold)."""
+    if column not in data.samples.columns:
+        raise CnngwpInputError(f"{data.source}: no fold column {column!r} in {list(data.samples.columns)}")
+    folds = data.samples[column].to_numpy()
+    return _folds(folds, np.unique(folds), f"{data.source} column {column!r}")
+
+
+def _folds(folds: np.ndarray, values: np.ndarray, where: str) -> list[Split]:
+    return [
+        _checked(np.flatnonzero(folds != v), np.flatnonzero(folds == v), f"fold-{v}", where) for v in values
+    ]
+
+
+def inner_validation_split(
+    data: GenotypeData, train_rows: np.ndarray, *, fraction: float = 0.2, seed: int
+) -> Split:
+    """Carve a validation part out of the training rows, for tuning without the test set.
+
+    With generations recorded and more than one among the training rows, the
+    youngest training generation is the validation part (forward validation: it
+    relates to the older ones as the test generation relates to the training
+    set). Otherwise a seeded random `fraction` of the training rows.
+
+    Returns
+    -------
+    Split
+        ``train`` the rows to fit on, ``test`` the validation rows; both are
+        subsets of `train_rows`.
+    """
+    train_rows = np.asarray(train_rows)
+    gen = data.generations
+    if gen is not None and len(np.unique(gen[train_rows])) > 1:
+        youngest = gen[train_rows].max()
+        is_val = gen[train_rows] == youngest
+        return _checked(train_rows[~is_val], train_rows[is_val], f"validation-generation-{youngest}", data.source)
+    if not 0.0 < fraction < 1.0:
+        raise CnngwpInputError(f"validation fraction must be in (0, 1), got {fraction}")
+    shuffled = np.random.default_rng(seed).permutation(train_rows)
+    n_val = max(1, int(round(fraction * len(train_rows))))
+    return _checked(shuffled[n_val:], shuffled[:n_val], "validation-random", data.source)
