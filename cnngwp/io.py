@@ -154,7 +154,7 @@ def read_plink(
     pheno_path = _require_file(Path(phenotypes), "phenotype CSV")
     with open_bed(bed_path, count_A1=True) as reader:
         genotypes = reader.read(dtype="int8")
-        iid = reader.iid.astype(str)
+        iid = np.array(reader.iid.astype(str).tolist(), dtype=object)
         fam = pd.DataFrame({"sex": reader.sex, "sire": reader.father, "dam": reader.mother})
         snps = pd.DataFrame(
             {
@@ -203,10 +203,11 @@ def _join_phenotypes(path: Path, iid: np.ndarray, trait: str, id_column: str | N
     values = pd.to_numeric(table[trait], errors="coerce")
     bad = np.flatnonzero(values.isna().to_numpy())
     if len(bad):
-        sample = iid[bad[0]]
+        raw = table[trait].iloc[bad[0]]
+        problem = "is missing" if pd.isna(raw) else f"{str(raw)!r} is not a number"
         raise CnngwpInputError(
-            f"{path}: sample {sample!r}, column {trait!r}: value {table[trait].iloc[bad[0]]!r} "
-            "is not a number (missing values are not allowed in the trait)"
+            f"{path}: sample {str(iid[bad[0]])!r}, column {trait!r}: value {problem}; "
+            "expected a number for every genotyped sample"
         )
     table[trait] = values.astype(np.float64)
     return table

@@ -1,0 +1,28 @@
+import filecmp
+
+import numpy as np
+
+from cnngwp.cli import main
+from cnngwp.io import read_dataset
+
+
+def test_simulate_twice_gives_identical_files_and_summary_prints(tmp_path, capsys):
+    assert main(["simulate", "--seed", "3", "--small", "--out", str(tmp_path / "a")]) == 0
+    assert main(["simulate", "--seed", "3", "--small", "--out", str(tmp_path / "b")]) == 0
+    names = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert names == ["genotypes.bed", "genotypes.bim", "genotypes.fam", "phenotypes.csv", "truth.csv"]
+    for name in names:
+        assert filecmp.cmp(tmp_path / "a" / name, tmp_path / "b" / name, shallow=False)
+    data = read_dataset(tmp_path / "a")
+    assert (data.samples["generation"] == 5).sum() == 120
+    assert np.isin(data.truth["kind"], ["dominance", "over-dominance", "under-dominance"]).sum() == 3
+    capsys.readouterr()
+    assert main(["summary", "--data", str(tmp_path / "a")]) == 0
+    out = capsys.readouterr().out
+    assert "generation_5" in out and "over-dominance" in out
+
+
+def test_bad_input_exits_2_with_a_message(tmp_path, capsys):
+    assert main(["summary", "--data", str(tmp_path / "missing")]) == 2
+    err = capsys.readouterr().err
+    assert "cnngwp: error:" in err and "genotypes.bed: PLINK .bed file not found" in err

@@ -1,0 +1,38 @@
+"""The set-up promises: one dependency list in two formats, CI calls the README's test command."""
+
+import re
+import tomllib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _normalise(spec: str) -> str:
+    name, _, rest = re.match(r"([A-Za-z0-9_.\-]+)(.*)", spec.strip()).group(0, 1, 2)
+    return re.sub(r"[-_.]+", "-", name.lower()) + rest.replace(" ", "")
+
+
+def test_environment_yml_lists_the_pyproject_dependencies():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted = {_normalise(s) for s in project["dependencies"] + project["optional-dependencies"]["test"]}
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    conda = {_normalise(s) for s in env["dependencies"] if isinstance(s, str)}
+    conda -= {_normalise(s) for s in conda if s.startswith(("python", "pip"))}
+    assert conda == wanted
+
+
+def test_lock_pins_every_dependency():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    pinned = {_normalise(line.split("==")[0]) for line in (ROOT / "requirements.lock").read_text().splitlines()
+              if "==" in line}
+    for spec in project["dependencies"] + project["optional-dependencies"]["test"]:
+        assert re.split(r"[<>=!~]", _normalise(spec))[0] in pinned, spec
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (ROOT / "README.md").read_text()
+    assert "make test" in readme and "make book" in readme
+    ci = [line for line in (ROOT / ".ci" / "run").read_text().splitlines() if line and not line.startswith("#")]
+    assert ci[-1] == "make test"
