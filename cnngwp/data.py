@@ -223,53 +223,62 @@ def quality_control(data: GenotypeData, *, min_maf: float = 0.01) -> tuple[Genot
 
 
 class Standardizer:
-    """Per-SNP centring and scaling with statistics from training rows only.
+    """Per-column centring and scaling with statistics from training rows only.
 
-    Missing calls (-1) become 0 after standardising, i.e. the training mean.
-    SNPs without variation among the training rows are scaled by 1.
+    For ``int8`` genotype codes, missing calls (-1) are left out of the
+    statistics and become 0 after standardising, i.e. the training mean. Other
+    numeric arrays are standardised as they are. Columns without variation among
+    the training rows are scaled by 1.
 
     Attributes
     ----------
     mean_ : numpy.ndarray
-        float32 per-SNP mean of the codes over the fitted rows.
+        float64 per-column mean over the fitted rows.
     scale_ : numpy.ndarray
-        float32 per-SNP standard deviation (population form) over the fitted rows.
+        float64 per-column standard deviation (population form) over the fitted rows.
     constant_ : numpy.ndarray
-        True for SNPs without variation among the fitted rows.
+        True for columns without variation among the fitted rows.
     """
 
     def fit(self, genotypes: np.ndarray, rows: np.ndarray | None = None) -> Standardizer:
-        """Compute mean and standard deviation of each SNP over `rows` (all rows if None)."""
+        """Compute mean and standard deviation of each column over `rows` (all rows if None)."""
         rows = np.arange(genotypes.shape[0]) if rows is None else np.asarray(rows)
-        total, called = allele_counts(genotypes, rows)
-        squares = np.zeros(genotypes.shape[1], dtype=np.int64)
+        total = np.zeros(genotypes.shape[1])
+        squares = np.zeros(genotypes.shape[1])
+        called = np.zeros(genotypes.shape[1])
         for start in range(0, len(rows), _BLOCK):
-            block = genotypes[rows[start : start + _BLOCK]].astype(np.int64)
-            squares += np.where(block == MISSING, 0, block * block).sum(axis=0)
+            block = genotypes[rows[start : start + _BLOCK]]
+            ok = block != MISSING if genotypes.dtype == np.int8 else np.ones(block.shape, dtype=bool)
+            values = np.where(ok, block, 0).astype(np.float64)
+            total += values.sum(axis=0)
+            squares += (values * values).sum(axis=0)
+            called += ok.sum(axis=0)
         called = np.maximum(called, 1)
-        mean = total / called
-        var = np.maximum(squares / called - mean**2, 0.0)
-        scale = np.sqrt(var)
-        self.constant_ = scale < 1e-8
+        self.mean_ = total / called
+        scale = np.sqrt(np.maximum(squares / called - self.mean_**2, 0.0))
+        self.constant_ = scale <= 1e-8 * np.maximum(1.0, np.abs(self.mean_))
         scale[self.constant_] = 1.0
-        self.mean_ = mean.astype(np.float32)
-        self.scale_ = scale.astype(np.float32)
+        self.scale_ = scale
         return self
 
-    def transform(self, genotypes: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
-        """Standardised float32 values of `rows` (all rows if None)."""
+    def transform(
+        self, genotypes: np.ndarray, rows: np.ndarray | None = None, *, dtype: type = np.float32
+    ) -> np.ndarray:
+        """Standardised values of `rows` (all rows if None), as `dtype` (float32 by default)."""
         block = genotypes if rows is None else genotypes[np.asarray(rows)]
-        out = (block.astype(np.float32) - self.mean_) / self.scale_
-        out[block == MISSING] = 0.0
+        out = ((block - self.mean_) / self.scale_).astype(dtype)
+        if genotypes.dtype == np.int8:
+            out[block == MISSING] = 0.0
         return out
 
     def iter_batches(
-        self, genotypes: np.ndarray, rows: np.ndarray | None = None, *, batch_size: int = 256
+        self, genotypes: np.ndarray, rows: np.ndarray | None = None, *, batch_size: int = 256,
+        dtype: type = np.float32,
     ) -> Iterator[np.ndarray]:
-        """Yield standardised float32 batches of `rows`, in order."""
+        """Yield standardised batches of `rows`, in order."""
         rows = np.arange(genotypes.shape[0]) if rows is None else np.asarray(rows)
         for start in range(0, len(rows), batch_size):
-            yield self.transform(genotypes, rows[start : start + batch_size])
+            yield self.transform(genotypes, rows[start : start + batch_size], dtype=dtype)
 
 
 def adjacent_r2(data: GenotypeData, *, rows: np.ndarray | None = None) -> np.ndarray:
