@@ -1,0 +1,71 @@
+import numpy as np
+import pytest
+
+from cnngwp.baselines import RidgeBLUP
+from cnngwp.model import CNNGWPRegressor, build_cnngwp, model_summary, snp_weight_summary
+
+
+def test_table1_shapes_and_parameter_counts():
+    table = model_summary(build_cnngwp(9723, filters=64, kernel_size=27, l1=0.571))
+    assert table["layer"].tolist() == ["conv1d", "max_pooling1d", "flatten", "dense"]
+    assert table["output_shape"].tolist() == [(None, 4862, 64), (None, 2431, 64), (None, 155584), (None, 1)]
+    assert table["parameters"].tolist() == [64 * 27 + 64, 0, 0, 155584 + 1]
+
+
+@pytest.fixture(scope="module")
+def planted():
+    """One additive QTL (SNP 50) and one over-dominance locus (SNP 150)."""
+    rng = np.random.default_rng(0)
+    X = rng.binomial(2, 0.4, (600, 200)).astype(np.int8)
+    y = 10 + 2 * (X[:, 50] - 1.0) + np.array([0.0, 5.0, 0.0])[X[:, 150]] + rng.normal(0, 1, 600)
+    return X[:450], y[:450], X[450:], y[450:]
+
+
+SMALL = dict(filters=8, kernel_size=5, l1=0.5, learning_rate=0.005, batch_size=32, epochs=50)
+
+
+@pytest.fixture(scope="module")
+def ensemble(planted):
+    X, y, _, _ = planted
+    return CNNGWPRegressor(**SMALL, n_members=3, patience=15, seed=1).fit(X, y)
+
+
+def test_planted_signal_is_learned_and_mapped(planted, ensemble):
+    X, y, X_test, y_test = planted
+    mse = np.mean((ensemble.predict(X_test) - y_test) ** 2)
+    linear = np.mean((RidgeBLUP().fit(X, y).predict(X_test) - y_test) ** 2)
+    assert mse < 0.8 * y_test.var()
+    assert mse < linear
+    top = snp_weight_summary(ensemble.weight_map())["mean_abs_weight"].nlargest(6).index
+    assert any(abs(i - 50) <= 3 for i in top) and any(abs(i - 150) <= 3 for i in top)
+
+
+def test_ensemble_members_differ_and_their_mean_beats_the_average_member(planted, ensemble):
+    _, _, X_test, y_test = planted
+    members = ensemble.predict_members(X_test)
+    assert members.shape == (3, len(y_test))
+    assert np.abs(members[0] - members[1]).max() > 1e-3
+    member_mse = np.mean((members - y_test) ** 2, axis=1)
+    assert np.mean((members.mean(0) - y_test) ** 2) < member_mse.mean()
+    low, high = ensemble.prediction_interval(X_test, level=0.9)
+    assert (low <= ensemble.predict(X_test)).all() and (ensemble.predict(X_test) <= high).all()
+    for history, best in zip(ensemble.history_, ensemble.best_epochs_, strict=True):
+        assert history["validation_mse"].iloc[best - 1] == history["validation_mse"].min()
+
+
+def test_same_seed_same_predictions(planted):
+    X, y, X_test, _ = planted
+    settings = dict(SMALL, epochs=3)
+    a = CNNGWPRegressor(**settings, seed=4).fit(X, y).predict(X_test)
+    b = CNNGWPRegressor(**settings, seed=4).fit(X, y).predict(X_test)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_validation_rows_follow_generations_or_explicit_data(planted):
+    X, y, X_test, y_test = planted
+    generations = np.repeat([1, 2, 3], 150)
+    model = CNNGWPRegressor(**dict(SMALL, epochs=2), seed=0)
+    fit_rows, val_rows = model._validation_rows(len(y), generations)
+    assert (generations[val_rows] == 3).all() and len(fit_rows) == 300
+    model.fit(X, y, validation_data=(X_test, y_test))  # the paper's protocol
+    np.testing.assert_allclose(model.scaler_.mean_, X.mean(axis=0))
