@@ -31,9 +31,7 @@ def _standardised_kernel(scaler: Standardizer, X: np.ndarray) -> np.ndarray:
     kernel = np.zeros((n, n))
     for start in range(0, p, _BATCH):
         columns = slice(start, start + _BATCH)
-        sub = Standardizer()
-        sub.mean_, sub.scale_ = scaler.mean_[columns], scaler.scale_[columns]
-        z = sub.transform(X[:, columns], dtype=np.float32)
+        z = scaler.select_columns(columns).transform(X[:, columns], dtype=np.float32)
         kernel += (z @ z.T).astype(np.float64)
     return kernel / p
 
@@ -90,19 +88,23 @@ def reml_variance_ratio(eigenvalues: np.ndarray, ut_y: np.ndarray, ut_1: np.ndar
     return float(np.exp(log_delta)), float(sigma2), float(mu)
 
 
-class _VarianceComponentsMixin:
-    """Attributes shared by GBLUP and RidgeBLUP once delta and sigma2_g are known."""
-
-    def _set_variance_components(self, delta: float, sigma2_g: float) -> None:
-        self.sigma2_g_ = sigma2_g
-        self.sigma2_e_ = delta * sigma2_g
-        self.h2_ = sigma2_g / (sigma2_g + self.sigma2_e_)
+class _MarkerEffectsMixin:
+    """Prediction from ``intercept_`` and per-standardised-SNP ``coef_``."""
 
     def predict(self, X) -> np.ndarray:
         """Predicted genetic value plus intercept for each row of `X`."""
         check_is_fitted(self, "coef_")
         X = validate_data(self, X, dtype="numeric", reset=False)
         return _predict_linear(self.scaler_, X, self.intercept_, self.coef_)
+
+
+class _VarianceComponentsMixin(_MarkerEffectsMixin):
+    """Attributes shared by GBLUP and RidgeBLUP once delta and sigma2_g are known."""
+
+    def _set_variance_components(self, delta: float, sigma2_g: float) -> None:
+        self.sigma2_g_ = sigma2_g
+        self.sigma2_e_ = delta * sigma2_g
+        self.h2_ = sigma2_g / (sigma2_g + self.sigma2_e_)
 
 
 class GBLUP(_VarianceComponentsMixin, RegressorMixin, BaseEstimator):
@@ -142,9 +144,7 @@ class GBLUP(_VarianceComponentsMixin, RegressorMixin, BaseEstimator):
         coef = np.zeros(X.shape[1])
         for start in range(0, X.shape[1], _BATCH):
             columns = slice(start, start + _BATCH)
-            sub = Standardizer()
-            sub.mean_, sub.scale_ = self.scaler_.mean_[columns], self.scaler_.scale_[columns]
-            coef[columns] = sub.transform(X[:, columns], dtype=np.float64).T @ alpha
+            coef[columns] = self.scaler_.select_columns(columns).transform(X[:, columns], dtype=np.float64).T @ alpha
         self.coef_ = coef / X.shape[1]
         return self
 
@@ -202,7 +202,7 @@ def _gibbs_sweep(x, x2, b, e, tau2, var_e, z):  # pragma: no cover - compiled
         b[j] = new
 
 
-class BayesianLasso(RegressorMixin, BaseEstimator):
+class BayesianLasso(_MarkerEffectsMixin, RegressorMixin, BaseEstimator):
     """Bayesian LASSO (Park & Casella 2008) by Gibbs sampling, as BGLR's ``BL`` model.
 
     y = mu + Z b + e, b_j ~ N(0, tau2_j sigma2_e), tau2_j ~ Exp(lambda^2 / 2),
@@ -297,10 +297,4 @@ class BayesianLasso(RegressorMixin, BaseEstimator):
         self.sigma2_e_ = post_var_e / kept
         self.lambda_ = post_lambda / kept
         return self
-
-    def predict(self, X) -> np.ndarray:
-        """Posterior-mean prediction for each row of `X`."""
-        check_is_fitted(self, "coef_")
-        X = validate_data(self, X, dtype="numeric", reset=False)
-        return _predict_linear(self.scaler_, X, self.intercept_, self.coef_)
 

@@ -261,6 +261,12 @@ class Standardizer:
         self.scale_ = scale
         return self
 
+    def select_columns(self, columns: slice | np.ndarray) -> Standardizer:
+        """A standardizer for a subset of the fitted columns (for column-blocked work)."""
+        sub = Standardizer()
+        sub.mean_, sub.scale_, sub.constant_ = self.mean_[columns], self.scale_[columns], self.constant_[columns]
+        return sub
+
     def transform(
         self, genotypes: np.ndarray, rows: np.ndarray | None = None, *, dtype: type = np.float32
     ) -> np.ndarray:
