@@ -16,10 +16,12 @@ $(STAMP): pyproject.toml requirements.lock
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
-# Main job: simulate the default QTLMAS2010-like data set and summarise it.
+# Main job: simulate the default QTLMAS2010-like data set, summarise it and
+# score the baselines (generations 1-4 -> 5).
 book: $(STAMP)
 	$(PY) -m cnngwp simulate --seed 1 --out $(DATA)
 	$(PY) -m cnngwp summary --data $(DATA)
+	$(PY) -m cnngwp baselines --data $(DATA)
 
 test: $(STAMP)
 	$(PY) -m pytest

@@ -8,12 +8,13 @@ correlation and seconds of GBLUP and the Bayesian LASSO (BGLR defaults), and the
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
-from cnngwp.baselines import GBLUP, BayesianLasso
+from cnngwp.baselines import BayesianLasso
+from cnngwp.evaluate import compare_baselines
 from cnngwp.io import read_plink
 from cnngwp.simulate import simulate_qtlmas2010
 from cnngwp.splits import fold_column_splits, split_by_generation
@@ -27,34 +28,19 @@ BGLR_REFERENCE = {
 BGLR_SECONDS = {"GBLUP": 18.0, "BLASSO": 36.0}
 
 
-def evaluate(data, split):
-    X, y = data.genotypes, data.y
-    rows = {}
-    for name, model in (("GBLUP", GBLUP()), ("BLASSO", BayesianLasso(seed=1))):
-        start = time.perf_counter()
-        prediction = model.fit(X[split.train], y[split.train]).predict(X[split.test])
-        seconds = time.perf_counter() - start
-        mse = float(np.mean((y[split.test] - prediction) ** 2))
-        rows[name] = (mse, float(np.corrcoef(y[split.test], prediction)[0, 1]), seconds)
-    return rows
-
-
 def main() -> None:
     warm_up = np.array([[0, 1], [1, 2], [2, 0]], dtype=np.int8)
     BayesianLasso(n_iter=10, burn_in=0).fit(warm_up, [1.0, 2.0, 3.0])  # numba compilation outside the timings
-    print(f"{'data':<16}{'split':<15}{'model':<8}{'MSE':>10}{'corr':>8}{'seconds':>9}")
+    print(f"{'data':<16}{'split':<15}{'model':<8}{'MSE':>10}{'corr':>8}{'slope':>8}{'seconds':>9}")
     if (MICE / "mice.bed").is_file():
         mice = read_plink(MICE / "mice.bed", MICE / "mice_pheno.csv", trait="Obesity.BodyLength",
                           id_column="SUBJECT.NAME", folds=MICE / "mice_folds.csv")
-        results = []
-        for split in fold_column_splits(mice):
-            rows = evaluate(mice, split)
-            results.append(rows)
-            for name, (mse, corr, sec) in rows.items():
-                print(f"{'mice':<16}{split.name:<15}{name:<8}{mse:>10.6f}{corr:>8.3f}{sec:>9.1f}")
+        results = pd.concat([compare_baselines(mice, split) for split in fold_column_splits(mice)])
+        for r in results.itertuples():
+            print(f"{'mice':<16}{r.split:<15}{r.model:<8}{r.mse:>10.6f}{r.correlation:>8.3f}{r.slope:>8.3f}{r.seconds:>9.1f}")
         for name, reference in BGLR_REFERENCE.items():
-            mean = np.mean([r[name][0] for r in results])
-            seconds = np.mean([r[name][2] for r in results])
+            mean = results.loc[results["model"] == name, "mse"].mean()
+            seconds = results.loc[results["model"] == name, "seconds"].mean()
             print(f"mice 5-fold mean {name}: MSE {mean:.6f} vs BGLR {np.mean(reference):.6f} "
                   f"(relative difference {100 * (mean / np.mean(reference) - 1):+.2f}%); "
                   f"{seconds:.1f} s per fold vs BGLR {BGLR_SECONDS[name]:.0f} s "
@@ -62,8 +48,8 @@ def main() -> None:
     else:
         print(f"mice data not found at {MICE}: skipped")
     sim = simulate_qtlmas2010(seed=1)
-    for name, (mse, corr, sec) in evaluate(sim, split_by_generation(sim)).items():
-        print(f"{'qtlmas2010-sim':<16}{'generation-5':<15}{name:<8}{mse:>10.3f}{corr:>8.3f}{sec:>9.1f}")
+    for r in compare_baselines(sim, split_by_generation(sim)).itertuples():
+        print(f"{'qtlmas2010-sim':<16}{r.split:<15}{r.model:<8}{r.mse:>10.3f}{r.correlation:>8.3f}{r.slope:>8.3f}{r.seconds:>9.1f}")
 
 
 if __name__ == "__main__":

@@ -9,8 +9,10 @@ from collections.abc import Sequence
 
 from cnngwp.data import summarise_dataset
 from cnngwp.errors import CnngwpInputError
+from cnngwp.evaluate import compare_baselines
 from cnngwp.io import read_dataset, write_dataset
 from cnngwp.simulate import SimulationConfig, simulate_qtlmas2010
+from cnngwp.splits import split_by_generation
 
 
 def _simulate(args: argparse.Namespace) -> None:
@@ -33,6 +35,14 @@ def _summary(args: argparse.Namespace) -> None:
             print(f"{kind:<{width}}  {', '.join(map(str, loci))}")
 
 
+def _baselines(args: argparse.Namespace) -> None:
+    data = read_dataset(args.data, trait=args.trait)
+    split = split_by_generation(data, test_generations=tuple(args.test_generation))
+    table = compare_baselines(data, split, seed=args.seed)
+    print(f"{len(split.train)} training and {len(split.test)} test animals (test generation(s) {args.test_generation})")
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``cnngwp`` command."""
     parser = argparse.ArgumentParser(prog="cnngwp", description=__doc__)
@@ -46,6 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
     summ.add_argument("--data", required=True, help="folder written by 'cnngwp simulate'")
     summ.add_argument("--trait", default="y", help="trait column of phenotypes.csv")
     summ.set_defaults(run=_summary)
+    base = commands.add_parser("baselines", help="GBLUP and Bayesian LASSO: train on older generations, test on the youngest")
+    base.add_argument("--data", required=True, help="folder written by 'cnngwp simulate'")
+    base.add_argument("--trait", default="y", help="trait column of phenotypes.csv")
+    base.add_argument("--test-generation", type=int, nargs="+", default=[5], help="generation(s) held out (default 5)")
+    base.add_argument("--seed", type=int, default=1, help="seed of the Bayesian LASSO sampler")
+    base.set_defaults(run=_baselines)
     return parser
 
 

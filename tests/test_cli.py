@@ -26,3 +26,12 @@ def test_bad_input_exits_2_with_a_message(tmp_path, capsys):
     assert main(["summary", "--data", str(tmp_path / "missing")]) == 2
     err = capsys.readouterr().err
     assert "cnngwp: error:" in err and "genotypes.bed: PLINK .bed file not found" in err
+
+
+def test_baselines_command_scores_gblup_and_blasso(tmp_path, capsys):
+    assert main(["simulate", "--seed", "2", "--small", "--out", str(tmp_path)]) == 0
+    capsys.readouterr()
+    assert main(["baselines", "--data", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "338 training and 120 test animals" in out
+    assert "GBLUP" in out and "BLASSO" in out and "mse" in out
