@@ -24,7 +24,7 @@ from sklearn.base import BaseEstimator, RegressorMixin  # noqa: E402
 from sklearn.utils.validation import check_is_fitted, validate_data  # noqa: E402
 
 from cnngwp.data import MISSING, Standardizer  # noqa: E402
-from cnngwp.errors import CnngwpInputError  # noqa: E402
+from cnngwp.splits import validation_split  # noqa: E402
 
 
 @keras.saving.register_keras_serializable(package="cnngwp")
@@ -149,18 +149,6 @@ class CNNGWPRegressor(RegressorMixin, BaseEstimator):
         self.n_members = n_members
         self.seed = seed
 
-    def _validation_rows(self, n: int, generations) -> tuple[np.ndarray, np.ndarray]:
-        if generations is not None:
-            generations = np.asarray(generations)
-            if len(generations) != n:
-                raise CnngwpInputError(f"generations has {len(generations)} entries; expected one per row ({n})")
-            if len(np.unique(generations)) > 1:
-                is_val = generations == generations.max()
-                return np.flatnonzero(~is_val), np.flatnonzero(is_val)
-        order = np.random.default_rng(self.seed).permutation(n)
-        n_val = max(1, int(round(self.validation_fraction * n)))
-        return np.sort(order[n_val:]), np.sort(order[:n_val])
-
     def _new_member(self, n_snps: int, member: int) -> keras.Model:
         keras.utils.set_random_seed(self.seed * 1000 + member)
         model = build_cnngwp(n_snps, filters=self.filters, kernel_size=self.kernel_size, l1=self.l1,
@@ -188,7 +176,8 @@ class CNNGWPRegressor(RegressorMixin, BaseEstimator):
         X = X.astype(np.int8) if X.dtype != np.int8 else X
         y = y.astype(np.float32)
         if validation_data is None:
-            fit_rows, val_rows = self._validation_rows(len(y), generations)
+            split = validation_split(generations, fraction=self.validation_fraction, seed=self.seed, n=len(y))
+            fit_rows, val_rows = split.train, split.test
             X_val, y_val = X[val_rows], y[val_rows]
         else:
             fit_rows = np.arange(len(y))

@@ -87,12 +87,34 @@ def inner_validation_split(
     """
     train_rows = np.asarray(train_rows)
     gen = data.generations
-    if gen is not None and len(np.unique(gen[train_rows])) > 1:
-        youngest = gen[train_rows].max()
-        is_val = gen[train_rows] == youngest
-        return _checked(train_rows[~is_val], train_rows[is_val], f"validation-generation-{youngest}", data.source)
+    return validation_split(None if gen is None else gen[train_rows], fraction=fraction, seed=seed,
+                            rows=train_rows, where=data.source)
+
+
+def validation_split(
+    generations: np.ndarray | None, *, fraction: float, seed: int, rows: np.ndarray | None = None,
+    n: int | None = None, where: str = "<memory>",
+) -> Split:
+    """The rule of :func:`inner_validation_split` on plain arrays.
+
+    Parameters
+    ----------
+    generations
+        Generation of each row of `rows` (or of ``range(n)``), or None.
+    rows
+        The candidate rows; default ``range(n)``.
+    """
+    rows = np.arange(n) if rows is None else np.asarray(rows)
+    if generations is not None:
+        generations = np.asarray(generations)
+        if len(generations) != len(rows):
+            raise CnngwpInputError(f"{where}: {len(generations)} generations for {len(rows)} rows; expected one each")
+        if len(np.unique(generations)) > 1:
+            youngest = generations.max()
+            is_val = generations == youngest
+            return _checked(rows[~is_val], rows[is_val], f"validation-generation-{youngest}", where)
     if not 0.0 < fraction < 1.0:
         raise CnngwpInputError(f"validation fraction must be in (0, 1), got {fraction}")
-    shuffled = np.random.default_rng(seed).permutation(train_rows)
-    n_val = max(1, int(round(fraction * len(train_rows))))
-    return _checked(shuffled[n_val:], shuffled[:n_val], "validation-random", data.source)
+    shuffled = np.random.default_rng(seed).permutation(rows)
+    n_val = max(1, int(round(fraction * len(rows))))
+    return _checked(shuffled[n_val:], shuffled[:n_val], "validation-random", where)

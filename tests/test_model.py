@@ -64,8 +64,8 @@ def test_same_seed_same_predictions(planted):
 def test_validation_rows_follow_generations_or_explicit_data(planted):
     X, y, X_test, y_test = planted
     generations = np.repeat([1, 2, 3], 150)
-    model = CNNGWPRegressor(**dict(SMALL, epochs=2), seed=0)
-    fit_rows, val_rows = model._validation_rows(len(y), generations)
-    assert (generations[val_rows] == 3).all() and len(fit_rows) == 300
+    model = CNNGWPRegressor(**dict(SMALL, epochs=2), seed=0).fit(X, y, generations=generations)
+    np.testing.assert_allclose(model.scaler_.mean_, X[generations < 3].mean(axis=0))  # fitted on generations 1-2
+    assert len(model.history_[0]) == 2
     model.fit(X, y, validation_data=(X_test, y_test))  # the paper's protocol
     np.testing.assert_allclose(model.scaler_.mean_, X.mean(axis=0))
