@@ -127,6 +127,20 @@ def check_genotype_codes(genotypes: np.ndarray, source: str) -> None:
             )
 
 
+def as_genotype_codes(values, what: str = "genotypes") -> np.ndarray:
+    """`values` as an int8 code matrix, or an error if any value is not 0, 1, 2 or -1 (missing)."""
+    array = np.asarray(values)
+    codes = array.astype(np.int8)
+    if array.dtype != np.int8 and not np.array_equal(codes, array):
+        row, col = np.argwhere(codes != array)[0]
+        raise CnngwpInputError(
+            f"{what}: row {row + 1}, SNP column {col + 1}: value {array[row, col].item()!r} is not a genotype code "
+            "0, 1, 2 or -1 (missing)"
+        )
+    check_genotype_codes(codes, what)
+    return codes
+
+
 def allele_counts(genotypes: np.ndarray, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Per SNP: sum of codes and number of non-missing calls over `rows`.
 

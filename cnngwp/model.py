@@ -23,7 +23,7 @@ import pandas as pd  # noqa: E402
 from sklearn.base import BaseEstimator, RegressorMixin  # noqa: E402
 from sklearn.utils.validation import check_is_fitted, validate_data  # noqa: E402
 
-from cnngwp.data import MISSING, Standardizer  # noqa: E402
+from cnngwp.data import MISSING, Standardizer, as_genotype_codes  # noqa: E402
 from cnngwp.splits import validation_split  # noqa: E402
 
 
@@ -173,7 +173,7 @@ class CNNGWPRegressor(RegressorMixin, BaseEstimator):
             set here, which makes its test error optimistic).
         """
         X, y = validate_data(self, X, y, dtype="numeric", y_numeric=True)
-        X = X.astype(np.int8) if X.dtype != np.int8 else X
+        X = as_genotype_codes(X, "X")
         y = y.astype(np.float32)
         if validation_data is None:
             split = validation_split(generations, fraction=self.validation_fraction, seed=self.seed, n=len(y))
@@ -181,7 +181,8 @@ class CNNGWPRegressor(RegressorMixin, BaseEstimator):
             X_val, y_val = X[val_rows], y[val_rows]
         else:
             fit_rows = np.arange(len(y))
-            X_val, y_val = np.asarray(validation_data[0], dtype=np.int8), np.asarray(validation_data[1], np.float32)
+            X_val = as_genotype_codes(validation_data[0], "validation_data[0]")
+            y_val = np.asarray(validation_data[1], dtype=np.float32)
         self.scaler_ = Standardizer().fit(X, fit_rows)
         self.y_mean_ = float(y[fit_rows].mean())
         self.members_, self.history_, self.best_epochs_ = [], [], []
@@ -205,7 +206,7 @@ class CNNGWPRegressor(RegressorMixin, BaseEstimator):
     def predict_members(self, X) -> np.ndarray:
         """Predictions of every member, shape (n_members, n)."""
         check_is_fitted(self, "members_")
-        X = validate_data(self, X, dtype="numeric", reset=False).astype(np.int8)
+        X = as_genotype_codes(validate_data(self, X, dtype="numeric", reset=False), "X")
         return np.stack([m.predict(X, batch_size=256, verbose=0)[:, 0] + self.y_mean_ for m in self.members_])
 
     def predict(self, X) -> np.ndarray:

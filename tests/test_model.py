@@ -1,6 +1,8 @@
 import numpy as np
 import pytest
 
+from cnngwp.errors import CnngwpInputError
+
 from cnngwp.baselines import RidgeBLUP
 from cnngwp.model import CNNGWPRegressor, build_cnngwp, model_summary, snp_weight_summary
 
@@ -69,3 +71,11 @@ def test_validation_rows_follow_generations_or_explicit_data(planted):
     assert len(model.history_[0]) == 2
     model.fit(X, y, validation_data=(X_test, y_test))  # the paper's protocol
     np.testing.assert_allclose(model.scaler_.mean_, X.mean(axis=0))
+
+
+def test_non_genotype_input_is_rejected_with_its_position(planted):
+    X, y, _, _ = planted
+    bad = X.astype(float)
+    bad[4, 7] = 0.5
+    with pytest.raises(CnngwpInputError, match=r"X: row 5, SNP column 8: value 0.5 is not a genotype code"):
+        CNNGWPRegressor(**dict(SMALL, epochs=1)).fit(bad, y)
