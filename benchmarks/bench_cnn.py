@@ -1,0 +1,133 @@
+"""CNN training cost: `python benchmarks/bench_cnn.py [--part epoch-cost|early-stopping|all]`.
+
+Data: the default simulated data set (seed 1) after QC, generations 1-4 (2,326 animals)
+for training, generation 5 for testing; gamma = (64, 27, 0.571), batch 48.
+
+epoch-cost
+    Seconds per model-epoch, measured as (T(1 + k epochs) - T(1 epoch)) / k so that
+    model construction and graph tracing are left out, for
+    (a) the published code's pattern: a plain Keras model on a standardised float32
+        matrix, the test set evaluated every epoch, ModelCheckpoint(save_best_only=True)
+        writing to disk;
+    (b) one cnngwp model (int8 input standardised inside the model, best weights kept
+        in memory) with the same validation rows.
+    Also the GFLOP/s of the convolution (forward + kernel gradient).
+early-stopping
+    One honest 250-epoch run (fit on generations 1-3, validate on generation 4). Its
+    validation curve gives, for each patience, the epoch at which early stopping ends
+    training and the best validation MSE reached by then (the run is deterministic, so
+    this is what a run with that patience does). The test MSE of the model restored to
+    its best epoch is printed next to GBLUP's on the same split.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from cnngwp.baselines import GBLUP
+from cnngwp.data import Standardizer, quality_control
+from cnngwp.model import CNNGWPRegressor
+from cnngwp.simulate import simulate_qtlmas2010
+from cnngwp.splits import split_by_generation
+
+GAMMA = dict(filters=64, kernel_size=27, l1=0.571)
+
+
+def load():
+    data, _ = quality_control(simulate_qtlmas2010(seed=1))
+    return data, split_by_generation(data)
+
+
+def published_pattern(X_train, y_train, X_test, y_test, epochs: int, folder: Path) -> float:
+    """The published script's loop in Python; returns wall seconds of fit."""
+    scaler = Standardizer().fit(X_train)
+    Z_train, Z_test = scaler.transform(X_train)[..., None], scaler.transform(X_test)[..., None]
+    model = keras.Sequential([
+        keras.Input(shape=(X_train.shape[1], 1)),
+        keras.layers.Conv1D(GAMMA["filters"], GAMMA["kernel_size"], strides=2, padding="same", activation="linear"),
+        keras.layers.MaxPooling1D(2),
+        keras.layers.Flatten(),
+        keras.layers.Dense(1, activation="linear", kernel_regularizer=keras.regularizers.L1(GAMMA["l1"])),
+    ])
+    model.compile(optimizer=keras.optimizers.Adam(2.5e-4), loss="mse", metrics=["mse"])
+    checkpoint = keras.callbacks.ModelCheckpoint(folder / "best.keras", monitor="val_mse", save_best_only=True)
+    start = time.perf_counter()
+    model.fit(Z_train, y_train, batch_size=48, epochs=epochs, validation_data=(Z_test, y_test),
+              callbacks=[checkpoint], verbose=0)
+    return time.perf_counter() - start
+
+
+def cnngwp_model(X_train, y_train, X_test, y_test, epochs: int) -> float:
+    start = time.perf_counter()
+    CNNGWPRegressor(**GAMMA, epochs=epochs).fit(X_train, y_train, validation_data=(X_test, y_test))
+    return time.perf_counter() - start
+
+
+def epoch_cost(data, split, k: int) -> float:
+    X, y = data.genotypes, (data.y - data.y[split.train].mean()).astype(np.float32)
+    args = (X[split.train], y[split.train], X[split.test], y[split.test])
+    with tempfile.TemporaryDirectory() as tmp:
+        a = (published_pattern(*args, 1 + k, Path(tmp)) - published_pattern(*args, 1, Path(tmp))) / k
+    b = (cnngwp_model(*args, 1 + k) - cnngwp_model(*args, 1)) / k
+    n, p = len(split.train), data.n_snps
+    conv_flop = 2 * 2 * n * ((p + 1) // 2) * GAMMA["kernel_size"] * GAMMA["filters"]  # forward + kernel gradient
+    print(f"(a) published pattern      {a:7.2f} s per model-epoch")
+    print(f"(b) cnngwp model           {b:7.2f} s per model-epoch  (a/b = {a / b:.2f})")
+    print("(c) S members together     not implemented yet (members train one after another)")
+    print(f"convolution GFLOP/s        (a) {conv_flop / a / 1e9:.1f}  (b) {conv_flop / b / 1e9:.1f}")
+    return a / b
+
+
+def early_stopping(data, split, epochs: int, patiences: list[int]) -> float:
+    X, y = data.genotypes, data.y
+    start = time.perf_counter()
+    model = CNNGWPRegressor(**GAMMA, epochs=epochs).fit(X[split.train], y[split.train],
+                                                        generations=data.generations[split.train])
+    seconds = time.perf_counter() - start
+    curve = model.history_[0]["validation_mse"].to_numpy()
+    full_best = curve.min()
+    print(f"full run: {epochs} epochs in {seconds:.0f} s, best validation MSE {full_best:.3f} "
+          f"at epoch {int(curve.argmin()) + 1}")
+    ratio = float("nan")
+    for patience in patiences:
+        best_epoch, stop = 0, len(curve)
+        for epoch in range(len(curve)):
+            if curve[epoch] < curve[best_epoch]:
+                best_epoch = epoch
+            elif epoch - best_epoch >= patience:
+                stop = epoch + 1
+                break
+        reached = curve[:stop].min()
+        print(f"patience {patience:>3}: stops after {stop:>3} epochs ({epochs / stop:.2f}x fewer), "
+              f"best validation MSE {reached:.3f} ({100 * (reached / full_best - 1):+.2f}%)")
+        if patience == CNNGWPRegressor().patience:
+            ratio = epochs / stop
+    test_mse = np.mean((model.predict(X[split.test]) - y[split.test]) ** 2)
+    gblup = GBLUP().fit(X[split.train], y[split.train]).predict(X[split.test])
+    print(f"test MSE (generation 5): one CNN at its best validation epoch {test_mse:.2f}; "
+          f"GBLUP {np.mean((gblup - y[split.test]) ** 2):.2f}")
+    return ratio
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--part", choices=["epoch-cost", "early-stopping", "all"], default="all")
+    parser.add_argument("--timed-epochs", type=int, default=3, help="k in (T(1 + k) - T(1)) / k")
+    parser.add_argument("--epochs", type=int, default=250, help="length of the full early-stopping run")
+    parser.add_argument("--patience", type=int, nargs="+", default=[10, 20, 30, 50])
+    args = parser.parse_args()
+    data, split = load()
+    print(f"data: {len(split.train)} training x {data.n_snps} SNPs, {len(split.test)} test")
+    per_epoch = epoch_cost(data, split, args.timed_epochs) if args.part != "early-stopping" else float("nan")
+    epoch_ratio = early_stopping(data, split, args.epochs, args.patience) if args.part != "epoch-cost" else float("nan")
+    print(f"per_epoch_ratio={per_epoch:.2f} epoch_ratio={epoch_ratio:.2f}")
+
+
+if __name__ == "__main__":
+    main()
