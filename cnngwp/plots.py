@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
-
-from cnngwp.simulate import DOMINANCE_VALUES  # noqa: E402
+from cnngwp.simulate import DOMINANCE_VALUES
 
 #: Kinds marked as additive (red +) in the weight map, as in the paper's Figure 1.
 ADDITIVE_KINDS = ("additive-major", "epistatic")
