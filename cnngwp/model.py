@@ -13,64 +13,18 @@ validation data explicitly (its published code passed the test set).
 
 from __future__ import annotations
 
-import os
+import keras
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from cnngwp.data import Standardizer, as_genotype_codes
+from cnngwp.members import train_members_together
+from cnngwp.model_layers import build_cnngwp, model_summary
+from cnngwp.splits import validation_split
 
-import keras  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-from sklearn.base import BaseEstimator, RegressorMixin  # noqa: E402
-from sklearn.utils.validation import check_is_fitted, validate_data  # noqa: E402
-
-from cnngwp.data import MISSING, Standardizer, as_genotype_codes  # noqa: E402
-from cnngwp.splits import validation_split  # noqa: E402
-
-
-@keras.saving.register_keras_serializable(package="cnngwp")
-class StandardizeGenotypes(keras.layers.Layer):
-    """Non-trainable layer: (codes - mean) / scale, missing (-1) codes to 0."""
-
-    def __init__(self, mean, scale, **kwargs):
-        super().__init__(**kwargs)
-        self.mean = np.asarray(mean, dtype=np.float32)
-        self.scale = np.asarray(scale, dtype=np.float32)
-
-    def call(self, inputs):
-        codes = keras.ops.cast(inputs, "float32")
-        z = (codes - self.mean) / self.scale
-        return keras.ops.expand_dims(keras.ops.where(codes == MISSING, 0.0, z), -1)
-
-    def get_config(self):
-        return {**super().get_config(), "mean": self.mean.tolist(), "scale": self.scale.tolist()}
-
-
-def build_cnngwp(
-    n_snps: int, *, filters: int, kernel_size: int, l1: float, strides: int = 2, pool_size: int = 2,
-    mean: np.ndarray | None = None, scale: np.ndarray | None = None, seed: int = 0,
-) -> keras.Model:
-    """The CNNGWP network for `n_snps` inputs (int8 codes), with standardisation built in."""
-    mean = np.zeros(n_snps) if mean is None else mean
-    scale = np.ones(n_snps) if scale is None else scale
-    inputs = keras.Input(shape=(n_snps,), dtype="int8", name="genotypes")
-    z = StandardizeGenotypes(mean, scale, name="standardize")(inputs)
-    x = keras.layers.Conv1D(filters, kernel_size, strides=strides, padding="same", activation="linear",
-                            kernel_initializer=keras.initializers.GlorotUniform(seed=seed), name="conv1d")(z)
-    x = keras.layers.MaxPooling1D(pool_size, name="max_pooling1d")(x)
-    x = keras.layers.Flatten(name="flatten")(x)
-    outputs = keras.layers.Dense(1, activation="linear", kernel_regularizer=keras.regularizers.L1(l1),
-                                 kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 1),
-                                 name="dense")(x)
-    return keras.Model(inputs, outputs, name="cnngwp")
-
-
-def model_summary(model: keras.Model) -> pd.DataFrame:
-    """The paper's Table 1: layer, output shape and trainable parameters."""
-    rows = []
-    for layer in model.layers[2:]:  # skip the input and the standardisation layer
-        trainable = int(sum(np.prod(w.shape) for w in layer.trainable_weights))
-        rows.append({"layer": layer.name, "output_shape": tuple(layer.output.shape), "parameters": trainable})
-    return pd.DataFrame(rows)
+__all__ = ["CNNGWPRegressor", "build_cnngwp", "model_summary", "snp_weight_summary"]
 
 
 class _BestEpoch(keras.callbacks.Callback):
@@ -116,6 +70,12 @@ class CNNGWPRegressor(RegressorMixin, BaseEstimator):
         included) for that many epochs.
     n_members
         Ensemble size S; members differ only by their initialisation and shuffling seed.
+    ensemble_mode
+        ``"sequential"``: members train one after another; ``"together"``: inside one
+        network (:mod:`cnngwp.members`; members then share the mini-batch order);
+        ``"auto"``: together when TensorFlow sees a GPU, else sequential, because on
+        CPUs the S x filters intermediate is memory-bound and batching does not pay
+        (``benchmarks/bench_cnn.py`` measures both).
     seed
         Seeds initialisation, shuffling and the random validation split.
 
@@ -134,7 +94,7 @@ class CNNGWPRegressor(RegressorMixin, BaseEstimator):
     def __init__(self, *, filters: int = 64, kernel_size: int = 27, l1: float = 0.571,
                  learning_rate: float = 2.5e-4, batch_size: int = 48, epochs: int = 250, strides: int = 2,
                  pool_size: int = 2, validation_fraction: float = 0.2, patience: int | None = None,
-                 refit: bool = False, n_members: int = 1, seed: int = 0):
+                 refit: bool = False, n_members: int = 1, ensemble_mode: str = "auto", seed: int = 0):
         self.filters = filters
         self.kernel_size = kernel_size
         self.l1 = l1
@@ -147,7 +107,15 @@ class CNNGWPRegressor(RegressorMixin, BaseEstimator):
         self.patience = patience
         self.refit = refit
         self.n_members = n_members
+        self.ensemble_mode = ensemble_mode
         self.seed = seed
+
+    def _together(self) -> bool:
+        if self.ensemble_mode not in ("auto", "sequential", "together"):
+            raise ValueError(f"ensemble_mode must be 'auto', 'sequential' or 'together'; got {self.ensemble_mode!r}")
+        if self.ensemble_mode == "auto":
+            return self.n_members > 1 and bool(tf_gpus())
+        return self.ensemble_mode == "together" and self.n_members > 1
 
     def _new_member(self, n_snps: int, member: int) -> keras.Model:
         keras.utils.set_random_seed(self.seed * 1000 + member)
@@ -185,23 +153,46 @@ class CNNGWPRegressor(RegressorMixin, BaseEstimator):
             y_val = np.asarray(validation_data[1], dtype=np.float32)
         self.scaler_ = Standardizer().fit(X, fit_rows)
         self.y_mean_ = float(y[fit_rows].mean())
+        refit = self.refit and validation_data is None
+        y_fit, y_val = y[fit_rows] - self.y_mean_, y_val - self.y_mean_
+        if self._together():
+            self._fit_together(X, y, X[fit_rows], y_fit, (X_val, y_val), refit)
+        else:
+            self._fit_sequential(X, y, X[fit_rows], y_fit, (X_val, y_val), refit)
+        return self
+
+    def _fit_sequential(self, X, y, x_fit, y_fit, validation, refit: bool) -> None:
         self.members_, self.history_, self.best_epochs_ = [], [], []
         for member in range(self.n_members):
             model = self._new_member(X.shape[1], member)
             best = _BestEpoch(self.patience)
-            history = model.fit(X[fit_rows], y[fit_rows] - self.y_mean_, batch_size=self.batch_size,
-                                epochs=self.epochs, validation_data=(X_val, y_val - self.y_mean_),
-                                callbacks=[best], verbose=0, shuffle=True)
-            self.history_.append(pd.DataFrame({"epoch": np.arange(1, len(history.history["mse"]) + 1),
-                                               "train_mse": history.history["mse"],
-                                               "validation_mse": history.history["val_mse"]}))
+            history = model.fit(x_fit, y_fit, batch_size=self.batch_size, epochs=self.epochs,
+                                validation_data=validation, callbacks=[best], verbose=0, shuffle=True)
+            self.history_.append(self._history(history.history["mse"], history.history["val_mse"]))
             self.best_epochs_.append(best.best_epoch + 1)
-            if self.refit and validation_data is None:
+            if refit:
                 model = self._new_member(X.shape[1], member)
                 model.fit(X, y - self.y_mean_, batch_size=self.batch_size, epochs=best.best_epoch + 1,
                           verbose=0, shuffle=True)
             self.members_.append(model)
-        return self
+
+    def _fit_together(self, X, y, x_fit, y_fit, validation, refit: bool) -> None:
+        settings = dict(n_members=self.n_members, filters=self.filters, kernel_size=self.kernel_size, l1=self.l1,
+                        strides=self.strides, pool_size=self.pool_size, mean=self.scaler_.mean_,
+                        scale=self.scaler_.scale_, learning_rate=self.learning_rate, batch_size=self.batch_size,
+                        epochs=self.epochs, seed=self.seed * 1000)
+        models, train, val, best = train_members_together(x_fit, y_fit, validation=validation,
+                                                          patience=self.patience, **settings)
+        self.history_ = [self._history(train[:, m], val[:, m]) for m in range(self.n_members)]
+        self.best_epochs_ = best
+        if refit:
+            models, _, _, _ = train_members_together(X, y - self.y_mean_, snapshot_epochs=best, **settings)
+        self.members_ = models
+
+    @staticmethod
+    def _history(train_mse, validation_mse) -> pd.DataFrame:
+        return pd.DataFrame({"epoch": np.arange(1, len(train_mse) + 1), "train_mse": train_mse,
+                             "validation_mse": validation_mse})
 
     def predict_members(self, X) -> np.ndarray:
         """Predictions of every member, shape (n_members, n)."""
@@ -245,6 +236,13 @@ class CNNGWPRegressor(RegressorMixin, BaseEstimator):
             "snp_index": np.minimum((index * n_snps / n_weights).astype(np.int64), n_snps - 1),
             "weight": weights,
         })
+
+
+def tf_gpus() -> list:
+    """GPUs TensorFlow can use (empty on CPU-only machines)."""
+    import tensorflow as tf
+
+    return tf.config.list_physical_devices("GPU")
 
 
 def snp_weight_summary(weight_map: pd.DataFrame) -> pd.DataFrame:

@@ -5,6 +5,7 @@ from cnngwp.errors import CnngwpInputError
 
 from cnngwp.baselines import RidgeBLUP
 from cnngwp.model import CNNGWPRegressor, build_cnngwp, model_summary, snp_weight_summary
+from cnngwp.splits import validation_split
 
 
 def test_table1_shapes_and_parameter_counts():
@@ -79,3 +80,30 @@ def test_non_genotype_input_is_rejected_with_its_position(planted):
     bad[4, 7] = 0.5
     with pytest.raises(CnngwpInputError, match=r"X: row 5, SNP column 8: value 0.5 is not a genotype code"):
         CNNGWPRegressor(**dict(SMALL, epochs=1)).fit(bad, y)
+
+
+def test_members_trained_together_match_the_sequential_contract(planted):
+    X, y, X_test, y_test = planted
+    model = CNNGWPRegressor(**dict(SMALL, epochs=25), n_members=3, ensemble_mode="together", seed=2).fit(X, y)
+    assert len(model.members_) == 3 and len(model.history_) == 3
+    members = model.predict_members(X_test)
+    assert np.abs(members[0] - members[1]).max() > 1e-3  # independent initialisation
+    for history, best in zip(model.history_, model.best_epochs_, strict=True):
+        assert history["validation_mse"].iloc[best - 1] == history["validation_mse"].min()
+    # each member was restored to its own best epoch: its validation MSE equals the recorded minimum
+    rows = validation_split(None, fraction=0.2, seed=2, n=len(y)).test
+    for history, m in zip(model.history_, model.members_, strict=True):
+        mse = np.mean((m.predict(X[rows], verbose=0)[:, 0] + model.y_mean_ - y[rows]) ** 2)
+        assert mse == pytest.approx(history["validation_mse"].min(), rel=1e-4)
+    assert np.mean((model.predict(X_test) - y_test) ** 2) < 0.9 * y_test.var()
+    assert model.summary()["parameters"].tolist()[-1] == 400 + 1
+
+
+@pytest.mark.parametrize("mode", ["sequential", "together"])
+def test_refit_keeps_the_chosen_epochs(planted, mode):
+    X, y, X_test, _ = planted
+    model = CNNGWPRegressor(**dict(SMALL, epochs=4), n_members=2, ensemble_mode=mode, refit=True, seed=5).fit(X, y)
+    assert all(1 <= e <= 4 for e in model.best_epochs_)
+    assert np.isfinite(model.predict(X_test)).all()
+    with pytest.raises(ValueError, match="ensemble_mode must be"):
+        CNNGWPRegressor(**SMALL, n_members=2, ensemble_mode="parallel").fit(X, y)
