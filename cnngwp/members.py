@@ -69,9 +69,9 @@ def _member_weights(weights: list[np.ndarray], member: int, filters: int) -> lis
 class _MemberTracker(keras.callbacks.Callback):
     """Per member: validation MSE each epoch, weights of its best epoch (or of a fixed epoch)."""
 
-    def __init__(self, n_members, filters, *, validation=None, patience=None, snapshot_epochs=None):
+    def __init__(self, n_members, filters, batch_size, *, validation=None, patience=None, snapshot_epochs=None):
         super().__init__()
-        self.n_members, self.filters = n_members, filters
+        self.n_members, self.filters, self.batch_size = n_members, filters, batch_size
         self.validation, self.patience, self.snapshot_epochs = validation, patience, snapshot_epochs
         self.curves: list[np.ndarray] = []
         self.best_mse = np.full(n_members, np.inf)
@@ -85,7 +85,8 @@ class _MemberTracker(keras.callbacks.Callback):
                 self.saved[member] = _member_weights(weights, member, self.filters)
             return
         x_val, y_val = self.validation
-        predicted = self.model.predict(x_val, batch_size=512, verbose=0)
+        # the training batch size bounds the S x filters intermediate (gigabytes at batch 512)
+        predicted = self.model.predict(x_val, batch_size=self.batch_size, verbose=0)
         mse = np.mean((predicted - y_val[:, None]) ** 2, axis=0)
         self.curves.append(mse)
         for member in np.flatnonzero(mse < self.best_mse):
@@ -133,7 +134,7 @@ def train_members_together(
                                strides=strides, pool_size=pool_size, mean=mean, scale=scale, seed=seed)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=_summed_squared_error,
                   metrics=[_member_mse(m) for m in range(n_members)])
-    tracker = _MemberTracker(n_members, filters, validation=validation, patience=patience,
+    tracker = _MemberTracker(n_members, filters, batch_size, validation=validation, patience=patience,
                              snapshot_epochs=snapshot_epochs)
     run_epochs = epochs if snapshot_epochs is None else int(max(snapshot_epochs))
     history = model.fit(x, y, batch_size=batch_size, epochs=run_epochs, callbacks=[tracker], verbose=0,
