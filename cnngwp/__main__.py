@@ -4,4 +4,5 @@ import sys
 
 from cnngwp.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # Dask's worker processes re-import this module when spawned
+    sys.exit(main())

@@ -6,13 +6,18 @@ import argparse
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from cnngwp.data import summarise_dataset
+from cnngwp.datasets import DatasetSpec, dataset_splits, load_dataset, select_split
 from cnngwp.errors import CnngwpInputError
 from cnngwp.evaluate import compare_baselines
 from cnngwp.io import read_dataset, write_dataset
+from cnngwp.parallel import IN_PROCESS, open_client
 from cnngwp.simulate import SimulationConfig, simulate_qtlmas2010
 from cnngwp.splits import split_by_generation
+from cnngwp.tuning import OPTIMISTIC, PROFILES, PROTOCOLS, SEARCH_SPACES, SearchSpace
+from cnngwp.workflow import run_cnngwp
 
 
 def _simulate(args: argparse.Namespace) -> None:
@@ -43,6 +48,51 @@ def _baselines(args: argparse.Namespace) -> None:
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
 
 
+def _dataset_from_args(args: argparse.Namespace) -> DatasetSpec:
+    if args.bed is not None:
+        return DatasetSpec(key=Path(args.bed).stem, kind="plink", path=args.bed, phenotypes=args.phenotypes,
+                           trait=args.trait, folds=args.folds, k=args.k, seed=args.seed)
+    return DatasetSpec(key=Path(args.data).name, kind="folder", path=args.data, trait=args.trait)
+
+
+def _search_space(args: argparse.Namespace) -> SearchSpace:
+    base = SEARCH_SPACES[args.space]
+    return SearchSpace(tuple(args.filters or base.filters), tuple(args.kernel or base.kernel_size),
+                       tuple(args.l1 or base.l1))
+
+
+def _tune(args: argparse.Namespace) -> None:
+    spec = _dataset_from_args(args)
+    data = load_dataset(spec)
+    split = select_split(dataset_splits(data, spec), args.fold, spec)
+    profile = PROFILES[args.profile]
+    start = time.perf_counter()
+    with open_client(args.scheduler, n_workers=args.workers) as client:
+        run = run_cnngwp(data, split, args.out, client, space=_search_space(args), profile=profile,
+                         protocol=args.protocol, replicates=args.replicates, n_members=args.members, seed=args.seed,
+                         batch_points=args.batch_points, progress=not args.no_progress)
+    gamma = run.tuning.gamma
+    print(f"{data.source} {split.name}: {len(split.train)} training, {len(split.test)} test animals, "
+          f"{data.n_snps} SNPs; profile {profile.name}, protocol {args.protocol}")
+    if run.tuning.label:
+        print(f"NOTE: {run.tuning.label}")
+    print(run.tuning.best[["replicate", "filters", "kernel_size", "l1", "validation_mse"]].to_string(index=False))
+    print(f"gamma_MA: filters {gamma.filters}, kernel {gamma.kernel_size}, lambda {gamma.l1:.4f}")
+    print(run.comparison.drop(columns="note").to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(f"wrote {args.out}/ in {time.perf_counter() - start:.0f} s")
+
+
+def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", help="folder written by 'cnngwp simulate' (generations 1-4 train, 5 test)")
+    source.add_argument("--bed", help="PLINK .bed file or prefix (k-fold cross-validation)")
+    parser.add_argument("--phenotypes", help="phenotype CSV for --bed (an id column and trait columns)")
+    parser.add_argument("--folds", help="fold CSV for --bed (columns fold and id or row); default seeded k folds")
+    parser.add_argument("--k", type=int, default=5, help="number of random folds when --folds is not given")
+    parser.add_argument("--trait", default="y", help="trait column of the phenotype file")
+    parser.add_argument("--fold", type=int, default=0, help="which split to run (0-based; 0 for generation data)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``cnngwp`` command."""
     parser = argparse.ArgumentParser(prog="cnngwp", description=__doc__)
@@ -62,6 +112,30 @@ def build_parser() -> argparse.ArgumentParser:
     base.add_argument("--test-generation", type=int, nargs="+", default=[5], help="generation(s) held out (default 5)")
     base.add_argument("--seed", type=int, default=1, help="seed of the Bayesian LASSO sampler")
     base.set_defaults(run=_baselines)
+    tun = commands.add_parser("tune", help="Bayesian optimisation, the model-averaged CNN ensemble and the baselines "
+                                           "on one split")
+    _add_data_arguments(tun)
+    tun.add_argument("--out", required=True, help="run folder (evaluations.csv, members/, summary.json); resumable")
+    tun.add_argument("--profile", choices=sorted(PROFILES), default="quick",
+                     help="; ".join(f"{p.name}: {p.description}" for p in PROFILES.values()))
+    tun.add_argument("--protocol", choices=PROTOCOLS, default="honest",
+                     help="honest: tune on validation rows carved from the training rows (default); "
+                          f"paper: tune on the test set as the published code ({OPTIMISTIC})")
+    tun.add_argument("--replicates", type=int, help="S, the BO replicates (default: the profile's)")
+    tun.add_argument("--members", type=int, help="ensemble size (default: the profile's)")
+    tun.add_argument("--seed", type=int, default=1, help="seed of the optimisers, the CNNs and random folds")
+    tun.add_argument("--space", choices=sorted(SEARCH_SPACES), default="qtlmas2010",
+                     help="the paper's bounds of gamma for this kind of data")
+    tun.add_argument("--filters", type=int, nargs=2, metavar=("LOW", "HIGH"), help="own bounds of the filters")
+    tun.add_argument("--kernel", type=int, nargs=2, metavar=("LOW", "HIGH"), help="own bounds of the kernel size")
+    tun.add_argument("--l1", type=float, nargs=2, metavar=("LOW", "HIGH"), help="own bounds of lambda")
+    tun.add_argument("--scheduler", help=f"Dask scheduler address (tcp://host:8786) or {IN_PROCESS!r}; "
+                                         "default a local cluster with one worker per core")
+    tun.add_argument("--workers", type=int, help="workers of the local cluster (default: one per core)")
+    tun.add_argument("--batch-points", type=int, default=1,
+                     help="points asked at once per replicate (constant liar) to keep more workers busy")
+    tun.add_argument("--no-progress", action="store_true", help="no progress bars")
+    tun.set_defaults(run=_tune)
     return parser
 
 

@@ -24,7 +24,7 @@ from cnngwp.members import train_members_together
 from cnngwp.model_layers import build_cnngwp, model_summary
 from cnngwp.splits import validation_split
 
-__all__ = ["CNNGWPRegressor", "build_cnngwp", "model_summary", "snp_weight_summary"]
+__all__ = ["CNNGWPRegressor", "build_cnngwp", "map_weights", "model_summary", "output_weights", "snp_weight_summary"]
 
 
 class _BestEpoch(keras.callbacks.Callback):
@@ -200,7 +200,7 @@ class CNNGWPRegressor(RegressorMixin, BaseEstimator):
         """Predictions of every member, shape (n_members, n)."""
         check_is_fitted(self, "members_")
         X = as_genotype_codes(validate_data(self, X, dtype="numeric", reset=False), "X")
-        return np.stack([m.predict(X, batch_size=256, verbose=0)[:, 0] + self.y_mean_ for m in self.members_])
+        return np.stack([_predict_eagerly(m, X) + self.y_mean_ for m in self.members_])
 
     def predict(self, X) -> np.ndarray:
         """Ensemble mean prediction."""
@@ -218,26 +218,43 @@ class CNNGWPRegressor(RegressorMixin, BaseEstimator):
         return model_summary(self.members_[0])
 
     def weight_map(self) -> pd.DataFrame:
-        """Output-layer weights averaged over members and mapped back to SNP positions.
-
-        Returns
-        -------
-        pandas.DataFrame
-            One row per weight: ``weight_index``, ``position`` (after pooling),
-            ``filter``, ``snp_index`` (weight index / (weights per SNP), the
-            paper's mapping) and ``weight``.
-        """
+        """Output-layer weights averaged over members and mapped back to SNP positions (:func:`map_weights`)."""
         check_is_fitted(self, "members_")
-        weights = np.mean([m.get_layer("dense").get_weights()[0][:, 0] for m in self.members_], axis=0)
-        n_weights, n_snps = len(weights), self.n_features_in_
-        index = np.arange(n_weights)
-        return pd.DataFrame({
-            "weight_index": index,
-            "position": index // self.filters,
-            "filter": index % self.filters,
-            "snp_index": np.minimum((index * n_snps / n_weights).astype(np.int64), n_snps - 1),
-            "weight": weights,
-        })
+        return map_weights(np.mean([output_weights(m) for m in self.members_], axis=0), self.n_features_in_,
+                           self.filters)
+
+
+def output_weights(model: keras.Model) -> np.ndarray:
+    """The flattened output-layer (dense) weights of one network, bias excluded."""
+    return model.get_layer("dense").get_weights()[0][:, 0]
+
+
+def map_weights(weights: np.ndarray, n_snps: int, filters: int) -> pd.DataFrame:
+    """Output-layer weights laid out by (position, filter) and mapped back to SNP index.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per weight: ``weight_index``, ``position`` (after pooling),
+        ``filter``, ``snp_index`` (weight index / (weights per SNP), the paper's
+        mapping, e.g. 155,584 / 9,723 = 16.0) and ``weight``.
+    """
+    weights = np.asarray(weights)
+    index = np.arange(len(weights))
+    return pd.DataFrame({
+        "weight_index": index,
+        "position": index // filters,
+        "filter": index % filters,
+        "snp_index": np.minimum((index * n_snps / len(weights)).astype(np.int64), n_snps - 1),
+        "weight": weights,
+    })
+
+
+def _predict_eagerly(model: keras.Model, X: np.ndarray, batch_size: int = 256) -> np.ndarray:
+    """Predictions in batches of direct calls: ``Model.predict`` traces a new graph for every model and
+    final batch shape, which TensorFlow reports as excessive retracing once many models are fitted."""
+    return np.concatenate([np.asarray(model(X[i:i + batch_size], training=False))[:, 0]
+                           for i in range(0, len(X), batch_size)])
 
 
 def tf_gpus() -> list:

@@ -1,0 +1,162 @@
+"""The model-averaged ensemble: S refits with gamma_MA, their predictions and output weights averaged.
+
+Each member is a Dask task that returns its numbers (test predictions, output-layer
+weights, validation curve); the driver saves each as ``members/member-NN.npz`` the
+moment it arrives, so an interrupted ensemble resumes with the members still missing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from distributed import Client, as_completed
+from tqdm.auto import tqdm
+
+from cnngwp.errors import CnngwpInputError
+from cnngwp.evaluate import prediction_metrics
+from cnngwp.files import atomic_write
+from cnngwp.model import map_weights, output_weights
+from cnngwp.tuning import Gamma, TrainingSettings, TuningProblem, fit_cnn
+
+__all__ = ["MemberFit", "ModelAveragedEnsemble", "fit_ensemble", "fit_member", "member_seed"]
+
+
+@dataclass(frozen=True)
+class MemberFit:
+    """One ensemble member's results."""
+
+    member: int
+    seed: int
+    best_epoch: int
+    validation_mse: float
+    seconds: float
+    test_predictions: np.ndarray
+    weights: np.ndarray
+    history: pd.DataFrame
+
+    def save(self, path: Path) -> None:
+        """Write atomically as ``.npz``."""
+        def write(tmp: Path) -> None:
+            with open(tmp, "wb") as handle:
+                np.savez(handle, member=self.member, seed=self.seed, best_epoch=self.best_epoch,
+                         validation_mse=self.validation_mse, seconds=self.seconds, test_predictions=self.test_predictions,
+                         weights=self.weights, train_mse=self.history["train_mse"].to_numpy(),
+                         history_validation_mse=self.history["validation_mse"].to_numpy())
+        atomic_write(path, write)
+
+    @classmethod
+    def load(cls, path: Path) -> MemberFit:
+        with np.load(path) as f:
+            history = pd.DataFrame({"epoch": np.arange(1, len(f["train_mse"]) + 1), "train_mse": f["train_mse"],
+                                    "validation_mse": f["history_validation_mse"]})
+            return cls(int(f["member"]), int(f["seed"]), int(f["best_epoch"]), float(f["validation_mse"]),
+                       float(f["seconds"]), f["test_predictions"], f["weights"], history)
+
+
+def member_seed(seed: int, member: int) -> int:
+    """The CNN seed of ensemble member `member` (independent of the tuning evaluations' seeds)."""
+    return int(np.random.SeedSequence([seed, 7_919, member]).generate_state(1)[0] % 1_000_000)
+
+
+def fit_member(problem: TuningProblem, gamma: Gamma, training: TrainingSettings, protocol: str, member: int,
+               seed: int) -> MemberFit:
+    """Train one member with `gamma` and predict the test rows once."""
+    start = time.perf_counter()
+    model = fit_cnn(problem, gamma, training, protocol, seed)
+    history = model.history_[0]
+    return MemberFit(member, seed, model.best_epochs_[0], float(history["validation_mse"].min()),
+                     time.perf_counter() - start,
+                     model.predict(problem.X_test).astype(np.float64), output_weights(model.members_[0]), history)
+
+
+@dataclass(frozen=True)
+class ModelAveragedEnsemble:
+    """S members fitted with gamma_MA; the ensemble prediction is their mean.
+
+    Attributes
+    ----------
+    members
+        The :class:`MemberFit` of each member, in member order.
+    y_test
+        Observed test values.
+    gamma, protocol
+        What the members were fitted with.
+    """
+
+    members: list[MemberFit]
+    y_test: np.ndarray
+    gamma: Gamma
+    protocol: str
+
+    @property
+    def member_predictions(self) -> np.ndarray:
+        """Shape (S, n_test)."""
+        return np.stack([m.test_predictions for m in self.members])
+
+    def predict(self) -> np.ndarray:
+        """Model-averaged test predictions."""
+        return self.member_predictions.mean(axis=0)
+
+    def prediction_interval(self, *, level: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
+        """Quantiles of the members' predictions: the spread of the averaged model, not of phenotypes."""
+        alpha = (1 - level) / 2
+        return (np.quantile(self.member_predictions, alpha, axis=0),
+                np.quantile(self.member_predictions, 1 - alpha, axis=0))
+
+    def member_table(self) -> pd.DataFrame:
+        """Per member: seed, best epoch, validation MSE and test metrics."""
+        return pd.DataFrame([{"member": m.member, "seed": m.seed, "best_epoch": m.best_epoch,
+                              "validation_mse": m.validation_mse, "seconds": m.seconds,
+                              **{f"test_{k}": v for k, v in prediction_metrics(self.y_test, m.test_predictions).items()}}
+                             for m in self.members])
+
+    def best_member(self) -> MemberFit:
+        """The member with the lowest validation MSE (chosen without the test set under ``honest``)."""
+        return min(self.members, key=lambda m: m.validation_mse)
+
+    def metrics(self) -> dict:
+        """MSE_MA, correlation and slope of the averaged prediction, the mean member MSE and interval width."""
+        lower, upper = self.prediction_interval()
+        members = self.member_table()
+        return {**prediction_metrics(self.y_test, self.predict()), "mean_member_mse": float(members["test_mse"].mean()),
+                "mean_interval_width": float(np.mean(upper - lower))}
+
+    def weight_map(self, n_snps: int) -> pd.DataFrame:
+        """Output-layer weights averaged over members, mapped back to SNP index (the paper's Figure 1)."""
+        return map_weights(np.mean([m.weights for m in self.members], axis=0), n_snps, self.gamma.filters)
+
+
+def fit_ensemble(problem: TuningProblem, gamma: Gamma, client: Client, run_dir: str | os.PathLike, *,
+                 training: TrainingSettings, protocol: str, n_members: int, seed: int,
+                 progress: bool = True) -> ModelAveragedEnsemble:
+    """Fit (or finish fitting) `n_members` members with `gamma` on the Dask `client`.
+
+    Members already saved under ``run_dir/members/`` with the same gamma are loaded,
+    not refitted; the gamma is kept in ``members/gamma.json``.
+    """
+    folder = Path(run_dir) / "members"
+    folder.mkdir(parents=True, exist_ok=True)
+    gamma_file = folder / "gamma.json"
+    if gamma_file.exists() and json.loads(gamma_file.read_text()) != gamma.as_dict():
+        raise CnngwpInputError(f"{gamma_file}: members were fitted with {gamma_file.read_text()}, not {gamma.as_dict()}")
+    atomic_write(gamma_file, lambda tmp: tmp.write_text(json.dumps(gamma.as_dict())))
+    paths = [folder / f"member-{m:02d}.npz" for m in range(n_members)]
+    fits = {m: MemberFit.load(path) for m, path in enumerate(paths) if path.exists()}
+    missing = [m for m in range(n_members) if m not in fits]
+    with tqdm(total=n_members, initial=len(fits), desc="ensemble", disable=not progress) as bar:
+        if missing:
+            shared = client.scatter(problem, broadcast=True)
+            futures = [client.submit(fit_member, shared, gamma, training, protocol, m, member_seed(seed, m), pure=False)
+                       for m in missing]
+            for future in as_completed(futures):
+                fit = future.result()
+                fit.save(paths[fit.member])
+                fits[fit.member] = fit
+                bar.update(1)
+    return ModelAveragedEnsemble([fits[m] for m in range(n_members)], problem.y_test, gamma, protocol)

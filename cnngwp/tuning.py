@@ -1,0 +1,368 @@
+"""Bayesian optimisation of gamma = (filters, kernel size, lambda), as in Waldmann et al. (2020).
+
+A Gaussian-process surrogate with the upper-confidence-bound acquisition (for a
+minimised MSE: the lower confidence bound, kappa = 2.576, as the paper's
+rBayesianOptimization ``ucb``), 15 random points and 25 guided ones by default, repeated
+for S replicates with different seeds. The best gamma of each replicate, averaged
+(integers rounded), is gamma_MA.
+
+Two protocols:
+
+``honest`` (default)
+    The objective is the best validation MSE over epochs on validation rows carved from
+    the training rows (the youngest training generation where generations exist, else a
+    seeded random fraction). The test rows are not touched while tuning.
+``paper``
+    The objective is the minimum *test-set* MSE over epochs, as in the published script.
+    Results are optimistic: tuned on the test set.
+
+Every evaluation is a Dask task (:mod:`cnngwp.parallel`) and is appended to
+``evaluations.csv`` in the run folder as soon as it finishes
+(:class:`cnngwp.evaluation_log.EvaluationLog`); running again with the same folder
+replays the log and evaluates only what is missing.
+
+References
+----------
+Waldmann P, Pfeiffer C, Mészáros G (2020). Sparse convolutional neural networks for
+genome-wide prediction. Front. Genet. 11:25.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+import warnings
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from distributed import Client, as_completed
+from skopt import Optimizer
+from skopt.space import Integer, Real
+from tqdm.auto import tqdm
+
+from cnngwp.data import GenotypeData
+from cnngwp.errors import CnngwpInputError
+from cnngwp.evaluation_log import EvaluationLog
+from cnngwp.model import CNNGWPRegressor
+from cnngwp.splits import Split
+
+__all__ = [
+    "KAPPA", "OPTIMISTIC", "PROFILES", "PROTOCOLS", "SEARCH_SPACES", "Gamma", "Profile", "SearchSpace",
+    "TrainingSettings", "TuningProblem", "TuningResult", "evaluate_gamma", "fit_cnn", "gamma_ma", "tune",
+]
+
+#: Exploration weight of the confidence bound (the paper's kappa).
+KAPPA = 2.576
+PROTOCOLS = ("honest", "paper")
+#: The label every table or figure made under the paper protocol carries.
+OPTIMISTIC = "optimistic: tuned on the test set"
+
+# One TensorFlow fit at a time per process: Keras seeds are process-global, and
+# TensorFlow already uses every core the worker was given.
+_FIT_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class Gamma:
+    """The tuned hyperparameters: filters, kernel size and the output layer's L1 penalty lambda."""
+
+    filters: int
+    kernel_size: int
+    l1: float
+
+    def as_dict(self) -> dict:
+        return {"filters": int(self.filters), "kernel_size": int(self.kernel_size), "l1": float(self.l1)}
+
+
+@dataclass(frozen=True)
+class SearchSpace:
+    """Closed bounds of gamma: integer filters and kernel size, real lambda."""
+
+    filters: tuple[int, int]
+    kernel_size: tuple[int, int]
+    l1: tuple[float, float]
+
+    def __post_init__(self) -> None:
+        for name in ("filters", "kernel_size", "l1"):
+            low, high = getattr(self, name)
+            if not 0 < low < high:
+                raise CnngwpInputError(f"search space {name}: expected 0 < low < high, got ({low}, {high})")
+
+    def dimensions(self) -> list:
+        """The scikit-optimize dimensions."""
+        return [Integer(*self.filters, name="filters"), Integer(*self.kernel_size, name="kernel_size"),
+                Real(*self.l1, name="l1")]
+
+
+#: Bounds used in the paper, per data set.
+SEARCH_SPACES = {
+    "qtlmas2010": SearchSpace((20, 100), (10, 50), (0.1, 1.0)),
+    "pig-ebv": SearchSpace((5, 50), (5, 50), (0.002, 0.1)),
+    "pig-phenotype": SearchSpace((5, 60), (5, 60), (0.5, 5.0)),
+}
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """How each CNN is trained (gamma aside)."""
+
+    learning_rate: float = 2.5e-4
+    batch_size: int = 48
+    epochs: int = 250
+    patience: int | None = None
+    validation_fraction: float = 0.2
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The costly settings bundled: BO points, replicates S, ensemble size and training."""
+
+    name: str
+    n_initial: int
+    n_guided: int
+    replicates: int
+    n_members: int
+    training: TrainingSettings = field(default_factory=TrainingSettings)
+    description: str = ""
+
+    @property
+    def n_points(self) -> int:
+        """T, the BO evaluations per replicate."""
+        return self.n_initial + self.n_guided
+
+
+PROFILES = {
+    "paper": Profile("paper", 15, 25, 25, 25, TrainingSettings(2.5e-4, 48, 250, None),
+                     "the published numbers: T = 40, S = 25, 250 epochs; for a GPU or a cluster"),
+    "quick": Profile("quick", 3, 1, 2, 3, TrainingSettings(4e-3, 48, 10, 3),
+                     "a laptop CPU: T = 4, S = 2, 3 members, at most 10 epochs at lr 4e-3 with early stopping"),
+    "smoke": Profile("smoke", 3, 2, 2, 2, TrainingSettings(2e-3, 32, 3, None),
+                     "seconds on a tiny data set, for tests"),
+}
+
+
+@dataclass(frozen=True)
+class TuningProblem:
+    """The arrays one tuning run needs: training rows, their generations, and the test rows.
+
+    Built once and sent to every Dask worker. Under the honest protocol the test rows
+    are only used by the final ensemble.
+    """
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    generations_train: np.ndarray | None
+    name: str
+
+    @classmethod
+    def from_split(cls, data: GenotypeData, split: Split) -> TuningProblem:
+        gen = data.generations
+        return cls(data.genotypes[split.train], data.y[split.train], data.genotypes[split.test],
+                   data.y[split.test], None if gen is None else gen[split.train], f"{data.source} {split.name}")
+
+
+def _check_protocol(protocol: str) -> None:
+    if protocol not in PROTOCOLS:
+        raise CnngwpInputError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
+
+
+def fit_cnn(problem: TuningProblem, gamma: Gamma, training: TrainingSettings, protocol: str,
+            seed: int) -> CNNGWPRegressor:
+    """One CNN with `gamma`, restored to its best epoch under `protocol` (test rows as validation under ``paper``)."""
+    _check_protocol(protocol)
+    model = CNNGWPRegressor(filters=int(gamma.filters), kernel_size=int(gamma.kernel_size), l1=float(gamma.l1),
+                            learning_rate=training.learning_rate, batch_size=training.batch_size,
+                            epochs=training.epochs, patience=training.patience,
+                            validation_fraction=training.validation_fraction, seed=seed)
+    with _FIT_LOCK:
+        if protocol == "paper":
+            return model.fit(problem.X_train, problem.y_train, validation_data=(problem.X_test, problem.y_test))
+        return model.fit(problem.X_train, problem.y_train, generations=problem.generations_train)
+
+
+def evaluate_gamma(problem: TuningProblem, gamma: Gamma, training: TrainingSettings, protocol: str,
+                   seed: int) -> dict:
+    """The BO objective at `gamma`: the best validation (``paper``: test) MSE over epochs.
+
+    Returns
+    -------
+    dict
+        ``validation_mse``, ``best_epoch`` (1-based), ``epochs_trained``, ``seconds``.
+    """
+    start = time.perf_counter()
+    history = fit_cnn(problem, gamma, training, protocol, seed).history_[0]
+    best = int(history["validation_mse"].idxmin())
+    return {"validation_mse": float(history["validation_mse"].iloc[best]), "best_epoch": best + 1,
+            "epochs_trained": len(history), "seconds": time.perf_counter() - start}
+
+
+def gamma_ma(best: pd.DataFrame) -> Gamma:
+    """gamma_MA: the replicates' best gammas averaged, filters and kernel size rounded (half up)."""
+    return Gamma(int(math.floor(best["filters"].mean() + 0.5)), int(math.floor(best["kernel_size"].mean() + 0.5)),
+                 float(best["l1"].mean()))
+
+
+def evaluation_seed(seed: int, replicate: int, iteration: int) -> int:
+    """The CNN seed of one evaluation: fixed by its place in the run, not by which worker runs it."""
+    return int(np.random.SeedSequence([seed, replicate, iteration]).generate_state(1)[0] % 1_000_000)
+
+
+@dataclass
+class TuningResult:
+    """What a tuning run leaves: every evaluation, each replicate's best and gamma_MA."""
+
+    evaluations: pd.DataFrame
+    best: pd.DataFrame
+    gamma: Gamma
+    protocol: str
+    seconds: float
+
+    @property
+    def label(self) -> str:
+        """``""`` for honest runs, :data:`OPTIMISTIC` for paper-protocol runs."""
+        return OPTIMISTIC if self.protocol == "paper" else ""
+
+
+class _Replicate:
+    """The BO state of one replicate: its optimiser and the batch being evaluated."""
+
+    def __init__(self, replicate: int, space: SearchSpace, profile: Profile, seed: int, batch_points: int,
+                 logged: pd.DataFrame, bar: tqdm):
+        self.replicate = replicate
+        self.total = profile.n_points
+        self.batch_points = batch_points
+        self.optimizer = Optimizer(space.dimensions(), base_estimator="GP", n_initial_points=profile.n_initial,
+                                   initial_point_generator="random", acq_func="LCB",
+                                   acq_func_kwargs={"kappa": KAPPA}, acq_optimizer="lbfgs",
+                                   random_state=int(np.random.SeedSequence([seed, replicate]).generate_state(1)[0]))
+        self.logged = {int(row.iteration): row._asdict() for row in logged.itertuples(index=False)}
+        self.next_iteration = 0
+        self.batch: dict[int, list] = {}
+        self.results: dict[int, dict] = {}
+        self.bar = bar
+
+    def ask_batch(self) -> list[tuple[int, list]]:
+        """The next batch of (iteration, point); empty when the replicate is done."""
+        n = min(self.batch_points, self.total - self.next_iteration)
+        if n <= 0:
+            return []
+        with warnings.catch_warnings():
+            # skopt swaps a repeated proposal for a random point and says so; that is the intended behaviour.
+            warnings.filterwarnings("ignore", message="The objective has been evaluated at point")
+            points = [self.optimizer.ask()] if n == 1 else self.optimizer.ask(n_points=n, strategy="cl_min")
+        self.batch = {self.next_iteration + j: [int(p[0]), int(p[1]), float(p[2])] for j, p in enumerate(points)}
+        self.next_iteration += n
+        return list(self.batch.items())
+
+    def record(self, iteration: int, row: dict) -> None:
+        self.results[iteration] = row
+        best = min(r["validation_mse"] for r in self.results.values())
+        self.bar.set_postfix_str(f"best MSE {best:.3f}")
+        self.bar.update(1)
+
+    def batch_complete(self) -> bool:
+        return all(it in self.results for it in self.batch)
+
+    def tell_batch(self) -> None:
+        rows = [self.results[it] for it in sorted(self.batch)]
+        points = [[int(r["filters"]), int(r["kernel_size"]), float(r["l1"])] for r in rows]
+        self.optimizer.tell(points, [float(r["validation_mse"]) for r in rows])
+        self.batch = {}
+
+
+def tune(problem: TuningProblem, client: Client, run_dir: str | Path, *, space: SearchSpace, profile: Profile,
+         protocol: str = "honest", replicates: int | None = None, seed: int = 1, batch_points: int = 1,
+         progress: bool = True) -> TuningResult:
+    """Run (or resume) S replicates of the Bayesian optimisation and average their best gammas.
+
+    Parameters
+    ----------
+    problem
+        The training and test arrays (:meth:`TuningProblem.from_split`).
+    client
+        Dask client the evaluations run on (:func:`cnngwp.parallel.open_client`).
+    run_dir
+        Folder of ``evaluations.csv``; finished evaluations found there are not repeated.
+    space, profile
+        Bounds of gamma; BO points, S and training settings.
+    protocol
+        ``"honest"`` or ``"paper"`` (module docstring).
+    replicates
+        S; default the profile's.
+    seed
+        Seeds the optimisers and every CNN; the same seed gives the same run.
+    batch_points
+        k points asked at once per replicate (constant liar), so k workers stay busy
+        within one replicate; 1 is the paper's sequential BO.
+    progress
+        Show one tqdm bar per replicate with its best MSE so far.
+
+    Returns
+    -------
+    TuningResult
+    """
+    _check_protocol(protocol)
+    if batch_points < 1:
+        raise CnngwpInputError(f"batch_points must be at least 1, got {batch_points}")
+    n_replicates = profile.replicates if replicates is None else replicates
+    columns = ["replicate", "iteration", "filters", "kernel_size", "l1", "validation_mse", "best_epoch",
+               "epochs_trained", "seconds"] + (["test_mse"] if protocol == "paper" else [])
+    log = EvaluationLog(Path(run_dir) / "evaluations.csv", columns)
+    logged = log.read()
+    start = time.perf_counter()
+    shared = client.scatter(problem, broadcast=True)
+    states = []
+    for r in range(n_replicates):
+        mine = logged[logged["replicate"] == r]
+        bar = tqdm(total=profile.n_points, initial=0, desc=f"replicate {r}", position=r, leave=True,
+                   disable=not progress)
+        states.append(_Replicate(r, space, profile, seed, batch_points, mine, bar))
+    running, submitted = as_completed(), {}
+    for state in states:
+        _advance(state, client, running, submitted, shared, profile, protocol, seed)
+    for future in running:
+        state, iteration, point = submitted.pop(future.key)
+        row = {"replicate": state.replicate, "iteration": iteration, "filters": point[0],
+               "kernel_size": point[1], "l1": point[2], **future.result()}
+        if protocol == "paper":
+            row["test_mse"] = row["validation_mse"]
+        log.append(row)
+        state.record(iteration, row)
+        if state.batch_complete():
+            state.tell_batch()
+            _advance(state, client, running, submitted, shared, profile, protocol, seed)
+    for state in states:
+        state.bar.close()
+    evaluations = log.read().query("replicate < @n_replicates").sort_values(["replicate", "iteration"])
+    evaluations = evaluations.reset_index(drop=True)
+    best = evaluations.loc[evaluations.groupby("replicate")["validation_mse"].idxmin()].reset_index(drop=True)
+    return TuningResult(evaluations, best, gamma_ma(best), protocol, time.perf_counter() - start)
+
+
+def _advance(state: _Replicate, client: Client, running: as_completed, submitted: dict, shared, profile: Profile,
+             protocol: str, seed: int) -> None:
+    """Ask batches until one needs evaluating (submitted) or the replicate is done; replays logged points."""
+    while batch := state.ask_batch():
+        for iteration, point in batch:
+            if iteration in state.logged:
+                state.record(iteration, state.logged[iteration])
+                continue
+            future = client.submit(evaluate_gamma, shared, Gamma(*point), profile.training, protocol,
+                                   evaluation_seed(seed, state.replicate, iteration), pure=False)
+            submitted[future.key] = (state, iteration, point)
+            running.add(future)
+        if not state.batch_complete():
+            return
+        state.tell_batch()
+
+
+def settings_record(space: SearchSpace, profile: Profile, protocol: str, seed: int, replicates: int,
+                    batch_points: int) -> dict:
+    """The settings a run folder is tied to (compared when resuming)."""
+    return {"space": asdict(space), "profile": asdict(profile), "protocol": protocol, "seed": seed,
+            "replicates": replicates, "batch_points": batch_points}

@@ -1,0 +1,137 @@
+"""One whole CNNGWP run on one split: tune, fit the model-averaged ensemble, score it against the baselines.
+
+A run folder holds::
+
+    run.json          the settings the folder is tied to (a resumed run must match)
+    evaluations.csv   every BO evaluation, appended as it finishes
+    members/          one .npz per ensemble member
+    comparison.csv    GBLUP, BLASSO, best single CNN, CNN ensemble on the test rows
+    predictions.csv   observed, ensemble prediction, interval and each member's prediction
+    summary.json      gamma per replicate, gamma_MA, metrics, seconds
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from distributed import Client
+
+from cnngwp.data import GenotypeData
+from cnngwp.ensemble import ModelAveragedEnsemble, fit_ensemble
+from cnngwp.errors import CnngwpInputError
+from cnngwp.evaluate import compare_baselines, prediction_metrics
+from cnngwp.files import atomic_write
+from cnngwp.splits import Split
+from cnngwp.tuning import OPTIMISTIC, Profile, SearchSpace, TuningProblem, TuningResult, settings_record, tune
+
+__all__ = ["CnngwpRun", "check_run_settings", "comparison_table", "run_cnngwp"]
+
+
+@dataclass
+class CnngwpRun:
+    """Everything a finished run produced."""
+
+    tuning: TuningResult
+    ensemble: ModelAveragedEnsemble
+    comparison: pd.DataFrame
+    summary: dict
+
+
+def check_run_settings(run_dir: Path, settings: dict) -> None:
+    """Tie `run_dir` to `settings`: write ``run.json`` or check that it holds the same settings.
+
+    Raises
+    ------
+    CnngwpInputError
+        If the folder was started with other settings (naming the first that differs).
+    """
+    path = run_dir / "run.json"
+    settings = json.loads(json.dumps(settings))
+    if path.exists():
+        before = json.loads(path.read_text())
+        for key in sorted(set(before) | set(settings)):
+            if before.get(key) != settings.get(key):
+                raise CnngwpInputError(f"{path}: this run folder was started with {key}={before.get(key)!r}, "
+                                       f"now {key}={settings.get(key)!r}; resume with the same settings or "
+                                       "choose another output folder")
+        return
+    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(settings, indent=2)))
+
+
+def comparison_table(baselines: pd.DataFrame, ensemble: ModelAveragedEnsemble, tuning: TuningResult,
+                     ensemble_seconds: float) -> pd.DataFrame:
+    """Test MSE, correlation, slope and seconds of GBLUP, BLASSO, the best single CNN and the ensemble.
+
+    The best single CNN is the member with the lowest validation MSE; its seconds are
+    its own fit. The ensemble's seconds are the whole tuning plus the ensemble fits.
+    Under the paper protocol the CNN rows say they are optimistic.
+    """
+    best = ensemble.best_member()
+    note = OPTIMISTIC if ensemble.protocol == "paper" else ""
+    cnn = pd.DataFrame([
+        {"model": "CNN (best single)", **prediction_metrics(ensemble.y_test, best.test_predictions),
+         "seconds": best.seconds, "note": note},
+        {"model": f"CNN ensemble (S={len(ensemble.members)})", **prediction_metrics(ensemble.y_test, ensemble.predict()),
+         "seconds": tuning.seconds + ensemble_seconds, "note": note},
+    ])
+    base = baselines.drop(columns=["split"]).assign(note="")
+    return pd.concat([base, cnn], ignore_index=True)
+
+
+def run_cnngwp(data: GenotypeData, split: Split, run_dir: str | Path, client: Client, *, space: SearchSpace,
+               profile: Profile, protocol: str = "honest", replicates: int | None = None, n_members: int | None = None,
+               seed: int = 1, batch_points: int = 1, progress: bool = True) -> CnngwpRun:
+    """Tune gamma, fit the ensemble with gamma_MA, score it and the baselines on the test rows once.
+
+    Resumable: finished evaluations and members in `run_dir` are not repeated.
+    Parameters as in :func:`cnngwp.tuning.tune`; `n_members` defaults to the profile's S.
+    """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    replicates = profile.replicates if replicates is None else replicates
+    n_members = profile.n_members if n_members is None else n_members
+    settings = settings_record(space, profile, protocol, seed, replicates, batch_points)
+    check_run_settings(run_dir, {**settings, "data": data.source, "split": split.name, "n_members": n_members,
+                                 "n_train": len(split.train), "n_test": len(split.test), "n_snps": data.n_snps})
+    problem = TuningProblem.from_split(data, split)
+    tuning = tune(problem, client, run_dir, space=space, profile=profile, protocol=protocol,
+                  replicates=replicates, seed=seed, batch_points=batch_points, progress=progress)
+    start = time.perf_counter()
+    ensemble = fit_ensemble(problem, tuning.gamma, client, run_dir, training=profile.training, protocol=protocol,
+                            n_members=n_members, seed=seed, progress=progress)
+    ensemble_seconds = time.perf_counter() - start
+    comparison = comparison_table(compare_baselines(data, split, seed=seed), ensemble, tuning, ensemble_seconds)
+    lower, upper = ensemble.prediction_interval()
+    predictions = pd.DataFrame({"id": data.samples.index[split.test], "observed": ensemble.y_test,
+                                "prediction": ensemble.predict(), "lower_90": lower, "upper_90": upper})
+    for m, row in enumerate(ensemble.member_predictions):
+        predictions[f"member_{m:02d}"] = row
+    summary = {
+        "data": data.source, "split": split.name, "protocol": protocol, "note": tuning.label,
+        "profile": profile.name, "seed": seed, "replicates": replicates, "n_members": n_members,
+        "gamma_per_replicate": tuning.best[["replicate", "filters", "kernel_size", "l1", "validation_mse"]]
+        .to_dict(orient="records"),
+        "gamma_ma": tuning.gamma.as_dict(), "tuning_seconds": tuning.seconds, "ensemble_seconds": ensemble_seconds,
+        "ensemble": ensemble.metrics(), "members": ensemble.member_table().to_dict(orient="records"),
+        "comparison": comparison.to_dict(orient="records"),
+    }
+    atomic_write(run_dir / "comparison.csv", lambda tmp: comparison.to_csv(tmp, index=False))
+    atomic_write(run_dir / "predictions.csv", lambda tmp: predictions.to_csv(tmp, index=False))
+    atomic_write(run_dir / "summary.json", lambda tmp: tmp.write_text(json.dumps(_plain(summary), indent=2)))
+    return CnngwpRun(tuning, ensemble, comparison, summary)
+
+
+def _plain(value):
+    """numpy scalars to Python numbers, for JSON."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    return value

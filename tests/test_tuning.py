@@ -1,0 +1,128 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cnngwp.data import quality_control
+from cnngwp.errors import CnngwpInputError
+from cnngwp.evaluation_log import EvaluationLog
+from cnngwp.io import write_dataset
+from cnngwp.parallel import IN_PROCESS, open_client
+from cnngwp.splits import split_by_generation
+from cnngwp.tuning import PROFILES, SEARCH_SPACES, SearchSpace, TuningProblem, gamma_ma, tune
+from cnngwp.workflow import check_run_settings, run_cnngwp
+
+SMOKE = PROFILES["smoke"]
+SPACE = SEARCH_SPACES["qtlmas2010"]
+
+
+@pytest.fixture(scope="module")
+def problem(small_sim):
+    data = quality_control(small_sim)[0]
+    return TuningProblem.from_split(data, split_by_generation(data))
+
+
+def test_gamma_ma_averages_and_rounds_integers_half_up():
+    best = pd.DataFrame({"filters": [20, 41], "kernel_size": [10, 13], "l1": [0.2, 0.5]})
+    gamma = gamma_ma(best)
+    assert (gamma.filters, gamma.kernel_size) == (31, 12) and gamma.l1 == pytest.approx(0.35)
+
+
+def test_search_space_rejects_reversed_bounds():
+    with pytest.raises(CnngwpInputError, match="filters"):
+        SearchSpace((50, 20), (10, 50), (0.1, 1.0))
+
+
+def test_log_drops_a_line_cut_by_a_crash_and_refuses_a_foreign_file(tmp_path):
+    columns = ["replicate", "iteration", "validation_mse"]
+    log = EvaluationLog(tmp_path / "e.csv", columns)
+    log.append({"replicate": 0, "iteration": 0, "validation_mse": 1 / 3})
+    with open(tmp_path / "e.csv", "a") as handle:
+        handle.write("0,1,0.12")  # killed mid-line
+    reopened = EvaluationLog(tmp_path / "e.csv", columns)
+    assert reopened.repaired_lines == 1
+    assert reopened.read()["validation_mse"].tolist() == [1 / 3]  # exact round trip
+    (tmp_path / "other.csv").write_text("a,b\n1,2\n")
+    with pytest.raises(CnngwpInputError, match="other.csv: expected the header"):
+        EvaluationLog(tmp_path / "other.csv", columns)
+    log.append({"replicate": 0, "iteration": 0, "validation_mse": 0.5})
+    with pytest.raises(CnngwpInputError, match="replicate 0 iteration 0 appears more than once"):
+        EvaluationLog(tmp_path / "e.csv", columns)
+
+
+def test_run_folder_refuses_other_settings(tmp_path):
+    check_run_settings(tmp_path, {"protocol": "honest", "seed": 1})
+    check_run_settings(tmp_path, {"protocol": "honest", "seed": 1})
+    with pytest.raises(CnngwpInputError, match="run.json: this run folder was started with protocol='honest'"):
+        check_run_settings(tmp_path, {"protocol": "paper", "seed": 1})
+
+
+def test_sigkilled_tuning_resumes_without_repeating_an_evaluation(small_sim, tmp_path):
+    write_dataset(small_sim, tmp_path / "data")
+    command = [sys.executable, "-m", "cnngwp", "tune", "--data", str(tmp_path / "data"), "--out",
+               str(tmp_path / "run"), "--profile", "smoke", "--scheduler", IN_PROCESS, "--no-progress"]
+    log = tmp_path / "run" / "evaluations.csv"
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and (not log.exists() or len(log.read_text().splitlines()) < 4):
+        assert process.poll() is None, "the tuning run ended before it could be killed"
+        time.sleep(0.2)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    before = log.read_text().splitlines()[1:]
+    assert 3 <= len(before) < SMOKE.n_points * SMOKE.replicates
+    with open(log, "a") as handle:
+        handle.write("1,4,99,1")  # and a line cut in half, as a crash mid-write leaves it
+    finished = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert finished.returncode == 0, finished.stderr
+    after = log.read_text().splitlines()[1:]
+    assert after[:len(before)] == before  # finished evaluations kept as they were, not run again
+    evaluations = pd.read_csv(log)
+    assert evaluations.groupby("replicate")["iteration"].apply(sorted).tolist() == [list(range(SMOKE.n_points))] * 2
+    assert not evaluations.duplicated(["replicate", "iteration"]).any()
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert len(summary["members"]) == SMOKE.n_members and "gamma_ma" in summary
+
+
+def test_local_cluster_gives_the_in_process_gamma(problem, tmp_path):
+    results = {}
+    for name, scheduler, workers in (("cluster", None, 2), ("in-process", IN_PROCESS, None)):
+        with open_client(scheduler, n_workers=workers) as client:
+            assert len(client.scheduler_info()["workers"]) == (workers or 1)
+            results[name] = tune(problem, client, tmp_path / name, space=SPACE, profile=SMOKE, seed=3, progress=False)
+    cluster, local = results["cluster"], results["in-process"]
+    assert len(cluster.evaluations) == SMOKE.replicates * SMOKE.n_points
+    assert (cluster.gamma.filters, cluster.gamma.kernel_size) == (local.gamma.filters, local.gamma.kernel_size)
+    # TensorFlow's sums differ in the last bits between 1-thread workers and this process.
+    assert cluster.gamma.l1 == pytest.approx(local.gamma.l1, rel=1e-6)
+    np.testing.assert_allclose(cluster.evaluations["validation_mse"], local.evaluations["validation_mse"], rtol=1e-5)
+
+
+def test_paper_protocol_logs_test_mse_and_says_it_is_optimistic(small_sim, tmp_path):
+    data = quality_control(small_sim)[0]
+    split = split_by_generation(data)
+    with open_client(IN_PROCESS) as client:
+        run = run_cnngwp(data, split, tmp_path, client, space=SPACE, profile=SMOKE, protocol="paper", replicates=1,
+                         n_members=3, progress=False)
+        members_written = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "members").glob("*.npz")}
+        again = run_cnngwp(data, split, tmp_path, client, space=SPACE, profile=SMOKE, protocol="paper",
+                           replicates=1, n_members=3, progress=False)
+    evaluations = run.tuning.evaluations
+    assert (evaluations["test_mse"] == evaluations["validation_mse"]).all()
+    assert set(run.comparison["note"].iloc[2:]) == {"optimistic: tuned on the test set"}
+    assert run.summary["note"] == "optimistic: tuned on the test set"
+    # the paper's objective is the minimum test MSE over epochs: the chosen member's test MSE equals its objective
+    best = run.ensemble.best_member()
+    assert np.mean((best.test_predictions - data.y[split.test]) ** 2) == pytest.approx(best.validation_mse, rel=1e-4)
+    # resuming repeats nothing
+    assert {p.name: p.stat().st_mtime_ns for p in (tmp_path / "members").glob("*.npz")} == members_written
+    assert again.comparison.equals(run.comparison.assign(seconds=again.comparison["seconds"]))
+    predictions = run.ensemble.member_predictions
+    assert predictions.shape == (3, len(split.test)) and not np.allclose(predictions[0], predictions[1])
+    assert len(run.ensemble.weight_map(data.n_snps)) > data.n_snps
