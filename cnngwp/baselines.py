@@ -60,8 +60,8 @@ def reml_variance_ratio(eigenvalues: np.ndarray, ut_y: np.ndarray, ut_1: np.ndar
 
     Returns
     -------
-    delta, sigma2_g, mu
-        Variance ratio, genetic variance and the GLS intercept at the optimum.
+    tuple of float
+        ``(delta, sigma2_g, mu)``: variance ratio, genetic variance and the GLS intercept at the optimum.
 
     References
     ----------

@@ -8,12 +8,14 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from cnngwp.book import build_book
 from cnngwp.data import summarise_dataset
 from cnngwp.datasets import DatasetSpec, dataset_splits, load_dataset, select_split
 from cnngwp.errors import CnngwpInputError
 from cnngwp.evaluate import compare_baselines
 from cnngwp.io import read_dataset, write_dataset
 from cnngwp.parallel import IN_PROCESS, open_client
+from cnngwp.runner import run_folder, run_notebooks
 from cnngwp.simulate import SimulationConfig, simulate_qtlmas2010
 from cnngwp.splits import split_by_generation
 from cnngwp.tuning import OPTIMISTIC, PROFILES, PROTOCOLS, SEARCH_SPACES, SearchSpace
@@ -82,6 +84,31 @@ def _tune(args: argparse.Namespace) -> None:
     print(f"wrote {args.out}/ in {time.perf_counter() - start:.0f} s")
 
 
+def _run(args: argparse.Namespace) -> None:
+    if args.bed is not None:
+        spec = DatasetSpec(key=args.name or Path(args.bed).stem, kind="plink", path=args.bed,
+                           phenotypes=args.phenotypes, trait=args.trait, folds=args.folds, k=args.k, seed=args.seed)
+    elif args.csv is not None:
+        spec = DatasetSpec(key=args.name or "qtlmas2010-csv", kind="qtlmas2010-csv", path=args.csv,
+                           dominance_in_file=args.dominance_in_file)
+    else:
+        small = args.small
+        key = args.name or ("tiny-sim" if small else "qtlmas2010-sim")
+        spec = DatasetSpec(key=key, kind="simulated", path=str(Path(args.runs) / "data" / key), seed=args.seed,
+                           small=small)
+    records = run_notebooks(spec, runs_root=args.runs, profile=args.profile, protocol=args.protocol,
+                            seed=args.seed, scheduler=args.scheduler, folds=args.only_folds)
+    for record in records:
+        p = record["parameters"]
+        state = "already complete, skipped" if record["skipped"] else f"executed in {record['seconds']:.0f} s"
+        print(f"{run_folder(args.runs, p['dataset'], p['fold'])}/: {len(record['notebooks'])} notebooks {state}")
+
+
+def _book(args: argparse.Namespace) -> None:
+    index = build_book(args.runs, args.default_run, out=args.out)
+    print(f"wrote {index}")
+
+
 def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--data", help="folder written by 'cnngwp simulate' (generations 1-4 train, 5 test)")
@@ -136,6 +163,31 @@ def build_parser() -> argparse.ArgumentParser:
                      help="points asked at once per replicate (constant liar) to keep more workers busy")
     tun.add_argument("--no-progress", action="store_true", help="no progress bars")
     tun.set_defaults(run=_tune)
+    run = commands.add_parser("run", help="execute the notebooks with papermill per data set and fold "
+                                          "into RUNS/<dataset>/fold-<k>/ (complete runs are skipped)")
+    source = run.add_mutually_exclusive_group()
+    source.add_argument("--bed", help="PLINK .bed file or prefix: k-fold cross-validation, one run per fold")
+    source.add_argument("--csv", help="a QTLMAS2010ny012.csv file: generations 1-4 -> 5")
+    run.add_argument("--phenotypes", help="phenotype CSV for --bed")
+    run.add_argument("--trait", default="y", help="trait column of the phenotype file")
+    run.add_argument("--folds", help="fold CSV for --bed (columns fold and id or row); default seeded k folds")
+    run.add_argument("--k", type=int, default=5, help="number of random folds when --folds is not given")
+    run.add_argument("--dominance-in-file", action="store_true", help="--csv: the dominance loci are in the file")
+    run.add_argument("--small", action="store_true", help="no --bed/--csv: the tiny simulated data set")
+    run.add_argument("--name", help="data set key (default: qtlmas2010-sim, tiny-sim, qtlmas2010-csv or the .bed name)")
+    run.add_argument("--runs", default="runs", help="folder of the run folders (default runs)")
+    run.add_argument("--only-folds", type=int, nargs="+", help="run only these folds (0-based)")
+    run.add_argument("--profile", choices=sorted(PROFILES), default="quick", help="as for 'cnngwp tune'")
+    run.add_argument("--protocol", choices=PROTOCOLS, default="honest", help="as for 'cnngwp tune'")
+    run.add_argument("--seed", type=int, default=1, help="seed of the simulation, folds, optimisers and CNNs")
+    run.add_argument("--scheduler", help="Dask scheduler address; default a local cluster")
+    run.set_defaults(run=_run)
+    book = commands.add_parser("book", help="build the Jupyter Book from the executed runs")
+    book.add_argument("--runs", default="runs", help="folder of the run folders (default runs)")
+    book.add_argument("--default-run", default="qtlmas2010-sim/fold-0",
+                      help="the run whose notebooks are the chapters (default qtlmas2010-sim/fold-0)")
+    book.add_argument("--out", default=".", help="the site goes to OUT/_build/html (default .)")
+    book.set_defaults(run=_book)
     return parser
 
 

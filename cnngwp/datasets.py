@@ -27,6 +27,7 @@ from cnngwp.splits import Split, fold_column_splits, kfold_splits, split_by_gene
 
 __all__ = ["KINDS", "DatasetSpec", "load_dataset", "dataset_splits", "select_split"]
 
+#: The kinds of data set :class:`DatasetSpec` knows.
 KINDS = ("simulated", "folder", "qtlmas2010-csv", "plink")
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from distributed import Client, as_completed
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from cnngwp.errors import CnngwpInputError
 from cnngwp.evaluate import prediction_metrics

@@ -24,7 +24,7 @@ from cnngwp.members import train_members_together
 from cnngwp.model_layers import build_cnngwp, model_summary
 from cnngwp.splits import validation_split
 
-__all__ = ["CNNGWPRegressor", "build_cnngwp", "map_weights", "model_summary", "output_weights", "snp_weight_summary"]
+__all__ = ["CNNGWPRegressor", "build_cnngwp", "feature_maps", "map_weights", "model_summary", "output_weights", "snp_weight_summary"]
 
 
 class _BestEpoch(keras.callbacks.Callback):
@@ -255,6 +255,19 @@ def _predict_eagerly(model: keras.Model, X: np.ndarray, batch_size: int = 256) -
     final batch shape, which TensorFlow reports as excessive retracing once many models are fitted."""
     return np.concatenate([np.asarray(model(X[i:i + batch_size], training=False))[:, 0]
                            for i in range(0, len(X), batch_size)])
+
+
+def feature_maps(model: keras.Model, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The convolution output and the max-pooled output of one network for the rows of `X`.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(convolution, pooled)``, shapes (n, positions, filters) and (n, positions // pool, filters).
+    """
+    probe = keras.Model(model.inputs, [model.get_layer("conv1d").output, model.get_layer("max_pooling1d").output])
+    convolution, pooled = probe({"genotypes": as_genotype_codes(X, "X")})
+    return np.asarray(convolution), np.asarray(pooled)
 
 
 def tf_gpus() -> list:

@@ -54,3 +54,80 @@ def plot_weight_map(weight_map: pd.DataFrame, truth: pd.DataFrame | None = None,
         ax.legend(loc="lower left")
     ax.set(xlabel="weight index", ylabel="model-averaged weight")
     return ax
+
+
+def plot_dominance_values(truth: pd.DataFrame, *, ax: plt.Axes | None = None) -> plt.Axes:
+    """Value added to the trait by genotype class (0/1/2) at the dominance, over- and under-dominance loci."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.5))
+    rows = truth[truth["kind"].isin(list(DOMINANCE_VALUES))]
+    long = rows.melt(id_vars=["kind", "snp_index"], value_vars=["value_0", "value_1", "value_2"],
+                     var_name="genotype", value_name="added value")
+    long["genotype"] = long["genotype"].str[-1]
+    sns.barplot(data=long, x="genotype", y="added value", hue="kind", ax=ax)
+    ax.set(xlabel="genotype code (copies of allele 1)")
+    return ax
+
+
+def plot_phenotypes_by_generation(data, *, ax: plt.Axes | None = None) -> plt.Axes:
+    """Trait distribution per generation (QTLMAS2010: 1-4 train, 5 test)."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.5))
+    frame = pd.DataFrame({"generation": data.generations, data.trait: data.y})
+    sns.boxplot(data=frame, x="generation", y=data.trait, color="0.8", ax=ax)
+    return ax
+
+
+def plot_snp_effects(effects: pd.DataFrame, truth: pd.DataFrame | None = None, *,
+                     models: tuple[str, ...] = ("GBLUP", "BLASSO")) -> plt.Figure:
+    """Each baseline's SNP effects along the genome, true causal loci as vertical lines."""
+    fig, axes = plt.subplots(len(models), 1, figsize=(10, 2.6 * len(models)), sharex=True, squeeze=False)
+    for ax, model in zip(axes[:, 0], models):
+        sns.scatterplot(data=effects, x="snp_index", y=model, s=4, linewidth=0, color="0.3", ax=ax)
+        if truth is not None:
+            for loci, colour in ((truth[truth["kind"].isin(ADDITIVE_KINDS)], "red"),
+                                 (truth[truth["kind"].isin(list(DOMINANCE_VALUES))], "green")):
+                for snp in loci["snp_index"].dropna():
+                    ax.axvline(int(snp), color=colour, alpha=0.25, linewidth=0.8)
+        ax.set(ylabel=f"{model} effect")
+    axes[-1, 0].set(xlabel="SNP index")
+    return fig
+
+
+def plot_training_curves(history: pd.DataFrame, *, best_epoch: int | None = None,
+                         ax: plt.Axes | None = None) -> plt.Axes:
+    """Training and validation MSE per epoch, the chosen epoch marked."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.5))
+    long = history.melt(id_vars="epoch", value_vars=["train_mse", "validation_mse"], var_name="part",
+                        value_name="MSE")
+    sns.lineplot(data=long, x="epoch", y="MSE", hue="part", marker="o", ax=ax)
+    if best_epoch is not None:
+        ax.axvline(best_epoch, color="0.5", linestyle="--", label="best epoch")
+    return ax
+
+
+def plot_search_trace(evaluations: pd.DataFrame, *, ax: plt.Axes | None = None) -> plt.Axes:
+    """The Bayesian optimisation: objective of each evaluation and its running minimum, per replicate."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3.5))
+    frame = evaluations.sort_values(["replicate", "iteration"]).assign(
+        best_so_far=lambda f: f.groupby("replicate")["validation_mse"].cummin(),
+        replicate=lambda f: f["replicate"].astype(str))
+    sns.scatterplot(data=frame, x="iteration", y="validation_mse", hue="replicate", ax=ax, legend=False)
+    sns.lineplot(data=frame, x="iteration", y="best_so_far", hue="replicate", drawstyle="steps-post", ax=ax)
+    ax.set(xlabel="BO iteration", ylabel="objective MSE")
+    return ax
+
+
+def plot_observed_vs_predicted(predictions: pd.DataFrame, *, models: tuple[str, ...] = ("GBLUP", "BLASSO",
+                               "prediction")) -> plt.Figure:
+    """Observed against predicted test values per model (``prediction`` is the CNN ensemble, with its interval)."""
+    fig, axes = plt.subplots(1, len(models), figsize=(4 * len(models), 3.8), sharey=True, squeeze=False)
+    for ax, model in zip(axes[0], models):
+        if model == "prediction" and "lower_90" in predictions:
+            ax.errorbar(predictions[model], predictions["observed"], linestyle="none", color="0.7", linewidth=0.6,
+                        xerr=[predictions[model] - predictions["lower_90"], predictions["upper_90"] - predictions[model]])
+        sns.regplot(data=predictions, x=model, y="observed", scatter_kws={"s": 6}, line_kws={"color": "red"}, ax=ax)
+        ax.set(xlabel="CNN ensemble" if model == "prediction" else model)
+    return fig

@@ -35,6 +35,7 @@ DOMINANCE_VALUES: Mapping[str, tuple[float, float, float]] = {
 QTLMAS2010_N_SNPS = 10_031
 _MAJOR_ADDITIVE_SNPS = (4354, 5327)  # 1-based, the paper's text
 _MAJOR_EPISTATIC_SNP = 931
+#: Columns of the truth table of a simulated data set.
 TRUTH_COLUMNS = (
     "snp_index", "snp_id", "kind", "design_effect", "effect", "partner", "value_0", "value_1", "value_2",
 )
@@ -69,7 +70,7 @@ class SimulationConfig:
     rare_snp_fraction
         ... except this fraction of bins, which take a founder singleton so QC has work.
     n_random_qtl, random_qtl_sd
-        Random additive QTLs with normal effects truncated to |a| < 2.
+        Random additive QTLs with normal effects truncated to ``|a| < 2``.
     major_effects
         Effects of the two major additive QTLs.
     n_epistatic_pairs, epistatic_effect

@@ -41,7 +41,7 @@ import pandas as pd
 from distributed import Client, as_completed
 from skopt import Optimizer
 from skopt.space import Integer, Real
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from cnngwp.data import GenotypeData
 from cnngwp.errors import CnngwpInputError
@@ -137,8 +137,8 @@ class Profile:
 PROFILES = {
     "paper": Profile("paper", 15, 25, 25, 25, TrainingSettings(2.5e-4, 48, 250, None),
                      "the published numbers: T = 40, S = 25, 250 epochs; for a GPU or a cluster"),
-    "quick": Profile("quick", 3, 1, 2, 3, TrainingSettings(4e-3, 48, 10, 3),
-                     "a laptop CPU: T = 4, S = 2, 3 members, at most 10 epochs at lr 4e-3 with early stopping"),
+    "quick": Profile("quick", 3, 1, 2, 3, TrainingSettings(4e-3, 48, 8, 3),
+                     "a laptop CPU: T = 4, S = 2, 3 members, at most 8 epochs at lr 4e-3 with early stopping"),
     "smoke": Profile("smoke", 3, 2, 2, 2, TrainingSettings(2e-3, 32, 3, None),
                      "seconds on a tiny data set, for tests"),
 }
@@ -161,6 +161,7 @@ class TuningProblem:
 
     @classmethod
     def from_split(cls, data: GenotypeData, split: Split) -> TuningProblem:
+        """The training and test rows of `split`."""
         gen = data.generations
         return cls(data.genotypes[split.train], data.y[split.train], data.genotypes[split.test],
                    data.y[split.test], None if gen is None else gen[split.train], f"{data.source} {split.name}")

@@ -5,6 +5,7 @@ A run folder holds::
     run.json          the settings the folder is tied to (a resumed run must match)
     evaluations.csv   every BO evaluation, appended as it finishes
     members/          one .npz per ensemble member
+    baselines.csv     GBLUP and BLASSO metrics (baseline_predictions.csv, baseline_effects.csv beside it)
     comparison.csv    GBLUP, BLASSO, best single CNN, CNN ensemble on the test rows
     predictions.csv   observed, ensemble prediction, interval and each member's prediction
     summary.json      gamma per replicate, gamma_MA, metrics, seconds
@@ -24,12 +25,12 @@ from distributed import Client
 from cnngwp.data import GenotypeData
 from cnngwp.ensemble import ModelAveragedEnsemble, fit_ensemble
 from cnngwp.errors import CnngwpInputError
-from cnngwp.evaluate import compare_baselines, prediction_metrics
+from cnngwp.evaluate import BaselineFits, fit_baselines, prediction_metrics
 from cnngwp.files import atomic_write
 from cnngwp.splits import Split
 from cnngwp.tuning import OPTIMISTIC, Profile, SearchSpace, TuningProblem, TuningResult, settings_record, tune
 
-__all__ = ["CnngwpRun", "check_run_settings", "comparison_table", "run_cnngwp"]
+__all__ = ["CnngwpRun", "baselines_for_run", "check_run_settings", "comparison_table", "run_cnngwp"]
 
 
 @dataclass
@@ -61,6 +62,21 @@ def check_run_settings(run_dir: Path, settings: dict) -> None:
                                        "choose another output folder")
         return
     atomic_write(path, lambda tmp: tmp.write_text(json.dumps(settings, indent=2)))
+
+
+def baselines_for_run(data: GenotypeData, split: Split, run_dir: str | Path, *, seed: int = 1) -> BaselineFits:
+    """GBLUP and BLASSO on the split, fitted once per run folder (``baselines*.csv``) and read back after."""
+    run_dir = Path(run_dir)
+    paths = {"table": run_dir / "baselines.csv", "predictions": run_dir / "baseline_predictions.csv",
+             "effects": run_dir / "baseline_effects.csv"}
+    if all(path.exists() for path in paths.values()):
+        return BaselineFits(pd.read_csv(paths["table"]), pd.read_csv(paths["predictions"], index_col=0),
+                            pd.read_csv(paths["effects"]))
+    fits = fit_baselines(data, split, seed=seed)
+    atomic_write(paths["effects"], lambda tmp: fits.effects.to_csv(tmp, index=False))
+    atomic_write(paths["predictions"], lambda tmp: fits.predictions.to_csv(tmp))
+    atomic_write(paths["table"], lambda tmp: fits.table.to_csv(tmp, index=False))
+    return fits
 
 
 def comparison_table(baselines: pd.DataFrame, ensemble: ModelAveragedEnsemble, tuning: TuningResult,
@@ -105,10 +121,13 @@ def run_cnngwp(data: GenotypeData, split: Split, run_dir: str | Path, client: Cl
     ensemble = fit_ensemble(problem, tuning.gamma, client, run_dir, training=profile.training, protocol=protocol,
                             n_members=n_members, seed=seed, progress=progress)
     ensemble_seconds = time.perf_counter() - start
-    comparison = comparison_table(compare_baselines(data, split, seed=seed), ensemble, tuning, ensemble_seconds)
+    baselines = baselines_for_run(data, split, run_dir, seed=seed)
+    comparison = comparison_table(baselines.table, ensemble, tuning, ensemble_seconds)
     lower, upper = ensemble.prediction_interval()
     predictions = pd.DataFrame({"id": data.samples.index[split.test], "observed": ensemble.y_test,
-                                "prediction": ensemble.predict(), "lower_90": lower, "upper_90": upper})
+                                "prediction": ensemble.predict(), "lower_90": lower, "upper_90": upper,
+                                "GBLUP": baselines.predictions["GBLUP"].to_numpy(),
+                                "BLASSO": baselines.predictions["BLASSO"].to_numpy()})
     for m, row in enumerate(ensemble.member_predictions):
         predictions[f"member_{m:02d}"] = row
     summary = {

@@ -10,8 +10,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _normalise(spec: str) -> str:
-    name, rest = re.match(r"([A-Za-z0-9_.\-]+)(.*)", spec.strip()).groups()
-    return re.sub(r"[-_.]+", "-", name.lower()) + rest.replace(" ", "")
+    """Lower-case name and version bounds; environment markers dropped, tensorflow-cpu is conda's tensorflow."""
+    name, rest = re.match(r"([A-Za-z0-9_.\-]+)([^;]*)", spec.strip()).groups()
+    name = re.sub(r"[-_.]+", "-", name.lower()).removesuffix("-cpu")
+    return name + rest.replace(" ", "")
 
 
 def test_environment_yml_lists_the_pyproject_dependencies():

@@ -1,0 +1,228 @@
+"""Executing the notebooks per (data set, fold) with papermill, resumably and in parallel on Dask.
+
+Each notebook has one ``parameters`` cell of scalars (:data:`DEFAULT_PARAMETERS`) and
+turns them into a :class:`RunContext` with :func:`notebook_context`. ``cnngwp run``
+executes the six notebooks of :data:`NOTEBOOKS` into ``<runs_root>/<dataset>/fold-<k>/``;
+a folder whose ``complete.json`` records the same parameters is skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import jupytext
+import papermill
+from distributed import Client
+
+from cnngwp.data import GenotypeData
+from cnngwp.datasets import DatasetSpec, dataset_splits, load_dataset, select_split
+from cnngwp.errors import CnngwpInputError
+from cnngwp.evaluate import BaselineFits
+from cnngwp.files import atomic_write
+from cnngwp.parallel import IN_PROCESS, open_client
+from cnngwp.splits import Split
+from cnngwp.tuning import PROFILES, PROTOCOLS, SEARCH_SPACES, Profile, SearchSpace, TuningProblem
+from cnngwp.workflow import baselines_for_run
+
+__all__ = ["DEFAULT_PARAMETERS", "NOTEBOOKS", "NOTEBOOK_DIR", "RunContext", "context_from_namespace",
+           "copy_run_notebooks", "execute_notebook", "notebook_context", "run_folder", "run_notebooks"]
+
+#: The chapters, in order; each reads what the ones before it wrote into the run folder.
+NOTEBOOKS = ("01_simulate_data", "02_fit_baselines", "03_train_cnn", "04_tune_hyperparameters",
+             "05_fit_ensemble", "06_compare_models")
+NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+
+#: Kernel options: only errors from the kernel's own log (it warns about local TCP sockets otherwise).
+KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
+
+#: The ``parameters`` cell of every notebook: a tiny simulated data set, the smoke profile.
+DEFAULT_PARAMETERS = {
+    "dataset": "tiny-sim", "kind": "simulated", "data_path": "runs/data/tiny-sim", "phenotypes": "", "trait": "y",
+    "folds": "", "k": 5, "fold": 0, "small": True, "dominance_in_file": False, "protocol": "honest", "profile": "smoke", "space": "qtlmas2010",
+    "seed": 1, "runs_root": "runs", "scheduler": IN_PROCESS,
+}
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What a notebook works on: the data set, its split, the settings and the run folder."""
+
+    spec: DatasetSpec
+    fold: int
+    protocol: str
+    profile: Profile
+    space: SearchSpace
+    seed: int
+    runs_root: Path
+    scheduler: str | None
+
+    @property
+    def run_dir(self) -> Path:
+        return run_folder(self.runs_root, self.spec.key, self.fold)
+
+    @cached_property
+    def data(self) -> GenotypeData:
+        return load_dataset(self.spec)
+
+    @cached_property
+    def split(self) -> Split:
+        return select_split(dataset_splits(self.data, self.spec), self.fold, self.spec)
+
+    @cached_property
+    def problem(self) -> TuningProblem:
+        return TuningProblem.from_split(self.data, self.split)
+
+    def baselines(self) -> BaselineFits:
+        """GBLUP and BLASSO on this split, fitted once per run folder."""
+        return baselines_for_run(self.data, self.split, self.run_dir, seed=self.seed)
+
+    @contextmanager
+    def client(self) -> Iterator[Client]:
+        """The Dask client the notebook's CNN fits run on."""
+        with open_client(self.scheduler) as client:
+            yield client
+
+
+def run_folder(runs_root: str | os.PathLike, dataset: str, fold: int) -> Path:
+    """``<runs_root>/<dataset>/fold-<fold>``."""
+    return Path(runs_root) / dataset / f"fold-{fold}"
+
+
+def notebook_context(**parameters) -> RunContext:
+    """Check a notebook's parameters and build its :class:`RunContext`.
+
+    Raises
+    ------
+    CnngwpInputError
+        Unknown or missing parameters, a bad profile, protocol or search space (naming it).
+    """
+    unknown = sorted(set(parameters) - set(DEFAULT_PARAMETERS))
+    missing = sorted(set(DEFAULT_PARAMETERS) - set(parameters))
+    if unknown or missing:
+        raise CnngwpInputError(f"notebook parameters: unknown {unknown}, missing {missing}")
+    p = parameters
+    for name, allowed in (("profile", PROFILES), ("protocol", PROTOCOLS), ("space", SEARCH_SPACES)):
+        if p[name] not in allowed:
+            raise CnngwpInputError(f"notebook parameter {name}={p[name]!r}: expected one of {sorted(allowed)}")
+    if not isinstance(p["fold"], int) or p["fold"] < 0:
+        raise CnngwpInputError(f"notebook parameter fold={p['fold']!r}: expected a non-negative integer")
+    spec = DatasetSpec(key=p["dataset"], kind=p["kind"], path=p["data_path"], phenotypes=p["phenotypes"] or None,
+                       trait=p["trait"], folds=p["folds"] or None, k=p["k"], seed=p["seed"], small=bool(p["small"]),
+                       dominance_in_file=bool(p["dominance_in_file"]))
+    return RunContext(spec, p["fold"], p["protocol"], PROFILES[p["profile"]], SEARCH_SPACES[p["space"]], p["seed"],
+                      Path(p["runs_root"]), p["scheduler"] or None)
+
+
+def context_from_namespace(namespace: dict) -> RunContext:
+    """:func:`notebook_context` of the parameters defined in a notebook's namespace (``globals()``)."""
+    return notebook_context(**{name: namespace[name] for name in DEFAULT_PARAMETERS if name in namespace})
+
+
+def execute_notebook(source: Path, output: Path, parameters: dict) -> None:
+    """Execute a MyST notebook with papermill; `output` is replaced only when every cell succeeded.
+
+    Raises
+    ------
+    papermill.PapermillExecutionError
+        If a cell fails; the partly executed notebook is left as ``.<name>.failed.ipynb`` beside `output`.
+    """
+    partial = output.with_name(f".{output.stem}.partial.ipynb")
+    try:
+        papermill.execute_notebook(jupytext.read(source), str(partial), parameters=parameters, kernel_name="python3",
+                                   progress_bar=False, extra_arguments=KERNEL_ARGUMENTS)
+    except papermill.PapermillExecutionError:
+        os.replace(partial, output.with_name(f".{output.stem}.failed.ipynb"))
+        raise
+    os.replace(partial, output)
+
+
+def _execute_run(parameters: dict, notebooks: tuple[str, ...], notebook_dir: Path) -> dict:
+    """Execute the notebooks of one (data set, fold) in order; each output replaces its file only when it succeeded."""
+    folder = run_folder(parameters["runs_root"], parameters["dataset"], parameters["fold"])
+    folder.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    for name in notebooks:
+        execute_notebook(notebook_dir / f"{name}.md", folder / f"{name}.ipynb", parameters)
+    record = {"parameters": parameters, "notebooks": list(notebooks), "seconds": time.perf_counter() - start}
+    atomic_write(folder / "complete.json", lambda tmp: tmp.write_text(json.dumps(record, indent=2)))
+    return record
+
+
+def is_complete(parameters: dict, notebooks: tuple[str, ...]) -> bool:
+    """True when the run folder already holds these notebooks executed with these parameters."""
+    marker = run_folder(parameters["runs_root"], parameters["dataset"], parameters["fold"]) / "complete.json"
+    if not marker.exists():
+        return False
+    record = json.loads(marker.read_text())
+    return record["parameters"] == parameters and record["notebooks"] == list(notebooks)
+
+
+def run_notebooks(spec: DatasetSpec, *, runs_root: str | os.PathLike = "runs", profile: str = "quick",
+                  protocol: str = "honest", space: str = "qtlmas2010", seed: int = 1, scheduler: str | None = None,
+                  folds: list[int] | None = None, notebooks: tuple[str, ...] = NOTEBOOKS,
+                  notebook_dir: Path = NOTEBOOK_DIR) -> list[dict]:
+    """Execute the notebooks for every fold of `spec` (or the given `folds`) into the run folders.
+
+    One run at a time when there is a single run or a `scheduler` address (each
+    notebook's CNN fits then use a local cluster, or that scheduler); otherwise the runs
+    are Dask tasks on a local cluster with one worker per core, their CNN fits in-process.
+    Complete run folders are skipped.
+
+    Returns
+    -------
+    list of dict
+        Per run: ``parameters``, ``notebooks``, ``seconds`` and ``skipped``.
+    """
+    runs_root = Path(runs_root).resolve()
+    spec = _absolute(spec)
+    n_folds = len(dataset_splits(load_dataset(spec), spec))
+    chosen = list(range(n_folds)) if folds is None else folds
+    for fold in chosen:
+        if not 0 <= fold < n_folds:
+            raise CnngwpInputError(f"data set {spec.key!r} has folds 0..{n_folds - 1}; fold {fold} does not exist")
+    many = len(chosen) > 1 and scheduler is None
+    base = {"dataset": spec.key, "kind": spec.kind, "data_path": spec.path, "phenotypes": spec.phenotypes or "",
+            "trait": spec.trait, "folds": spec.folds or "", "k": spec.k, "small": spec.small,
+            "dominance_in_file": spec.dominance_in_file, "protocol": protocol,
+            "profile": profile, "space": space, "seed": seed, "runs_root": str(runs_root),
+            "scheduler": IN_PROCESS if many else (scheduler or "")}
+    todo, done = [], []
+    for fold in chosen:
+        parameters = {**base, "fold": fold}
+        notebook_context(**parameters)  # validate before anything runs
+        if is_complete(parameters, notebooks):
+            done.append({**json.loads((run_folder(runs_root, spec.key, fold) / "complete.json").read_text()),
+                         "skipped": True})
+        else:
+            todo.append(parameters)
+    if not many:
+        return done + [{**_execute_run(p, notebooks, notebook_dir), "skipped": False} for p in todo]
+    with open_client(None, n_workers=min(len(todo), os.cpu_count() or 1)) as client:
+        futures = [client.submit(_execute_run, p, notebooks, notebook_dir, pure=False) for p in todo]
+        return done + [{**future.result(), "skipped": False} for future in futures]
+
+
+def _absolute(spec: DatasetSpec) -> DatasetSpec:
+    """The spec with its paths made absolute, so notebooks can run from any folder."""
+    def resolve(path: str | None) -> str | None:
+        return None if path is None else str(Path(path).resolve())
+    return DatasetSpec(spec.key, spec.kind, resolve(spec.path), resolve(spec.phenotypes), spec.trait,
+                       resolve(spec.folds), spec.k, spec.seed, spec.small, spec.dominance_in_file)
+
+
+def copy_run_notebooks(run_dir: Path, target: Path, notebooks: tuple[str, ...] = NOTEBOOKS) -> None:
+    """Copy the executed notebooks of one run into the book's source tree."""
+    target.mkdir(parents=True, exist_ok=True)
+    for name in notebooks:
+        source = run_dir / f"{name}.ipynb"
+        if not source.exists():
+            raise CnngwpInputError(f"{source}: executed notebook not found; run 'cnngwp run' first")
+        shutil.copyfile(source, target / source.name)
