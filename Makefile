@@ -5,7 +5,6 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-DATA := runs/data/qtlmas2010-sim
 
 .PHONY: book test lock clean
 
@@ -16,12 +15,12 @@ $(STAMP): pyproject.toml requirements.lock
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
-# Main job: simulate the default QTLMAS2010-like data set, summarise it and
-# score the baselines (generations 1-4 -> 5).
+# Main job: simulate the default QTLMAS2010-like data set, execute the six notebooks on
+# it with the quick profile (runs/qtlmas2010-sim/fold-0/, resumable), build the book
+# (_build/html/index.html).
 book: $(STAMP)
-	$(PY) -m cnngwp simulate --seed 1 --out $(DATA)
-	$(PY) -m cnngwp summary --data $(DATA)
-	$(PY) -m cnngwp baselines --data $(DATA)
+	$(PY) -m cnngwp run --runs runs --profile quick
+	$(PY) -m cnngwp book --runs runs
 
 test: $(STAMP)
 	$(PY) -m pytest

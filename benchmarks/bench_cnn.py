@@ -37,7 +37,7 @@ from cnngwp.model import CNNGWPRegressor
 from cnngwp.simulate import simulate_qtlmas2010
 from cnngwp.splits import split_by_generation
 
-GAMMA = dict(filters=64, kernel_size=27, l1=0.571)
+GAMMA = {"filters": 64, "kernel_size": 27, "l1": 0.571}
 
 
 def load():

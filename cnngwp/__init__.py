@@ -4,7 +4,7 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of notebooks
 
-from cnngwp.errors import CnngwpInputError  # noqa: E402
+from cnngwp.errors import CnngwpInputError
 
 __version__ = "0.1.0"
 __all__ = ["CnngwpInputError", "__version__"]

@@ -168,7 +168,7 @@ class RidgeBLUP(_VarianceComponentsMixin, RegressorMixin, BaseEstimator):
         X, y = validate_data(self, X, y, dtype="numeric", y_numeric=True)
         _check_enough_samples(len(y), 3)
         y = y.astype(np.float64)
-        n, p = X.shape
+        _n, p = X.shape
         self.scaler_ = Standardizer().fit(X)
         z = self.scaler_.transform(X, dtype=np.float64)
         eigenvalues, vectors = eigh(z @ z.T / p, check_finite=False, driver="evd")

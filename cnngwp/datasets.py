@@ -25,7 +25,7 @@ from cnngwp.io import read_dataset, read_plink, read_qtlmas_csv, write_dataset
 from cnngwp.simulate import SimulationConfig, add_dominance_loci, simulate_qtlmas2010
 from cnngwp.splits import Split, fold_column_splits, kfold_splits, split_by_generation
 
-__all__ = ["KINDS", "DatasetSpec", "load_dataset", "dataset_splits", "select_split"]
+__all__ = ["KINDS", "DatasetSpec", "dataset_splits", "load_dataset", "select_split"]
 
 #: The kinds of data set :class:`DatasetSpec` knows.
 KINDS = ("simulated", "folder", "qtlmas2010-csv", "plink")

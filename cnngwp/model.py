@@ -179,10 +179,10 @@ class CNNGWPRegressor(RegressorMixin, BaseEstimator):
             self.members_.append(model)
 
     def _fit_together(self, X, y, x_fit, y_fit, validation, refit: bool) -> None:
-        settings = dict(n_members=self.n_members, filters=self.filters, kernel_size=self.kernel_size, l1=self.l1,
-                        strides=self.strides, pool_size=self.pool_size, mean=self.scaler_.mean_,
-                        scale=self.scaler_.scale_, learning_rate=self.learning_rate, batch_size=self.batch_size,
-                        epochs=self.epochs, seed=self.seed * 1000)
+        settings = {"n_members": self.n_members, "filters": self.filters, "kernel_size": self.kernel_size,
+                    "l1": self.l1, "strides": self.strides, "pool_size": self.pool_size, "mean": self.scaler_.mean_,
+                    "scale": self.scaler_.scale_, "learning_rate": self.learning_rate,
+                    "batch_size": self.batch_size, "epochs": self.epochs, "seed": self.seed * 1000}
         models, train, val, best = train_members_together(x_fit, y_fit, validation=validation,
                                                           patience=self.patience, **settings)
         self.history_ = [self._history(train[:, m], val[:, m]) for m in range(self.n_members)]

@@ -116,5 +116,5 @@ def validation_split(
     if not 0.0 < fraction < 1.0:
         raise CnngwpInputError(f"validation fraction must be in (0, 1), got {fraction}")
     shuffled = np.random.default_rng(seed).permutation(rows)
-    n_val = max(1, int(round(fraction * len(rows))))
+    n_val = max(1, round(fraction * len(rows)))
     return _checked(shuffled[n_val:], shuffled[:n_val], "validation-random", where)

@@ -204,7 +204,7 @@ def evaluate_gamma(problem: TuningProblem, gamma: Gamma, training: TrainingSetti
 
 def gamma_ma(best: pd.DataFrame) -> Gamma:
     """gamma_MA: the replicates' best gammas averaged, filters and kernel size rounded (half up)."""
-    return Gamma(int(math.floor(best["filters"].mean() + 0.5)), int(math.floor(best["kernel_size"].mean() + 0.5)),
+    return Gamma(math.floor(best["filters"].mean() + 0.5), math.floor(best["kernel_size"].mean() + 0.5),
                  float(best["l1"].mean()))
 
 

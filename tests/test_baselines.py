@@ -60,7 +60,7 @@ def test_blasso_shrinks_null_markers_more_than_gblup():
     null = effects == 0
     gblup = GBLUP().fit(X, y)
     blasso = BayesianLasso(seed=1).fit(X, y)
-    ratio = lambda m: np.abs(m.coef_[null]).mean() / np.abs(m.coef_[~null]).mean()  # noqa: E731
+    ratio = lambda m: np.abs(m.coef_[null]).mean() / np.abs(m.coef_[~null]).mean()
     assert ratio(blasso) < ratio(gblup)
     assert np.mean((blasso.predict(X_new) - y_new) ** 2) < 0.7 * y_new.var()
 
@@ -81,6 +81,6 @@ def test_reml_recovers_family_variance_components():
     g = np.repeat(rng.normal(0, 1.0, n // 4), 4)
     y = g + rng.normal(0, 1.0, n)
     lam, U = np.linalg.eigh(K)
-    delta, sigma2_g, mu = reml_variance_ratio(lam, U.T @ y, U.sum(0))
+    delta, sigma2_g, _mu = reml_variance_ratio(lam, U.T @ y, U.sum(0))
     assert sigma2_g == pytest.approx(1.0, abs=0.35)
     assert delta * sigma2_g == pytest.approx(1.0, abs=0.25)

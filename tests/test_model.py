@@ -1,9 +1,8 @@
 import numpy as np
 import pytest
 
-from cnngwp.errors import CnngwpInputError
-
 from cnngwp.baselines import RidgeBLUP
+from cnngwp.errors import CnngwpInputError
 from cnngwp.model import CNNGWPRegressor, build_cnngwp, model_summary, snp_weight_summary
 from cnngwp.splits import validation_split
 
@@ -24,7 +23,7 @@ def planted():
     return X[:450], y[:450], X[450:], y[450:]
 
 
-SMALL = dict(filters=8, kernel_size=5, l1=0.5, learning_rate=0.005, batch_size=32, epochs=50)
+SMALL = {"filters": 8, "kernel_size": 5, "l1": 0.5, "learning_rate": 0.005, "batch_size": 32, "epochs": 50}
 
 
 @pytest.fixture(scope="module")
