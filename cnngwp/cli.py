@@ -15,7 +15,7 @@ from cnngwp.errors import CnngwpInputError
 from cnngwp.evaluate import compare_baselines
 from cnngwp.io import read_dataset, write_dataset
 from cnngwp.parallel import IN_PROCESS, open_client
-from cnngwp.runner import run_folder, run_notebooks
+from cnngwp.runner import NotebookError, run_folder, run_notebooks
 from cnngwp.simulate import SimulationConfig, simulate_qtlmas2010
 from cnngwp.splits import split_by_generation
 from cnngwp.tuning import OPTIMISTIC, PROFILES, PROTOCOLS, SEARCH_SPACES, SearchSpace
@@ -192,11 +192,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status (2 for bad input)."""
+    """Run the command line; returns the exit status (2 for bad input, 1 for a failed notebook)."""
     args = build_parser().parse_args(argv)
     try:
         args.run(args)
     except CnngwpInputError as error:
         print(f"cnngwp: error: {error}", file=sys.stderr)
         return 2
+    except NotebookError as error:
+        print(f"cnngwp: notebook failed: {error}", file=sys.stderr)
+        return 1
     return 0

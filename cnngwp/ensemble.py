@@ -7,10 +7,9 @@ moment it arrives, so an interrupted ensemble resumes with the members still mis
 
 from __future__ import annotations
 
-import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,9 +17,8 @@ import pandas as pd
 from distributed import Client, as_completed
 from tqdm import tqdm
 
-from cnngwp.errors import CnngwpInputError
 from cnngwp.evaluate import prediction_metrics
-from cnngwp.files import atomic_write
+from cnngwp.files import atomic_write, tie_to_settings
 from cnngwp.model import map_weights, output_weights
 from cnngwp.tuning import Gamma, TrainingSettings, TuningProblem, fit_cnn
 
@@ -137,15 +135,14 @@ def fit_ensemble(problem: TuningProblem, gamma: Gamma, client: Client, run_dir: 
                  progress: bool = True) -> ModelAveragedEnsemble:
     """Fit (or finish fitting) `n_members` members with `gamma` on the Dask `client`.
 
-    Members already saved under ``run_dir/members/`` with the same gamma are loaded,
-    not refitted; the gamma is kept in ``members/gamma.json``.
+    Members already saved under ``run_dir/members/`` are loaded, not refitted; the
+    folder is tied to gamma, the training settings, protocol and seed by
+    ``members/ensemble.json``.
     """
     folder = Path(run_dir) / "members"
     folder.mkdir(parents=True, exist_ok=True)
-    gamma_file = folder / "gamma.json"
-    if gamma_file.exists() and json.loads(gamma_file.read_text()) != gamma.as_dict():
-        raise CnngwpInputError(f"{gamma_file}: members were fitted with {gamma_file.read_text()}, not {gamma.as_dict()}")
-    atomic_write(gamma_file, lambda tmp: tmp.write_text(json.dumps(gamma.as_dict())))
+    tie_to_settings(folder / "ensemble.json", {"gamma": gamma.as_dict(), "training": asdict(training),
+                                                "protocol": protocol, "seed": seed})
     paths = [folder / f"member-{m:02d}.npz" for m in range(n_members)]
     fits = {m: MemberFit.load(path) for m, path in enumerate(paths) if path.exists()}
     missing = [m for m in range(n_members) if m not in fits]

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from cnngwp.errors import CnngwpInputError
 
 
 @contextmanager
@@ -54,3 +57,27 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> None
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+def tie_to_settings(path: str | os.PathLike, settings: dict) -> None:
+    """Tie a run folder to `settings`: write them to `path` (JSON) or check that it holds the same.
+
+    A resumed run must use the settings it started with, or its logged results would mix
+    two experiments.
+
+    Raises
+    ------
+    CnngwpInputError
+        If `path` holds other settings (naming the first that differs).
+    """
+    path = Path(path)
+    settings = json.loads(json.dumps(settings))
+    if path.exists():
+        before = json.loads(path.read_text())
+        for key in sorted(set(before) | set(settings)):
+            if before.get(key) != settings.get(key):
+                raise CnngwpInputError(f"{path}: this run folder was started with {key}={before.get(key)!r}, "
+                                       f"now {key}={settings.get(key)!r}; resume with the same settings or "
+                                       "choose another output folder")
+        return
+    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(settings, indent=2)))

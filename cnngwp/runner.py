@@ -32,8 +32,19 @@ from cnngwp.splits import Split
 from cnngwp.tuning import PROFILES, PROTOCOLS, SEARCH_SPACES, Profile, SearchSpace, TuningProblem
 from cnngwp.workflow import baselines_for_run
 
-__all__ = ["DEFAULT_PARAMETERS", "NOTEBOOKS", "NOTEBOOK_DIR", "RunContext", "context_from_namespace",
-           "copy_run_notebooks", "execute_notebook", "notebook_context", "run_folder", "run_notebooks"]
+__all__ = [
+    "DEFAULT_PARAMETERS",
+    "NOTEBOOKS",
+    "NOTEBOOK_DIR",
+    "NotebookError",
+    "RunContext",
+    "context_from_namespace",
+    "copy_run_notebooks",
+    "execute_notebook",
+    "notebook_context",
+    "run_folder",
+    "run_notebooks",
+]
 
 #: The chapters, in order; each reads what the ones before it wrote into the run folder.
 NOTEBOOKS = ("01_simulate_data", "02_fit_baselines", "03_train_cnn", "04_tune_hyperparameters",
@@ -49,6 +60,10 @@ DEFAULT_PARAMETERS = {
     "folds": "", "k": 5, "fold": 0, "small": True, "dominance_in_file": False, "protocol": "honest", "profile": "smoke", "space": "qtlmas2010",
     "seed": 1, "runs_root": "runs", "scheduler": IN_PROCESS,
 }
+
+
+class NotebookError(RuntimeError):
+    """A notebook cell raised; the message names the notebook, the cell and the error."""
 
 
 @dataclass(frozen=True)
@@ -78,7 +93,7 @@ class RunContext:
 
     @cached_property
     def problem(self) -> TuningProblem:
-        return TuningProblem.from_split(self.data, self.split)
+        return TuningProblem.from_split(self.data, self.split, seed=self.seed)
 
     def baselines(self) -> BaselineFits:
         """GBLUP and BLASSO on this split, fitted once per run folder."""
@@ -131,16 +146,18 @@ def execute_notebook(source: Path, output: Path, parameters: dict) -> None:
 
     Raises
     ------
-    papermill.PapermillExecutionError
+    NotebookError
         If a cell fails; the partly executed notebook is left as ``.<name>.failed.ipynb`` beside `output`.
     """
     partial = output.with_name(f".{output.stem}.partial.ipynb")
     try:
         papermill.execute_notebook(jupytext.read(source), str(partial), parameters=parameters, kernel_name="python3",
                                    progress_bar=False, extra_arguments=KERNEL_ARGUMENTS)
-    except papermill.PapermillExecutionError:
-        os.replace(partial, output.with_name(f".{output.stem}.failed.ipynb"))
-        raise
+    except papermill.PapermillExecutionError as error:
+        failed = output.with_name(f".{output.stem}.failed.ipynb")
+        os.replace(partial, failed)
+        raise NotebookError(f"{source.name} failed in cell {error.exec_count}: {error.ename}: {error.evalue} "
+                            f"(the partly executed notebook is {failed})") from error
     os.replace(partial, output)
 
 

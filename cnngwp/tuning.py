@@ -46,8 +46,9 @@ from tqdm import tqdm
 from cnngwp.data import GenotypeData
 from cnngwp.errors import CnngwpInputError
 from cnngwp.evaluation_log import EvaluationLog
+from cnngwp.files import tie_to_settings
 from cnngwp.model import CNNGWPRegressor
-from cnngwp.splits import Split
+from cnngwp.splits import Split, validation_split
 
 __all__ = [
     "KAPPA", "OPTIMISTIC", "PROFILES", "PROTOCOLS", "SEARCH_SPACES", "Gamma", "Profile", "SearchSpace",
@@ -113,7 +114,6 @@ class TrainingSettings:
     batch_size: int = 48
     epochs: int = 250
     patience: int | None = None
-    validation_fraction: float = 0.2
 
 
 @dataclass(frozen=True)
@@ -137,8 +137,8 @@ class Profile:
 PROFILES = {
     "paper": Profile("paper", 15, 25, 25, 25, TrainingSettings(2.5e-4, 48, 250, None),
                      "the published numbers: T = 40, S = 25, 250 epochs; for a GPU or a cluster"),
-    "quick": Profile("quick", 3, 1, 2, 3, TrainingSettings(4e-3, 48, 8, 3),
-                     "a laptop CPU: T = 4, S = 2, 3 members, at most 8 epochs at lr 4e-3 with early stopping"),
+    "quick": Profile("quick", 2, 1, 2, 4, TrainingSettings(4e-3, 48, 7, 3),
+                     "a laptop CPU: T = 3, S = 2, 4 members, at most 7 epochs at lr 4e-3 with early stopping"),
     "smoke": Profile("smoke", 3, 2, 2, 2, TrainingSettings(2e-3, 32, 3, None),
                      "seconds on a tiny data set, for tests"),
 }
@@ -146,25 +146,41 @@ PROFILES = {
 
 @dataclass(frozen=True)
 class TuningProblem:
-    """The arrays one tuning run needs: training rows, their generations, and the test rows.
+    """The arrays one tuning run needs: training rows, their validation part, and the test rows.
 
-    Built once and sent to every Dask worker. Under the honest protocol the test rows
-    are only used by the final ensemble.
+    Built once and sent to every Dask worker. The validation part is fixed for the whole
+    run, so every BO evaluation and ensemble member is judged on the same rows. Under the
+    honest protocol the test rows are only used by the final ensemble.
+
+    Attributes
+    ----------
+    validation
+        Positions within the training rows used for validation under the honest protocol:
+        the youngest training generation where generations exist, else a seeded random
+        fraction (:func:`cnngwp.splits.validation_split`).
     """
 
     X_train: np.ndarray
     y_train: np.ndarray
     X_test: np.ndarray
     y_test: np.ndarray
-    generations_train: np.ndarray | None
+    validation: np.ndarray
     name: str
 
     @classmethod
-    def from_split(cls, data: GenotypeData, split: Split) -> TuningProblem:
-        """The training and test rows of `split`."""
+    def from_split(cls, data: GenotypeData, split: Split, *, validation_fraction: float = 0.2,
+                   seed: int = 1) -> TuningProblem:
+        """The training and test rows of `split`, with the validation part drawn once."""
         gen = data.generations
+        inner = validation_split(None if gen is None else gen[split.train], fraction=validation_fraction, seed=seed,
+                                 n=len(split.train), where=data.source)
         return cls(data.genotypes[split.train], data.y[split.train], data.genotypes[split.test],
-                   data.y[split.test], None if gen is None else gen[split.train], f"{data.source} {split.name}")
+                   data.y[split.test], inner.test, f"{data.source} {split.name} ({inner.name})")
+
+    @property
+    def fit_rows(self) -> np.ndarray:
+        """Positions within the training rows the networks are fitted on under the honest protocol."""
+        return np.setdiff1d(np.arange(len(self.y_train)), self.validation)
 
 
 def _check_protocol(protocol: str) -> None:
@@ -174,16 +190,18 @@ def _check_protocol(protocol: str) -> None:
 
 def fit_cnn(problem: TuningProblem, gamma: Gamma, training: TrainingSettings, protocol: str,
             seed: int) -> CNNGWPRegressor:
-    """One CNN with `gamma`, restored to its best epoch under `protocol` (test rows as validation under ``paper``)."""
+    """One CNN with `gamma`, restored to its best epoch on the validation rows (``paper``: the test rows)."""
     _check_protocol(protocol)
     model = CNNGWPRegressor(filters=int(gamma.filters), kernel_size=int(gamma.kernel_size), l1=float(gamma.l1),
                             learning_rate=training.learning_rate, batch_size=training.batch_size,
-                            epochs=training.epochs, patience=training.patience,
-                            validation_fraction=training.validation_fraction, seed=seed)
+                            epochs=training.epochs, patience=training.patience, seed=seed)
+    if protocol == "paper":
+        fit_rows, validation = slice(None), (problem.X_test, problem.y_test)
+    else:
+        fit_rows, validation = problem.fit_rows, (problem.X_train[problem.validation],
+                                                  problem.y_train[problem.validation])
     with _FIT_LOCK:
-        if protocol == "paper":
-            return model.fit(problem.X_train, problem.y_train, validation_data=(problem.X_test, problem.y_test))
-        return model.fit(problem.X_train, problem.y_train, generations=problem.generations_train)
+        return model.fit(problem.X_train[fit_rows], problem.y_train[fit_rows], validation_data=validation)
 
 
 def evaluate_gamma(problem: TuningProblem, gamma: Gamma, training: TrainingSettings, protocol: str,
@@ -313,6 +331,9 @@ def tune(problem: TuningProblem, client: Client, run_dir: str | Path, *, space: 
     n_replicates = profile.replicates if replicates is None else replicates
     columns = ["replicate", "iteration", "filters", "kernel_size", "l1", "validation_mse", "best_epoch",
                "epochs_trained", "seconds"] + (["test_mse"] if protocol == "paper" else [])
+    tie_to_settings(Path(run_dir) / "tuning.json",
+                    {**settings_record(space, profile, protocol, seed, n_replicates, batch_points),
+                     "problem": problem.name, "n_train": len(problem.y_train), "n_snps": problem.X_train.shape[1]})
     log = EvaluationLog(Path(run_dir) / "evaluations.csv", columns)
     logged = log.read()
     start = time.perf_counter()

@@ -35,3 +35,12 @@ def test_baselines_command_scores_gblup_and_blasso(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "338 training and 120 test animals" in out
     assert "GBLUP" in out and "BLASSO" in out and "mse" in out
+
+
+def test_run_and_tune_name_bad_input(tmp_path, capsys):
+    assert main(["run", "--bed", str(tmp_path / "none.bed"), "--phenotypes", str(tmp_path / "p.csv"),
+                 "--runs", str(tmp_path / "runs")]) == 2
+    assert "none.bed: PLINK .bed file not found" in capsys.readouterr().err
+    assert main(["tune", "--data", str(tmp_path / "none"), "--out", str(tmp_path / "run")]) == 2
+    assert "genotypes.bed: PLINK .bed file not found" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists() and not (tmp_path / "runs").exists()

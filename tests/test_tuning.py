@@ -11,11 +11,12 @@ import pytest
 from cnngwp.data import quality_control
 from cnngwp.errors import CnngwpInputError
 from cnngwp.evaluation_log import EvaluationLog
+from cnngwp.files import tie_to_settings
 from cnngwp.io import write_dataset
 from cnngwp.parallel import IN_PROCESS, open_client
 from cnngwp.splits import split_by_generation
 from cnngwp.tuning import PROFILES, SEARCH_SPACES, SearchSpace, TuningProblem, gamma_ma, tune
-from cnngwp.workflow import check_run_settings, run_cnngwp
+from cnngwp.workflow import run_cnngwp
 
 SMOKE = PROFILES["smoke"]
 SPACE = SEARCH_SPACES["qtlmas2010"]
@@ -56,10 +57,10 @@ def test_log_drops_a_line_cut_by_a_crash_and_refuses_a_foreign_file(tmp_path):
 
 
 def test_run_folder_refuses_other_settings(tmp_path):
-    check_run_settings(tmp_path, {"protocol": "honest", "seed": 1})
-    check_run_settings(tmp_path, {"protocol": "honest", "seed": 1})
+    tie_to_settings(tmp_path / "run.json", {"protocol": "honest", "seed": 1})
+    tie_to_settings(tmp_path / "run.json", {"protocol": "honest", "seed": 1})
     with pytest.raises(CnngwpInputError, match="run.json: this run folder was started with protocol='honest'"):
-        check_run_settings(tmp_path, {"protocol": "paper", "seed": 1})
+        tie_to_settings(tmp_path / "run.json", {"protocol": "paper", "seed": 1})
 
 
 def test_sigkilled_tuning_resumes_without_repeating_an_evaluation(small_sim, tmp_path):

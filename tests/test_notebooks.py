@@ -1,0 +1,111 @@
+"""The notebooks: executed with papermill on the tiny data set, re-executed by nbval, built into the book."""
+
+import re
+import subprocess
+import sys
+
+import nbformat
+import numpy as np
+import pandas as pd
+import pytest
+
+from cnngwp.book import build_book
+from cnngwp.datasets import DatasetSpec
+from cnngwp.errors import CnngwpInputError
+from cnngwp.io import write_dataset
+from cnngwp.parallel import IN_PROCESS
+from cnngwp.runner import DEFAULT_PARAMETERS, NOTEBOOKS, notebook_context, run_notebooks
+
+TINY = "tiny-sim"
+
+
+@pytest.fixture(scope="module")
+def smoke_runs(tmp_path_factory):
+    """The six notebooks executed once on the tiny simulated data set with the smoke profile."""
+    root = tmp_path_factory.mktemp("smoke")
+    spec = DatasetSpec(key=TINY, kind="simulated", path=str(root / "data"), small=True, seed=1)
+    records = run_notebooks(spec, runs_root=root / "runs", profile="smoke", scheduler=IN_PROCESS)
+    return root / "runs", records
+
+
+def _outputs(notebook):
+    return [output for cell in notebook.cells if cell.cell_type == "code" for output in cell.get("outputs", [])]
+
+
+def test_every_notebook_runs_clean_and_records_its_parameters(smoke_runs):
+    runs, records = smoke_runs
+    assert len(records) == 1 and not records[0]["skipped"]
+    folder = runs / TINY / "fold-0"
+    for name in NOTEBOOKS:
+        notebook = nbformat.read(folder / f"{name}.ipynb", as_version=4)
+        parameters = notebook.metadata["papermill"]["parameters"]
+        assert parameters["profile"] == "smoke" and parameters["fold"] == 0 and parameters["dataset"] == TINY
+        outputs = _outputs(notebook)
+        assert not [o for o in outputs if o.output_type == "error"], name
+        assert not [o.text for o in outputs if o.get("name") == "stderr"], f"{name} wrote to stderr"
+    text = {name: "".join(o.get("text", "") + str(o.get("data", {}).get("text/plain", ""))
+                          for o in _outputs(nbformat.read(folder / f"{name}.ipynb", as_version=4)))
+            for name in NOTEBOOKS}
+    assert "10 evaluations logged" in text["04_tune_hyperparameters"]  # smoke: 2 replicates x 5 points
+    assert "2 members with gamma_MA" in text["05_fit_ensemble"]
+    assert "['BLASSO', 'CNN', 'GBLUP']" in text["06_compare_models"]
+    comparison = pd.read_csv(folder / "comparison.csv")
+    assert comparison["model"].tolist()[:2] == ["GBLUP", "BLASSO"] and np.isfinite(comparison["mse"]).all()
+
+
+def test_nbval_reexecutes_the_notebooks_with_the_same_checked_outputs(smoke_runs, tmp_path):
+    folder = smoke_runs[0] / TINY / "fold-0"
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
+               "--nbval-current-env", *[str(folder / f"{name}.ipynb") for name in NOTEBOOKS]]
+    finished = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=900, check=False)
+    assert finished.returncode == 0, finished.stdout[-3000:]
+    assert re.search(r"\b\d+ passed", finished.stdout)
+
+
+def test_book_has_every_chapter_with_its_figures(smoke_runs, tmp_path):
+    index = build_book(smoke_runs[0], f"{TINY}/fold-0", out=tmp_path)
+    html = index.parent
+    assert index.exists()
+    for name in NOTEBOOKS:
+        page = (html / "book" / "chapters" / f"{name}.html").read_text()
+        notebook = nbformat.read(smoke_runs[0] / TINY / "fold-0" / f"{name}.ipynb", as_version=4)
+        figures = sum("image/png" in o.get("data", {}) for o in _outputs(notebook))
+        images = re.findall(r'<img [^>]*src="([^"]+)"', page)
+        assert figures > 0 and len(images) >= figures, name
+        for source in images:
+            assert (html / "book" / "chapters" / source).resolve().exists(), source
+    for page in ("results", "api", "references"):
+        assert (html / "book" / f"{page}.html").exists()
+    assert "GBLUP" in (html / "book" / "results.html").read_text()
+
+
+def test_two_plink_folds_run_in_parallel_and_a_second_call_does_nothing(small_sim, tmp_path):
+    write_dataset(small_sim, tmp_path / "plink")
+    folds = pd.DataFrame({"id": small_sim.samples.index, "fold": np.arange(small_sim.n_samples) % 3})
+    folds.to_csv(tmp_path / "folds.csv", index=False)
+    spec = DatasetSpec(key="tiny-plink", kind="plink", path=str(tmp_path / "plink" / "genotypes.bed"),
+                       phenotypes=str(tmp_path / "plink" / "phenotypes.csv"), folds=str(tmp_path / "folds.csv"))
+    chapters = NOTEBOOKS[:2]
+    first = run_notebooks(spec, runs_root=tmp_path / "runs", profile="smoke", folds=[0, 1], notebooks=chapters)
+    assert [r["skipped"] for r in first] == [False, False]
+    stamps = {}
+    for fold in (0, 1):
+        for name in chapters:
+            path = tmp_path / "runs" / "tiny-plink" / f"fold-{fold}" / f"{name}.ipynb"
+            notebook = nbformat.read(path, as_version=4)
+            assert notebook.metadata["papermill"]["parameters"]["fold"] == fold
+            assert notebook.metadata["papermill"]["parameters"]["kind"] == "plink"
+            stamps[path] = path.stat().st_mtime_ns
+    second = run_notebooks(spec, runs_root=tmp_path / "runs", profile="smoke", folds=[0, 1], notebooks=chapters)
+    assert [r["skipped"] for r in second] == [True, True]
+    assert {path: path.stat().st_mtime_ns for path in stamps} == stamps
+
+
+def test_bad_parameters_are_named(tmp_path):
+    with pytest.raises(CnngwpInputError, match="profile='fast'"):
+        notebook_context(**{**DEFAULT_PARAMETERS, "profile": "fast"})
+    with pytest.raises(CnngwpInputError, match="unknown \\['folder'\\]"):
+        notebook_context(**DEFAULT_PARAMETERS, folder="x")
+    context = notebook_context(**{**DEFAULT_PARAMETERS, "fold": 4, "data_path": str(tmp_path / "data")})
+    with pytest.raises(CnngwpInputError, match="has 1 split\\(s\\) \\(generation-5\\); fold 4 does not exist"):
+        _ = context.split

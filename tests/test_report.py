@@ -1,0 +1,56 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from cnngwp.report import bootstrap_mse_difference, collect_comparisons, paired_differences, table2
+
+
+def _write_run(root, dataset, fold, observed, predictions, note=""):
+    folder = root / dataset / f"fold-{fold}"
+    folder.mkdir(parents=True)
+    rows = [{"model": name, "split": f"fold-{fold}", "mse": float(np.mean((observed - pred) ** 2)),
+             "correlation": 0.5, "slope": 1.0, "seconds": 1.0, "note": note if name.startswith("CNN") else ""}
+            for name, pred in (("GBLUP", predictions["GBLUP"]), ("BLASSO", predictions["BLASSO"]),
+                               ("CNN (best single)", predictions["prediction"]),
+                               ("CNN ensemble (S=3)", predictions["prediction"]))]
+    pd.DataFrame(rows).to_csv(folder / "comparison.csv", index=False)
+    pd.DataFrame({"observed": observed, **predictions}).to_csv(folder / "predictions.csv", index=False)
+
+
+def test_bootstrap_difference_of_a_model_with_itself_is_exactly_zero():
+    rng = np.random.default_rng(0)
+    y, p = rng.normal(size=50), rng.normal(size=50)
+    assert bootstrap_mse_difference(y, p, p) == (0.0, 0.0, 0.0)
+    diff, lower, upper = bootstrap_mse_difference(y, y, p)
+    assert diff == pytest.approx(-np.mean((y - p) ** 2)) and lower < diff < upper < 0
+
+
+def test_table2_and_paired_differences_over_folds(tmp_path):
+    rng = np.random.default_rng(1)
+    for fold in range(3):
+        y = rng.normal(size=40)
+        _write_run(tmp_path, "mice", fold, y, {"GBLUP": y + rng.normal(size=40), "BLASSO": y + rng.normal(size=40),
+                                               "prediction": y + 0.5 * rng.normal(size=40)})
+    y = rng.normal(size=30)
+    _write_run(tmp_path, "sim", 0, y, {"GBLUP": y + 1.0, "BLASSO": y + 1.0, "prediction": y + 0.1},
+               note="optimistic: tuned on the test set")
+    comparisons = collect_comparisons(tmp_path)
+    assert len(comparisons) == 16 and set(comparisons["model"]) == {"GBLUP", "BLASSO", "CNN (best single)",
+                                                                     "CNN ensemble"}
+    table = table2(comparisons)
+    mice = table[table["dataset"] == "mice"].set_index("model")
+    assert list(mice.index) == ["GBLUP", "BLASSO", "CNN (best single)", "CNN ensemble"]
+    assert mice.loc["GBLUP", "folds"] == 3
+    assert mice.loc["GBLUP", "mse"] == pytest.approx(comparisons.query("dataset == 'mice' and model == 'GBLUP'")["mse"].mean())
+    assert table[table["dataset"] == "sim"].set_index("model").loc["CNN ensemble", "note"].startswith("optimistic")
+    differences = paired_differences(tmp_path).set_index(["dataset", "model"])
+    assert differences.loc[("mice", "CNN ensemble"), "method"] == "t interval over 3 folds"
+    sim = differences.loc[("sim", "CNN ensemble")]
+    assert sim["method"] == "paired bootstrap over animals"
+    assert sim["mse_difference"] == pytest.approx(0.01 - 1.0)  # constant errors: no spread
+    assert sim["lower_95"] == pytest.approx(sim["upper_95"])
+
+
+def test_no_runs_gives_empty_tables(tmp_path):
+    assert collect_comparisons(tmp_path).empty
+    assert paired_differences(tmp_path).empty
