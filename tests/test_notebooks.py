@@ -48,7 +48,7 @@ def test_every_notebook_runs_clean_and_records_its_parameters(smoke_runs):
             for name in NOTEBOOKS}
     assert "10 evaluations logged" in text["04_tune_hyperparameters"]  # smoke: 2 replicates x 5 points
     assert "2 members with gamma_MA" in text["05_fit_ensemble"]
-    assert "['BLASSO', 'CNN', 'GBLUP']" in text["06_compare_models"]
+    assert "['BLASSO', 'CNN', 'CNN ensemble', 'GBLUP']" in text["06_compare_models"]
     comparison = pd.read_csv(folder / "comparison.csv")
     assert comparison["model"].tolist()[:2] == ["GBLUP", "BLASSO"] and np.isfinite(comparison["mse"]).all()
 
