@@ -51,15 +51,17 @@ def open_client(scheduler: str | None = None, *, n_workers: int | None = None) -
     CnngwpInputError
         If the scheduler address cannot be reached.
     """
+    # dashboard_address=":0": Dask always serves HTTP (health, metrics) and would warn when
+    # another cluster on this machine already holds the default port 8787.
     if scheduler == IN_PROCESS:
-        with Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None) as client:
+        with Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=":0") as client:
             yield client
     elif scheduler is None:
         cores = os.cpu_count() or 1
         workers = n_workers or cores
         env = worker_environment(cores // workers)
         # silence_logs: the nanny's notice that it stopped a worker still running TensorFlow threads at close.
-        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+        with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
                           silence_logs=logging.ERROR, env=env) as cluster, Client(cluster) as client:
             yield client
     else:
