@@ -6,6 +6,7 @@ finished (``comparison.csv`` and ``predictions.csv``).
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -26,22 +27,32 @@ def _run_folders(runs_root: str | os.PathLike) -> list[tuple[str, int, Path]]:
     return found
 
 
+COLUMNS = ["dataset", "fold", "profile", "model", "mse", "correlation", "slope", "seconds", "note"]
+
+
+def _profile(folder: Path) -> str:
+    """The profile a run used, from its ``run.json`` (empty when the folder has none)."""
+    settings = folder / "run.json"
+    return json.loads(settings.read_text())["profile"]["name"] if settings.exists() else ""
+
+
 def collect_comparisons(runs_root: str | os.PathLike) -> pd.DataFrame:
-    """Every finished run's comparison table, with ``dataset`` and ``fold`` columns (empty if none)."""
-    frames = [pd.read_csv(folder / "comparison.csv").assign(dataset=dataset, fold=fold)
+    """Every finished run's comparison table, with ``dataset``, ``fold`` and ``profile`` columns (empty if none)."""
+    frames = [pd.read_csv(folder / "comparison.csv").assign(dataset=dataset, fold=fold, profile=_profile(folder))
               for dataset, fold, folder in _run_folders(runs_root)]
     if not frames:
-        return pd.DataFrame(columns=["dataset", "fold", "model", "mse", "correlation", "slope", "seconds", "note"])
+        return pd.DataFrame(columns=COLUMNS)
     table = pd.concat(frames, ignore_index=True)
     table["model"] = table["model"].str.replace(r"CNN ensemble \(S=\d+\)", "CNN ensemble", regex=True)
-    return table[["dataset", "fold", "model", "mse", "correlation", "slope", "seconds", "note"]]
+    return table[COLUMNS]
 
 
 def table2(comparisons: pd.DataFrame) -> pd.DataFrame:
-    """Per data set and model: folds, mean (and SD over folds) of test MSE, mean correlation, slope, seconds."""
+    """Per data set and model: profile, folds, mean (and SD over folds) of test MSE, mean correlation, slope, seconds."""
     order = {"GBLUP": 0, "BLASSO": 1, "CNN (best single)": 2, "CNN ensemble": 3}
-    grouped = comparisons.fillna({"note": ""}).groupby(["dataset", "model"], sort=False)
-    table = grouped.agg(folds=("fold", "nunique"), mse=("mse", "mean"), mse_sd=("mse", "std"),
+    grouped = comparisons.fillna({"note": "", "profile": ""}).groupby(["dataset", "model"], sort=False)
+    table = grouped.agg(profile=("profile", "first"), folds=("fold", "nunique"), mse=("mse", "mean"),
+                        mse_sd=("mse", "std"),
                         correlation=("correlation", "mean"), slope=("slope", "mean"), seconds=("seconds", "mean"),
                         note=("note", "first")).reset_index()
     table = table.assign(rank=table["model"].map(order)).sort_values(["dataset", "rank"]).drop(columns="rank")

@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,6 +17,7 @@ def _write_run(root, dataset, fold, observed, predictions, note=""):
                                ("CNN ensemble (S=3)", predictions["prediction"]))]
     pd.DataFrame(rows).to_csv(folder / "comparison.csv", index=False)
     pd.DataFrame({"observed": observed, **predictions}).to_csv(folder / "predictions.csv", index=False)
+    (folder / "run.json").write_text(json.dumps({"profile": {"name": "smoke"}}))
 
 
 def test_bootstrap_difference_of_a_model_with_itself_is_exactly_zero():
@@ -40,7 +43,7 @@ def test_table2_and_paired_differences_over_folds(tmp_path):
     table = table2(comparisons)
     mice = table[table["dataset"] == "mice"].set_index("model")
     assert list(mice.index) == ["GBLUP", "BLASSO", "CNN (best single)", "CNN ensemble"]
-    assert mice.loc["GBLUP", "folds"] == 3
+    assert mice.loc["GBLUP", "folds"] == 3 and mice.loc["GBLUP", "profile"] == "smoke"
     assert mice.loc["GBLUP", "mse"] == pytest.approx(comparisons.query("dataset == 'mice' and model == 'GBLUP'")["mse"].mean())
     assert table[table["dataset"] == "sim"].set_index("model").loc["CNN ensemble", "note"].startswith("optimistic")
     differences = paired_differences(tmp_path).set_index(["dataset", "model"])
