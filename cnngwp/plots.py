@@ -131,3 +131,44 @@ def plot_observed_vs_predicted(predictions: pd.DataFrame, *, models: tuple[str, 
         sns.regplot(data=predictions, x=model, y="observed", scatter_kws={"s": 6}, line_kws={"color": "red"}, ax=ax)
         ax.set(xlabel="CNN ensemble" if model == "prediction" else model)
     return fig
+
+
+def plot_max_pooling(convolution: np.ndarray, pooled: np.ndarray, *, positions: int = 200, pool_size: int = 2,
+                     ax: plt.Axes | None = None) -> plt.Axes:
+    """One filter's convolution output along the first `positions` and what max-pooling keeps of it.
+
+    `convolution` and `pooled` are one animal's maps for one filter (:func:`cnngwp.model.feature_maps`).
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9, 3))
+    conv, kept = convolution[:positions], pooled[:positions // pool_size]
+    ax.plot(range(len(conv)), conv, color="0.6", label="convolution output")
+    ax.step(range(0, pool_size * len(kept), pool_size), kept, where="post", color="red", label="after max-pooling")
+    ax.set(xlabel=f"position (first {positions})", ylabel="filter output")
+    ax.legend()
+    return ax
+
+
+def plot_prediction_intervals(observed: np.ndarray, prediction: np.ndarray, lower: np.ndarray, upper: np.ndarray,
+                              *, ylabel: str = "trait", ax: plt.Axes | None = None) -> plt.Axes:
+    """Test animals sorted by their ensemble prediction: the members' interval, the prediction, the observation."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9, 3.5))
+    order = np.argsort(prediction)
+    x = np.arange(len(order))
+    ax.fill_between(x, lower[order], upper[order], color="0.8", label="90 % interval of the members")
+    ax.plot(x, prediction[order], color="red", label="ensemble prediction")
+    ax.scatter(x, np.asarray(observed)[order], s=4, color="0.2", label="observed")
+    ax.set(xlabel="test animals (sorted by prediction)", ylabel=ylabel)
+    ax.legend()
+    return ax
+
+
+def plot_search_points(evaluations: pd.DataFrame, *, ax: plt.Axes | None = None) -> plt.Axes:
+    """Every evaluated gamma: filters against kernel size, coloured by objective MSE, sized by lambda."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 4))
+    sns.scatterplot(data=evaluations, x="filters", y="kernel_size", hue="validation_mse", size="l1",
+                    palette="viridis_r", ax=ax)
+    ax.set(title="evaluated points")
+    return ax

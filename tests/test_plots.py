@@ -1,7 +1,14 @@
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from cnngwp.plots import plot_weight_map, true_qtl_weight_positions
+from cnngwp.plots import (
+    plot_max_pooling,
+    plot_prediction_intervals,
+    plot_search_points,
+    plot_weight_map,
+    true_qtl_weight_positions,
+)
 
 
 def test_true_qtl_positions_use_the_papers_factor():
@@ -29,3 +36,16 @@ def test_plot_marks_every_true_qtl(small_sim):
     assert len(offsets[0]) == n  # the weights
     assert [len(o) for o in offsets[1:]] == [4, 3]  # 2 majors + 2 epistatic pairs, 3 dominance loci
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["true additive QTL", "true dominance QTL"]
+
+
+def test_interval_pooling_and_search_plots_draw_what_they_are_given():
+    prediction = np.array([3.0, 1.0, 2.0])
+    ax = plot_prediction_intervals(np.array([2.5, 0.5, 2.0]), prediction, prediction - 1, prediction + 1)
+    assert list(ax.lines[0].get_ydata()) == [1.0, 2.0, 3.0]  # sorted by prediction
+    convolution = np.arange(10.0)
+    ax = plot_max_pooling(convolution, convolution.reshape(5, 2).max(axis=1), positions=10)
+    assert list(ax.lines[1].get_ydata()) == [1.0, 3.0, 5.0, 7.0, 9.0]
+    evaluations = pd.DataFrame({"filters": [20, 60], "kernel_size": [10, 30], "l1": [0.1, 0.5],
+                                "validation_mse": [90.0, 85.0]})
+    assert len(plot_search_points(evaluations).collections[0].get_offsets()) == 2
+    plt.close("all")
