@@ -50,10 +50,14 @@ def _baselines(args: argparse.Namespace) -> None:
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
 
 
+def _plink_spec(args: argparse.Namespace, key: str) -> DatasetSpec:
+    return DatasetSpec(key=key, kind="plink", path=args.bed, phenotypes=args.phenotypes, trait=args.trait,
+                       folds=args.folds, k=args.k, seed=args.seed)
+
+
 def _dataset_from_args(args: argparse.Namespace) -> DatasetSpec:
     if args.bed is not None:
-        return DatasetSpec(key=Path(args.bed).stem, kind="plink", path=args.bed, phenotypes=args.phenotypes,
-                           trait=args.trait, folds=args.folds, k=args.k, seed=args.seed)
+        return _plink_spec(args, Path(args.bed).stem)
     return DatasetSpec(key=Path(args.data).name, kind="folder", path=args.data, trait=args.trait)
 
 
@@ -86,8 +90,7 @@ def _tune(args: argparse.Namespace) -> None:
 
 def _run(args: argparse.Namespace) -> None:
     if args.bed is not None:
-        spec = DatasetSpec(key=args.name or Path(args.bed).stem, kind="plink", path=args.bed,
-                           phenotypes=args.phenotypes, trait=args.trait, folds=args.folds, k=args.k, seed=args.seed)
+        spec = _plink_spec(args, args.name or Path(args.bed).stem)
     elif args.csv is not None:
         spec = DatasetSpec(key=args.name or "qtlmas2010-csv", kind="qtlmas2010-csv", path=args.csv,
                            dominance_in_file=args.dominance_in_file)
@@ -113,11 +116,15 @@ def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--data", help="folder written by 'cnngwp simulate' (generations 1-4 train, 5 test)")
     source.add_argument("--bed", help="PLINK .bed file or prefix (k-fold cross-validation)")
+    _add_plink_arguments(parser)
+    parser.add_argument("--fold", type=int, default=0, help="which split to run (0-based; 0 for generation data)")
+
+
+def _add_plink_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--phenotypes", help="phenotype CSV for --bed (an id column and trait columns)")
     parser.add_argument("--folds", help="fold CSV for --bed (columns fold and id or row); default seeded k folds")
     parser.add_argument("--k", type=int, default=5, help="number of random folds when --folds is not given")
     parser.add_argument("--trait", default="y", help="trait column of the phenotype file")
-    parser.add_argument("--fold", type=int, default=0, help="which split to run (0-based; 0 for generation data)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -168,10 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     source = run.add_mutually_exclusive_group()
     source.add_argument("--bed", help="PLINK .bed file or prefix: k-fold cross-validation, one run per fold")
     source.add_argument("--csv", help="a QTLMAS2010ny012.csv file: generations 1-4 -> 5")
-    run.add_argument("--phenotypes", help="phenotype CSV for --bed")
-    run.add_argument("--trait", default="y", help="trait column of the phenotype file")
-    run.add_argument("--folds", help="fold CSV for --bed (columns fold and id or row); default seeded k folds")
-    run.add_argument("--k", type=int, default=5, help="number of random folds when --folds is not given")
+    _add_plink_arguments(run)
     run.add_argument("--dominance-in-file", action="store_true", help="--csv: the dominance loci are in the file")
     run.add_argument("--small", action="store_true", help="no --bed/--csv: the tiny simulated data set")
     run.add_argument("--name", help="data set key (default: qtlmas2010-sim, tiny-sim, qtlmas2010-csv or the .bed name)")

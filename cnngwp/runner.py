@@ -14,7 +14,7 @@ import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -231,8 +231,7 @@ def _absolute(spec: DatasetSpec) -> DatasetSpec:
     """The spec with its paths made absolute, so notebooks can run from any folder."""
     def resolve(path: str | None) -> str | None:
         return None if path is None else str(Path(path).resolve())
-    return DatasetSpec(spec.key, spec.kind, resolve(spec.path), resolve(spec.phenotypes), spec.trait,
-                       resolve(spec.folds), spec.k, spec.seed, spec.small, spec.dominance_in_file)
+    return replace(spec, path=resolve(spec.path), phenotypes=resolve(spec.phenotypes), folds=resolve(spec.folds))
 
 
 def copy_run_notebooks(run_dir: Path, target: Path, notebooks: tuple[str, ...] = NOTEBOOKS) -> None:

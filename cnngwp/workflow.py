@@ -121,16 +121,13 @@ def run_cnngwp(data: GenotypeData, split: Split, run_dir: str | Path, client: Cl
     }
     atomic_write(run_dir / "comparison.csv", lambda tmp: comparison.to_csv(tmp, index=False))
     atomic_write(run_dir / "predictions.csv", lambda tmp: predictions.to_csv(tmp, index=False))
-    atomic_write(run_dir / "summary.json", lambda tmp: tmp.write_text(json.dumps(_plain(summary), indent=2)))
+    text = json.dumps(summary, indent=2, default=_json_scalar)
+    atomic_write(run_dir / "summary.json", lambda tmp: tmp.write_text(text))
     return CnngwpRun(tuning, ensemble, comparison, summary)
 
 
-def _plain(value):
-    """numpy scalars to Python numbers, for JSON."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
+def _json_scalar(value):
+    """numpy scalars as Python numbers (json's fallback for types it does not know)."""
     if isinstance(value, np.generic):
         return value.item()
-    return value
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
