@@ -4,26 +4,35 @@ Data: the default simulated data set (seed 1) after QC, generations 1-4 (2,326 a
 for training, generation 5 for testing; gamma = (64, 27, 0.571), batch 48.
 
 epoch-cost
-    Seconds per model-epoch, measured as (T(1 + k epochs) - T(1 epoch)) / k so that
-    model construction and graph tracing are left out, for
+    Seconds per model-epoch, measured side by side in this run as (T(1 + k epochs) -
+    T(1 epoch)) / k so that model construction, tracing and compilation are left out, for
     (a) the published code's pattern: a plain Keras model on a standardised float32
         matrix, the test set evaluated every epoch, ModelCheckpoint(save_best_only=True)
         writing to disk;
-    (b) one cnngwp model (int8 input standardised inside the model, best weights kept
-        in memory) with the same validation rows;
-    (c) 8 cnngwp members trained together in one network (cnngwp.members), per member.
-    Also the GFLOP/s of the convolution (forward + kernel gradient).
+    (b) the cnngwp estimator on the Keras engine (int8 input standardised inside the
+        model, best weights kept in memory), same validation rows;
+    (c) the cnngwp estimator on the fused numba engine (``engine="numba"``);
+    (d) the numba engine with twice the filters: what S members fused into one pass over
+        the input would cost per member (they would share only the input loads).
+    Also the GFLOP/s of each (2 K F positions per sample, forward + kernel gradient), the
+    measured FMA peak of this machine's cores (a register-only FMA loop in C, compiled
+    with the machine's C compiler, one thread per core) and each engine's share of it.
 early-stopping
     One honest 250-epoch run (fit on generations 1-3, validate on generation 4). Its
     validation curve gives, for each patience, the epoch at which early stopping ends
     training and the best validation MSE reached by then (the run is deterministic, so
     this is what a run with that patience does). The test MSE of the model restored to
     its best epoch is printed next to GBLUP's on the same split.
+
+Last line: ``per_epoch_ratio=<(a) / (c)> peak_share=<(c)'s share of the FMA peak> epoch_ratio=<...>``.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -39,10 +48,56 @@ from cnngwp.splits import split_by_generation
 
 GAMMA = {"filters": 64, "kernel_size": 27, "l1": 0.571}
 
+# 12 independent 8-lane accumulators: enough FMAs in flight to hide the latency on two FMA ports.
+FMA_PEAK_C = r"""
+#include <immintrin.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <omp.h>
+int main(int argc, char **argv) {
+    long n = atol(argv[1]);
+    double start = omp_get_wtime();
+    float total = 0;
+    #pragma omp parallel reduction(+:total)
+    {
+        __m256 a[12], m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
+        for (int j = 0; j < 12; j++) a[j] = _mm256_set1_ps((float)j);
+        for (long i = 0; i < n; i++)
+            for (int j = 0; j < 12; j++) a[j] = _mm256_fmadd_ps(a[j], m, c);
+        float out[8];
+        for (int j = 1; j < 12; j++) a[0] = _mm256_add_ps(a[0], a[j]);
+        _mm256_storeu_ps(out, a[0]);
+        total += out[0];
+    }
+    double seconds = omp_get_wtime() - start;
+    printf("%f %d %f\n", seconds, omp_get_max_threads(), total);
+    return 0;
+}
+"""
+
 
 def load():
     data, _ = quality_control(simulate_qtlmas2010(seed=1))
     return data, split_by_generation(data)
+
+
+def fma_peak_gflops() -> float:
+    """GFLOP/s of 8-lane float32 FMAs on every core (nan without a C compiler with AVX2/FMA and OpenMP)."""
+    compiler = shutil.which("gcc") or shutil.which("cc")
+    if compiler is None:
+        return float("nan")
+    with tempfile.TemporaryDirectory() as tmp:
+        source, binary = Path(tmp) / "peak.c", Path(tmp) / "peak"
+        source.write_text(FMA_PEAK_C)
+        built = subprocess.run([compiler, "-O2", "-mavx2", "-mfma", "-fopenmp", str(source), "-o", str(binary)],
+                               check=False, capture_output=True)
+        if built.returncode != 0:
+            return float("nan")
+        n = 200_000_000
+        env = {**os.environ, "OMP_NUM_THREADS": str(os.cpu_count() or 1)}
+        seconds, threads, _ = subprocess.run([str(binary), str(n)], capture_output=True, text=True, env=env,
+                                             check=True).stdout.split()
+        return 2 * 8 * 12 * n * int(threads) / float(seconds) / 1e9
 
 
 def published_pattern(X_train, y_train, X_test, y_test, epochs: int, folder: Path) -> float:
@@ -64,35 +119,39 @@ def published_pattern(X_train, y_train, X_test, y_test, epochs: int, folder: Pat
     return time.perf_counter() - start
 
 
-def cnngwp_model(X_train, y_train, X_test, y_test, epochs: int, members: int = 1) -> float:
+def cnngwp_model(X_train, y_train, X_test, y_test, epochs: int, engine: str, filters: int) -> float:
     start = time.perf_counter()
-    CNNGWPRegressor(**GAMMA, epochs=epochs, n_members=members, ensemble_mode="together").fit(
+    CNNGWPRegressor(**dict(GAMMA, filters=filters), epochs=epochs, patience=None, engine=engine).fit(
         X_train, y_train, validation_data=(X_test, y_test))
     return time.perf_counter() - start
 
 
-def epoch_cost(data, split, k: int) -> float:
+def epoch_cost(data, split, k: int) -> tuple[float, float]:
     X, y = data.genotypes, (data.y - data.y[split.train].mean()).astype(np.float32)
     args = (X[split.train], y[split.train], X[split.test], y[split.test])
     with tempfile.TemporaryDirectory() as tmp:
         a = (published_pattern(*args, 1 + k, Path(tmp)) - published_pattern(*args, 1, Path(tmp))) / k
-    b = (cnngwp_model(*args, 1 + k) - cnngwp_model(*args, 1)) / k
-    s = 8
-    c = (cnngwp_model(*args, 1 + k, members=s) - cnngwp_model(*args, 1, members=s)) / k / s
+    seconds = {}
+    for name, engine, filters in (("b", "keras", 64), ("c", "numba", 64), ("d", "numba", 128)):
+        seconds[name] = (cnngwp_model(*args, 1 + k, engine, filters) - cnngwp_model(*args, 1, engine, filters)) / k
+    b, c, d = seconds["b"], seconds["c"], seconds["d"] / 2
     n, p = len(split.train), data.n_snps
     conv_flop = 2 * 2 * n * ((p + 1) // 2) * GAMMA["kernel_size"] * GAMMA["filters"]  # forward + kernel gradient
-    print(f"(a) published pattern      {a:7.2f} s per model-epoch")
-    print(f"(b) cnngwp model           {b:7.2f} s per model-epoch  (a/b = {a / b:.2f})")
-    print(f"(c) {s} members together     {c:7.2f} s per model-epoch  (a/c = {a / c:.2f})")
-    print(f"convolution GFLOP/s        (a) {conv_flop / a / 1e9:.1f}  (b) {conv_flop / b / 1e9:.1f}  "
-          f"(c) {conv_flop / c / 1e9:.1f}")
-    return a / min(b, c)
+    peak = fma_peak_gflops()
+    print(f"(a) published pattern        {a:7.3f} s per model-epoch  {conv_flop / a / 1e9:6.1f} GFLOP/s")
+    print(f"(b) cnngwp, Keras engine     {b:7.3f} s per model-epoch  {conv_flop / b / 1e9:6.1f} GFLOP/s  (a/b = {a / b:.2f})")
+    print(f"(c) cnngwp, numba engine     {c:7.3f} s per model-epoch  {conv_flop / c / 1e9:6.1f} GFLOP/s  (a/c = {a / c:.2f})")
+    print(f"(d) numba, 2 x 64 filters    {d:7.3f} s per member-epoch (d/c = {d / c:.2f}: members fused into one pass "
+          f"{'would' if d < 0.9 * c else 'would not'} pay)")
+    print(f"FMA peak (register-only AVX2 FMA loop, {os.cpu_count()} threads): {peak:.1f} GFLOP/s; share of it: "
+          f"(a) {conv_flop / a / 1e9 / peak:.2f} (b) {conv_flop / b / 1e9 / peak:.2f} (c) {conv_flop / c / 1e9 / peak:.2f}")
+    return a / c, conv_flop / c / 1e9 / peak
 
 
 def early_stopping(data, split, epochs: int, patiences: list[int]) -> float:
     X, y = data.genotypes, data.y
     start = time.perf_counter()
-    model = CNNGWPRegressor(**GAMMA, epochs=epochs).fit(X[split.train], y[split.train],
+    model = CNNGWPRegressor(**GAMMA, epochs=epochs, patience=None).fit(X[split.train], y[split.train],
                                                         generations=data.generations[split.train])
     seconds = time.perf_counter() - start
     curve = model.history_[0]["validation_mse"].to_numpy()
@@ -129,9 +188,10 @@ def main() -> None:
     args = parser.parse_args()
     data, split = load()
     print(f"data: {len(split.train)} training x {data.n_snps} SNPs, {len(split.test)} test")
-    per_epoch = epoch_cost(data, split, args.timed_epochs) if args.part != "early-stopping" else float("nan")
-    epoch_ratio = early_stopping(data, split, args.epochs, args.patience) if args.part != "epoch-cost" else float("nan")
-    print(f"per_epoch_ratio={per_epoch:.2f} epoch_ratio={epoch_ratio:.2f}")
+    nan = float("nan")
+    per_epoch, share = epoch_cost(data, split, args.timed_epochs) if args.part != "early-stopping" else (nan, nan)
+    epoch_ratio = early_stopping(data, split, args.epochs, args.patience) if args.part != "epoch-cost" else nan
+    print(f"per_epoch_ratio={per_epoch:.2f} peak_share={share:.2f} epoch_ratio={epoch_ratio:.2f}")
 
 
 if __name__ == "__main__":

@@ -19,7 +19,8 @@ import numpy as np
 from cnngwp.datasets import DatasetSpec, load_dataset
 from cnngwp.parallel import open_client
 from cnngwp.splits import split_by_generation
-from cnngwp.tuning import SEARCH_SPACES, Profile, TrainingSettings, TuningProblem, tune
+from cnngwp.training import Profile, TrainingSettings, TuningProblem
+from cnngwp.tuning import SEARCH_SPACES, tune
 
 
 def main() -> None:

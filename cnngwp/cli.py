@@ -18,8 +18,12 @@ from cnngwp.parallel import IN_PROCESS, open_client
 from cnngwp.runner import NotebookError, run_folder, run_notebooks
 from cnngwp.simulate import SimulationConfig, simulate_qtlmas2010
 from cnngwp.splits import split_by_generation
-from cnngwp.tuning import OPTIMISTIC, PROFILES, PROTOCOLS, SEARCH_SPACES, SearchSpace
+from cnngwp.training import OPTIMISTIC, PROFILES, PROTOCOLS
+from cnngwp.tuning import SearchSpace, search_space
 from cnngwp.workflow import run_cnngwp
+
+SPACE_HELP = ("bounds of gamma: 'qtlmas2010' (the paper's; lambda acts on the trait rescaled to SD 10, so they "
+              "suit any trait) or own bounds replacing some of them, e.g. 'filters=8:64,kernel_size=5:30,l1=0.05:0.5'")
 
 
 def _simulate(args: argparse.Namespace) -> None:
@@ -62,7 +66,7 @@ def _dataset_from_args(args: argparse.Namespace) -> DatasetSpec:
 
 
 def _search_space(args: argparse.Namespace) -> SearchSpace:
-    base = SEARCH_SPACES[args.space]
+    base = search_space(args.space)
     return SearchSpace(tuple(args.filters or base.filters), tuple(args.kernel or base.kernel_size),
                        tuple(args.l1 or base.l1))
 
@@ -99,7 +103,7 @@ def _run(args: argparse.Namespace) -> None:
         key = args.name or ("tiny-sim" if small else "qtlmas2010-sim")
         spec = DatasetSpec(key=key, kind="simulated", path=str(Path(args.runs) / "data" / key), seed=args.seed,
                            small=small)
-    records = run_notebooks(spec, runs_root=args.runs, profile=args.profile, protocol=args.protocol,
+    records = run_notebooks(spec, runs_root=args.runs, profile=args.profile, protocol=args.protocol, space=args.space,
                             seed=args.seed, scheduler=args.scheduler, folds=args.only_folds)
     for record in records:
         p = record["parameters"]
@@ -158,8 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     tun.add_argument("--replicates", type=int, help="S, the BO replicates (default: the profile's)")
     tun.add_argument("--members", type=int, help="ensemble size (default: the profile's)")
     tun.add_argument("--seed", type=int, default=1, help="seed of the optimisers, the CNNs and random folds")
-    tun.add_argument("--space", choices=sorted(SEARCH_SPACES), default="qtlmas2010",
-                     help="the paper's bounds of gamma for this kind of data")
+    tun.add_argument("--space", default="qtlmas2010", help=SPACE_HELP)
     tun.add_argument("--filters", type=int, nargs=2, metavar=("LOW", "HIGH"), help="own bounds of the filters")
     tun.add_argument("--kernel", type=int, nargs=2, metavar=("LOW", "HIGH"), help="own bounds of the kernel size")
     tun.add_argument("--l1", type=float, nargs=2, metavar=("LOW", "HIGH"), help="own bounds of lambda")
@@ -184,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--profile", choices=sorted(PROFILES), default="quick", help="as for 'cnngwp tune'")
     run.add_argument("--protocol", choices=PROTOCOLS, default="honest", help="as for 'cnngwp tune'")
     run.add_argument("--seed", type=int, default=1, help="seed of the simulation, folds, optimisers and CNNs")
+    run.add_argument("--space", default="qtlmas2010", help=SPACE_HELP)
     run.add_argument("--scheduler", help="Dask scheduler address; default a local cluster")
     run.set_defaults(run=_run)
     book = commands.add_parser("book", help="build the Jupyter Book from the executed runs")

@@ -1,4 +1,7 @@
-"""The model-averaged ensemble: S refits with gamma_MA, their predictions and output weights averaged.
+"""The model-averaged ensemble: S fits with gamma_MA, their predictions and output weights averaged.
+
+Under the honest protocol each member picks its number of epochs on the validation rows
+and is then refitted on all training rows for that many epochs (``TrainingSettings.refit``).
 
 Each member is a Dask task that returns its numbers (test predictions, output-layer
 weights, validation curve); the driver saves each as ``members/member-NN.npz`` the
@@ -20,7 +23,8 @@ from tqdm import tqdm
 from cnngwp.evaluate import prediction_metrics
 from cnngwp.files import atomic_write, tie_to_settings
 from cnngwp.model import map_weights, output_weights
-from cnngwp.tuning import Gamma, TrainingSettings, TuningProblem, fit_cnn
+from cnngwp.training import TrainingSettings, TuningProblem, fit_cnn
+from cnngwp.tuning import Gamma
 
 __all__ = ["MemberFit", "ModelAveragedEnsemble", "fit_ensemble", "fit_member", "member_seed"]
 
@@ -64,9 +68,14 @@ def member_seed(seed: int, member: int) -> int:
 
 def fit_member(problem: TuningProblem, gamma: Gamma, training: TrainingSettings, protocol: str, member: int,
                seed: int) -> MemberFit:
-    """Train one member with `gamma` and predict the test rows once."""
+    """Train one member with `gamma` and predict the test rows once.
+
+    Under the honest protocol with ``training.refit`` the member chooses its number of
+    epochs on the validation rows and is then refitted on every training row for that
+    many epochs; its ``validation_mse`` is the one of the validation phase.
+    """
     start = time.perf_counter()
-    model = fit_cnn(problem, gamma, training, protocol, seed)
+    model = fit_cnn(problem, gamma, training, protocol, seed, refit=True)
     history = model.history_[0]
     return MemberFit(member, seed, model.best_epochs_[0], float(history["validation_mse"].min()),
                      time.perf_counter() - start,
@@ -108,7 +117,7 @@ class ModelAveragedEnsemble:
                 np.quantile(self.member_predictions, 1 - alpha, axis=0))
 
     def member_table(self) -> pd.DataFrame:
-        """Per member: seed, best epoch, validation MSE and test metrics."""
+        """Per member: seed, best epoch, validation MSE (before any refit) and test metrics (after it)."""
         return pd.DataFrame([{"member": m.member, "seed": m.seed, "best_epoch": m.best_epoch,
                               "validation_mse": m.validation_mse, "seconds": m.seconds,
                               **{f"test_{k}": v for k, v in prediction_metrics(self.y_test, m.test_predictions).items()}}

@@ -29,7 +29,8 @@ from cnngwp.evaluate import BaselineFits
 from cnngwp.files import atomic_write
 from cnngwp.parallel import IN_PROCESS, open_client
 from cnngwp.splits import Split
-from cnngwp.tuning import PROFILES, PROTOCOLS, SEARCH_SPACES, Profile, SearchSpace, TuningProblem
+from cnngwp.training import PROFILES, PROTOCOLS, Profile, TuningProblem
+from cnngwp.tuning import SearchSpace, search_space
 from cnngwp.workflow import baselines_for_run
 
 __all__ = [
@@ -124,15 +125,16 @@ def notebook_context(**parameters) -> RunContext:
     if unknown or missing:
         raise CnngwpInputError(f"notebook parameters: unknown {unknown}, missing {missing}")
     p = parameters
-    for name, allowed in (("profile", PROFILES), ("protocol", PROTOCOLS), ("space", SEARCH_SPACES)):
+    for name, allowed in (("profile", PROFILES), ("protocol", PROTOCOLS)):
         if p[name] not in allowed:
             raise CnngwpInputError(f"notebook parameter {name}={p[name]!r}: expected one of {sorted(allowed)}")
+    space = search_space(p["space"])
     if not isinstance(p["fold"], int) or p["fold"] < 0:
         raise CnngwpInputError(f"notebook parameter fold={p['fold']!r}: expected a non-negative integer")
     spec = DatasetSpec(key=p["dataset"], kind=p["kind"], path=p["data_path"], phenotypes=p["phenotypes"] or None,
                        trait=p["trait"], folds=p["folds"] or None, k=p["k"], seed=p["seed"], small=bool(p["small"]),
                        dominance_in_file=bool(p["dominance_in_file"]))
-    return RunContext(spec, p["fold"], p["protocol"], PROFILES[p["profile"]], SEARCH_SPACES[p["space"]], p["seed"],
+    return RunContext(spec, p["fold"], p["protocol"], PROFILES[p["profile"]], space, p["seed"],
                       Path(p["runs_root"]), p["scheduler"] or None)
 
 

@@ -6,20 +6,14 @@ rBayesianOptimization ``ucb``), 15 random points and 25 guided ones by default, 
 for S replicates with different seeds. The best gamma of each replicate, averaged
 (integers rounded), is gamma_MA.
 
-Two protocols:
+The objective is the best validation MSE over epochs of one network (no refit), under
+the two protocols of :mod:`cnngwp.training`: ``honest`` (validation rows carved from the
+training rows; the test rows are not touched while tuning) or ``paper`` (the minimum
+*test-set* MSE over epochs, as in the published script; optimistic).
 
-``honest`` (default)
-    The objective is the best validation MSE over epochs on validation rows carved from
-    the training rows (the youngest training generation where generations exist, else a
-    seeded random fraction). The test rows are not touched while tuning.
-``paper``
-    The objective is the minimum *test-set* MSE over epochs, as in the published script.
-    Results are optimistic: tuned on the test set.
-
-Every evaluation is a Dask task (:mod:`cnngwp.parallel`) and is appended to
-``evaluations.csv`` in the run folder as soon as it finishes
-(:class:`cnngwp.evaluation_log.EvaluationLog`); running again with the same folder
-replays the log and evaluates only what is missing.
+lambda is the L1 penalty on the trait rescaled to SD 10 (:class:`cnngwp.model.CNNGWPRegressor`),
+so one set of bounds serves any trait; the paper's QTLMAS2010 bounds (trait SD about 10)
+apply as they are.
 
 References
 ----------
@@ -30,10 +24,9 @@ genome-wide prediction. Front. Genet. 11:25.
 from __future__ import annotations
 
 import math
-import threading
 import time
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -43,29 +36,16 @@ from skopt import Optimizer
 from skopt.space import Integer, Real
 from tqdm import tqdm
 
-from cnngwp.data import GenotypeData
 from cnngwp.errors import CnngwpInputError
 from cnngwp.evaluation_log import EvaluationLog
 from cnngwp.files import tie_to_settings
-from cnngwp.model import CNNGWPRegressor
-from cnngwp.splits import Split, validation_split
+from cnngwp.training import OPTIMISTIC, Profile, TrainingSettings, TuningProblem, check_protocol, fit_cnn
 
-__all__ = [
-    "KAPPA", "OPTIMISTIC", "PROFILES", "PROTOCOLS", "SEARCH_SPACES", "Gamma", "Profile", "SearchSpace",
-    "TrainingSettings", "TuningProblem", "TuningResult", "evaluate_gamma", "fit_cnn", "gamma_ma", "tune",
-]
+__all__ = ["KAPPA", "SEARCH_SPACES", "Gamma", "SearchSpace", "TuningResult", "evaluate_gamma", "gamma_ma",
+           "search_space", "tune"]
 
 #: Exploration weight of the confidence bound (the paper's kappa).
 KAPPA = 2.576
-PROTOCOLS = ("honest", "paper")
-#: The label every table or figure made under the paper protocol carries.
-OPTIMISTIC = "optimistic: tuned on the test set"
-
-# One TensorFlow fit at a time per process: Keras seeds are process-global, and
-# TensorFlow already uses every core the worker was given.
-_FIT_LOCK = threading.Lock()
-
-
 @dataclass(frozen=True)
 class Gamma:
     """The tuned hyperparameters: filters, kernel size and the output layer's L1 penalty lambda."""
@@ -98,110 +78,41 @@ class SearchSpace:
                 Real(*self.l1, name="l1")]
 
 
-#: Bounds used in the paper, per data set.
+#: The named bounds of gamma; ``qtlmas2010`` is the paper's (filters 20-100, kernel 10-50,
+#: lambda 0.1-1.0). lambda acts on the trait rescaled to SD 10, about the QTLMAS2010 trait's
+#: own SD, so these bounds mean the same on any trait; the paper re-set them by hand for its
+#: pig data, and :func:`search_space` takes a data set's own bounds.
 SEARCH_SPACES = {
     "qtlmas2010": SearchSpace((20, 100), (10, 50), (0.1, 1.0)),
-    "pig-ebv": SearchSpace((5, 50), (5, 50), (0.002, 0.1)),
-    "pig-phenotype": SearchSpace((5, 60), (5, 60), (0.5, 5.0)),
 }
 
 
-@dataclass(frozen=True)
-class TrainingSettings:
-    """How each CNN is trained (gamma aside)."""
+def search_space(text: str) -> SearchSpace:
+    """Bounds of gamma from a name of :data:`SEARCH_SPACES` or own bounds, e.g. ``"filters=8:64,l1=0.05:0.5"``.
 
-    learning_rate: float = 2.5e-4
-    batch_size: int = 48
-    epochs: int = 250
-    patience: int | None = None
+    Own bounds replace those of ``qtlmas2010`` for the names given (``filters``,
+    ``kernel_size``, ``l1``; each ``LOW:HIGH``).
 
-
-@dataclass(frozen=True)
-class Profile:
-    """The costly settings bundled: BO points, replicates S, ensemble size and training."""
-
-    name: str
-    n_initial: int
-    n_guided: int
-    replicates: int
-    n_members: int
-    training: TrainingSettings = field(default_factory=TrainingSettings)
-    description: str = ""
-
-    @property
-    def n_points(self) -> int:
-        """T, the BO evaluations per replicate."""
-        return self.n_initial + self.n_guided
-
-
-PROFILES = {
-    "paper": Profile("paper", 15, 25, 25, 25, TrainingSettings(2.5e-4, 48, 250, None),
-                     "the published numbers: T = 40, S = 25, 250 epochs; for a GPU or a cluster"),
-    "quick": Profile("quick", 2, 1, 2, 4, TrainingSettings(4e-3, 48, 7, 3),
-                     "a laptop CPU: T = 3, S = 2, 4 members, at most 7 epochs at lr 4e-3 with early stopping"),
-    "smoke": Profile("smoke", 3, 2, 2, 2, TrainingSettings(2e-3, 32, 3, None),
-                     "seconds on a tiny data set, for tests"),
-}
-
-
-@dataclass(frozen=True)
-class TuningProblem:
-    """The arrays one tuning run needs: training rows, their validation part, and the test rows.
-
-    Built once and sent to every Dask worker. The validation part is fixed for the whole
-    run, so every BO evaluation and ensemble member is judged on the same rows. Under the
-    honest protocol the test rows are only used by the final ensemble.
-
-    Attributes
-    ----------
-    validation
-        Positions within the training rows used for validation under the honest protocol:
-        the youngest training generation where generations exist, else a seeded random
-        fraction (:func:`cnngwp.splits.validation_split`).
+    Raises
+    ------
+    CnngwpInputError
+        Unknown name or malformed bounds, naming the part and what was expected.
     """
-
-    X_train: np.ndarray
-    y_train: np.ndarray
-    X_test: np.ndarray
-    y_test: np.ndarray
-    validation: np.ndarray
-    name: str
-
-    @classmethod
-    def from_split(cls, data: GenotypeData, split: Split, *, validation_fraction: float = 0.2,
-                   seed: int = 1) -> TuningProblem:
-        """The training and test rows of `split`, with the validation part drawn once."""
-        gen = data.generations
-        inner = validation_split(None if gen is None else gen[split.train], fraction=validation_fraction, seed=seed,
-                                 n=len(split.train), where=data.source)
-        return cls(data.genotypes[split.train], data.y[split.train], data.genotypes[split.test],
-                   data.y[split.test], inner.test, f"{data.source} {split.name} ({inner.name})")
-
-    @property
-    def fit_rows(self) -> np.ndarray:
-        """Positions within the training rows the networks are fitted on under the honest protocol."""
-        return np.setdiff1d(np.arange(len(self.y_train)), self.validation)
-
-
-def _check_protocol(protocol: str) -> None:
-    if protocol not in PROTOCOLS:
-        raise CnngwpInputError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
-
-
-def fit_cnn(problem: TuningProblem, gamma: Gamma, training: TrainingSettings, protocol: str,
-            seed: int) -> CNNGWPRegressor:
-    """One CNN with `gamma`, restored to its best epoch on the validation rows (``paper``: the test rows)."""
-    _check_protocol(protocol)
-    model = CNNGWPRegressor(filters=int(gamma.filters), kernel_size=int(gamma.kernel_size), l1=float(gamma.l1),
-                            learning_rate=training.learning_rate, batch_size=training.batch_size,
-                            epochs=training.epochs, patience=training.patience, seed=seed)
-    if protocol == "paper":
-        fit_rows, validation = slice(None), (problem.X_test, problem.y_test)
-    else:
-        fit_rows, validation = problem.fit_rows, (problem.X_train[problem.validation],
-                                                  problem.y_train[problem.validation])
-    with _FIT_LOCK:
-        return model.fit(problem.X_train[fit_rows], problem.y_train[fit_rows], validation_data=validation)
+    if text in SEARCH_SPACES:
+        return SEARCH_SPACES[text]
+    bounds = asdict(SEARCH_SPACES["qtlmas2010"])
+    for part in text.split(","):
+        name, _, value = part.strip().partition("=")
+        low, _, high = value.partition(":")
+        if name not in bounds or not low or not high:
+            raise CnngwpInputError(f"search space {text!r}: part {part!r}: expected one of {sorted(SEARCH_SPACES)} "
+                                   "or NAME=LOW:HIGH with NAME filters, kernel_size or l1")
+        cast = float if name == "l1" else int
+        try:
+            bounds[name] = (cast(low), cast(high))
+        except ValueError as error:
+            raise CnngwpInputError(f"search space {text!r}: part {part!r}: {error}") from error
+    return SearchSpace(**{name: tuple(value) for name, value in bounds.items()})
 
 
 def evaluate_gamma(problem: TuningProblem, gamma: Gamma, training: TrainingSettings, protocol: str,
@@ -243,7 +154,7 @@ class TuningResult:
 
     @property
     def label(self) -> str:
-        """``""`` for honest runs, :data:`OPTIMISTIC` for paper-protocol runs."""
+        """``""`` for honest runs, :data:`cnngwp.training.OPTIMISTIC` for paper-protocol runs."""
         return OPTIMISTIC if self.protocol == "paper" else ""
 
 
@@ -302,7 +213,7 @@ def tune(problem: TuningProblem, client: Client, run_dir: str | Path, *, space: 
     Parameters
     ----------
     problem
-        The training and test arrays (:meth:`TuningProblem.from_split`).
+        The training and test arrays (:meth:`cnngwp.training.TuningProblem.from_split`).
     client
         Dask client the evaluations run on (:func:`cnngwp.parallel.open_client`).
     run_dir
@@ -325,7 +236,7 @@ def tune(problem: TuningProblem, client: Client, run_dir: str | Path, *, space: 
     -------
     TuningResult
     """
-    _check_protocol(protocol)
+    check_protocol(protocol)
     if batch_points < 1:
         raise CnngwpInputError(f"batch_points must be at least 1, got {batch_points}")
     n_replicates = profile.replicates if replicates is None else replicates

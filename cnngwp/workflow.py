@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +27,8 @@ from cnngwp.ensemble import ModelAveragedEnsemble, fit_ensemble
 from cnngwp.evaluate import BaselineFits, fit_baselines, prediction_metrics
 from cnngwp.files import atomic_write, tie_to_settings
 from cnngwp.splits import Split
-from cnngwp.tuning import OPTIMISTIC, Profile, SearchSpace, TuningProblem, TuningResult, settings_record, tune
+from cnngwp.training import OPTIMISTIC, Profile, TuningProblem
+from cnngwp.tuning import SearchSpace, TuningResult, settings_record, tune
 
 __all__ = ["CnngwpRun", "baselines_for_run", "comparison_table", "run_cnngwp"]
 
@@ -112,6 +113,7 @@ def run_cnngwp(data: GenotypeData, split: Split, run_dir: str | Path, client: Cl
     summary = {
         "data": data.source, "split": split.name, "protocol": protocol, "note": tuning.label,
         "profile": profile.name, "seed": seed, "replicates": replicates, "n_members": n_members,
+        "refit": bool(profile.training.refit and protocol == "honest"), "training": asdict(profile.training),
         "gamma_per_replicate": tuning.best[["replicate", "filters", "kernel_size", "l1", "validation_mse"]]
         .to_dict(orient="records"),
         "gamma_ma": tuning.gamma.as_dict(), "tuning_task_seconds": float(tuning.evaluations["seconds"].sum()),

@@ -15,7 +15,8 @@ from cnngwp.files import tie_to_settings
 from cnngwp.io import write_dataset
 from cnngwp.parallel import IN_PROCESS, open_client
 from cnngwp.splits import split_by_generation
-from cnngwp.tuning import PROFILES, SEARCH_SPACES, SearchSpace, TuningProblem, gamma_ma, tune
+from cnngwp.training import PROFILES, TuningProblem, fit_cnn
+from cnngwp.tuning import SEARCH_SPACES, SearchSpace, gamma_ma, search_space, tune
 from cnngwp.workflow import run_cnngwp
 
 SMOKE = PROFILES["smoke"]
@@ -126,3 +127,35 @@ def test_paper_protocol_logs_test_mse_and_says_it_is_optimistic(small_sim, tmp_p
     predictions = run.ensemble.member_predictions
     assert predictions.shape == (3, len(split.test)) and not np.allclose(predictions[0], predictions[1])
     assert len(run.ensemble.weight_map(data.n_snps)) > data.n_snps
+
+
+def test_search_space_by_name_or_own_bounds():
+    assert search_space("qtlmas2010") == SPACE
+    own = search_space("filters=8:64, l1=0.05:0.5")
+    assert (own.filters, own.kernel_size, own.l1) == ((8, 64), SPACE.kernel_size, (0.05, 0.5))
+    with pytest.raises(CnngwpInputError, match="part 'width=1:2'"):
+        search_space("width=1:2")
+    with pytest.raises(CnngwpInputError, match="part 'l1=0.5'"):
+        search_space("l1=0.5")
+
+
+def test_honest_run_records_refit_and_profile_and_refits_its_members(small_sim, tmp_path):
+    data = quality_control(small_sim)[0]
+    split = split_by_generation(data)
+    with open_client(IN_PROCESS) as client:
+        run = run_cnngwp(data, split, tmp_path, client, space=SPACE, profile=SMOKE, replicates=1, n_members=2,
+                         progress=False)
+    settings = json.loads((tmp_path / "run.json").read_text())
+    assert settings["profile"]["name"] == "smoke" and settings["profile"]["training"]["refit"] is True
+    assert json.loads((tmp_path / "members" / "ensemble.json").read_text())["training"]["refit"] is True
+    assert run.summary["profile"] == "smoke" and run.summary["refit"] is True
+    # a member's test predictions come from the refitted network: every training row, its best epoch count
+    problem = TuningProblem.from_split(data, split, seed=1)
+    member = run.ensemble.members[0]
+    gamma = run.ensemble.gamma
+    refitted = fit_cnn(problem, gamma, SMOKE.training, "honest", member.seed, refit=True)
+    assert refitted.refitted_ and refitted.best_epochs_[0] == member.best_epoch <= SMOKE.training.epochs
+    np.testing.assert_allclose(refitted.predict(problem.X_test), member.test_predictions, rtol=1e-6)
+    first_fit = fit_cnn(problem, gamma, SMOKE.training, "honest", member.seed)
+    assert not first_fit.refitted_
+    assert not np.allclose(first_fit.predict(problem.X_test), member.test_predictions)

@@ -1,0 +1,67 @@
+"""Which learning rate converges: `python benchmarks/bench_training.py [--rates ...] [--patience N] [--cap N]`.
+
+Data: the default simulated data set (seed 1) after QC; generations 1-4 train, 5 test.
+gamma: the paper's (64 filters, kernel 27, lambda 0.571); the networks fit the trait
+rescaled to SD 10, about this trait's own SD, so the paper's values carry over.
+For each learning rate one honest member (the estimator's default
+engine): fitted on generations 1-3 with the best epoch chosen on generation 4 (patience
+stops it), then refitted on generations 1-4 for that many epochs and scored once on
+generation 5. Prints epochs to the best validation MSE, that MSE, the test MSE after
+refit, seconds, GBLUP's test MSE, and last
+``epochs_ratio=<epochs to best at 2.5e-4 (the paper's rate) / at the chosen lr> test_mse_chosen=<...>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import pandas as pd
+
+from cnngwp.baselines import GBLUP
+from cnngwp.data import quality_control
+from cnngwp.model import CNNGWPRegressor
+from cnngwp.simulate import simulate_qtlmas2010
+from cnngwp.splits import split_by_generation
+from cnngwp.training import PROFILES
+
+GAMMA = {"filters": 64, "kernel_size": 27, "l1": 0.571}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rates", type=float, nargs="+", default=[2.5e-4, 5e-4, 1e-3, 2e-3, 4e-3])
+    parser.add_argument("--patience", type=int, default=10, help="early-stopping patience (epochs)")
+    parser.add_argument("--cap", type=int, default=250, help="epoch cap")
+    parser.add_argument("--chosen", type=float, default=PROFILES["quick"].training.learning_rate,
+                        help="the rate compared with 2.5e-4 on the last line (default: the quick profile's)")
+    args = parser.parse_args()
+    data, _ = quality_control(simulate_qtlmas2010(seed=1))
+    split = split_by_generation(data)
+    X, y = data.genotypes[split.train], data.y[split.train]
+    generations = data.generations[split.train]
+    X_test, y_test = data.genotypes[split.test], data.y[split.test]
+    gblup = float(np.mean((GBLUP().fit(X, y).predict(X_test) - y_test) ** 2))
+    rows = []
+    for rate in args.rates:
+        start = time.perf_counter()
+        model = CNNGWPRegressor(**GAMMA, learning_rate=rate, epochs=args.cap, patience=args.patience, refit=True,
+                                seed=1).fit(X, y, generations=generations)
+        history = model.history_[0]
+        rows.append({"learning_rate": rate, "epochs_run": len(history), "epochs_to_best": model.best_epochs_[0],
+                     "best_validation_mse": float(history["validation_mse"].min()),
+                     "test_mse_after_refit": float(np.mean((model.predict(X_test) - y_test) ** 2)),
+                     "seconds": time.perf_counter() - start, "engine": model.engine_})
+        print(pd.DataFrame(rows[-1:]).to_string(index=False, header=len(rows) == 1, float_format="%.4g"), flush=True)
+    table = pd.DataFrame(rows).set_index("learning_rate")
+    print(f"\n{data.source}: {len(y)} training (validation: generation {generations.max()}), {len(y_test)} test "
+          f"animals, {data.n_snps} SNPs; patience {args.patience}, cap {args.cap}; GBLUP test MSE {gblup:.3f}")
+    print(table.to_string(float_format="%.4g"))
+    slow, chosen = table.loc[2.5e-4], table.loc[args.chosen]
+    print(f"epochs_ratio={slow['epochs_to_best'] / chosen['epochs_to_best']:.2f} "
+          f"test_mse_chosen={chosen['test_mse_after_refit']:.3f}")
+
+
+if __name__ == "__main__":
+    main()

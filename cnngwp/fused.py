@@ -1,0 +1,307 @@
+"""A fused CPU training engine for the CNNGWP network (numba), the ``engine="numba"`` of the estimator.
+
+The network is the paper's: standardised codes -> Conv1D (linear, strides 2, "same"
+padding) -> MaxPooling1D(2) -> Flatten -> Dense(1) with an L1 penalty; MSE loss; Adam as
+Keras 3 implements it (float32). Keras computes the convolution output, stores it, pools
+it, and runs the backward pass over the stored tensors. Here one pass per sample does it
+all without storing the convolution output:
+
+* the padded, standardised input is split into four interleaved phases
+  (``phase[r, m] = input[4 m + r]``), so that for every pooling window ``q`` the two
+  convolution positions it pools (padded offsets ``4q`` and ``4q + 2``) read contiguous
+  runs of each phase: the convolution over all windows is a few unit-stride vector loops
+  (taps grouped by four, the kernel padded with zero taps to a multiple of four);
+* per filter the two positions are computed, the larger kept (ties to the first, as
+  TensorFlow), and its product with the dense weight added to the prediction;
+* for the weight gradient, the dense weight is routed to the position each window chose
+  and the sums of the kernel's input taps weighted by it are taken in the same pass; once
+  the sample's error is known they are scaled by it.
+
+A batch's samples are split over numba's threads, each with its own gradient buffers,
+then reduced; Adam and the L1 subgradient (``sign``, 0 at 0) are applied once per batch.
+``benchmarks/bench_cnn.py`` times it against Keras; ``tests/test_fused.py`` checks it
+against Keras from the same weights and batch order and against finite differences.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+from cnngwp.data import MISSING
+
+__all__ = ["AdamState", "FusedShape", "batch_gradients", "from_keras_weights", "predict", "supports", "to_keras_weights", "train_epoch"]
+
+_BETA_1, _BETA_2, _EPSILON = np.float32(0.9), np.float32(0.999), np.float32(1e-7)
+
+
+class FusedShape:
+    """Sizes of one network: SNPs p, kernel size K (and K rounded up to 4), filters F, pooled positions P."""
+
+    def __init__(self, n_snps: int, kernel_size: int, filters: int):
+        self.n_snps, self.kernel_size, self.filters = n_snps, kernel_size, filters
+        conv = math.ceil(n_snps / 2)  # "same" padding, stride 2
+        self.pad_left = max((conv - 1) * 2 + kernel_size - n_snps, 0) // 2
+        self.positions = conv // 2  # max-pooling 2, "valid"
+        self.taps = 4 * math.ceil(kernel_size / 4)
+        self.phase_length = self.positions + self.taps // 4 + 1
+
+
+def from_keras_weights(weights: list[np.ndarray], shape: FusedShape) -> list[np.ndarray]:
+    """A Keras CNNGWP network's ``get_weights()`` (conv kernel (K, 1, F), conv bias, dense kernel (P F, 1),
+    dense bias) in this engine's layout: kernel (taps, F) padded with zero taps, dense (F, P)."""
+    conv_kernel, conv_bias, dense_kernel, dense_bias = weights
+    kernel = np.zeros((shape.taps, shape.filters), dtype=np.float32)
+    kernel[:shape.kernel_size] = conv_kernel[:, 0, :]
+    dense = np.ascontiguousarray(dense_kernel[:, 0].reshape(shape.positions, shape.filters).T, dtype=np.float32)
+    return [kernel, np.array(conv_bias, dtype=np.float32), dense, np.array(dense_bias, dtype=np.float32)]
+
+
+def to_keras_weights(weights: list[np.ndarray], shape: FusedShape) -> list[np.ndarray]:
+    """The inverse of :func:`from_keras_weights`: weights to load into the Keras network."""
+    kernel, bias, dense, dense_bias = weights
+    return [kernel[:shape.kernel_size, None, :].copy(), bias.copy(), dense.T.reshape(-1, 1).copy(), dense_bias.copy()]
+
+
+def predict(codes: np.ndarray, weights: list[np.ndarray], *, mean: np.ndarray, scale: np.ndarray,
+            shape: FusedShape) -> np.ndarray:
+    """Network outputs (float32) for the rows of `codes` with weights in this engine's layout."""
+    kernel, bias, dense, dense_bias = weights
+    return _forward(codes, mean, scale, shape.pad_left, kernel, bias, dense, dense_bias[0], shape.positions,
+                    shape.taps, shape.phase_length, max(1, min(numba.get_num_threads(), len(codes))))
+
+
+def supports(*, strides: int, pool_size: int) -> bool:
+    """True for the paper's layout (strides 2, pooling 2), the one this engine implements."""
+    return strides == 2 and pool_size == 2
+
+
+class AdamState:
+    """Keras 3 Adam's moments for the four weight arrays and the step counter."""
+
+    def __init__(self, weights: list[np.ndarray]):
+        self.m = [np.zeros_like(w) for w in weights]
+        self.v = [np.zeros_like(w) for w in weights]
+        self.step = 0
+
+
+@numba.njit(cache=True, nogil=True)
+def _phases(codes, mean, scale, pad_left, out):
+    """Standardised codes of one sample (missing -> 0) into the four phases of the padded input."""
+    out[:] = 0.0
+    for i in range(codes.shape[0]):
+        j = i + pad_left
+        c = codes[i]
+        if c != MISSING:
+            out[j & 3, j >> 2] = (np.float32(c) - mean[i]) / scale[i]
+
+
+#: Pooling windows per block; the block's phases, convolution outputs and routed weights (about 16 KB)
+#: stay in the L1 cache while every filter and tap group passes over them.
+_BLOCK = 512
+
+
+@numba.njit(cache=True, nogil=True, fastmath={"contract"})
+def _convolve(ph, kernel, bias, f, start, n, taps, c0, c1):
+    """Filter `f` at both positions of windows start..start+n: c0 (padded offset 4q), c1 (offset 4q + 2)."""
+    b = bias[f]
+    for q in range(n):
+        c0[q] = b
+        c1[q] = b
+    for g in range(taps // 4):
+        w0, w1, w2, w3 = kernel[4 * g, f], kernel[4 * g + 1, f], kernel[4 * g + 2, f], kernel[4 * g + 3, f]
+        o = start + g
+        p0, p1, p2, p3 = ph[0, o:o + n], ph[1, o:o + n], ph[2, o:o + n], ph[3, o:o + n]
+        n0, n1 = ph[0, o + 1:o + 1 + n], ph[1, o + 1:o + 1 + n]
+        for q in range(n):
+            c0[q] += w0 * p0[q] + w1 * p1[q] + w2 * p2[q] + w3 * p3[q]
+            c1[q] += w0 * p2[q] + w1 * p3[q] + w2 * n0[q] + w3 * n1[q]
+
+
+@numba.njit(cache=True, nogil=True, fastmath={"contract", "reassoc", "nsz"})
+def _pool(c0, c1, d, n):
+    """sum_q d[q] * max(c0[q], c1[q]) over a block."""
+    s = np.float32(0.0)
+    for q in range(n):
+        s += d[q] * max(c0[q], c1[q])
+    return s
+
+
+@numba.njit(cache=True, nogil=True, fastmath={"contract", "reassoc", "nsz"})
+def _pool_and_route(c0, c1, d, n, pooled, r0, r1):
+    """Pool a block (ties to the first position), route the dense weight to the chosen position; returns
+    the block's contribution to the prediction."""
+    s = np.float32(0.0)
+    for q in range(n):
+        second = c1[q] > c0[q]
+        m = c1[q] if second else c0[q]
+        r0[q] = np.float32(0.0) if second else d[q]
+        r1[q] = d[q] if second else np.float32(0.0)
+        pooled[q] = m
+        s += d[q] * m
+    return s
+
+
+@numba.njit(cache=True, nogil=True, fastmath={"contract", "reassoc", "nsz"})
+def _tap_sums(ph, r0, r1, start, n, taps, out):
+    """out[k] += sum_q r0[q] input[4q + k] + r1[q] input[4q + 2 + k] over a block: one filter's kernel gradient."""
+    for g in range(taps // 4):
+        o = start + g
+        p0, p1, p2, p3 = ph[0, o:o + n], ph[1, o:o + n], ph[2, o:o + n], ph[3, o:o + n]
+        n0, n1 = ph[0, o + 1:o + 1 + n], ph[1, o + 1:o + 1 + n]
+        s0 = np.float32(0.0)
+        s1 = np.float32(0.0)
+        s2 = np.float32(0.0)
+        s3 = np.float32(0.0)
+        for q in range(n):
+            a, b = r0[q], r1[q]
+            s0 += a * p0[q] + b * p2[q]
+            s1 += a * p1[q] + b * p3[q]
+            s2 += a * p2[q] + b * n0[q]
+            s3 += a * p3[q] + b * n1[q]
+        out[4 * g] += s0
+        out[4 * g + 1] += s1
+        out[4 * g + 2] += s2
+        out[4 * g + 3] += s3
+
+
+@numba.njit(cache=True, parallel=True)
+def _forward(codes, mean, scale, pad_left, kernel, bias, dense, dense_bias, positions, taps, phase_length, threads):
+    """Predictions (float32, one per row of `codes`) of the network; `dense` laid out (filters, positions)."""
+    n = codes.shape[0]
+    filters = kernel.shape[1]
+    out = np.empty(n, dtype=np.float32)
+    for t in numba.prange(threads):
+        ph = np.empty((4, phase_length), dtype=np.float32)
+        c0 = np.empty(_BLOCK, dtype=np.float32)
+        c1 = np.empty(_BLOCK, dtype=np.float32)
+        for i in range(t, n, threads):
+            _phases(codes[i], mean, scale, pad_left, ph)
+            total = np.float32(0.0)
+            for start in range(0, positions, _BLOCK):
+                size = min(_BLOCK, positions - start)
+                for f in range(filters):
+                    _convolve(ph, kernel, bias, f, start, size, taps, c0, c1)
+                    total += _pool(c0, c1, dense[f, start:start + size], size)
+            out[i] = total + dense_bias
+    return out
+
+
+@numba.njit(cache=True, parallel=True)
+def _batch_gradients(codes, y, rows, mean, scale, pad_left, kernel, bias, dense, dense_bias, positions, taps,
+                     phase_length, g_kernel, g_bias, g_dense, g_dense_bias, squared_errors):
+    """Gradients of the batch's mean squared error (without the penalty) into per-thread buffers."""
+    threads = g_kernel.shape[0]
+    filters = kernel.shape[1]
+    n = rows.shape[0]
+    scale_error = np.float32(2.0 / n)
+    dense_sums = np.zeros(filters, dtype=np.float32)  # each window routes its dense weight to one position
+    for f in range(filters):
+        for q in range(positions):
+            dense_sums[f] += dense[f, q]
+    for t in numba.prange(threads):
+        g_kernel[t] = 0.0
+        g_bias[t] = 0.0
+        g_dense[t] = 0.0
+        g_dense_bias[t, 0] = 0.0
+        ph = np.empty((4, phase_length), dtype=np.float32)
+        c0 = np.empty(_BLOCK, dtype=np.float32)
+        c1 = np.empty(_BLOCK, dtype=np.float32)
+        r0 = np.empty(_BLOCK, dtype=np.float32)
+        r1 = np.empty(_BLOCK, dtype=np.float32)
+        pooled = np.empty((filters, positions), dtype=np.float32)
+        sums = np.empty((filters, taps), dtype=np.float32)
+        for i in range(t, n, threads):
+            row = rows[i]
+            _phases(codes[row], mean, scale, pad_left, ph)
+            sums[:] = 0.0
+            prediction = np.float32(0.0)
+            for start in range(0, positions, _BLOCK):
+                size = min(_BLOCK, positions - start)
+                for f in range(filters):
+                    _convolve(ph, kernel, bias, f, start, size, taps, c0, c1)
+                    prediction += _pool_and_route(c0, c1, dense[f, start:start + size], size,
+                                                  pooled[f, start:start + size], r0, r1)
+                    _tap_sums(ph, r0, r1, start, size, taps, sums[f])
+            prediction += dense_bias
+            error = prediction - y[row]
+            squared_errors[i] = error * error
+            e = scale_error * error
+            g_dense_bias[t, 0] += e
+            for f in range(filters):
+                g_bias[t, f] += e * dense_sums[f]
+                for k in range(taps):
+                    g_kernel[t, k, f] += e * sums[f, k]
+                for q in range(positions):
+                    g_dense[t, f, q] += e * pooled[f, q]
+
+
+@numba.njit(cache=True, fastmath={"contract"})
+def _adam(w, g, mm, vv, alpha):
+    """Keras 3 Adam on flat float32 arrays (weights, gradient, first and second moments), in place."""
+    for i in range(w.shape[0]):
+        mm[i] += (g[i] - mm[i]) * (np.float32(1.0) - _BETA_1)
+        vv[i] += (g[i] * g[i] - vv[i]) * (np.float32(1.0) - _BETA_2)
+        w[i] -= (mm[i] * alpha) / (np.sqrt(vv[i]) + _EPSILON)
+
+
+def batch_gradients(codes: np.ndarray, y: np.ndarray, rows: np.ndarray, weights: list[np.ndarray], *,
+                    mean: np.ndarray, scale: np.ndarray, shape: FusedShape,
+                    squared_errors: np.ndarray | None = None) -> list[np.ndarray]:
+    """Gradients of the mean squared error over `rows` (penalty excluded), in the layout of `weights`.
+
+    `squared_errors`, if given (length ``len(rows)``), receives each row's squared error.
+    """
+    kernel, bias, dense, dense_bias = weights
+    threads = max(1, min(numba.get_num_threads(), len(rows)))
+    buffers = [np.empty((threads, *w.shape), dtype=np.float32) for w in weights]
+    squared = np.empty(len(rows), dtype=np.float32) if squared_errors is None else squared_errors
+    _batch_gradients(codes, y, rows, mean, scale, shape.pad_left, kernel, bias, dense, dense_bias[0],
+                     shape.positions, shape.taps, shape.phase_length, *buffers, squared)
+    gradients = [b.sum(axis=0) for b in buffers]
+    gradients[0][shape.kernel_size:] = 0.0  # the zero taps padding the kernel to a multiple of 4 stay zero
+    return gradients
+
+
+def train_epoch(codes: np.ndarray, y: np.ndarray, order: np.ndarray, *, mean: np.ndarray, scale: np.ndarray,
+                shape: FusedShape, weights: list[np.ndarray], adam: AdamState, l1: float, learning_rate: float,
+                batch_size: int) -> float:
+    """One epoch of mini-batch Adam over the rows in `order`, updating `weights` in place.
+
+    Parameters
+    ----------
+    codes
+        int8 genotype codes (missing -1), n x p.
+    y
+        float32 targets.
+    order
+        Row indices in the order they are batched.
+    weights
+        ``[kernel (taps, filters), bias (filters,), dense (filters, positions), dense_bias (1,)]``,
+        float32, as :func:`from_keras_weights` lays them out.
+    adam
+        The optimiser's moments, carried from epoch to epoch.
+    mean, scale
+        float32 genotype statistics of the standardisation.
+
+    Returns
+    -------
+    float
+        The epoch's training MSE (squared errors of each sample at the weights it was trained with,
+        as Keras' running ``mse`` metric).
+    """
+    squared = np.empty(len(order), dtype=np.float32)
+    l1 = np.float32(l1)
+    for start in range(0, len(order), batch_size):
+        rows = order[start:start + batch_size]
+        gradients = batch_gradients(codes, y, rows, weights, mean=mean, scale=scale, shape=shape,
+                                    squared_errors=squared[start:start + len(rows)])
+        gradients[2] += l1 * np.sign(weights[2])
+        adam.step += 1
+        alpha = np.float32(learning_rate * math.sqrt(1 - float(_BETA_2) ** adam.step) /
+                           (1 - float(_BETA_1) ** adam.step))
+        for w, g, m, v in zip(weights, gradients, adam.m, adam.v, strict=True):
+            _adam(w.reshape(-1), g.astype(np.float32).reshape(-1), m.reshape(-1), v.reshape(-1), alpha)
+    return float(np.mean(squared, dtype=np.float64))

@@ -1,0 +1,109 @@
+"""The fused numba engine against Keras, finite differences, and the estimator's contract."""
+
+import keras
+import numpy as np
+import pytest
+
+from cnngwp import fused
+from cnngwp.data import Standardizer
+from cnngwp.model import CNNGWPRegressor
+from cnngwp.model_layers import build_cnngwp
+
+
+@pytest.fixture(scope="module")
+def problem():
+    rng = np.random.default_rng(3)
+    X = rng.binomial(2, 0.35, (240, 301)).astype(np.int8)
+    X[5, 17] = X[100, 200] = -1  # missing calls standardise to 0
+    y = (3 * (X[:, 40] - 0.7) + np.array([0.0, 2.0, 0.0])[X[:, 220]] + rng.normal(0, 1, 240)).astype(np.float32)
+    scaler = Standardizer().fit(X)
+    return X, y, scaler
+
+
+def keras_network(scaler, *, filters, kernel_size, l1, seed=1):
+    keras.utils.set_random_seed(seed)
+    model = build_cnngwp(len(scaler.mean_), filters=filters, kernel_size=kernel_size, l1=l1, mean=scaler.mean_,
+                         scale=scaler.scale_, seed=seed)
+    return model
+
+
+def statistics(scaler, shape):
+    return {"mean": scaler.mean_.astype(np.float32), "scale": scaler.scale_.astype(np.float32), "shape": shape}
+
+
+@pytest.mark.parametrize("kernel_size", [7, 8, 27])
+def test_one_epoch_matches_keras_from_the_same_weights_and_batch_order(problem, kernel_size):
+    X, y, scaler = problem
+    filters, l1, rate, batch = 8, 0.05, 1e-3, 48
+    model = keras_network(scaler, filters=filters, kernel_size=kernel_size, l1=l1)
+    model.compile(optimizer=keras.optimizers.Adam(rate), loss="mse", metrics=["mse"])
+    shape = fused.FusedShape(X.shape[1], kernel_size, filters)
+    weights = fused.from_keras_weights(model.get_weights(), shape)
+    stats = statistics(scaler, shape)
+    np.testing.assert_allclose(fused.predict(X, weights, **stats), model(X, training=False).numpy()[:, 0],
+                               rtol=1e-5, atol=1e-5)
+    keras_mse = model.fit(X, y, batch_size=batch, epochs=1, shuffle=False, verbose=0).history["mse"][0]
+    fused_mse = fused.train_epoch(X, y, np.arange(len(y)), weights=weights, adam=fused.AdamState(weights), l1=l1,
+                                  learning_rate=rate, batch_size=batch, **stats)
+    assert fused_mse == pytest.approx(keras_mse, rel=1e-5)
+    expected = model.get_weights()
+    got = fused.to_keras_weights(weights, shape)
+    np.testing.assert_allclose(got[0], expected[0], rtol=1e-4, atol=1e-6)  # conv kernel
+    np.testing.assert_allclose(got[1], expected[1], rtol=1e-4, atol=1e-6)  # conv bias
+    dense, dense_expected = got[2][:, 0], expected[2][:, 0]
+    off = np.abs(dense - dense_expected) > 1e-3 * np.abs(dense_expected) + 1e-7
+    assert off.mean() <= 0.001, f"{off.sum()} of {off.size} dense weights differ (the L1 subgradient at zero)"
+
+
+def test_gradients_match_finite_differences():
+    rng = np.random.default_rng(0)
+    X = rng.binomial(2, 0.5, (6, 23)).astype(np.int8)
+    y = rng.normal(0, 1, 6).astype(np.float32)
+    scaler = Standardizer().fit(X)
+    shape = fused.FusedShape(23, 5, 3)
+    weights = fused.from_keras_weights(keras_network(scaler, filters=3, kernel_size=5, l1=0.0).get_weights(), shape)
+    stats = statistics(scaler, shape)
+    rows = np.arange(6)
+    analytic = fused.batch_gradients(X, y, rows, weights, **stats)
+
+    def loss(ws):
+        return float(np.mean((fused.predict(X, ws, **stats).astype(np.float64) - y) ** 2))
+
+    eps = 1e-2
+    for index, (w, g) in enumerate(zip(weights, analytic, strict=True)):
+        for position in np.ndindex(w.shape):
+            if index == 0 and position[0] >= shape.kernel_size:
+                continue  # the zero taps padding the kernel
+            up = [v.copy() for v in weights]
+            down = [v.copy() for v in weights]
+            up[index][position] += eps
+            down[index][position] -= eps
+            numeric = (loss(up) - loss(down)) / (2 * eps)
+            assert g[position] == pytest.approx(numeric, rel=2e-2, abs=2e-3), (index, position)
+
+
+def test_a_numba_member_predicts_the_same_inside_keras(problem):
+    X, y, _ = problem
+    model = CNNGWPRegressor(filters=8, kernel_size=9, l1=0.3, learning_rate=3e-3, epochs=5, patience=None,
+                            engine="numba", seed=2).fit(X[:200], y[:200])
+    assert model.engine_ == "numba"
+    shape = fused.FusedShape(X.shape[1], 9, 8)
+    weights = fused.from_keras_weights(model.members_[0].get_weights(), shape)
+    inside = fused.predict(X[200:], weights, **statistics(model.scaler_, shape))
+    np.testing.assert_allclose(model.members_[0](X[200:], training=False).numpy()[:, 0], inside, rtol=1e-5, atol=1e-5)
+
+
+def test_engines_learn_alike_and_other_layouts_fall_back_to_keras(problem):
+    X, y, _ = problem
+    settings = {"filters": 8, "kernel_size": 9, "l1": 0.3, "learning_rate": 3e-3, "epochs": 30, "patience": 10,
+                "seed": 4}
+    scores = {}
+    for engine in ("numba", "keras"):
+        model = CNNGWPRegressor(**settings, engine=engine).fit(X[:200], y[:200])
+        scores[engine] = np.mean((model.predict(X[200:]) - y[200:]) ** 2) / y[200:].var()
+    assert scores["numba"] < 0.85 and scores["keras"] < 0.85
+    with pytest.warns(UserWarning, match="implements strides 2 and pool_size 2 only"):
+        model = CNNGWPRegressor(**dict(settings, epochs=1), strides=1, engine="numba").fit(X[:200], y[:200])
+    assert model.engine_ == "keras"
+    with pytest.raises(ValueError, match="engine must be one of"):
+        CNNGWPRegressor(engine="torch").fit(X[:200], y[:200])
