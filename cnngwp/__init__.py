@@ -2,9 +2,13 @@
 
 import os
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of notebooks
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's own info and warning logs
 
-from cnngwp.errors import CnngwpInputError
+from cnngwp.startup import import_keras_quietly  # noqa: E402
+
+import_keras_quietly()  # every kernel and worker imports cnngwp first: its start-up notices stop here
+
+from cnngwp.errors import CnngwpInputError  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = ["CnngwpInputError", "__version__"]

@@ -87,8 +87,8 @@ PROFILES = {
                      "the published numbers: T = 40, S = 25, 250 epochs at lr 2.5e-4; for a GPU or a cluster"),
     # lr 2e-3 with patience 10: best epoch 12 of 22 run, against 58 of 68 at the paper's 2.5e-4, for the
     # same test MSE after refit (benchmarks/bench_training.py); the cap is never reached.
-    "quick": Profile("quick", 5, 3, 2, 10, TrainingSettings(2e-3, 48, 100, 10, True),
-                     "a laptop CPU: T = 8 (5 random + 3 guided), S = 2, 10 members, lr 2e-3 stopped by patience 10 "
+    "quick": Profile("quick", 6, 4, 2, 12, TrainingSettings(2e-3, 48, 100, 10, True),
+                     "a laptop CPU: T = 10 (6 random + 4 guided), S = 2, 12 members, lr 2e-3 stopped by patience 10 "
                      "(cap 100 epochs), refit"),
     "smoke": Profile("smoke", 3, 2, 2, 2, TrainingSettings(2e-3, 32, 3, None, True),
                      "seconds on a tiny data set, for tests"),
