@@ -133,7 +133,9 @@ def _add_plink_arguments(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``cnngwp`` command."""
-    parser = argparse.ArgumentParser(prog="cnngwp", description=__doc__)
+    parser = argparse.ArgumentParser(prog="cnngwp", description="Sparse convolutional neural networks for genome-wide "
+                                     "prediction: simulate, fit baselines, tune and ensemble the CNN, run the "
+                                     "notebooks, build the book.")
     commands = parser.add_subparsers(dest="command", required=True)
     sim = commands.add_parser("simulate", help="simulate a QTLMAS2010-like data set with the dominance loci")
     sim.add_argument("--seed", type=int, required=True, help="random seed; the same seed gives identical files")

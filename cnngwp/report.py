@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["bootstrap_mse_difference", "collect_comparisons", "paired_differences", "table2"]
+__all__ = ["bootstrap_mse_difference", "collect_comparisons", "paired_differences", "read_comparison", "table2"]
 
 #: predictions.csv column of each model.
 PREDICTION_COLUMNS = {"GBLUP": "GBLUP", "BLASSO": "BLASSO", "CNN ensemble": "prediction"}
@@ -36,9 +36,14 @@ def _profile(folder: Path) -> str:
     return json.loads(settings.read_text())["profile"]["name"] if settings.exists() else ""
 
 
+def read_comparison(run_dir: str | os.PathLike) -> pd.DataFrame:
+    """A run folder's ``comparison.csv``; an empty ``note`` (honest runs) reads as ``""``, not as missing."""
+    return pd.read_csv(Path(run_dir) / "comparison.csv", dtype={"note": str}).fillna({"note": ""})
+
+
 def collect_comparisons(runs_root: str | os.PathLike) -> pd.DataFrame:
     """Every finished run's comparison table, with ``dataset``, ``fold`` and ``profile`` columns (empty if none)."""
-    frames = [pd.read_csv(folder / "comparison.csv").assign(dataset=dataset, fold=fold, profile=_profile(folder))
+    frames = [read_comparison(folder).assign(dataset=dataset, fold=fold, profile=_profile(folder))
               for dataset, fold, folder in _run_folders(runs_root)]
     if not frames:
         return pd.DataFrame(columns=COLUMNS)
@@ -48,7 +53,10 @@ def collect_comparisons(runs_root: str | os.PathLike) -> pd.DataFrame:
 
 
 def table2(comparisons: pd.DataFrame) -> pd.DataFrame:
-    """Per data set and model: profile, folds, mean (and SD over folds) of test MSE, mean correlation, slope, seconds."""
+    """Per data set and model: profile, folds, mean (and SD over folds) of test MSE, mean correlation, slope, seconds.
+
+    ``mse_sd`` is empty (``""``) for a data set with one split, where there is no SD over folds.
+    """
     order = {"GBLUP": 0, "BLASSO": 1, "CNN (best single)": 2, "CNN ensemble": 3}
     grouped = comparisons.fillna({"note": "", "profile": ""}).groupby(["dataset", "model"], sort=False)
     table = grouped.agg(profile=("profile", "first"), folds=("fold", "nunique"), mse=("mse", "mean"),
@@ -56,6 +64,7 @@ def table2(comparisons: pd.DataFrame) -> pd.DataFrame:
                         correlation=("correlation", "mean"), slope=("slope", "mean"), seconds=("seconds", "mean"),
                         note=("note", "first")).reset_index()
     table = table.assign(rank=table["model"].map(order)).sort_values(["dataset", "rank"]).drop(columns="rank")
+    table["mse_sd"] = table["mse_sd"].round(3).astype(object).where(table["folds"] > 1, "")
     return table.reset_index(drop=True)
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +18,7 @@ from functools import cached_property
 from pathlib import Path
 
 import jupytext
+import nbformat
 import papermill
 from distributed import Client
 
@@ -43,6 +43,7 @@ __all__ = [
     "copy_run_notebooks",
     "execute_notebook",
     "notebook_context",
+    "prepare_for_book",
     "run_folder",
     "run_notebooks",
 ]
@@ -50,6 +51,9 @@ __all__ = [
 #: The chapters, in order; each reads what the ones before it wrote into the run folder.
 NOTEBOOKS = ("01_simulate_data", "02_fit_baselines", "03_train_cnn", "04_tune_hyperparameters",
              "05_fit_ensemble", "06_compare_models")
+#: The MyST sources of the chapters beside the installed package.
+#:
+#: :meta hide-value:
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 
 #: Kernel options: only errors from the kernel's own log (it warns about local TCP sockets otherwise).
@@ -143,8 +147,10 @@ def context_from_namespace(namespace: dict) -> RunContext:
     return notebook_context(**{name: namespace[name] for name in DEFAULT_PARAMETERS if name in namespace})
 
 
-def execute_notebook(source: Path, output: Path, parameters: dict) -> None:
+def execute_notebook(source: Path, output: Path, parameters: dict, *, cwd: Path | None = None) -> None:
     """Execute a MyST notebook with papermill; `output` is replaced only when every cell succeeded.
+
+    `cwd` is the kernel's working folder (relative paths among `parameters` are read from there).
 
     Raises
     ------
@@ -154,7 +160,8 @@ def execute_notebook(source: Path, output: Path, parameters: dict) -> None:
     partial = output.with_name(f".{output.stem}.partial.ipynb")
     try:
         papermill.execute_notebook(jupytext.read(source), str(partial), parameters=parameters, kernel_name="python3",
-                                   progress_bar=False, extra_arguments=KERNEL_ARGUMENTS)
+                                   progress_bar=False, extra_arguments=KERNEL_ARGUMENTS,
+                                   cwd=None if cwd is None else str(cwd))
     except papermill.PapermillExecutionError as error:
         failed = output.with_name(f".{output.stem}.failed.ipynb")
         os.replace(partial, failed)
@@ -163,21 +170,25 @@ def execute_notebook(source: Path, output: Path, parameters: dict) -> None:
     os.replace(partial, output)
 
 
-def _execute_run(parameters: dict, notebooks: tuple[str, ...], notebook_dir: Path) -> dict:
-    """Execute the notebooks of one (data set, fold) in order; each output replaces its file only when it succeeded."""
-    folder = run_folder(parameters["runs_root"], parameters["dataset"], parameters["fold"])
+def _execute_run(parameters: dict, notebooks: tuple[str, ...], notebook_dir: Path, root: Path) -> dict:
+    """Execute the notebooks of one (data set, fold) in order, in the runs folder `root` (the kernels' working
+    folder, so the parameters hold paths relative to it); each output replaces its file only when it succeeded."""
+    folder = run_folder(root, parameters["dataset"], parameters["fold"])
     folder.mkdir(parents=True, exist_ok=True)
+    label = f"{parameters['dataset']}/fold-{parameters['fold']}"
     start = time.perf_counter()
-    for name in notebooks:
-        execute_notebook(notebook_dir / f"{name}.md", folder / f"{name}.ipynb", parameters)
+    for number, name in enumerate(notebooks, 1):
+        began = time.perf_counter()
+        execute_notebook(notebook_dir / f"{name}.md", folder / f"{name}.ipynb", parameters, cwd=root)
+        print(f"{label}: [{number}/{len(notebooks)}] {name} done in {time.perf_counter() - began:.0f} s", flush=True)
     record = {"parameters": parameters, "notebooks": list(notebooks), "seconds": time.perf_counter() - start}
     atomic_write(folder / "complete.json", lambda tmp: tmp.write_text(json.dumps(record, indent=2)))
     return record
 
 
-def is_complete(parameters: dict, notebooks: tuple[str, ...]) -> bool:
-    """True when the run folder already holds these notebooks executed with these parameters."""
-    marker = run_folder(parameters["runs_root"], parameters["dataset"], parameters["fold"]) / "complete.json"
+def is_complete(root: Path, parameters: dict, notebooks: tuple[str, ...]) -> bool:
+    """True when the run folder under `root` already holds these notebooks executed with these parameters."""
+    marker = run_folder(root, parameters["dataset"], parameters["fold"]) / "complete.json"
     if not marker.exists():
         return False
     record = json.loads(marker.read_text())
@@ -200,9 +211,9 @@ def run_notebooks(spec: DatasetSpec, *, runs_root: str | os.PathLike = "runs", p
     list of dict
         Per run: ``parameters``, ``notebooks``, ``seconds`` and ``skipped``.
     """
-    runs_root = Path(runs_root).resolve()
-    spec = _absolute(spec)
+    root = Path(runs_root).resolve()
     n_folds = len(dataset_splits(load_dataset(spec), spec))
+    spec = _relative(spec, root)
     chosen = list(range(n_folds)) if folds is None else folds
     for fold in chosen:
         if not 0 <= fold < n_folds:
@@ -211,36 +222,48 @@ def run_notebooks(spec: DatasetSpec, *, runs_root: str | os.PathLike = "runs", p
     base = {"dataset": spec.key, "kind": spec.kind, "data_path": spec.path, "phenotypes": spec.phenotypes or "",
             "trait": spec.trait, "folds": spec.folds or "", "k": spec.k, "small": spec.small,
             "dominance_in_file": spec.dominance_in_file, "protocol": protocol,
-            "profile": profile, "space": space, "seed": seed, "runs_root": str(runs_root),
+            "profile": profile, "space": space, "seed": seed, "runs_root": ".",
             "scheduler": IN_PROCESS if many else (scheduler or "")}
     todo, done = [], []
     for fold in chosen:
         parameters = {**base, "fold": fold}
         notebook_context(**parameters)  # validate before anything runs
-        if is_complete(parameters, notebooks):
-            done.append({**json.loads((run_folder(runs_root, spec.key, fold) / "complete.json").read_text()),
+        if is_complete(root, parameters, notebooks):
+            done.append({**json.loads((run_folder(root, spec.key, fold) / "complete.json").read_text()),
                          "skipped": True})
         else:
             todo.append(parameters)
     if not many:
-        return done + [{**_execute_run(p, notebooks, notebook_dir), "skipped": False} for p in todo]
+        return done + [{**_execute_run(p, notebooks, notebook_dir, root), "skipped": False} for p in todo]
     with open_client(None, n_workers=min(len(todo), os.cpu_count() or 1)) as client:
-        futures = [client.submit(_execute_run, p, notebooks, notebook_dir, pure=False) for p in todo]
+        futures = [client.submit(_execute_run, p, notebooks, notebook_dir, root, pure=False) for p in todo]
         return done + [{**future.result(), "skipped": False} for future in futures]
 
 
-def _absolute(spec: DatasetSpec) -> DatasetSpec:
-    """The spec with its paths made absolute, so notebooks can run from any folder."""
-    def resolve(path: str | None) -> str | None:
-        return None if path is None else str(Path(path).resolve())
-    return replace(spec, path=resolve(spec.path), phenotypes=resolve(spec.phenotypes), folds=resolve(spec.folds))
+def _relative(spec: DatasetSpec, root: Path) -> DatasetSpec:
+    """The spec with its paths relative to the runs folder `root`, where the notebooks run: no page of the book
+    then shows a path of the machine it was built on."""
+    def relative(path: str | None) -> str | None:
+        return None if path is None else os.path.relpath(Path(path).resolve(), root)
+    return replace(spec, path=relative(spec.path), phenotypes=relative(spec.phenotypes), folds=relative(spec.folds))
 
 
 def copy_run_notebooks(run_dir: Path, target: Path, notebooks: tuple[str, ...] = NOTEBOOKS) -> None:
-    """Copy the executed notebooks of one run into the book's source tree."""
+    """Copy the executed notebooks of one run into the book's source tree (:func:`prepare_for_book`)."""
     target.mkdir(parents=True, exist_ok=True)
     for name in notebooks:
         source = run_dir / f"{name}.ipynb"
         if not source.exists():
             raise CnngwpInputError(f"{source}: executed notebook not found; run 'cnngwp run' first")
-        shutil.copyfile(source, target / source.name)
+        prepare_for_book(source, target / source.name)
+
+
+def prepare_for_book(source: Path, target: Path) -> None:
+    """Write the executed notebook `source` to `target` with papermill's injected-parameters cell tagged
+    ``remove-cell``: the notebook keeps it, the book's page does not show it."""
+    notebook = nbformat.read(source, as_version=4)
+    for cell in notebook.cells:
+        tags = cell.metadata.get("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            cell.metadata["tags"] = [*tags, "remove-cell"]
+    nbformat.write(notebook, target)

@@ -14,7 +14,7 @@ from cnngwp.datasets import DatasetSpec
 from cnngwp.errors import CnngwpInputError
 from cnngwp.io import write_dataset
 from cnngwp.parallel import IN_PROCESS
-from cnngwp.runner import DEFAULT_PARAMETERS, NOTEBOOKS, notebook_context, run_notebooks
+from cnngwp.runner import DEFAULT_PARAMETERS, NOTEBOOK_DIR, NOTEBOOKS, notebook_context, run_notebooks
 
 TINY = "tiny-sim"
 
@@ -109,3 +109,43 @@ def test_bad_parameters_are_named(tmp_path):
     context = notebook_context(**{**DEFAULT_PARAMETERS, "fold": 4, "data_path": str(tmp_path / "data")})
     with pytest.raises(CnngwpInputError, match="has 1 split\\(s\\) \\(generation-5\\); fold 4 does not exist"):
         _ = context.split
+
+
+def _visible_text(page: str, *, code: bool = True) -> str:
+    """The page's text outside math elements, scripts and styles (and outside code blocks unless `code`)."""
+    page = re.sub(r"<(script|style)\b.*?</\1>", "", page, flags=re.DOTALL)
+    page = re.sub(r'<(div|span) class="math[^"]*">.*?</\1>', "", page, flags=re.DOTALL)
+    if not code:
+        page = re.sub(r"<(pre|code)\b.*?</\1>", "", page, flags=re.DOTALL)
+    return re.sub(r"<[^>]+>", "", page)
+
+
+def test_the_book_reads_well_offline(smoke_runs, tmp_path):
+    index = build_book(smoke_runs[0], f"{TINY}/fold-0", out=tmp_path)
+    html = index.parent
+    pages = sorted(p for p in html.rglob("*.html") if "_static" not in p.parts)
+    assert len(pages) >= 10
+    machine_paths = {str(smoke_runs[0].parent), str(tmp_path), str(NOTEBOOK_DIR)}
+    for page in pages:
+        text = page.read_text()
+        visible = _visible_text(text)
+        prose = _visible_text(text, code=False)
+        for leftover in ("\\[", "\\(", "$$"):
+            assert leftover not in prose, f"{page.name}: {leftover} outside a math element"
+        for noise in ("absl", "oneDNN", "WARNING:"):
+            assert noise not in visible, f"{page.name}: {noise}"
+        for path in machine_paths:
+            assert path not in text, f"{page.name}: the build machine's path {path}"
+        assert not re.search(r"<td>\s*NaN\s*</td>", text), f"{page.name}: a NaN cell"
+        assert "cdn.jsdelivr.net" not in text and "mathjax@" not in text, f"{page.name}: MathJax from a CDN"
+    chapter5 = (html / "book" / "chapters" / "05_fit_ensemble.html").read_text()
+    mathjax = re.search(r'<script[^>]*src="([^"]*mathjax[^"]*)"', chapter5)
+    assert mathjax and (html / "book" / "chapters" / mathjax.group(1)).resolve().is_file()
+    assert '<div class="math notranslate nohighlight">' in chapter5
+    landing = (html / "book" / "intro.html").read_text()  # index.html redirects here
+    assert "The headline" in landing and "CNN ensemble minus GBLUP" in landing
+    assert re.search(r"<td><p>GBLUP</p></td>\s*<td><p>\d+\.\d\d</p></td>", landing)
+    figure = re.search(r'<img [^>]*src="([^"]*headline[^"]*)"', landing)
+    assert figure and (html / "book" / figure.group(1)).is_file()
+    assert "# Parameters" not in chapter5  # papermill's injected cell is removed from the page
+    assert "tag_hide-input" in chapter5  # the parameters cell is collapsed

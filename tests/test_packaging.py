@@ -20,7 +20,8 @@ def test_environment_yml_lists_the_pyproject_dependencies():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     wanted = {_normalise(s) for s in project["dependencies"] + project["optional-dependencies"]["test"]}
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
-    conda = {_normalise(s) for s in env["dependencies"] if isinstance(s, str)}
+    pip = next(s["pip"] for s in env["dependencies"] if isinstance(s, dict))  # PyPI-only packages
+    conda = {_normalise(s) for s in env["dependencies"] + pip if isinstance(s, str) and s != "-e ."}
     conda = {s for s in conda if not re.match(r"(python|pip)\b", s)}
     assert conda == wanted
 
