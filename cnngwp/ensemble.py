@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from distributed import Client, as_completed
+from distributed import Client, Future, as_completed
 from tqdm import tqdm
 
 from cnngwp.evaluate import prediction_metrics
@@ -141,12 +141,12 @@ class ModelAveragedEnsemble:
 
 def fit_ensemble(problem: TuningProblem, gamma: Gamma, client: Client, run_dir: str | os.PathLike, *,
                  training: TrainingSettings, protocol: str, n_members: int, seed: int,
-                 progress: bool = True) -> ModelAveragedEnsemble:
+                 progress: bool = True, scattered: Future | None = None) -> ModelAveragedEnsemble:
     """Fit (or finish fitting) `n_members` members with `gamma` on the Dask `client`.
 
     Members already saved under ``run_dir/members/`` are loaded, not refitted; the
     folder is tied to gamma, the training settings, protocol and seed by
-    ``members/ensemble.json``.
+    ``members/ensemble.json``. `scattered` as in :func:`cnngwp.tuning.tune`.
     """
     folder = Path(run_dir) / "members"
     folder.mkdir(parents=True, exist_ok=True)
@@ -157,7 +157,7 @@ def fit_ensemble(problem: TuningProblem, gamma: Gamma, client: Client, run_dir: 
     missing = [m for m in range(n_members) if m not in fits]
     with tqdm(total=n_members, initial=len(fits), desc="ensemble", disable=not progress) as bar:
         if missing:
-            shared = client.scatter(problem, broadcast=True)
+            shared = client.scatter(problem, broadcast=True) if scattered is None else scattered
             futures = [client.submit(fit_member, shared, gamma, training, protocol, m, member_seed(seed, m), pure=False)
                        for m in missing]
             for future in as_completed(futures):

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from distributed import Client, as_completed
+from distributed import Client, Future, as_completed
 from skopt import Optimizer
 from skopt.space import Integer, Real
 from tqdm import tqdm
@@ -207,7 +207,7 @@ class _Replicate:
 
 def tune(problem: TuningProblem, client: Client, run_dir: str | Path, *, space: SearchSpace, profile: Profile,
          protocol: str = "honest", replicates: int | None = None, seed: int = 1, batch_points: int = 1,
-         progress: bool = True) -> TuningResult:
+         progress: bool = True, scattered: Future | None = None) -> TuningResult:
     """Run (or resume) S replicates of the Bayesian optimisation and average their best gammas.
 
     Parameters
@@ -231,6 +231,11 @@ def tune(problem: TuningProblem, client: Client, run_dir: str | Path, *, space: 
         within one replicate; 1 is the paper's sequential BO.
     progress
         Show one tqdm bar per replicate with its best MSE so far.
+    scattered
+        `problem` already on the workers (``client.scatter(problem, broadcast=True)``);
+        default: scatter it here. A run scatters once and hands the same future to the
+        tuning and the ensemble: two scatters of one object share one key, and releasing
+        the first could lose the data under the second's tasks on a cluster.
 
     Returns
     -------
@@ -248,7 +253,7 @@ def tune(problem: TuningProblem, client: Client, run_dir: str | Path, *, space: 
     log = EvaluationLog(Path(run_dir) / "evaluations.csv", columns)
     logged = log.read()
     start = time.perf_counter()
-    shared = client.scatter(problem, broadcast=True)
+    shared = client.scatter(problem, broadcast=True) if scattered is None else scattered
     states = []
     for r in range(n_replicates):
         mine = logged[logged["replicate"] == r]

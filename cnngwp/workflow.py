@@ -95,11 +95,12 @@ def run_cnngwp(data: GenotypeData, split: Split, run_dir: str | Path, client: Cl
     tie_to_settings(run_dir / "run.json", {**settings, "data": data.source, "split": split.name, "n_members": n_members,
                                  "n_train": len(split.train), "n_test": len(split.test), "n_snps": data.n_snps})
     problem = TuningProblem.from_split(data, split, seed=seed)
+    scattered = client.scatter(problem, broadcast=True)  # once per run, held until both stages are done
     tuning = tune(problem, client, run_dir, space=space, profile=profile, protocol=protocol,
-                  replicates=replicates, seed=seed, batch_points=batch_points, progress=progress)
+                  replicates=replicates, seed=seed, batch_points=batch_points, progress=progress, scattered=scattered)
     start = time.perf_counter()
     ensemble = fit_ensemble(problem, tuning.gamma, client, run_dir, training=profile.training, protocol=protocol,
-                            n_members=n_members, seed=seed, progress=progress)
+                            n_members=n_members, seed=seed, progress=progress, scattered=scattered)
     ensemble_seconds = time.perf_counter() - start
     baselines = baselines_for_run(data, split, run_dir, seed=seed)
     comparison = comparison_table(baselines.table, ensemble, tuning)

@@ -152,3 +152,21 @@ def test_the_penalty_is_scale_free(planted):
     large = CNNGWPRegressor(**settings).fit(X, 1000 * y + 5).predict(X_test)
     np.testing.assert_allclose(large, 1000 * small + 5, rtol=1e-4)
     assert np.corrcoef(small, y_test)[0, 1] > 0.3  # a real signal, not the mean
+
+
+@pytest.mark.parametrize("gpu", [True, False])
+def test_auto_trains_members_together_exactly_when_the_backend_sees_a_gpu(planted, monkeypatch, gpu):
+    import cnngwp.model as model_module
+
+    monkeypatch.setattr(model_module, "accelerator_available", lambda: gpu)
+    calls = []
+    original = model_module.train_members_together
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs["n_members"])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(model_module, "train_members_together", spy)
+    X, y, _, _ = planted
+    model = CNNGWPRegressor(**dict(SMALL, epochs=2), n_members=2, seed=1).fit(X, y)
+    assert (calls == [2]) is gpu and model.engine_ == ("keras" if gpu else "numba")
