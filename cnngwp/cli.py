@@ -22,8 +22,9 @@ from cnngwp.training import OPTIMISTIC, PROFILES, PROTOCOLS
 from cnngwp.tuning import SearchSpace, search_space
 from cnngwp.workflow import run_cnngwp
 
-SPACE_HELP = ("bounds of gamma: 'qtlmas2010' (the paper's; lambda acts on the trait rescaled to SD 10, so they "
-              "suit any trait) or own bounds replacing some of them, e.g. 'filters=8:64,kernel_size=5:30,l1=0.05:0.5'")
+SPACE_HELP = ("bounds of gamma: 'qtlmas2010' (the paper's: lambda 0.1-1 on the trait rescaled to SD 10), 'wide' "
+              "(lambda 0.1-10, log scale: for real traits of unknown heritability) or own bounds replacing some of "
+              "the paper's, e.g. 'filters=8:64,kernel_size=5:30,l1=0.5:5'")
 
 
 def _simulate(args: argparse.Namespace) -> None:

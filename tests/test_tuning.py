@@ -131,6 +131,7 @@ def test_paper_protocol_logs_test_mse_and_says_it_is_optimistic(small_sim, tmp_p
 
 def test_search_space_by_name_or_own_bounds():
     assert search_space("qtlmas2010") == SPACE
+    assert search_space("wide").l1 == (0.1, 10.0) and search_space("wide").l1_prior == "log-uniform"
     own = search_space("filters=8:64, l1=0.05:0.5")
     assert (own.filters, own.kernel_size, own.l1) == ((8, 64), SPACE.kernel_size, (0.05, 0.5))
     with pytest.raises(CnngwpInputError, match="part 'width=1:2'"):
