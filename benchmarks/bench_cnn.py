@@ -41,16 +41,14 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import keras
 import numpy as np
+from published import GAMMA, published_pattern  # benchmarks/published.py
 
 from cnngwp.baselines import GBLUP
-from cnngwp.data import Standardizer, quality_control
+from cnngwp.data import quality_control
 from cnngwp.model import CNNGWPRegressor
 from cnngwp.simulate import simulate_qtlmas2010
 from cnngwp.splits import split_by_generation
-
-GAMMA = {"filters": 64, "kernel_size": 27, "l1": 0.571}
 
 # 12 independent 8-lane accumulators kept in registers: enough FMAs in flight to hide the latency on two FMA ports.
 FMA_PEAK_C = r"""
@@ -108,25 +106,6 @@ def fma_peak_gflops() -> float:
         seconds, threads, _ = subprocess.run([str(binary), str(n)], capture_output=True, text=True, env=env,
                                              check=True).stdout.split()
         return 2 * 8 * 12 * n * int(threads) / float(seconds) / 1e9
-
-
-def published_pattern(X_train, y_train, X_test, y_test, epochs: int, folder: Path) -> float:
-    """The published script's loop in Python; returns wall seconds of fit."""
-    scaler = Standardizer().fit(X_train)
-    Z_train, Z_test = scaler.transform(X_train)[..., None], scaler.transform(X_test)[..., None]
-    model = keras.Sequential([
-        keras.Input(shape=(X_train.shape[1], 1)),
-        keras.layers.Conv1D(GAMMA["filters"], GAMMA["kernel_size"], strides=2, padding="same", activation="linear"),
-        keras.layers.MaxPooling1D(2),
-        keras.layers.Flatten(),
-        keras.layers.Dense(1, activation="linear", kernel_regularizer=keras.regularizers.L1(GAMMA["l1"])),
-    ])
-    model.compile(optimizer=keras.optimizers.Adam(2.5e-4), loss="mse", metrics=["mse"])
-    checkpoint = keras.callbacks.ModelCheckpoint(folder / "best.keras", monitor="val_mse", save_best_only=True)
-    start = time.perf_counter()
-    model.fit(Z_train, y_train, batch_size=48, epochs=epochs, validation_data=(Z_test, y_test),
-              callbacks=[checkpoint], verbose=0)
-    return time.perf_counter() - start
 
 
 def cnngwp_model(X_train, y_train, X_test, y_test, epochs: int, engine: str, filters: int) -> float:

@@ -33,35 +33,15 @@ from pathlib import Path
 
 import keras
 import numpy as np
+from published import BATCH, GAMMA, LEARNING_RATE, published_pattern  # benchmarks/published.py
 
-from cnngwp.data import Standardizer, quality_control
+from cnngwp.data import quality_control
 from cnngwp.io import read_dataset
 from cnngwp.model import CNNGWPRegressor, accelerator_available
 from cnngwp.parallel import worker_environment
 from cnngwp.splits import split_by_generation
 from cnngwp.training import PROFILES, TrainingSettings, TuningProblem
 from cnngwp.tuning import Gamma, evaluate_gamma
-
-GAMMA = {"filters": 64, "kernel_size": 27, "l1": 0.571}
-LEARNING_RATE, BATCH = 2.5e-4, 48
-
-
-def published_pattern(x, y, x_val, y_val, epochs: int, folder: Path) -> float:
-    """The published script's loop; returns wall seconds of fit."""
-    scaler = Standardizer().fit(x)
-    z, z_val = scaler.transform(x)[..., None], scaler.transform(x_val)[..., None]
-    model = keras.Sequential([
-        keras.Input(shape=(x.shape[1], 1)),
-        keras.layers.Conv1D(GAMMA["filters"], GAMMA["kernel_size"], strides=2, padding="same", activation="linear"),
-        keras.layers.MaxPooling1D(2),
-        keras.layers.Flatten(),
-        keras.layers.Dense(1, activation="linear", kernel_regularizer=keras.regularizers.L1(GAMMA["l1"])),
-    ])
-    model.compile(optimizer=keras.optimizers.Adam(LEARNING_RATE), loss="mse", metrics=["mse"])
-    checkpoint = keras.callbacks.ModelCheckpoint(folder / "best.keras", monitor="val_mse", save_best_only=True)
-    start = time.perf_counter()
-    model.fit(z, y, batch_size=BATCH, epochs=epochs, validation_data=(z_val, y_val), callbacks=[checkpoint], verbose=0)
-    return time.perf_counter() - start
 
 
 def estimator(x, y, x_val, y_val, epochs: int, members: int) -> float:
