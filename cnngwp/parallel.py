@@ -24,10 +24,15 @@ IN_PROCESS = "in-process"
 
 
 def worker_environment(threads: int) -> dict[str, str]:
-    """Environment that caps TensorFlow, BLAS and numba at `threads` threads per worker process."""
+    """Environment that caps TensorFlow, BLAS and numba at `threads` threads per worker process.
+
+    On a GPU, several workers share the device: JAX and TensorFlow then take GPU memory
+    as they need it instead of preallocating most of it in the first worker.
+    """
     value = str(max(1, threads))
     return {"TF_NUM_INTRAOP_THREADS": value, "TF_NUM_INTEROP_THREADS": "1", "OMP_NUM_THREADS": value,
-            "NUMBA_NUM_THREADS": value, "TF_CPP_MIN_LOG_LEVEL": "2"}
+            "NUMBA_NUM_THREADS": value, "TF_CPP_MIN_LOG_LEVEL": "2", "XLA_PYTHON_CLIENT_PREALLOCATE": "false",
+            "TF_FORCE_GPU_ALLOW_GROWTH": "true"}
 
 
 @contextmanager
