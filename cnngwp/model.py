@@ -227,6 +227,9 @@ class CNNGWPRegressor(RegressorMixin, BaseEstimator):
                 fit_rows, val_rows = split.train, split.test
             else:
                 val_rows = np.unique(np.asarray(validation_rows, dtype=np.int64))
+                if len(val_rows) == 0 or val_rows[0] < 0 or val_rows[-1] >= len(y) or len(val_rows) == len(y):
+                    raise ValueError(f"validation_rows: expected some, not all, of the positions 0..{len(y) - 1}; "
+                                     f"got {len(val_rows)} position(s) from {val_rows[:1]} to {val_rows[-1:]}")
                 fit_rows = np.setdiff1d(np.arange(len(y)), val_rows)
             X_val, y_val = X[val_rows], y[val_rows]
         together = self._together()

@@ -170,3 +170,11 @@ def test_auto_trains_members_together_exactly_when_the_backend_sees_a_gpu(plante
     X, y, _, _ = planted
     model = CNNGWPRegressor(**dict(SMALL, epochs=2), n_members=2, seed=1).fit(X, y)
     assert (calls == [2]) is gpu and model.engine_ == ("keras" if gpu else "numba")
+
+
+def test_validation_rows_out_of_range_are_named(planted):
+    X, y, _, _ = planted
+    with pytest.raises(ValueError, match=r"validation_rows: expected some, not all, of the positions 0\.\.449"):
+        CNNGWPRegressor(**dict(SMALL, epochs=1)).fit(X, y, validation_rows=[3, 450])
+    with pytest.raises(ValueError, match="validation_rows"):
+        CNNGWPRegressor(**dict(SMALL, epochs=1)).fit(X, y, validation_rows=np.arange(len(y)))
