@@ -63,6 +63,10 @@ class TrainingSettings:
     patience: int | None = None
     refit: bool = True
 
+    def refits(self, protocol: str) -> bool:
+        """Whether ensemble members are refitted under `protocol` (only honest runs have rows to add back)."""
+        return self.refit and protocol == "honest"
+
 
 @dataclass(frozen=True)
 class Profile:
@@ -151,7 +155,7 @@ def fit_cnn(problem: TuningProblem, gamma, training: TrainingSettings, protocol:
     model = CNNGWPRegressor(filters=int(gamma.filters), kernel_size=int(gamma.kernel_size), l1=float(gamma.l1),
                             learning_rate=training.learning_rate, batch_size=training.batch_size,
                             epochs=training.epochs, patience=training.patience,
-                            refit=bool(refit and training.refit and protocol == "honest"), seed=seed)
+                            refit=refit and training.refits(protocol), seed=seed)
     with _FIT_LOCK:
         if protocol == "paper":
             return model.fit(problem.X_train, problem.y_train, validation_data=(problem.X_test, problem.y_test))

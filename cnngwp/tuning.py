@@ -84,7 +84,7 @@ class SearchSpace:
 #: The named bounds of gamma; ``qtlmas2010`` is the paper's (filters 20-100, kernel 10-50,
 #: lambda 0.1-1.0). lambda acts on the trait rescaled to SD 10, about the QTLMAS2010 trait's
 #: own SD, so the bounds carry over to any trait's scale; but a less heritable trait wants
-#: more shrinkage (on the mice body length, lambda 2 beat 0.63 and 5), and the paper re-set
+#: more shrinkage (on the mice body length, lambda 2 beat 0.63 and 5: benchmarks/bench_penalty.py), and the paper re-set
 #: the bounds by hand for its pig data. ``wide`` keeps the filters and kernel bounds and
 #: searches lambda over 0.1-10 on a log scale, for data whose heritability is not known;
 #: :func:`search_space` takes a data set's own bounds.

@@ -114,7 +114,7 @@ def run_cnngwp(data: GenotypeData, split: Split, run_dir: str | Path, client: Cl
     summary = {
         "data": data.source, "split": split.name, "protocol": protocol, "note": tuning.label,
         "profile": profile.name, "seed": seed, "replicates": replicates, "n_members": n_members,
-        "refit": bool(profile.training.refit and protocol == "honest"), "training": asdict(profile.training),
+        "refit": profile.training.refits(protocol), "training": asdict(profile.training),
         "gamma_per_replicate": tuning.best[["replicate", "filters", "kernel_size", "l1", "validation_mse"]]
         .to_dict(orient="records"),
         "gamma_ma": tuning.gamma.as_dict(), "tuning_task_seconds": float(tuning.evaluations["seconds"].sum()),

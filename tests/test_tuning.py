@@ -118,6 +118,7 @@ def test_paper_protocol_logs_test_mse_and_says_it_is_optimistic(small_sim, tmp_p
     assert (evaluations["test_mse"] == evaluations["validation_mse"]).all()
     assert set(run.comparison["note"].iloc[2:]) == {"optimistic: tuned on the test set"}
     assert run.summary["note"] == "optimistic: tuned on the test set"
+    assert run.summary["refit"] is False  # the paper protocol has no validation rows to add back
     # the paper's objective is the minimum test MSE over epochs: the chosen member's test MSE equals its objective
     best = run.ensemble.best_member()
     assert np.mean((best.test_predictions - data.y[split.test]) ** 2) == pytest.approx(best.validation_mse, rel=1e-4)
