@@ -44,24 +44,29 @@ def _predict_linear(scaler: Standardizer, X: np.ndarray, intercept: float, coef:
     return intercept + out
 
 
-def reml_variance_ratio(eigenvalues: np.ndarray, ut_y: np.ndarray, ut_1: np.ndarray) -> tuple[float, float, float]:
-    """REML estimate of delta = sigma2_e / sigma2_g for y = 1 mu + g + e, g ~ N(0, sigma2_g K).
+def reml_variance_ratio(eigenvalues: np.ndarray, ut_y: np.ndarray,
+                        ut_x: np.ndarray) -> tuple[float, float, float | np.ndarray]:
+    """REML estimate of delta = sigma2_e / sigma2_g for y = X beta + g + e, g ~ N(0, sigma2_g K).
 
     The EMMA / rrBLUP ``mixed.solve`` approach: with K = U diag(eigenvalues) U',
     the restricted log-likelihood is a function of delta alone, maximised over
-    log(delta) by a grid and a bounded Brent search.
+    log(delta) by a grid and a bounded Brent search; beta is the GLS estimate.
 
     Parameters
     ----------
     eigenvalues
         Eigenvalues of K (n).
-    ut_y, ut_1
-        U' y and U' 1.
+    ut_y
+        U' y.
+    ut_x
+        U' X: a vector for the intercept alone (X = 1), or an n x q matrix whose
+        columns are linearly independent (intercept and fixed-effect covariates).
 
     Returns
     -------
-    tuple of float
-        ``(delta, sigma2_g, mu)``: variance ratio, genetic variance and the GLS intercept at the optimum.
+    tuple
+        ``(delta, sigma2_g, beta)``: variance ratio, genetic variance and the GLS
+        estimate of beta at the optimum (a float when `ut_x` is a vector).
 
     References
     ----------
@@ -69,14 +74,16 @@ def reml_variance_ratio(eigenvalues: np.ndarray, ut_y: np.ndarray, ut_1: np.ndar
     """
     n = len(ut_y)
     lam = np.maximum(eigenvalues, 0.0)
+    x = np.asarray(ut_x, dtype=np.float64).reshape(n, -1)
+    q = x.shape[1]
 
-    def parts(log_delta: float) -> tuple[float, float, float]:
+    def parts(log_delta: float) -> tuple[float, float, np.ndarray]:
         w = 1.0 / (lam + np.exp(log_delta))
-        xwx = np.sum(w * ut_1**2)
-        mu = np.sum(w * ut_1 * ut_y) / xwx
-        sigma2 = np.sum(w * (ut_y - ut_1 * mu) ** 2) / (n - 1)
-        loglik = -0.5 * ((n - 1) * np.log(sigma2) - np.sum(np.log(w)) + np.log(xwx))
-        return loglik, sigma2, mu
+        xwx = (x * w[:, None]).T @ x
+        beta = np.linalg.solve(xwx, (x * w[:, None]).T @ ut_y)
+        sigma2 = np.sum(w * (ut_y - x @ beta) ** 2) / (n - q)
+        loglik = -0.5 * ((n - q) * np.log(sigma2) - np.sum(np.log(w)) + np.linalg.slogdet(xwx)[1])
+        return loglik, sigma2, beta
 
     grid = np.linspace(*_LOG_DELTA_BOUNDS, 49)
     best = grid[np.argmax([parts(v)[0] for v in grid])]
@@ -84,18 +91,36 @@ def reml_variance_ratio(eigenvalues: np.ndarray, ut_y: np.ndarray, ut_1: np.ndar
     bounds = (max(best - step, _LOG_DELTA_BOUNDS[0]), min(best + step, _LOG_DELTA_BOUNDS[1]))
     log_delta = minimize_scalar(lambda v: -parts(v)[0], bounds=bounds, method="bounded",
                                 options={"xatol": 1e-8}).x
-    _, sigma2, mu = parts(log_delta)
-    return float(np.exp(log_delta)), float(sigma2), float(mu)
+    _, sigma2, beta = parts(log_delta)
+    return float(np.exp(log_delta)), float(sigma2), (float(beta[0]) if np.ndim(ut_x) == 1 else beta)
+
+
+def _fixed_design(covariates, n: int, *, fitted: int | None = None) -> np.ndarray:
+    """[1, covariates] as float64 (n x (1 + q)); checks the number of columns against a fitted model's."""
+    if covariates is None:
+        design = np.empty((n, 0))
+    else:
+        design = np.asarray(covariates, dtype=np.float64)
+        design = design.reshape(-1, 1) if design.ndim == 1 else design
+        if design.ndim != 2 or len(design) != n:
+            raise ValueError(f"covariates: expected an array with {n} rows (one per row of X); got shape "
+                             f"{np.shape(covariates)}")
+        if not np.isfinite(design).all():
+            raise ValueError("covariates: missing or infinite values; every row needs every covariate")
+    if fitted is not None and design.shape[1] != fitted:
+        raise ValueError(f"the model was fitted with {fitted} covariate column(s); got {design.shape[1]}")
+    return np.column_stack([np.ones(n), design])
 
 
 class _MarkerEffectsMixin:
-    """Prediction from ``intercept_`` and per-standardised-SNP ``coef_``."""
+    """Prediction from ``intercept_``, per-standardised-SNP ``coef_`` and the covariates' ``fixed_effects_``."""
 
-    def predict(self, X) -> np.ndarray:
-        """Predicted genetic value plus intercept for each row of `X`."""
+    def predict(self, X, *, covariates=None) -> np.ndarray:
+        """Predicted genetic value plus intercept (plus fixed effects of `covariates`) for each row of `X`."""
         check_is_fitted(self, "coef_")
         X = validate_data(self, X, dtype="numeric", reset=False)
-        return _predict_linear(self.scaler_, X, self.intercept_, self.coef_)
+        fixed = _fixed_design(covariates, X.shape[0], fitted=len(self.fixed_effects_))[:, 1:] @ self.fixed_effects_
+        return _predict_linear(self.scaler_, X, self.intercept_, self.coef_) + fixed
 
 
 class _VarianceComponentsMixin(_MarkerEffectsMixin):
@@ -110,16 +135,19 @@ class _VarianceComponentsMixin(_MarkerEffectsMixin):
 class GBLUP(_VarianceComponentsMixin, RegressorMixin, BaseEstimator):
     """Genomic BLUP with REML variance components from one eigendecomposition.
 
-    Model: y = 1 mu + g + e with g ~ N(0, sigma2_g G), e ~ N(0, sigma2_e I) and
-    G = Z Z' / p from markers standardised with training statistics (VanRaden's
-    second method). Genomic values of new individuals follow from their
-    relationships to the training animals, which equals a marker-effect model with
-    ``coef_ = Z' (G + delta I)^-1 (y - mu) / p``; prediction uses ``coef_``.
+    Model: y = 1 mu + C beta + g + e with g ~ N(0, sigma2_g G), e ~ N(0, sigma2_e I)
+    and G = Z Z' / p from markers standardised with training statistics (VanRaden's
+    second method); C holds the optional fixed-effect covariates. Genomic values of
+    new individuals follow from their relationships to the training animals, which
+    equals a marker-effect model with ``coef_ = Z' (G + delta I)^-1 (y - mu - C beta) / p``;
+    prediction uses ``coef_``.
 
     Attributes
     ----------
     intercept_ : float
         GLS estimate of mu.
+    fixed_effects_ : numpy.ndarray
+        GLS estimates of beta, one per covariate column (empty without covariates).
     coef_ : numpy.ndarray
         Marker effects per standardised SNP, back-solved from the genomic values.
     sigma2_g_, sigma2_e_, h2_ : float
@@ -128,19 +156,20 @@ class GBLUP(_VarianceComponentsMixin, RegressorMixin, BaseEstimator):
         Training-row column statistics.
     """
 
-    def fit(self, X, y) -> GBLUP:
-        """Estimate variance components by REML and solve for genomic values."""
+    def fit(self, X, y, *, covariates=None) -> GBLUP:
+        """Estimate variance components by REML (with `covariates` as fixed effects) and solve for genomic values."""
         X, y = validate_data(self, X, y, dtype="numeric", y_numeric=True)
-        _check_enough_samples(len(y), 3)
+        fixed = _fixed_design(covariates, len(y))
+        _check_enough_samples(len(y), 2 + fixed.shape[1])
         y = y.astype(np.float64)
         self.scaler_ = Standardizer().fit(X)
         kernel = _standardised_kernel(self.scaler_, X)
         eigenvalues, vectors = eigh(kernel, overwrite_a=True, check_finite=False, driver="evd")
-        ut_y, ut_1 = vectors.T @ y, vectors.sum(axis=0)
-        delta, sigma2_g, mu = reml_variance_ratio(eigenvalues, ut_y, ut_1)
+        ut_y, ut_x = vectors.T @ y, vectors.T @ fixed
+        delta, sigma2_g, beta = reml_variance_ratio(eigenvalues, ut_y, ut_x)
         self._set_variance_components(delta, sigma2_g)
-        alpha = vectors @ ((ut_y - ut_1 * mu) / (np.maximum(eigenvalues, 0.0) + delta))
-        self.intercept_ = mu
+        alpha = vectors @ ((ut_y - ut_x @ beta) / (np.maximum(eigenvalues, 0.0) + delta))
+        self.intercept_, self.fixed_effects_ = float(beta[0]), beta[1:]
         coef = np.zeros(X.shape[1])
         for start in range(0, X.shape[1], _BATCH):
             columns = slice(start, start + _BATCH)
@@ -179,7 +208,7 @@ class RidgeBLUP(_VarianceComponentsMixin, RegressorMixin, BaseEstimator):
         lhs[np.diag_indices(p)] += p * delta
         mu = float(y.mean())
         self.coef_ = cho_solve(cho_factor(lhs, check_finite=False), z.T @ (y - mu), check_finite=False)
-        self.intercept_ = mu
+        self.intercept_, self.fixed_effects_ = mu, np.empty(0)
         return self
 
 
@@ -205,11 +234,13 @@ def _gibbs_sweep(x, x2, b, e, tau2, var_e, z):  # pragma: no cover - compiled
 class BayesianLasso(_MarkerEffectsMixin, RegressorMixin, BaseEstimator):
     """Bayesian LASSO (Park & Casella 2008) by Gibbs sampling, as BGLR's ``BL`` model.
 
-    y = mu + Z b + e, b_j ~ N(0, tau2_j sigma2_e), tau2_j ~ Exp(lambda^2 / 2),
+    y = mu + C beta + Z b + e, b_j ~ N(0, tau2_j sigma2_e), tau2_j ~ Exp(lambda^2 / 2),
     lambda^2 ~ Gamma(shape, rate), sigma2_e ~ scaled-inverse-chi^2(df0, S0), with
     BGLR's default prior rules: R2 = 0.5, df0 = 5, S0 = var(y)(1 - R2)(df0 + 2),
     shape 1.1, rate = (shape - 1) / lambda0^2 with lambda0^2 = 2 (1 - R2) / R2 * MSx.
-    The marker loop is compiled with numba.
+    mu and the fixed effects beta of the optional covariates C have a flat prior (BGLR's
+    ``FIXED``) and are drawn jointly from their normal full conditional. The marker loop
+    is compiled with numba.
 
     Parameters
     ----------
@@ -224,6 +255,8 @@ class BayesianLasso(_MarkerEffectsMixin, RegressorMixin, BaseEstimator):
     ----------
     intercept_ : float
         Posterior mean of mu.
+    fixed_effects_ : numpy.ndarray
+        Posterior means of beta, one per covariate column (empty without covariates).
     coef_ : numpy.ndarray
         Posterior means of the marker effects per standardised SNP.
     sigma2_e_, lambda_ : float
@@ -246,10 +279,11 @@ class BayesianLasso(_MarkerEffectsMixin, RegressorMixin, BaseEstimator):
         self.shape = shape
         self.seed = seed
 
-    def fit(self, X, y) -> BayesianLasso:
-        """Run the Gibbs sampler and keep posterior means."""
+    def fit(self, X, y, *, covariates=None) -> BayesianLasso:
+        """Run the Gibbs sampler (with `covariates` as fixed effects) and keep posterior means."""
         X, y = validate_data(self, X, y, dtype="numeric", y_numeric=True)
-        _check_enough_samples(len(y), 2)
+        fixed = _fixed_design(covariates, len(y))
+        _check_enough_samples(len(y), 1 + fixed.shape[1])
         n_kept = self.n_iter // self.thin - self.burn_in // self.thin if self.thin >= 1 else 0
         if self.burn_in < 0 or n_kept < 1:
             raise ValueError(
@@ -270,14 +304,18 @@ class BayesianLasso(_MarkerEffectsMixin, RegressorMixin, BaseEstimator):
         var_e = var_y * (1 - self.r2)
         tau2 = np.full(p, var_y * self.r2 / ms_x)
         b = np.zeros(p)
-        mu = y.mean()
-        e = y - mu
+        # flat prior on (mu, beta): normal full conditional around the least-squares fit of the residual
+        cross = cho_factor(fixed.T @ fixed, lower=True, check_finite=False)
+        root = np.linalg.cholesky(np.linalg.inv(fixed.T @ fixed))
+        beta = cho_solve(cross, fixed.T @ y, check_finite=False)
+        e = y - fixed @ beta
         kept = 0
-        post_b, post_mu, post_var_e, post_lambda = np.zeros(p), 0.0, 0.0, 0.0
+        post_b, post_beta, post_var_e, post_lambda = np.zeros(p), np.zeros(len(beta)), 0.0, 0.0
         for it in range(1, self.n_iter + 1):
-            e += mu  # intercept
-            mu = e.mean() + np.sqrt(var_e / n) * rng.standard_normal()
-            e -= mu
+            e += fixed @ beta
+            beta = (cho_solve(cross, fixed.T @ e, check_finite=False)
+                    + np.sqrt(var_e) * root @ rng.standard_normal(len(beta)))
+            e -= fixed @ beta
             _gibbs_sweep(x, x2, b, e, tau2, var_e, rng.standard_normal(p))
             nu = np.sqrt(var_e) * np.sqrt(lambda2) / np.maximum(np.abs(b), 1e-300)
             inv_tau2 = rng.wald(nu, lambda2)
@@ -289,11 +327,11 @@ class BayesianLasso(_MarkerEffectsMixin, RegressorMixin, BaseEstimator):
             if it > self.burn_in and it % self.thin == 0:
                 kept += 1
                 post_b += b
-                post_mu += mu
+                post_beta += beta
                 post_var_e += var_e
                 post_lambda += np.sqrt(lambda2)
         self.coef_ = post_b / kept
-        self.intercept_ = post_mu / kept
+        self.intercept_, self.fixed_effects_ = float(post_beta[0] / kept), post_beta[1:] / kept
         self.sigma2_e_ = post_var_e / kept
         self.lambda_ = post_lambda / kept
         return self

@@ -84,3 +84,74 @@ def test_reml_recovers_family_variance_components():
     delta, sigma2_g, _mu = reml_variance_ratio(lam, U.T @ y, U.sum(0))
     assert sigma2_g == pytest.approx(1.0, abs=0.35)
     assert delta * sigma2_g == pytest.approx(1.0, abs=0.25)
+
+
+def planted_with_covariates(n=120, p=300, seed=5):
+    """Genotypes, a sex factor and a numeric covariate with real effects, and the resulting trait."""
+    X, _y, effects = planted(n=n, p=p, h2=0.5, seed=seed)
+    rng = np.random.default_rng(seed + 1)
+    sex = rng.integers(0, 2, n).astype(float)
+    weight = rng.normal(30, 4, n)
+    C = np.column_stack([sex, weight])
+    y = 10 + 2.0 * sex - 0.3 * weight + (X - X.mean(0)) @ effects * 0.05 + rng.normal(0, 1, n)
+    return X, y, C
+
+
+def direct_reml(X, y, C):
+    """REML of y = [1 C] beta + g + e, g ~ N(0, s_g G), written from the textbook likelihood (not from EMMA):
+    -2 l = log|V| + log|F'V^-1 F| + r'V^-1 r, V = s_g G + s_e I, minimised over (log s_g, log s_e) by scipy."""
+    from scipy.optimize import minimize
+
+    z = (X - X.mean(0)) / X.std(0)
+    G = z @ z.T / X.shape[1]
+    F = np.column_stack([np.ones(len(y)), C])
+
+    def gls(log_s):
+        V = np.exp(log_s[0]) * G + np.exp(log_s[1]) * np.eye(len(y))
+        Vi = np.linalg.inv(V)
+        FVF = F.T @ Vi @ F
+        beta = np.linalg.solve(FVF, F.T @ Vi @ y)
+        r = y - F @ beta
+        return np.linalg.slogdet(V)[1] + np.linalg.slogdet(FVF)[1] + r @ Vi @ r, beta
+
+    result = minimize(lambda v: gls(v)[0], x0=np.log([y.var() / 2, y.var() / 2]), method="Nelder-Mead",
+                      options={"xatol": 1e-10, "fatol": 1e-13, "maxiter": 20_000})
+    assert result.success
+    return np.exp(result.x), gls(result.x)[1]
+
+
+def test_gblup_with_covariates_matches_a_direct_reml_fit():
+    X, y, C = planted_with_covariates()
+    (s_g, s_e), beta = direct_reml(X, y, C)
+    model = GBLUP().fit(X, y, covariates=C)
+    assert model.sigma2_g_ == pytest.approx(s_g, rel=1e-4)
+    assert model.sigma2_e_ == pytest.approx(s_e, rel=1e-4)
+    np.testing.assert_allclose([model.intercept_, *model.fixed_effects_], beta, rtol=1e-4)
+    # the covariates enter the prediction: the same animal predicted as the other sex moves by the sex effect
+    other = C.copy()
+    other[:, 0] = 1 - other[:, 0]
+    shift = model.predict(X, covariates=other) - model.predict(X, covariates=C)
+    np.testing.assert_allclose(shift, np.where(C[:, 0] == 0, 1, -1) * model.fixed_effects_[0])
+
+
+def test_bayesian_lasso_estimates_fixed_effects_with_a_flat_prior():
+    X, y, C = planted_with_covariates(n=400, seed=8)
+    model = BayesianLasso(n_iter=1500, burn_in=500, seed=2).fit(X, y, covariates=C)
+    assert model.fixed_effects_ == pytest.approx([2.0, -0.3], abs=0.3)
+    without = BayesianLasso(n_iter=1500, burn_in=500, seed=2).fit(X, y)
+    assert without.fixed_effects_.shape == (0,)
+    fitted_with = np.mean((model.predict(X, covariates=C) - y) ** 2)
+    assert fitted_with < np.mean((without.predict(X) - y) ** 2)
+
+
+def test_covariates_are_checked():
+    X, y, C = planted_with_covariates()
+    model = GBLUP().fit(X, y, covariates=C)
+    with pytest.raises(ValueError, match="fitted with 2 covariate column"):
+        model.predict(X)
+    with pytest.raises(ValueError, match="expected an array with 120 rows"):
+        GBLUP().fit(X, y, covariates=C[:10])
+    bad = C.copy()
+    bad[3, 1] = np.nan
+    with pytest.raises(ValueError, match="missing or infinite"):
+        BayesianLasso(n_iter=20, burn_in=10).fit(X, y, covariates=bad)
