@@ -87,8 +87,13 @@ class GenotypeData:
 
     @property
     def y(self) -> np.ndarray:
-        """The trait as a float64 vector."""
+        """The trait as a float64 vector (NaN for an animal without a phenotype)."""
         return self.samples[self.trait].to_numpy(dtype=np.float64)
+
+    @property
+    def phenotyped(self) -> np.ndarray:
+        """True for the samples with a trait value; the others are only ever predicted."""
+        return ~np.isnan(self.y)
 
     @property
     def generations(self) -> np.ndarray | None:
@@ -319,11 +324,12 @@ def adjacent_r2(data: GenotypeData, *, rows: np.ndarray | None = None) -> np.nda
 
 
 def summarise_dataset(data: GenotypeData, *, min_maf: float = 0.01) -> pd.Series:
-    """Headline numbers of a data set: sizes, MAF, LD, trait mean and variance, generations."""
+    """Headline numbers of a data set: sizes, MAF, LD, trait mean and variance (phenotyped animals), generations."""
     maf = minor_allele_frequency(data.genotypes)
-    y = data.y
+    y = data.y[data.phenotyped]
     stats = {
         "samples": data.n_samples,
+        "unphenotyped": int(data.n_samples - len(y)),
         "snps": data.n_snps,
         f"snps_maf_ge_{min_maf}": int((np.nan_to_num(maf) >= min_maf).sum()),
         "missing_calls": int((data.genotypes == MISSING).sum()),
@@ -332,7 +338,8 @@ def summarise_dataset(data: GenotypeData, *, min_maf: float = 0.01) -> pd.Series
         f"{data.trait}_variance": float(y.var(ddof=1)),
     }
     if "genetic_value" in data.samples.columns:
-        stats["genetic_variance_share"] = float(data.samples["genetic_value"].var(ddof=1) / y.var(ddof=1))
+        genetic = data.samples["genetic_value"].to_numpy()[data.phenotyped]
+        stats["genetic_variance_share"] = float(genetic.var(ddof=1) / y.var(ddof=1))
     if data.generations is not None:
         for generation, count in data.samples["generation"].value_counts().sort_index().items():
             stats[f"generation_{generation}"] = int(count)

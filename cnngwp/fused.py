@@ -19,6 +19,9 @@ all without storing the convolution output:
 
 A batch's samples are split over numba's threads, each with its own gradient buffers,
 then reduced; Adam and the L1 subgradient (``sign``, 0 at 0) are applied once per batch.
+Fixed-effect covariates (an unpenalised linear term without bias beside the output
+layer) add ``covariates @ beta`` to each prediction; their gradient is the covariates
+weighted by the samples' errors.
 ``benchmarks/bench_cnn.py`` times it against Keras; ``tests/test_fused.py`` checks it
 against Keras from the same weights and batch order and against finite differences.
 """
@@ -51,26 +54,40 @@ class FusedShape:
 
 def from_keras_weights(weights: list[np.ndarray], shape: FusedShape) -> list[np.ndarray]:
     """A Keras CNNGWP network's ``get_weights()`` (conv kernel (K, 1, F), conv bias, dense kernel (P F, 1),
-    dense bias) in this engine's layout: kernel (taps, F) padded with zero taps, dense (F, P)."""
-    conv_kernel, conv_bias, dense_kernel, dense_bias = weights
+    dense bias[, fixed-effect kernel (q, 1)]) in this engine's layout: kernel (taps, F) padded with zero taps,
+    dense (F, P)[, fixed effects (q,)]."""
+    conv_kernel, conv_bias, dense_kernel, dense_bias, *fixed = weights
     kernel = np.zeros((shape.taps, shape.filters), dtype=np.float32)
     kernel[:shape.kernel_size] = conv_kernel[:, 0, :]
     dense = np.ascontiguousarray(dense_kernel[:, 0].reshape(shape.positions, shape.filters).T, dtype=np.float32)
-    return [kernel, np.array(conv_bias, dtype=np.float32), dense, np.array(dense_bias, dtype=np.float32)]
+    return [kernel, np.array(conv_bias, dtype=np.float32), dense, np.array(dense_bias, dtype=np.float32),
+            *(np.array(f[:, 0], dtype=np.float32) for f in fixed)]
 
 
 def to_keras_weights(weights: list[np.ndarray], shape: FusedShape) -> list[np.ndarray]:
     """The inverse of :func:`from_keras_weights`: weights to load into the Keras network."""
-    kernel, bias, dense, dense_bias = weights
-    return [kernel[:shape.kernel_size, None, :].copy(), bias.copy(), dense.T.reshape(-1, 1).copy(), dense_bias.copy()]
+    kernel, bias, dense, dense_bias, *fixed = weights
+    return [kernel[:shape.kernel_size, None, :].copy(), bias.copy(), dense.T.reshape(-1, 1).copy(), dense_bias.copy(),
+            *(f[:, None].copy() for f in fixed)]
+
+
+def _offsets(covariates: np.ndarray | None, weights: list[np.ndarray], rows: np.ndarray) -> np.ndarray:
+    """The fixed-effect term ``covariates[rows] @ beta`` (zeros without covariates), float32."""
+    if covariates is None:
+        return np.zeros(len(rows), dtype=np.float32)
+    return (covariates[rows] @ weights[4]).astype(np.float32)
 
 
 def predict(codes: np.ndarray, weights: list[np.ndarray], *, mean: np.ndarray, scale: np.ndarray,
-            shape: FusedShape) -> np.ndarray:
-    """Network outputs (float32) for the rows of `codes` with weights in this engine's layout."""
-    kernel, bias, dense, dense_bias = weights
-    return _forward(codes, mean, scale, shape.pad_left, kernel, bias, dense, dense_bias[0], shape.positions,
-                    shape.taps, shape.phase_length, max(1, min(numba.get_num_threads(), len(codes))))
+            shape: FusedShape, covariates: np.ndarray | None = None) -> np.ndarray:
+    """Network outputs (float32) for the rows of `codes` with weights in this engine's layout.
+
+    `covariates` (float32, standardised, n x q) go with a fifth weight array, the fixed effects.
+    """
+    kernel, bias, dense, dense_bias = weights[:4]
+    out = _forward(codes, mean, scale, shape.pad_left, kernel, bias, dense, dense_bias[0], shape.positions,
+                   shape.taps, shape.phase_length, max(1, min(numba.get_num_threads(), len(codes))))
+    return out + _offsets(covariates, weights, np.arange(len(codes)))
 
 
 def supports(*, strides: int, pool_size: int) -> bool:
@@ -79,7 +96,7 @@ def supports(*, strides: int, pool_size: int) -> bool:
 
 
 class AdamState:
-    """Keras 3 Adam's moments for the four weight arrays and the step counter."""
+    """Keras 3 Adam's moments for the weight arrays and the step counter."""
 
     def __init__(self, weights: list[np.ndarray]):
         self.m = [np.zeros_like(w) for w in weights]
@@ -190,9 +207,10 @@ def _forward(codes, mean, scale, pad_left, kernel, bias, dense, dense_bias, posi
 
 
 @numba.njit(cache=True, parallel=True)
-def _batch_gradients(codes, y, rows, mean, scale, pad_left, kernel, bias, dense, dense_bias, positions, taps,
-                     phase_length, g_kernel, g_bias, g_dense, g_dense_bias, squared_errors):
-    """Gradients of the batch's mean squared error (without the penalty) into per-thread buffers."""
+def _batch_gradients(codes, y, rows, offset, mean, scale, pad_left, kernel, bias, dense, dense_bias, positions, taps,
+                     phase_length, g_kernel, g_bias, g_dense, g_dense_bias, errors):
+    """Gradients of the batch's mean squared error (without the penalty) into per-thread buffers; each row's
+    error (prediction, `offset` included, minus target) into `errors`."""
     threads = g_kernel.shape[0]
     filters = kernel.shape[1]
     n = rows.shape[0]
@@ -225,9 +243,9 @@ def _batch_gradients(codes, y, rows, mean, scale, pad_left, kernel, bias, dense,
                     prediction += _pool_and_route(c0, c1, dense[f, start:start + size], size,
                                                   pooled[f, start:start + size], r0, r1)
                     _tap_sums(ph, r0, r1, start, size, taps, sums[f])
-            prediction += dense_bias
+            prediction += dense_bias + offset[i]
             error = prediction - y[row]
-            squared_errors[i] = error * error
+            errors[i] = error
             e = scale_error * error
             g_dense_bias[t, 0] += e
             for f in range(filters):
@@ -248,26 +266,28 @@ def _adam(w, g, mm, vv, alpha):
 
 
 def batch_gradients(codes: np.ndarray, y: np.ndarray, rows: np.ndarray, weights: list[np.ndarray], *,
-                    mean: np.ndarray, scale: np.ndarray, shape: FusedShape,
-                    squared_errors: np.ndarray | None = None) -> list[np.ndarray]:
+                    mean: np.ndarray, scale: np.ndarray, shape: FusedShape, covariates: np.ndarray | None = None,
+                    errors: np.ndarray | None = None) -> list[np.ndarray]:
     """Gradients of the mean squared error over `rows` (penalty excluded), in the layout of `weights`.
 
-    `squared_errors`, if given (length ``len(rows)``), receives each row's squared error.
+    `covariates` as for :func:`predict`; `errors`, if given (length ``len(rows)``), receives each row's error.
     """
-    kernel, bias, dense, dense_bias = weights
+    kernel, bias, dense, dense_bias = weights[:4]
     threads = max(1, min(numba.get_num_threads(), len(rows)))
-    buffers = [np.empty((threads, *w.shape), dtype=np.float32) for w in weights]
-    squared = np.empty(len(rows), dtype=np.float32) if squared_errors is None else squared_errors
-    _batch_gradients(codes, y, rows, mean, scale, shape.pad_left, kernel, bias, dense, dense_bias[0],
-                     shape.positions, shape.taps, shape.phase_length, *buffers, squared)
+    buffers = [np.empty((threads, *w.shape), dtype=np.float32) for w in weights[:4]]
+    errors = np.empty(len(rows), dtype=np.float32) if errors is None else errors
+    _batch_gradients(codes, y, rows, _offsets(covariates, weights, rows), mean, scale, shape.pad_left, kernel, bias,
+                     dense, dense_bias[0], shape.positions, shape.taps, shape.phase_length, *buffers, errors)
     gradients = [b.sum(axis=0) for b in buffers]
     gradients[0][shape.kernel_size:] = 0.0  # the zero taps padding the kernel to a multiple of 4 stay zero
+    if covariates is not None:
+        gradients.append((2.0 / len(rows)) * (covariates[rows].T @ errors).astype(np.float32))
     return gradients
 
 
 def train_epoch(codes: np.ndarray, y: np.ndarray, order: np.ndarray, *, mean: np.ndarray, scale: np.ndarray,
                 shape: FusedShape, weights: list[np.ndarray], adam: AdamState, l1: float, learning_rate: float,
-                batch_size: int) -> float:
+                batch_size: int, covariates: np.ndarray | None = None) -> float:
     """One epoch of mini-batch Adam over the rows in `order`, updating `weights` in place.
 
     Parameters
@@ -280,7 +300,9 @@ def train_epoch(codes: np.ndarray, y: np.ndarray, order: np.ndarray, *, mean: np
         Row indices in the order they are batched.
     weights
         ``[kernel (taps, filters), bias (filters,), dense (filters, positions), dense_bias (1,)]``,
-        float32, as :func:`from_keras_weights` lays them out.
+        plus the fixed effects (q,) with `covariates`; float32, as :func:`from_keras_weights` lays them out.
+    covariates
+        Optional standardised float32 covariates (n x q) of the unpenalised fixed-effect term.
     adam
         The optimiser's moments, carried from epoch to epoch.
     mean, scale
@@ -292,16 +314,16 @@ def train_epoch(codes: np.ndarray, y: np.ndarray, order: np.ndarray, *, mean: np
         The epoch's training MSE (squared errors of each sample at the weights it was trained with,
         as Keras' running ``mse`` metric).
     """
-    squared = np.empty(len(order), dtype=np.float32)
+    errors = np.empty(len(order), dtype=np.float32)
     l1 = np.float32(l1)
     for start in range(0, len(order), batch_size):
         rows = order[start:start + batch_size]
         gradients = batch_gradients(codes, y, rows, weights, mean=mean, scale=scale, shape=shape,
-                                    squared_errors=squared[start:start + len(rows)])
+                                    covariates=covariates, errors=errors[start:start + len(rows)])
         gradients[2] += l1 * np.sign(weights[2])
         adam.step += 1
         alpha = np.float32(learning_rate * math.sqrt(1 - float(_BETA_2) ** adam.step) /
                            (1 - float(_BETA_1) ** adam.step))
         for w, g, m, v in zip(weights, gradients, adam.m, adam.v, strict=True):
             _adam(w.reshape(-1), g.astype(np.float32).reshape(-1), m.reshape(-1), v.reshape(-1), alpha)
-    return float(np.mean(squared, dtype=np.float64))
+    return float(np.mean(errors.astype(np.float64) ** 2))

@@ -125,15 +125,18 @@ def read_plink(
         Path of the ``.bed`` file (``.bim`` and ``.fam`` beside it), or the
         fileset prefix without extension.
     phenotypes
-        CSV with one row per sample: an id column and numeric trait columns.
-        Every ``.fam`` sample must have a row; extra rows are ignored.
+        CSV with one row per sample: an id column, numeric trait columns and any
+        other columns (covariates). Genotyped samples without a row, or with an
+        empty / ``NA`` trait value, are kept unphenotyped (trait NaN): never trained
+        on or scored, predicted as selection candidates. Rows of ungenotyped ids are
+        ignored.
     trait
         Column of `phenotypes` to predict.
     id_column
         Id column of `phenotypes`; default ``id`` if present, else the first column.
     folds
         Optional CSV assigning folds: columns ``fold`` and either ``id`` or
-        ``row`` (0-based row in the ``.fam``).
+        ``row`` (0-based row in the ``.fam``); every phenotyped sample needs one.
 
     Returns
     -------
@@ -143,8 +146,8 @@ def read_plink(
     Raises
     ------
     CnngwpInputError
-        Missing files or columns, duplicated ids, ids that do not match the
-        ``.fam``, non-numeric or missing trait values, bad fold table.
+        Missing files or columns, duplicated ids, a non-numeric trait value, no
+        phenotyped sample at all, a bad fold table.
     """
     bed_path = Path(bed)
     if bed_path.suffix != ".bed":
@@ -175,7 +178,8 @@ def read_plink(
         if column not in samples.columns:
             samples[column] = fam[column].to_numpy()
     if folds is not None:
-        samples["fold"] = _read_folds(_require_file(Path(folds), "fold CSV"), iid)
+        samples["fold"] = _read_folds(_require_file(Path(folds), "fold CSV"), iid,
+                                      samples[trait].notna().to_numpy())
     return GenotypeData(genotypes, samples, snps, trait=trait, source=str(bed_path))
 
 
@@ -193,27 +197,22 @@ def _join_phenotypes(path: Path, iid: np.ndarray, trait: str, id_column: str | N
             f"{path}: row {dup.index[0] + 2}: duplicated sample id {dup.iloc[0]!r} in column {id_column!r}"
         )
     table = table.set_axis(pd.Index(ids, name="id")).drop(columns=id_column)
-    absent = [i for i in iid if i not in table.index]
-    if absent:
-        raise CnngwpInputError(
-            f"{path}: {len(absent)} sample id(s) of the .fam have no row in column {id_column!r}, "
-            f"first {absent[:3]}; expected one phenotype row per genotyped sample"
-        )
-    table = table.loc[iid]
+    table = table.reindex(pd.Index(iid, name="id"))  # genotyped samples without a row: every value missing
     values = pd.to_numeric(table[trait], errors="coerce")
-    bad = np.flatnonzero(values.isna().to_numpy())
+    bad = np.flatnonzero((values.isna() & table[trait].notna()).to_numpy())
     if len(bad):
-        raw = table[trait].iloc[bad[0]]
-        problem = "is missing" if pd.isna(raw) else f"{str(raw)!r} is not a number"
         raise CnngwpInputError(
-            f"{path}: sample {str(iid[bad[0]])!r}, column {trait!r}: value {problem}; "
-            "expected a number for every genotyped sample"
+            f"{path}: sample {str(iid[bad[0]])!r}, column {trait!r}: value {str(table[trait].iloc[bad[0]])!r} is not "
+            "a number; expected a number, or an empty / NA field for an animal without a phenotype"
         )
+    if values.isna().all():
+        raise CnngwpInputError(f"{path}: none of the {len(iid)} genotyped samples has a value in column {trait!r}; "
+                               f"expected phenotypes matched to the .fam ids through column {id_column!r}")
     table[trait] = values.astype(np.float64)
     return table
 
 
-def _read_folds(path: Path, iid: np.ndarray) -> np.ndarray:
+def _read_folds(path: Path, iid: np.ndarray, phenotyped: np.ndarray) -> np.ndarray:
     table = pd.read_csv(path)
     if "fold" not in table.columns or not ({"row", "id"} & set(table.columns)):
         raise CnngwpInputError(f"{path}: expected columns 'fold' and 'row' or 'id'; got {list(table.columns)}")
@@ -229,9 +228,10 @@ def _read_folds(path: Path, iid: np.ndarray) -> np.ndarray:
         )
     folds = np.full(len(iid), -1, dtype=np.int64)
     folds[positions.astype(np.int64)] = pd.to_numeric(table["fold"], errors="raise").to_numpy()
-    if (folds < 0).any():
-        first = iid[np.flatnonzero(folds < 0)[0]]
-        raise CnngwpInputError(f"{path}: sample {first!r} has no fold; expected a non-negative fold for every sample")
+    if (phenotyped & (folds < 0)).any():
+        first = iid[np.flatnonzero(phenotyped & (folds < 0))[0]]
+        raise CnngwpInputError(f"{path}: sample {first!r} has no fold; expected a non-negative fold for every "
+                               "phenotyped sample")
     return folds
 
 

@@ -5,7 +5,8 @@ with S x filters channels holds every member's filters, max-pooling acts per cha
 and a per-member output layer (each with its own L1 penalty) gives S predictions. The
 loss is the sum of the members' squared errors, so each member's gradient is the one it
 would get alone. Each member keeps the weights of its own best validation epoch; the
-result is returned as S ordinary single-member networks.
+result is returned as S ordinary single-member networks. Fixed-effect covariates get one
+unpenalised linear term per member (a Dense(S) without bias on the standardised covariates).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from cnngwp.model_layers import StandardizeGenotypes, build_cnngwp, glorot_limit
+from cnngwp.model_layers import StandardizeColumns, StandardizeGenotypes, build_cnngwp, glorot_limit
 
 
 @keras.saving.register_keras_serializable(package="cnngwp")
@@ -43,7 +44,8 @@ class MemberDense(keras.layers.Layer):
 
 def build_member_stack(
     n_snps: int, n_members: int, *, filters: int, kernel_size: int, l1: float, strides: int, pool_size: int,
-    mean: np.ndarray, scale: np.ndarray, seed: int,
+    mean: np.ndarray, scale: np.ndarray, seed: int, covariate_mean: np.ndarray | None = None,
+    covariate_scale: np.ndarray | None = None,
 ) -> keras.Model:
     """One network holding `n_members` CNNGWP members; output (batch, n_members)."""
     inputs = keras.Input(shape=(n_snps,), dtype="int8", name="genotypes")
@@ -55,15 +57,22 @@ def build_member_stack(
     x = keras.layers.MaxPooling1D(pool_size, name="max_pooling1d")(x)
     x = keras.layers.Reshape((-1, n_members, filters), name="members")(x)
     outputs = MemberDense(n_members, l1, seed=seed + 1, name="dense")(x)
-    return keras.Model(inputs, outputs, name="cnngwp_members")
+    if covariate_mean is None:
+        return keras.Model(inputs, outputs, name="cnngwp_members")
+    covariates = keras.Input(shape=(len(covariate_mean),), dtype="float32", name="covariates")
+    c = StandardizeColumns(covariate_mean, covariate_scale, name="standardize_covariates")(covariates)
+    fixed = keras.layers.Dense(n_members, use_bias=False, kernel_initializer="zeros", name="fixed_effects")(c)
+    outputs = keras.layers.Add(name="add_fixed_effects")([outputs, fixed])
+    return keras.Model({"genotypes": inputs, "covariates": covariates}, outputs, name="cnngwp_members")
 
 
 def _member_weights(weights: list[np.ndarray], member: int, filters: int) -> list[np.ndarray]:
-    """Weights of one member as an ordinary CNNGWP network (conv kernel, conv bias, dense kernel, dense bias)."""
-    conv_kernel, conv_bias, dense_kernel, dense_bias = weights
+    """Weights of one member as an ordinary CNNGWP network (conv kernel, conv bias, dense kernel, dense bias
+    and, with covariates, the fixed-effect kernel)."""
+    conv_kernel, conv_bias, dense_kernel, dense_bias, *fixed = weights
     channels = slice(member * filters, (member + 1) * filters)
     return [conv_kernel[..., channels], conv_bias[channels], dense_kernel[:, member, :].reshape(-1, 1),
-            dense_bias[member : member + 1]]
+            dense_bias[member : member + 1], *(f[:, member : member + 1] for f in fixed)]
 
 
 class _MemberTracker(keras.callbacks.Callback):
@@ -110,9 +119,14 @@ def _member_mse(member: int):
 def train_members_together(
     x, y, *, n_members: int, filters: int, kernel_size: int, l1: float, strides: int, pool_size: int,
     mean: np.ndarray, scale: np.ndarray, learning_rate: float, batch_size: int, epochs: int, seed: int,
-    validation=None, patience: int | None = None, snapshot_epochs=None,
+    validation=None, patience: int | None = None, snapshot_epochs=None, covariate_mean=None, covariate_scale=None,
+    fixed_effects=None,
 ):
     """Train the members in one network.
+
+    `x` is the codes, or ``{"genotypes": codes, "covariates": values}`` with
+    `covariate_mean` / `covariate_scale` and the start of the fixed-effect term,
+    ``fixed_effects = (weights per standardised covariate, intercept)``.
 
     With ``validation=(x_val, y_val)`` each member keeps its best validation epoch
     (patience: stop when no member improved for that many epochs); with
@@ -130,8 +144,15 @@ def train_members_together(
         1-based epoch whose weights each member kept.
     """
     keras.utils.set_random_seed(seed)
-    model = build_member_stack(x.shape[1], n_members, filters=filters, kernel_size=kernel_size, l1=l1,
-                               strides=strides, pool_size=pool_size, mean=mean, scale=scale, seed=seed)
+    n_snps = len(mean)
+    network = {"filters": filters, "kernel_size": kernel_size, "l1": l1, "strides": strides, "pool_size": pool_size,
+               "mean": mean, "scale": scale, "covariate_mean": covariate_mean, "covariate_scale": covariate_scale}
+    model = build_member_stack(n_snps, n_members, seed=seed, **network)
+    if fixed_effects is not None:
+        weights = model.get_weights()
+        weights[3][:] = fixed_effects[1]
+        weights[4][:] = np.asarray(fixed_effects[0])[:, None]
+        model.set_weights(weights)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=_summed_squared_error,
                   metrics=[_member_mse(m) for m in range(n_members)])
     tracker = _MemberTracker(n_members, filters, batch_size, validation=validation, patience=patience,
@@ -142,8 +163,7 @@ def train_members_together(
     train = np.column_stack([history.history[f"mse_{m}"] for m in range(n_members)])
     models = []
     for member in range(n_members):
-        single = build_cnngwp(x.shape[1], filters=filters, kernel_size=kernel_size, l1=l1, strides=strides,
-                              pool_size=pool_size, mean=mean, scale=scale)
+        single = build_cnngwp(n_snps, **network)
         single.set_weights(tracker.saved[member])
         models.append(single)
     best = list(snapshot_epochs) if snapshot_epochs is not None else tracker.best_epoch.tolist()

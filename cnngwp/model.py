@@ -5,6 +5,9 @@ Dense(1, linear, L1(lambda)); MSE loss; Adam. The int8 genotypes go into the mod
 they are and are standardised by its first (non-trainable) layer with training-row
 statistics, so no float copy of the genotype matrix is made.
 
+Fixed-effect covariates (sex, litter, ...) enter as an unpenalised linear term beside
+the output layer, trained jointly with the network from the least-squares start.
+
 The number of epochs is chosen by the validation MSE. By default (honest) the
 validation rows are carved from the training rows: the youngest training generation
 when generations are given, else a seeded random fraction. The paper's protocol passes
@@ -28,7 +31,8 @@ from cnngwp.members import train_members_together
 from cnngwp.model_layers import build_cnngwp, model_summary
 from cnngwp.splits import validation_split
 
-__all__ = ["ENGINES", "CNNGWPRegressor", "accelerator_available", "build_cnngwp", "feature_maps", "map_weights", "model_summary", "output_weights", "snp_weight_summary"]
+__all__ = ["ENGINES", "CNNGWPRegressor", "accelerator_available", "build_cnngwp", "feature_maps", "map_weights",
+           "member_interval", "model_summary", "network_predictions", "output_weights", "snp_weight_summary"]
 
 
 class _Trained(NamedTuple):
@@ -115,7 +119,8 @@ class CNNGWPRegressor(RegressorMixin, BaseEstimator):
     Attributes
     ----------
     members_ : list of keras.Model
-        The fitted networks (outputs on the rescaled trait).
+        The fitted networks (outputs on the rescaled trait); with covariates they take
+        ``{"genotypes": codes, "covariates": values}``.
     history_ : list of pandas.DataFrame
         Per member: epoch, train MSE, validation MSE (in the trait's units).
     best_epochs_ : list of int
@@ -129,6 +134,8 @@ class CNNGWPRegressor(RegressorMixin, BaseEstimator):
         members were trained on).
     y_mean_, y_scale_ : float
         Mean and standard deviation of the trait over those rows.
+    n_covariates_ : int
+        Number of covariate columns the networks take (0: none).
     """
 
     def __init__(self, *, filters: int = 64, kernel_size: int = 27, l1: float = 0.571,
@@ -175,25 +182,37 @@ class CNNGWPRegressor(RegressorMixin, BaseEstimator):
             return "keras"
         return "numba"
 
-    def _new_member(self, n_snps: int, member: int, *, compile: bool = True) -> keras.Model:
+    def _network_settings(self) -> dict:
+        covariates = self.covariate_scaler_
+        return {"filters": self.filters, "kernel_size": self.kernel_size, "l1": self.l1, "strides": self.strides,
+                "pool_size": self.pool_size, "mean": self.scaler_.mean_, "scale": self.scaler_.scale_,
+                "covariate_mean": None if covariates is None else covariates.mean_,
+                "covariate_scale": None if covariates is None else covariates.scale_}
+
+    def _new_member(self, n_snps: int, member: int, start, *, compile: bool = True) -> keras.Model:
         keras.utils.set_random_seed(self.seed * 1000 + member)
-        model = build_cnngwp(n_snps, filters=self.filters, kernel_size=self.kernel_size, l1=self.l1,
-                             strides=self.strides, pool_size=self.pool_size, mean=self.scaler_.mean_,
-                             scale=self.scaler_.scale_, seed=self.seed * 1000 + member)
+        model = build_cnngwp(n_snps, seed=self.seed * 1000 + member, **self._network_settings())
+        if start is not None:
+            weights = model.get_weights()
+            weights[3][:] = start[1]
+            weights[4][:, 0] = start[0]
+            model.set_weights(weights)
         if compile:
             model.compile(optimizer=keras.optimizers.Adam(self.learning_rate), loss="mse", metrics=["mse"])
         return model
 
-    def _set_scaling(self, X: np.ndarray, y: np.ndarray, rows: np.ndarray) -> None:
+    def _set_scaling(self, X: np.ndarray, y: np.ndarray, rows: np.ndarray, covariates: np.ndarray | None) -> None:
         self.scaler_ = Standardizer().fit(X, rows)
         self.y_mean_ = float(y[rows].mean())
         spread = float(y[rows].std())
         self.y_scale_ = spread if spread > 0 else 1.0
+        self.covariate_scaler_ = None if covariates is None else Standardizer().fit(covariates, rows)
 
     def _standardised(self, y: np.ndarray) -> np.ndarray:
         return ((y - self.y_mean_) * (TARGET_SD / self.y_scale_)).astype(np.float32)
 
-    def fit(self, X, y, *, generations=None, validation_rows=None, validation_data=None) -> CNNGWPRegressor:
+    def fit(self, X, y, *, covariates=None, generations=None, validation_rows=None,
+            validation_data=None) -> CNNGWPRegressor:
         """Train the member networks, each restored to its best validation epoch (or refitted for that many).
 
         Parameters
@@ -202,25 +221,33 @@ class CNNGWPRegressor(RegressorMixin, BaseEstimator):
             int8 genotype codes (missing -1), n x p.
         y
             Trait values.
+        covariates
+            Optional fixed-effect covariates, n x q numbers (a design matrix such as
+            :meth:`cnngwp.covariates.CovariateDesign.transform` gives, without an intercept
+            column). Standardised with the fitted rows' statistics inside the networks; their
+            linear term starts at the least-squares estimate and trains without penalty.
         generations
             Optional generation of each row: the youngest becomes the validation part.
         validation_rows
             Optional positions of the rows of `X` to validate on (the rest are fitted);
             overrides `generations`.
         validation_data
-            ``(X_val, y_val)`` given explicitly; all rows of `X` are fitted and nothing is
-            refitted (the paper's protocol passes the test set here, which makes its test
-            error optimistic).
+            ``(X_val, y_val)``, or ``(X_val, y_val, covariates_val)``, given explicitly; all
+            rows of `X` are fitted and nothing is refitted (the paper's protocol passes the
+            test set here, which makes its test error optimistic).
         """
         X, y = validate_data(self, X, y, dtype="numeric", y_numeric=True)
         X = as_genotype_codes(X, "X")
         y = np.asarray(y, dtype=np.float64)
+        C = _covariate_matrix(covariates, len(y))
+        self.n_covariates_ = 0 if C is None else C.shape[1]
         if validation_data is not None and validation_rows is not None:
             raise ValueError("give validation_rows or validation_data, not both")
         if validation_data is not None:
             fit_rows = np.arange(len(y))
             X_val = as_genotype_codes(validation_data[0], "validation_data[0]")
             y_val = np.asarray(validation_data[1], dtype=np.float64)
+            C_val = self._covariates_for(validation_data[2] if len(validation_data) > 2 else None, len(y_val))
         else:
             if validation_rows is None:
                 split = validation_split(generations, fraction=self.validation_fraction, seed=self.seed, n=len(y))
@@ -231,65 +258,87 @@ class CNNGWPRegressor(RegressorMixin, BaseEstimator):
                     raise ValueError(f"validation_rows: expected some, not all, of the positions 0..{len(y) - 1}; "
                                      f"got {len(val_rows)} position(s) from {val_rows[:1]} to {val_rows[-1:]}")
                 fit_rows = np.setdiff1d(np.arange(len(y)), val_rows)
-            X_val, y_val = X[val_rows], y[val_rows]
+            X_val, y_val, C_val = X[val_rows], y[val_rows], None if C is None else C[val_rows]
         together = self._together()
         self.engine_ = self._resolve_engine(together)
-        self._set_scaling(X, y, fit_rows)
+        self._set_scaling(X, y, fit_rows, C)
         fit_scale = self.y_scale_ / TARGET_SD
-        trained = self._train(X[fit_rows], self._standardised(y[fit_rows]),
-                              validation=(X_val, self._standardised(y_val)), together=together)
+        trained = self._train(_Inputs(X[fit_rows], None if C is None else C[fit_rows]),
+                              self._standardised(y[fit_rows]),
+                              validation=(_Inputs(X_val, C_val), self._standardised(y_val)), together=together)
         self.history_ = [pd.DataFrame({"epoch": np.arange(1, len(t.train) + 1), "train_mse": t.train * fit_scale**2,
                                        "validation_mse": t.validation * fit_scale**2}) for t in trained]
         self.best_epochs_ = [t.best_epoch for t in trained]
         self.refitted_ = bool(self.refit and validation_data is None)
         if self.refitted_:
-            self._set_scaling(X, y, np.arange(len(y)))
-            trained = self._train(X, self._standardised(y), epochs=self.best_epochs_, together=together)
+            self._set_scaling(X, y, np.arange(len(y)), C)
+            trained = self._train(_Inputs(X, C), self._standardised(y), epochs=self.best_epochs_, together=together)
         self.members_ = [t.model for t in trained]
         return self
 
-    def _train(self, x, y, *, together: bool, validation=None, epochs: list[int] | None = None) -> list[_Trained]:
+    def _covariates_for(self, covariates, n: int) -> np.ndarray | None:
+        """`covariates` checked against the number of columns the networks were fitted with."""
+        C = _covariate_matrix(covariates, n)
+        given = 0 if C is None else C.shape[1]
+        if given != self.n_covariates_:
+            raise ValueError(f"the networks were fitted with {self.n_covariates_} covariate column(s); got {given}")
+        return C
+
+    def _initial_fixed_effects(self, x: _Inputs, y: np.ndarray) -> tuple[np.ndarray, float] | None:
+        """Least-squares start of the fixed-effect term: (weights per standardised covariate, intercept)."""
+        if x.covariates is None:
+            return None
+        z = self.covariate_scaler_.transform(x.covariates, dtype=np.float64)
+        solution = np.linalg.lstsq(np.column_stack([np.ones(len(y)), z]), y.astype(np.float64), rcond=None)[0]
+        return solution[1:], float(solution[0])
+
+    def _train(self, x: _Inputs, y, *, together: bool, validation=None, epochs: list[int] | None = None) -> list[_Trained]:
         """Train every member on (x, y): to its best validation epoch, or for its given number of epochs."""
+        start = self._initial_fixed_effects(x, y)
         if together:
-            settings = {"n_members": self.n_members, "filters": self.filters, "kernel_size": self.kernel_size,
-                        "l1": self.l1, "strides": self.strides, "pool_size": self.pool_size,
-                        "mean": self.scaler_.mean_, "scale": self.scaler_.scale_, "learning_rate": self.learning_rate,
-                        "batch_size": self.batch_size, "epochs": self.epochs, "seed": self.seed * 1000}
-            models, train, val, best = train_members_together(x, y, validation=validation, patience=self.patience,
+            settings = {**self._network_settings(), "n_members": self.n_members, "learning_rate": self.learning_rate,
+                        "batch_size": self.batch_size, "epochs": self.epochs, "seed": self.seed * 1000,
+                        "fixed_effects": start}
+            models, train, val, best = train_members_together(x.feed(), y, patience=self.patience,
+                                                              validation=None if validation is None else
+                                                              (validation[0].feed(), validation[1]),
                                                               snapshot_epochs=epochs, **settings)
             return [_Trained(models[m], train[:, m], None if val is None else val[:, m], best[m])
                     for m in range(self.n_members)]
         train_one = self._train_numba if self.engine_ == "numba" else self._train_keras
-        return [train_one(x, y, member, validation, None if epochs is None else epochs[member])
+        return [train_one(x, y, member, start, validation, None if epochs is None else epochs[member])
                 for member in range(self.n_members)]
 
-    def _train_keras(self, x, y, member: int, validation, epochs: int | None) -> _Trained:
-        model = self._new_member(x.shape[1], member)
+    def _train_keras(self, x: _Inputs, y, member: int, start, validation, epochs: int | None) -> _Trained:
+        model = self._new_member(x.codes.shape[1], member, start)
         if epochs is not None:
-            history = model.fit(x, y, batch_size=self.batch_size, epochs=epochs, verbose=0, shuffle=True)
+            history = model.fit(x.feed(), y, batch_size=self.batch_size, epochs=epochs, verbose=0, shuffle=True)
             return _Trained(model, np.asarray(history.history["mse"]), None, epochs)
         best = _BestEpoch(self.patience)
-        history = model.fit(x, y, batch_size=self.batch_size, epochs=self.epochs, validation_data=validation,
-                            callbacks=[best], verbose=0, shuffle=True)
+        history = model.fit(x.feed(), y, batch_size=self.batch_size, epochs=self.epochs,
+                            validation_data=(validation[0].feed(), validation[1]), callbacks=[best], verbose=0,
+                            shuffle=True)
         return _Trained(model, np.asarray(history.history["mse"]), np.asarray(history.history["val_mse"]),
                         best.best_epoch + 1)
 
-    def _train_numba(self, x, y, member: int, validation, epochs: int | None) -> _Trained:
-        model = self._new_member(x.shape[1], member, compile=False)
-        shape = fused.FusedShape(x.shape[1], self.kernel_size, self.filters)
+    def _train_numba(self, x: _Inputs, y, member: int, start, validation, epochs: int | None) -> _Trained:
+        model = self._new_member(x.codes.shape[1], member, start, compile=False)
+        shape = fused.FusedShape(x.codes.shape[1], self.kernel_size, self.filters)
         weights = fused.from_keras_weights(model.get_weights(), shape)
         statistics = {"mean": self.scaler_.mean_.astype(np.float32), "scale": self.scaler_.scale_.astype(np.float32),
                       "shape": shape}
         adam, rng = fused.AdamState(weights), np.random.default_rng(self.seed * 1000 + member)
+        covariates = self._standardised_covariates(x)
         train, val = [], []
         best_mse, best_epoch, best_weights = np.inf, epochs or 0, None
         for epoch in range(self.epochs if epochs is None else epochs):
-            train.append(fused.train_epoch(x, y, rng.permutation(len(y)), weights=weights, adam=adam, l1=self.l1,
+            train.append(fused.train_epoch(x.codes, y, rng.permutation(len(y)), weights=weights, adam=adam, l1=self.l1,
                                            learning_rate=self.learning_rate, batch_size=self.batch_size,
-                                           **statistics))
+                                           covariates=covariates, **statistics))
             if epochs is not None:
                 continue
-            predicted = fused.predict(validation[0], weights, **statistics)
+            predicted = fused.predict(validation[0].codes, weights, covariates=self._standardised_covariates(
+                validation[0]), **statistics)
             val.append(float(np.mean((predicted.astype(np.float64) - validation[1]) ** 2)))
             if val[-1] < best_mse:
                 best_mse, best_epoch, best_weights = val[-1], epoch + 1, [w.copy() for w in weights]
@@ -298,21 +347,25 @@ class CNNGWPRegressor(RegressorMixin, BaseEstimator):
         model.set_weights(fused.to_keras_weights(weights if best_weights is None else best_weights, shape))
         return _Trained(model, np.asarray(train), np.asarray(val) if epochs is None else None, best_epoch)
 
-    def predict_members(self, X) -> np.ndarray:
-        """Predictions of every member, shape (n_members, n)."""
+    def _standardised_covariates(self, x: _Inputs) -> np.ndarray | None:
+        if x.covariates is None:
+            return None
+        return self.covariate_scaler_.transform(x.covariates, dtype=np.float32)
+
+    def predict_members(self, X, *, covariates=None) -> np.ndarray:
+        """Predictions of every member, shape (n_members, n); `covariates` as in :meth:`fit`."""
         check_is_fitted(self, "members_")
         X = as_genotype_codes(validate_data(self, X, dtype="numeric", reset=False), "X")
-        return np.stack([_predict_eagerly(m, X) * (self.y_scale_ / TARGET_SD) + self.y_mean_ for m in self.members_])
+        inputs = _Inputs(X, self._covariates_for(covariates, len(X)))
+        return network_predictions(self.members_, inputs, [(self.y_mean_, self.y_scale_)] * len(self.members_))
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X, *, covariates=None) -> np.ndarray:
         """Ensemble mean prediction."""
-        return self.predict_members(X).mean(axis=0)
+        return self.predict_members(X, covariates=covariates).mean(axis=0)
 
-    def prediction_interval(self, X, *, level: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
+    def prediction_interval(self, X, *, covariates=None, level: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
         """Lower and upper quantiles of the members' predictions (the ensemble's spread)."""
-        members = self.predict_members(X)
-        alpha = (1 - level) / 2
-        return np.quantile(members, alpha, axis=0), np.quantile(members, 1 - alpha, axis=0)
+        return member_interval(self.predict_members(X, covariates=covariates), level=level)
 
     def summary(self) -> pd.DataFrame:
         """Table 1 of the paper for the fitted network."""
@@ -352,11 +405,53 @@ def map_weights(weights: np.ndarray, n_snps: int, filters: int) -> pd.DataFrame:
     })
 
 
-def _predict_eagerly(model: keras.Model, X: np.ndarray, batch_size: int = 256) -> np.ndarray:
+class _Inputs(NamedTuple):
+    """The networks' inputs for some rows: int8 codes and, when the model has them, the raw covariates."""
+
+    codes: np.ndarray
+    covariates: np.ndarray | None = None
+
+    def feed(self, rows: slice = slice(None)):
+        """What a Keras network of this model takes for `rows`: the codes, or a dict with the covariates."""
+        if self.covariates is None:
+            return self.codes[rows]
+        return {"genotypes": self.codes[rows], "covariates": self.covariates[rows].astype(np.float32)}
+
+
+def _covariate_matrix(covariates, n: int) -> np.ndarray | None:
+    """`covariates` as a float64 n x q matrix (None for none), or an error naming what is wrong."""
+    if covariates is None:
+        return None
+    C = np.asarray(covariates, dtype=np.float64)
+    C = C.reshape(-1, 1) if C.ndim == 1 else C
+    if C.ndim != 2 or len(C) != n:
+        raise ValueError(f"covariates: expected an array with {n} rows; got shape {np.shape(covariates)}")
+    if not np.isfinite(C).all():
+        raise ValueError("covariates: missing or infinite values; every row needs every covariate")
+    return C if C.shape[1] else None
+
+
+def _predict_eagerly(model: keras.Model, inputs: _Inputs, batch_size: int = 256) -> np.ndarray:
     """Predictions in batches of direct calls: ``Model.predict`` traces a new graph for every model and
     final batch shape, which TensorFlow reports as excessive retracing once many models are fitted."""
-    return np.concatenate([np.asarray(model(X[i:i + batch_size], training=False))[:, 0]
-                           for i in range(0, len(X), batch_size)])
+    n = len(inputs.codes)
+    if n == 0:
+        return np.empty(0, dtype=np.float32)
+    return np.concatenate([np.asarray(model(inputs.feed(slice(i, i + batch_size)), training=False))[:, 0]
+                           for i in range(0, n, batch_size)])
+
+
+def network_predictions(networks: list[keras.Model], inputs: _Inputs,
+                        target_scaling: list[tuple[float, float]]) -> np.ndarray:
+    """Predictions in the trait's units of each network (shape (S, n)), given each one's (trait mean, trait SD)."""
+    return np.stack([_predict_eagerly(model, inputs).astype(np.float64) * (scale / TARGET_SD) + mean
+                     for model, (mean, scale) in zip(networks, target_scaling, strict=True)])
+
+
+def member_interval(member_predictions: np.ndarray, *, level: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper quantiles of members' predictions (S, n): the spread of the averaged model."""
+    alpha = (1 - level) / 2
+    return (np.quantile(member_predictions, alpha, axis=0), np.quantile(member_predictions, 1 - alpha, axis=0))
 
 
 def feature_maps(model: keras.Model, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -1,9 +1,13 @@
-"""Train/test splits and the inner validation split used for honest tuning."""
+"""Train/test splits and the inner validation split used for honest tuning.
+
+Only phenotyped animals are trained on or scored. Animals without a phenotype are the
+split's candidates: predicted by every model, never part of a metric.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -18,21 +22,32 @@ class Split:
     Attributes
     ----------
     train, test
-        Sorted, disjoint int64 row indices.
+        Sorted, disjoint int64 row indices of phenotyped samples.
     name
         Short label such as ``"generation-5"`` or ``"fold-2"``.
+    candidates
+        Rows of the samples without a phenotype (predicted, never scored).
     """
 
     train: np.ndarray
     test: np.ndarray
     name: str
+    candidates: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
 
 
-def _checked(train: np.ndarray, test: np.ndarray, name: str, where: str) -> Split:
+def _checked(train: np.ndarray, test: np.ndarray, name: str, where: str,
+             candidates: np.ndarray | None = None) -> Split:
     for part, rows in (("training", train), ("held-out", test)):
         if len(rows) < 2:
-            raise CnngwpInputError(f"{where}: {name} has {len(rows)} individual(s) in its {part} part; at least 2 are needed")
-    return Split(np.sort(train).astype(np.int64), np.sort(test).astype(np.int64), name)
+            raise CnngwpInputError(f"{where}: {name} has {len(rows)} phenotyped individual(s) in its {part} part; "
+                                   "at least 2 are needed")
+    candidates = np.empty(0) if candidates is None else candidates
+    return Split(np.sort(train).astype(np.int64), np.sort(test).astype(np.int64), name,
+                 np.sort(candidates).astype(np.int64))
+
+
+def _candidates(data: GenotypeData) -> np.ndarray:
+    return np.flatnonzero(~data.phenotyped)
 
 
 def split_by_generation(data: GenotypeData, *, test_generations: Sequence[int] = (5,)) -> Split:
@@ -42,31 +57,34 @@ def split_by_generation(data: GenotypeData, *, test_generations: Sequence[int] =
         raise CnngwpInputError(f"{data.source}: no 'generation' column, so a split by generation is impossible")
     is_test = np.isin(gen, list(test_generations))
     label = "generation-" + "-".join(str(g) for g in test_generations)
-    return _checked(np.flatnonzero(~is_test), np.flatnonzero(is_test), label, f"{data.source} column 'generation'")
+    ok = data.phenotyped
+    return _checked(np.flatnonzero(~is_test & ok), np.flatnonzero(is_test & ok), label,
+                    f"{data.source} column 'generation'", _candidates(data))
 
 
 def kfold_splits(data: GenotypeData, *, k: int = 5, seed: int) -> list[Split]:
-    """Seeded random k-fold partition of the samples."""
+    """Seeded random k-fold partition of the phenotyped samples."""
     if k < 2:
         raise CnngwpInputError(f"k must be at least 2, got {k}")
-    order = np.random.default_rng(seed).permutation(data.n_samples)
-    folds = np.empty(data.n_samples, dtype=np.int64)
-    folds[order] = np.arange(data.n_samples) % k
-    return _folds(folds, np.arange(k), f"{data.source} (seeded {k}-fold)")
+    phenotyped = np.flatnonzero(data.phenotyped)
+    order = np.random.default_rng(seed).permutation(phenotyped)
+    folds = np.full(data.n_samples, -1, dtype=np.int64)
+    folds[order] = np.arange(len(order)) % k
+    return _folds(data, folds, np.arange(k), f"{data.source} (seeded {k}-fold)")
 
 
 def fold_column_splits(data: GenotypeData, *, column: str = "fold") -> list[Split]:
-    """One split per distinct value of a user's fold column (test = that fold)."""
+    """One split per distinct fold of the phenotyped samples in a user's fold column (test = that fold)."""
     if column not in data.samples.columns:
         raise CnngwpInputError(f"{data.source}: no fold column {column!r} in {list(data.samples.columns)}")
     folds = data.samples[column].to_numpy()
-    return _folds(folds, np.unique(folds), f"{data.source} column {column!r}")
+    return _folds(data, folds, np.unique(folds[data.phenotyped]), f"{data.source} column {column!r}")
 
 
-def _folds(folds: np.ndarray, values: np.ndarray, where: str) -> list[Split]:
-    return [
-        _checked(np.flatnonzero(folds != v), np.flatnonzero(folds == v), f"fold-{v}", where) for v in values
-    ]
+def _folds(data: GenotypeData, folds: np.ndarray, values: np.ndarray, where: str) -> list[Split]:
+    ok = data.phenotyped
+    return [_checked(np.flatnonzero((folds != v) & ok), np.flatnonzero((folds == v) & ok), f"fold-{v}", where,
+                     _candidates(data)) for v in values]
 
 
 def inner_validation_split(

@@ -20,31 +20,47 @@ def problem():
     return X, y, scaler
 
 
-def keras_network(scaler, *, filters, kernel_size, l1, seed=1):
+def keras_network(scaler, *, filters, kernel_size, l1, seed=1, covariate_scaler=None):
     keras.utils.set_random_seed(seed)
     model = build_cnngwp(len(scaler.mean_), filters=filters, kernel_size=kernel_size, l1=l1, mean=scaler.mean_,
-                         scale=scaler.scale_, seed=seed)
+                         scale=scaler.scale_, seed=seed,
+                         covariate_mean=None if covariate_scaler is None else covariate_scaler.mean_,
+                         covariate_scale=None if covariate_scaler is None else covariate_scaler.scale_)
+    if covariate_scaler is not None:  # a non-zero start of the fixed effects, so their gradient path is exercised
+        weights = model.get_weights()
+        weights[4][:, 0] = np.linspace(-0.5, 0.7, len(covariate_scaler.mean_))
+        model.set_weights(weights)
     return model
+
+
+def covariates_of(X, seed=9):
+    """A 0/1 factor and a numeric covariate (raw) with their standardisation."""
+    rng = np.random.default_rng(seed)
+    C = np.column_stack([rng.integers(0, 2, len(X)), rng.normal(20, 3, len(X))])
+    scaler = Standardizer().fit(C)
+    return C, scaler, scaler.transform(C, dtype=np.float32)
 
 
 def statistics(scaler, shape):
     return {"mean": scaler.mean_.astype(np.float32), "scale": scaler.scale_.astype(np.float32), "shape": shape}
 
 
-@pytest.mark.parametrize("kernel_size", [7, 8, 27])
-def test_one_epoch_matches_keras_from_the_same_weights_and_batch_order(problem, kernel_size):
+@pytest.mark.parametrize(("kernel_size", "with_covariates"), [(7, False), (8, False), (27, False), (8, True)])
+def test_one_epoch_matches_keras_from_the_same_weights_and_batch_order(problem, kernel_size, with_covariates):
     X, y, scaler = problem
     filters, l1, rate, batch = 8, 0.05, 1e-3, 48
-    model = keras_network(scaler, filters=filters, kernel_size=kernel_size, l1=l1)
+    C, c_scaler, c_standard = covariates_of(X) if with_covariates else (None, None, None)
+    model = keras_network(scaler, filters=filters, kernel_size=kernel_size, l1=l1, covariate_scaler=c_scaler)
     model.compile(optimizer=keras.optimizers.Adam(rate), loss="mse", metrics=["mse"])
     shape = fused.FusedShape(X.shape[1], kernel_size, filters)
     weights = fused.from_keras_weights(model.get_weights(), shape)
     stats = statistics(scaler, shape)
-    np.testing.assert_allclose(fused.predict(X, weights, **stats), model(X, training=False).numpy()[:, 0],
-                               rtol=1e-5, atol=1e-5)
-    keras_mse = model.fit(X, y, batch_size=batch, epochs=1, shuffle=False, verbose=0).history["mse"][0]
+    feed = X if C is None else {"genotypes": X, "covariates": C.astype(np.float32)}
+    np.testing.assert_allclose(fused.predict(X, weights, covariates=c_standard, **stats),
+                               model(feed, training=False).numpy()[:, 0], rtol=1e-5, atol=1e-5)
+    keras_mse = model.fit(feed, y, batch_size=batch, epochs=1, shuffle=False, verbose=0).history["mse"][0]
     fused_mse = fused.train_epoch(X, y, np.arange(len(y)), weights=weights, adam=fused.AdamState(weights), l1=l1,
-                                  learning_rate=rate, batch_size=batch, **stats)
+                                  learning_rate=rate, batch_size=batch, covariates=c_standard, **stats)
     assert fused_mse == pytest.approx(keras_mse, rel=1e-5)
     expected = model.get_weights()
     got = fused.to_keras_weights(weights, shape)
@@ -53,6 +69,9 @@ def test_one_epoch_matches_keras_from_the_same_weights_and_batch_order(problem, 
     dense, dense_expected = got[2][:, 0], expected[2][:, 0]
     off = np.abs(dense - dense_expected) > 1e-3 * np.abs(dense_expected) + 1e-7
     assert off.mean() <= 0.001, f"{off.sum()} of {off.size} dense weights differ (the L1 subgradient at zero)"
+    np.testing.assert_allclose(got[3], expected[3], rtol=1e-4, atol=1e-6)  # dense bias
+    if with_covariates:
+        np.testing.assert_allclose(got[4], expected[4], rtol=1e-4, atol=1e-6)  # fixed effects, unpenalised
 
 
 def test_gradients_match_finite_differences():
@@ -60,14 +79,17 @@ def test_gradients_match_finite_differences():
     X = rng.binomial(2, 0.5, (6, 23)).astype(np.int8)
     y = rng.normal(0, 1, 6).astype(np.float32)
     scaler = Standardizer().fit(X)
+    _C, c_scaler, covariates = covariates_of(X)
     shape = fused.FusedShape(23, 5, 3)
-    weights = fused.from_keras_weights(keras_network(scaler, filters=3, kernel_size=5, l1=0.0).get_weights(), shape)
+    network = keras_network(scaler, filters=3, kernel_size=5, l1=0.0, covariate_scaler=c_scaler)
+    weights = fused.from_keras_weights(network.get_weights(), shape)
+    assert len(weights) == 5
     stats = statistics(scaler, shape)
     rows = np.arange(6)
-    analytic = fused.batch_gradients(X, y, rows, weights, **stats)
+    analytic = fused.batch_gradients(X, y, rows, weights, covariates=covariates, **stats)
 
     def loss(ws):
-        return float(np.mean((fused.predict(X, ws, **stats).astype(np.float64) - y) ** 2))
+        return float(np.mean((fused.predict(X, ws, covariates=covariates, **stats).astype(np.float64) - y) ** 2))
 
     eps = 1e-2
     for index, (w, g) in enumerate(zip(weights, analytic, strict=True)):

@@ -6,8 +6,10 @@ import pytest
 from bed_reader import open_bed
 
 import cnngwp.io as cio
+from cnngwp.data import summarise_dataset
 from cnngwp.errors import CnngwpInputError
 from cnngwp.io import read_dataset, read_plink, read_qtlmas_csv, write_dataset
+from cnngwp.splits import fold_column_splits, kfold_splits, split_by_generation
 
 
 def test_write_then_read_returns_identical_data(small_sim, tmp_path):
@@ -112,19 +114,44 @@ def test_plink_reader_checks_the_phenotype_table(plink_dir):
     pheno = _pheno(plink_dir)
     pheno["id"] = "x" + pheno["id"].astype(str)
     pheno.to_csv(plink_dir / "other.csv", index=False)
-    with pytest.raises(CnngwpInputError, match=r"other\.csv: \d+ sample id\(s\) of the \.fam have no row"):
+    with pytest.raises(CnngwpInputError, match=r"other\.csv: none of the \d+ genotyped samples has a value in "
+                                               r"column 'y'; expected phenotypes matched to the \.fam ids"):
         read_plink(bed, plink_dir / "other.csv", trait="y")
     pheno = _pheno(plink_dir).astype({"y": object})
     pheno.loc[10, "y"] = "tall"
     pheno.to_csv(plink_dir / "text.csv", index=False)
     with pytest.raises(CnngwpInputError, match=r"text\.csv: sample '11', column 'y': value 'tall' is not a number"):
         read_plink(bed, plink_dir / "text.csv", trait="y")
-    pheno.loc[10, "y"] = None
-    pheno.to_csv(plink_dir / "gap.csv", index=False)
-    with pytest.raises(CnngwpInputError, match=r"gap\.csv: sample '11', column 'y': value is missing"):
-        read_plink(bed, plink_dir / "gap.csv", trait="y")
     with pytest.raises(CnngwpInputError, match=r"no column 'height'"):
         read_plink(bed, plink_dir / "phenotypes.csv", trait="height")
+
+
+def test_animals_without_a_phenotype_are_kept_unphenotyped(plink_dir):
+    """A missing row, an empty field and NA all mean 'no phenotype': the animal stays, its trait is NaN, no split
+    trains on or scores it, and it needs no fold."""
+    bed = plink_dir / "genotypes.bed"
+    pheno = _pheno(plink_dir).astype({"y": object})
+    pheno.loc[10, "y"] = None  # empty field
+    pheno.loc[11, "y"] = "NA"
+    pheno.drop(index=[12, 13]).to_csv(plink_dir / "gaps.csv", index=False)  # no row at all for two animals
+    n = len(pheno)
+    folds = pd.DataFrame({"row": np.arange(n), "fold": np.arange(n) % 3}).drop(index=[12, 13])
+    folds.to_csv(plink_dir / "folds.csv", index=False)
+    data = read_plink(bed, plink_dir / "gaps.csv", trait="y", folds=plink_dir / "folds.csv")
+    assert data.n_samples == n
+    assert np.flatnonzero(~data.phenotyped).tolist() == [10, 11, 12, 13]
+    for split in fold_column_splits(data):
+        assert split.candidates.tolist() == [10, 11, 12, 13]
+        assert not np.isin([10, 11, 12, 13], np.concatenate([split.train, split.test])).any()
+    for split in kfold_splits(data, k=4, seed=1):
+        assert np.isfinite(data.y[np.concatenate([split.train, split.test])]).all()
+    generation = split_by_generation(data)
+    assert len(generation.train) + len(generation.test) == n - 4
+    assert summarise_dataset(data)["unphenotyped"] == 4
+    folds.drop(index=[20]).to_csv(plink_dir / "short.csv", index=False)
+    with pytest.raises(CnngwpInputError, match=r"short\.csv: sample '21' has no fold; expected a non-negative fold "
+                                               r"for every phenotyped sample"):
+        read_plink(bed, plink_dir / "gaps.csv", trait="y", folds=plink_dir / "short.csv")
 
 
 def test_plink_reader_rejects_duplicated_fam_ids(plink_dir):

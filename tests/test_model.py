@@ -178,3 +178,29 @@ def test_validation_rows_out_of_range_are_named(planted):
         CNNGWPRegressor(**dict(SMALL, epochs=1)).fit(X, y, validation_rows=[3, 450])
     with pytest.raises(ValueError, match="validation_rows"):
         CNNGWPRegressor(**dict(SMALL, epochs=1)).fit(X, y, validation_rows=np.arange(len(y)))
+
+
+@pytest.mark.parametrize(("engine", "mode"), [("numba", "sequential"), ("keras", "sequential"),
+                                              ("keras", "together")])
+def test_covariates_enter_as_an_unpenalised_linear_term(engine, mode):
+    """A large sex effect: with the covariates every engine predicts far better, and the fixed-effect weight of the
+    trained networks recovers the effect (on the standardised covariate, in the rescaled trait's units)."""
+    rng = np.random.default_rng(11)
+    n, p = 320, 200
+    X = rng.binomial(2, 0.4, (n, p)).astype(np.int8)
+    sex = rng.integers(0, 2, n).astype(float)
+    y = 50 + 8.0 * sex + 2.0 * (X[:, 30] - 0.8) + rng.normal(0, 1, n)
+    settings = {"filters": 4, "kernel_size": 5, "l1": 0.2, "learning_rate": 3e-3, "epochs": 25, "patience": 8,
+                "n_members": 2, "engine": engine, "ensemble_mode": mode, "seed": 1, "refit": True}
+    train, test = np.arange(240), np.arange(240, n)
+    with_sex = CNNGWPRegressor(**settings).fit(X[train], y[train], covariates=sex[train])
+    without = CNNGWPRegressor(**settings).fit(X[train], y[train])
+    mse_with = np.mean((with_sex.predict(X[test], covariates=sex[test]) - y[test]) ** 2)
+    mse_without = np.mean((without.predict(X[test]) - y[test]) ** 2)
+    assert mse_with < 0.5 * mse_without
+    assert with_sex.n_covariates_ == 1 and without.n_covariates_ == 0
+    kernel = with_sex.members_[0].get_layer("fixed_effects").get_weights()[0][0, 0]
+    effect = kernel / with_sex.covariate_scaler_.scale_[0] * with_sex.y_scale_ / TARGET_SD
+    assert effect == pytest.approx(8.0, rel=0.1)
+    with pytest.raises(ValueError, match="fitted with 1 covariate column"):
+        with_sex.predict(X[test])

@@ -37,7 +37,7 @@ def test_kfold_is_a_seeded_partition():
 
 def test_fold_column_and_too_small_fold():
     data = make_data(np.zeros((8, 2), dtype=np.int8), fold=[0, 0, 0, 1, 1, 1, 1, 2])
-    with pytest.raises(CnngwpInputError, match=r"column 'fold': fold-2 has 1 individual\(s\) in its held-out part"):
+    with pytest.raises(CnngwpInputError, match=r"column 'fold': fold-2 has 1 phenotyped individual\(s\) in its held-out part"):
         fold_column_splits(data)
     data = make_data(np.zeros((8, 2), dtype=np.int8), fold=[0, 0, 0, 1, 1, 1, 1, 1])
     assert [s.name for s in fold_column_splits(data)] == ["fold-0", "fold-1"]
