@@ -115,6 +115,24 @@ def _fixed_design(covariates, n: int, *, fitted: int | None = None) -> np.ndarra
 class _MarkerEffectsMixin:
     """Prediction from ``intercept_``, per-standardised-SNP ``coef_`` and the covariates' ``fixed_effects_``."""
 
+    def effects_state(self) -> dict[str, np.ndarray]:
+        """Everything prediction needs, as arrays (what a saved model stores)."""
+        check_is_fitted(self, "coef_")
+        return {"intercept": np.array(self.intercept_), "coef": self.coef_, "fixed_effects": self.fixed_effects_,
+                "snp_mean": self.scaler_.mean_, "snp_scale": self.scaler_.scale_}
+
+    @classmethod
+    def from_effects_state(cls, state) -> _MarkerEffectsMixin:
+        """A fitted model that predicts as the one :meth:`effects_state` was taken from."""
+        model = cls()
+        scaler = Standardizer()
+        scaler.mean_, scaler.scale_ = np.asarray(state["snp_mean"]), np.asarray(state["snp_scale"])
+        scaler.constant_ = np.zeros(len(scaler.mean_), dtype=bool)
+        model.scaler_, model.n_features_in_ = scaler, len(scaler.mean_)
+        model.intercept_, model.coef_ = float(state["intercept"]), np.asarray(state["coef"])
+        model.fixed_effects_ = np.asarray(state["fixed_effects"])
+        return model
+
     def predict(self, X, *, covariates=None) -> np.ndarray:
         """Predicted genetic value plus intercept (plus fixed effects of `covariates`) for each row of `X`."""
         check_is_fitted(self, "coef_")

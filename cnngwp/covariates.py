@@ -119,6 +119,10 @@ class CovariateDesign:
                 parts.append(pd.to_numeric(samples[column]).to_numpy(dtype=np.float64))
         return np.column_stack(parts) if parts else np.empty((len(samples), 0))
 
+    def for_rows(self, data, rows: np.ndarray) -> np.ndarray:
+        """The design of `rows` of a :class:`cnngwp.data.GenotypeData`'s sample table."""
+        return self.transform(data.samples.iloc[np.asarray(rows)], source=data.source)
+
     def _check_values(self, table: pd.DataFrame, source: str) -> None:
         for column in self.columns:
             values = table[column]

@@ -4,8 +4,9 @@ Under the honest protocol each member picks its number of epochs on the validati
 and is then refitted on all training rows for that many epochs (``TrainingSettings.refit``).
 
 Each member is a Dask task that returns its numbers (test predictions, output-layer
-weights, validation curve); the driver saves each as ``members/member-NN.npz`` the
-moment it arrives, so an interrupted ensemble resumes with the members still missing.
+weights, validation curve) and its network in Keras' own format; the driver saves each as
+``members/member-NN.npz`` the moment it arrives, so an interrupted ensemble resumes with
+the members still missing.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from tqdm import tqdm
 from cnngwp.evaluate import prediction_metrics
 from cnngwp.files import atomic_write, tie_to_settings
 from cnngwp.model import map_weights, output_weights
+from cnngwp.saved_model import keras_archive
 from cnngwp.training import TrainingSettings, TuningProblem, fit_cnn
 from cnngwp.tuning import Gamma
 
@@ -41,6 +43,9 @@ class MemberFit:
     test_predictions: np.ndarray
     weights: np.ndarray
     history: pd.DataFrame
+    network: bytes
+    trait_mean: float
+    trait_sd: float
 
     def save(self, path: Path) -> None:
         """Write atomically as ``.npz``."""
@@ -49,7 +54,9 @@ class MemberFit:
                 np.savez(handle, member=self.member, seed=self.seed, best_epoch=self.best_epoch,
                          validation_mse=self.validation_mse, seconds=self.seconds, test_predictions=self.test_predictions,
                          weights=self.weights, train_mse=self.history["train_mse"].to_numpy(),
-                         history_validation_mse=self.history["validation_mse"].to_numpy())
+                         history_validation_mse=self.history["validation_mse"].to_numpy(),
+                         network=np.frombuffer(self.network, dtype=np.uint8), trait_mean=self.trait_mean,
+                         trait_sd=self.trait_sd)
         atomic_write(path, write)
 
     @classmethod
@@ -58,7 +65,12 @@ class MemberFit:
             history = pd.DataFrame({"epoch": np.arange(1, len(f["train_mse"]) + 1), "train_mse": f["train_mse"],
                                     "validation_mse": f["history_validation_mse"]})
             return cls(int(f["member"]), int(f["seed"]), int(f["best_epoch"]), float(f["validation_mse"]),
-                       float(f["seconds"]), f["test_predictions"], f["weights"], history)
+                       float(f["seconds"]), f["test_predictions"], f["weights"], history, f["network"].tobytes(),
+                       float(f["trait_mean"]), float(f["trait_sd"]))
+
+
+#: Version of the member files: 2 holds each member's network and trait scaling.
+MEMBER_FORMAT = 2
 
 
 def member_seed(seed: int, member: int) -> int:
@@ -77,9 +89,11 @@ def fit_member(problem: TuningProblem, gamma: Gamma, training: TrainingSettings,
     start = time.perf_counter()
     model = fit_cnn(problem, gamma, training, protocol, seed, refit=True)
     history = model.history_[0]
+    test = (model.predict(problem.X_test, covariates=problem.C_test).astype(np.float64) if len(problem.y_test)
+            else np.empty(0))  # a final model (cnngwp fit) holds nothing out
     return MemberFit(member, seed, model.best_epochs_[0], float(history["validation_mse"].min()),
-                     time.perf_counter() - start,
-                     model.predict(problem.X_test).astype(np.float64), output_weights(model.members_[0]), history)
+                     time.perf_counter() - start, test, output_weights(model.members_[0]), history, keras_archive(model.members_[0]), model.y_mean_,
+                     model.y_scale_)
 
 
 @dataclass(frozen=True)
@@ -117,10 +131,14 @@ class ModelAveragedEnsemble:
                 np.quantile(self.member_predictions, 1 - alpha, axis=0))
 
     def member_table(self) -> pd.DataFrame:
-        """Per member: seed, best epoch, validation MSE (before any refit) and test metrics (after it)."""
+        """Per member: seed, best epoch, validation MSE (before any refit) and test metrics (after it; none when
+        nothing is held out)."""
+        def test_metrics(member: MemberFit) -> dict:
+            if not len(self.y_test):
+                return {}
+            return {f"test_{k}": v for k, v in prediction_metrics(self.y_test, member.test_predictions).items()}
         return pd.DataFrame([{"member": m.member, "seed": m.seed, "best_epoch": m.best_epoch,
-                              "validation_mse": m.validation_mse, "seconds": m.seconds,
-                              **{f"test_{k}": v for k, v in prediction_metrics(self.y_test, m.test_predictions).items()}}
+                              "validation_mse": m.validation_mse, "seconds": m.seconds, **test_metrics(m)}
                              for m in self.members])
 
     def best_member(self) -> MemberFit:
@@ -151,7 +169,8 @@ def fit_ensemble(problem: TuningProblem, gamma: Gamma, client: Client, run_dir: 
     folder = Path(run_dir) / "members"
     folder.mkdir(parents=True, exist_ok=True)
     tie_to_settings(folder / "ensemble.json", {"gamma": gamma.as_dict(), "training": asdict(training),
-                                                "protocol": protocol, "seed": seed})
+                                                "protocol": protocol, "seed": seed, "problem": problem.name,
+                                                "member_files": MEMBER_FORMAT})
     paths = [folder / f"member-{m:02d}.npz" for m in range(n_members)]
     fits = {m: MemberFit.load(path) for m, path in enumerate(paths) if path.exists()}
     missing = [m for m in range(n_members) if m not in fits]

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from cnngwp.baselines import GBLUP, BayesianLasso
+from cnngwp.covariates import CovariateDesign
 from cnngwp.data import GenotypeData
 from cnngwp.splits import Split
 
@@ -31,35 +32,50 @@ class BaselineFits:
     Attributes
     ----------
     table
-        Per model: test MSE, correlation, slope, seconds.
+        Per model: test MSE, correlation, slope (NaN without test rows), seconds.
     predictions
         Test rows: ``observed`` and one column per model.
     effects
         Per SNP (``snp_index``): each model's effect of the standardised SNP.
+    models
+        The fitted estimators by name.
     """
 
     table: pd.DataFrame
     predictions: pd.DataFrame
     effects: pd.DataFrame
+    models: dict
 
 
-def fit_baselines(data: GenotypeData, split: Split, *, seed: int = 1) -> BaselineFits:
-    """Fit GBLUP and the Bayesian LASSO (BGLR defaults) on the training rows; score the test rows once."""
+def fit_baselines(data: GenotypeData, split: Split, *, seed: int = 1,
+                  covariates: CovariateDesign | None = None) -> BaselineFits:
+    """Fit GBLUP and the Bayesian LASSO (BGLR defaults) on the training rows; score the test rows once.
+
+    `covariates` (fitted on the training rows) enter both as fixed effects.
+    """
     X, y = data.genotypes, data.y
+    C_train = C_test = None
+    if covariates is not None:
+        C_train, C_test = covariates.for_rows(data, split.train), covariates.for_rows(data, split.test)
     rows = []
     predictions = pd.DataFrame({"observed": y[split.test]}, index=data.samples.index[split.test])
     effects = pd.DataFrame({"snp_index": np.arange(data.n_snps)})
-    for name, model in (("GBLUP", GBLUP()), ("BLASSO", BayesianLasso(seed=seed))):
+    models = {"GBLUP": GBLUP(), "BLASSO": BayesianLasso(seed=seed)}
+    for name, model in models.items():
         start = time.perf_counter()
-        predicted = model.fit(X[split.train], y[split.train]).predict(X[split.test])
+        model.fit(X[split.train], y[split.train], covariates=C_train)
+        held_out = len(split.test) > 0  # a final model (cnngwp fit) holds nothing out
+        predicted = model.predict(X[split.test], covariates=C_test) if held_out else np.empty(0)
         seconds = time.perf_counter() - start
-        rows.append({"model": name, "split": split.name, **prediction_metrics(y[split.test], predicted),
-                     "seconds": seconds})
+        metrics = (prediction_metrics(y[split.test], predicted) if held_out
+                   else dict.fromkeys(("mse", "correlation", "slope"), float("nan")))
+        rows.append({"model": name, "split": split.name, **metrics, "seconds": seconds})
         predictions[name] = predicted
         effects[name] = model.coef_
-    return BaselineFits(pd.DataFrame(rows), predictions, effects)
+    return BaselineFits(pd.DataFrame(rows), predictions, effects, models)
 
 
-def compare_baselines(data: GenotypeData, split: Split, *, seed: int = 1) -> pd.DataFrame:
+def compare_baselines(data: GenotypeData, split: Split, *, seed: int = 1,
+                      covariates: CovariateDesign | None = None) -> pd.DataFrame:
     """The metrics table of :func:`fit_baselines`."""
-    return fit_baselines(data, split, seed=seed).table
+    return fit_baselines(data, split, seed=seed, covariates=covariates).table

@@ -45,6 +45,36 @@ def atomic_directory(out_dir: str | os.PathLike) -> Iterator[Path]:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+@contextmanager
+def replace_directory(out_dir: str | os.PathLike) -> Iterator[Path]:
+    """Yield a scratch folder that replaces `out_dir` as a whole on success.
+
+    Unlike :func:`atomic_directory`, nothing of the old folder is kept: on success the
+    old folder is moved aside, the scratch folder renamed onto `out_dir`, and the old
+    one removed; on failure `out_dir` is left as it was.
+    """
+    out = Path(out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        yield scratch
+        old = out.with_name(f".{out.name}.old")
+        shutil.rmtree(old, ignore_errors=True)
+        if out.exists():
+            os.replace(out, old)
+        os.replace(scratch, out)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def json_scalar(value):
+    """numpy scalars as Python numbers (``json.dumps(default=...)`` for types json does not know)."""
+    if hasattr(value, "item") and getattr(value, "ndim", None) == 0:
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> None:
     """Call ``write(tmp_path)`` and rename the result onto `path` only if it succeeds."""
     target = Path(path)

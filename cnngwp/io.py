@@ -149,12 +149,25 @@ def read_plink(
         Missing files or columns, duplicated ids, a non-numeric trait value, no
         phenotyped sample at all, a bad fold table.
     """
+    bed_path, genotypes, iid, fam, snps = _read_bed(bed)
+    pheno_path = _require_file(Path(phenotypes), "phenotype CSV")
+    samples = _join_phenotypes(pheno_path, iid, trait, id_column)
+    for column in ("sex", "sire", "dam"):
+        if column not in samples.columns:
+            samples[column] = fam[column].to_numpy()
+    if folds is not None:
+        samples["fold"] = _read_folds(_require_file(Path(folds), "fold CSV"), iid,
+                                      samples[trait].notna().to_numpy())
+    return GenotypeData(genotypes, samples, snps, trait=trait, source=str(bed_path))
+
+
+def _read_bed(bed: str | os.PathLike) -> tuple[Path, np.ndarray, np.ndarray, pd.DataFrame, pd.DataFrame]:
+    """The .bed path, int8 codes (missing -1), sample ids, .fam columns and SNP table of a PLINK 1 fileset."""
     bed_path = Path(bed)
     if bed_path.suffix != ".bed":
         bed_path = bed_path.with_name(bed_path.name + ".bed")
     for ext in (".bed", ".bim", ".fam"):
         _require_file(bed_path.with_suffix(ext), f"PLINK {ext} file")
-    pheno_path = _require_file(Path(phenotypes), "phenotype CSV")
     with open_bed(bed_path, count_A1=True) as reader:
         genotypes = reader.read(dtype="int8")
         iid = np.array(reader.iid.astype(str).tolist(), dtype=object)
@@ -169,18 +182,51 @@ def read_plink(
             }
         )
     genotypes[genotypes == _BED_MISSING] = MISSING
-    fam_path = bed_path.with_suffix(".fam")
     dup = pd.Index(iid)[pd.Index(iid).duplicated()]
     if len(dup):
-        raise CnngwpInputError(f"{fam_path}: duplicated sample id {dup[0]!r} (column 2); ids must be unique")
-    samples = _join_phenotypes(pheno_path, iid, trait, id_column)
+        raise CnngwpInputError(f"{bed_path.with_suffix('.fam')}: duplicated sample id {dup[0]!r} (column 2); "
+                               "ids must be unique")
+    return bed_path, genotypes, iid, fam, snps
+
+
+def read_candidates(bed: str | os.PathLike, covariates: str | os.PathLike | None = None, *,
+                    id_column: str | None = None) -> GenotypeData:
+    """Genotyped animals to predict: a PLINK 1 fileset, with an optional CSV of their covariates.
+
+    Parameters
+    ----------
+    bed
+        ``.bed`` file or prefix (``.bim`` and ``.fam`` beside it).
+    covariates
+        CSV with an id column and the covariate columns a model was fitted with; joined
+        on the ``.fam`` ids (a candidate without a row gets missing values, which the
+        model's design reports by sample and column).
+    id_column
+        Id column of `covariates`; default ``id`` if present, else the first column.
+
+    Returns
+    -------
+    GenotypeData
+        Trait column ``phenotype`` all missing: candidates are predicted, never scored.
+    """
+    bed_path, genotypes, iid, fam, snps = _read_bed(bed)
+    samples = pd.DataFrame(index=pd.Index(iid, name="id"))
+    if covariates is not None:
+        path = _require_file(Path(covariates), "covariate CSV")
+        table = pd.read_csv(path)
+        id_column = id_column or ("id" if "id" in table.columns else str(table.columns[0]))
+        if id_column not in table.columns:
+            raise CnngwpInputError(f"{path}: no column {id_column!r}; columns are {list(table.columns)}")
+        ids = table[id_column].astype(str)
+        if ids.duplicated().any():
+            raise CnngwpInputError(f"{path}: row {np.argmax(ids.duplicated().to_numpy()) + 2}: duplicated sample id "
+                                   f"{ids[ids.duplicated()].iloc[0]!r} in column {id_column!r}")
+        samples = table.set_axis(pd.Index(ids, name="id")).drop(columns=id_column).reindex(samples.index)
+    samples["phenotype"] = np.nan
     for column in ("sex", "sire", "dam"):
         if column not in samples.columns:
             samples[column] = fam[column].to_numpy()
-    if folds is not None:
-        samples["fold"] = _read_folds(_require_file(Path(folds), "fold CSV"), iid,
-                                      samples[trait].notna().to_numpy())
-    return GenotypeData(genotypes, samples, snps, trait=trait, source=str(bed_path))
+    return GenotypeData(genotypes, samples, snps, trait="phenotype", source=str(bed_path))
 
 
 def _join_phenotypes(path: Path, iid: np.ndarray, trait: str, id_column: str | None) -> pd.DataFrame:

@@ -31,8 +31,20 @@ from cnngwp.members import train_members_together
 from cnngwp.model_layers import build_cnngwp, model_summary
 from cnngwp.splits import validation_split
 
-__all__ = ["ENGINES", "CNNGWPRegressor", "accelerator_available", "build_cnngwp", "feature_maps", "map_weights",
-           "member_interval", "model_summary", "network_predictions", "output_weights", "snp_weight_summary"]
+__all__ = [
+    "ENGINES",
+    "CNNGWPRegressor",
+    "NetworkInputs",
+    "accelerator_available",
+    "build_cnngwp",
+    "feature_maps",
+    "map_weights",
+    "member_interval",
+    "model_summary",
+    "network_predictions",
+    "output_weights",
+    "snp_weight_summary",
+]
 
 
 class _Trained(NamedTuple):
@@ -263,16 +275,16 @@ class CNNGWPRegressor(RegressorMixin, BaseEstimator):
         self.engine_ = self._resolve_engine(together)
         self._set_scaling(X, y, fit_rows, C)
         fit_scale = self.y_scale_ / TARGET_SD
-        trained = self._train(_Inputs(X[fit_rows], None if C is None else C[fit_rows]),
+        trained = self._train(NetworkInputs(X[fit_rows], None if C is None else C[fit_rows]),
                               self._standardised(y[fit_rows]),
-                              validation=(_Inputs(X_val, C_val), self._standardised(y_val)), together=together)
+                              validation=(NetworkInputs(X_val, C_val), self._standardised(y_val)), together=together)
         self.history_ = [pd.DataFrame({"epoch": np.arange(1, len(t.train) + 1), "train_mse": t.train * fit_scale**2,
                                        "validation_mse": t.validation * fit_scale**2}) for t in trained]
         self.best_epochs_ = [t.best_epoch for t in trained]
         self.refitted_ = bool(self.refit and validation_data is None)
         if self.refitted_:
             self._set_scaling(X, y, np.arange(len(y)), C)
-            trained = self._train(_Inputs(X, C), self._standardised(y), epochs=self.best_epochs_, together=together)
+            trained = self._train(NetworkInputs(X, C), self._standardised(y), epochs=self.best_epochs_, together=together)
         self.members_ = [t.model for t in trained]
         return self
 
@@ -284,7 +296,7 @@ class CNNGWPRegressor(RegressorMixin, BaseEstimator):
             raise ValueError(f"the networks were fitted with {self.n_covariates_} covariate column(s); got {given}")
         return C
 
-    def _initial_fixed_effects(self, x: _Inputs, y: np.ndarray) -> tuple[np.ndarray, float] | None:
+    def _initial_fixed_effects(self, x: NetworkInputs, y: np.ndarray) -> tuple[np.ndarray, float] | None:
         """Least-squares start of the fixed-effect term: (weights per standardised covariate, intercept)."""
         if x.covariates is None:
             return None
@@ -292,7 +304,7 @@ class CNNGWPRegressor(RegressorMixin, BaseEstimator):
         solution = np.linalg.lstsq(np.column_stack([np.ones(len(y)), z]), y.astype(np.float64), rcond=None)[0]
         return solution[1:], float(solution[0])
 
-    def _train(self, x: _Inputs, y, *, together: bool, validation=None, epochs: list[int] | None = None) -> list[_Trained]:
+    def _train(self, x: NetworkInputs, y, *, together: bool, validation=None, epochs: list[int] | None = None) -> list[_Trained]:
         """Train every member on (x, y): to its best validation epoch, or for its given number of epochs."""
         start = self._initial_fixed_effects(x, y)
         if together:
@@ -309,7 +321,7 @@ class CNNGWPRegressor(RegressorMixin, BaseEstimator):
         return [train_one(x, y, member, start, validation, None if epochs is None else epochs[member])
                 for member in range(self.n_members)]
 
-    def _train_keras(self, x: _Inputs, y, member: int, start, validation, epochs: int | None) -> _Trained:
+    def _train_keras(self, x: NetworkInputs, y, member: int, start, validation, epochs: int | None) -> _Trained:
         model = self._new_member(x.codes.shape[1], member, start)
         if epochs is not None:
             history = model.fit(x.feed(), y, batch_size=self.batch_size, epochs=epochs, verbose=0, shuffle=True)
@@ -321,7 +333,7 @@ class CNNGWPRegressor(RegressorMixin, BaseEstimator):
         return _Trained(model, np.asarray(history.history["mse"]), np.asarray(history.history["val_mse"]),
                         best.best_epoch + 1)
 
-    def _train_numba(self, x: _Inputs, y, member: int, start, validation, epochs: int | None) -> _Trained:
+    def _train_numba(self, x: NetworkInputs, y, member: int, start, validation, epochs: int | None) -> _Trained:
         model = self._new_member(x.codes.shape[1], member, start, compile=False)
         shape = fused.FusedShape(x.codes.shape[1], self.kernel_size, self.filters)
         weights = fused.from_keras_weights(model.get_weights(), shape)
@@ -347,7 +359,7 @@ class CNNGWPRegressor(RegressorMixin, BaseEstimator):
         model.set_weights(fused.to_keras_weights(weights if best_weights is None else best_weights, shape))
         return _Trained(model, np.asarray(train), np.asarray(val) if epochs is None else None, best_epoch)
 
-    def _standardised_covariates(self, x: _Inputs) -> np.ndarray | None:
+    def _standardised_covariates(self, x: NetworkInputs) -> np.ndarray | None:
         if x.covariates is None:
             return None
         return self.covariate_scaler_.transform(x.covariates, dtype=np.float32)
@@ -356,7 +368,7 @@ class CNNGWPRegressor(RegressorMixin, BaseEstimator):
         """Predictions of every member, shape (n_members, n); `covariates` as in :meth:`fit`."""
         check_is_fitted(self, "members_")
         X = as_genotype_codes(validate_data(self, X, dtype="numeric", reset=False), "X")
-        inputs = _Inputs(X, self._covariates_for(covariates, len(X)))
+        inputs = NetworkInputs(X, self._covariates_for(covariates, len(X)))
         return network_predictions(self.members_, inputs, [(self.y_mean_, self.y_scale_)] * len(self.members_))
 
     def predict(self, X, *, covariates=None) -> np.ndarray:
@@ -405,7 +417,7 @@ def map_weights(weights: np.ndarray, n_snps: int, filters: int) -> pd.DataFrame:
     })
 
 
-class _Inputs(NamedTuple):
+class NetworkInputs(NamedTuple):
     """The networks' inputs for some rows: int8 codes and, when the model has them, the raw covariates."""
 
     codes: np.ndarray
@@ -431,7 +443,7 @@ def _covariate_matrix(covariates, n: int) -> np.ndarray | None:
     return C if C.shape[1] else None
 
 
-def _predict_eagerly(model: keras.Model, inputs: _Inputs, batch_size: int = 256) -> np.ndarray:
+def _predict_eagerly(model: keras.Model, inputs: NetworkInputs, batch_size: int = 256) -> np.ndarray:
     """Predictions in batches of direct calls: ``Model.predict`` traces a new graph for every model and
     final batch shape, which TensorFlow reports as excessive retracing once many models are fitted."""
     n = len(inputs.codes)
@@ -441,7 +453,7 @@ def _predict_eagerly(model: keras.Model, inputs: _Inputs, batch_size: int = 256)
                            for i in range(0, n, batch_size)])
 
 
-def network_predictions(networks: list[keras.Model], inputs: _Inputs,
+def network_predictions(networks: list[keras.Model], inputs: NetworkInputs,
                         target_scaling: list[tuple[float, float]]) -> np.ndarray:
     """Predictions in the trait's units of each network (shape (S, n)), given each one's (trait mean, trait SD)."""
     return np.stack([_predict_eagerly(model, inputs).astype(np.float64) * (scale / TARGET_SD) + mean

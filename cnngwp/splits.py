@@ -62,6 +62,17 @@ def split_by_generation(data: GenotypeData, *, test_generations: Sequence[int] =
                     f"{data.source} column 'generation'", _candidates(data))
 
 
+def all_phenotyped(data: GenotypeData) -> Split:
+    """Every phenotyped animal for training, nothing held out; the unphenotyped ones are the candidates.
+
+    For a final model (``cnngwp fit``): its accuracy is not measured here.
+    """
+    train = np.flatnonzero(data.phenotyped)
+    if len(train) < 3:
+        raise CnngwpInputError(f"{data.source}: {len(train)} phenotyped animal(s); at least 3 are needed to train")
+    return Split(train, np.empty(0, dtype=np.int64), "all-phenotyped", _candidates(data))
+
+
 def kfold_splits(data: GenotypeData, *, k: int = 5, seed: int) -> list[Split]:
     """Seeded random k-fold partition of the phenotyped samples."""
     if k < 2:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from cnngwp.covariates import CovariateDesign, check_full_rank
 from cnngwp.data import GenotypeData
 from cnngwp.errors import CnngwpInputError
 from cnngwp.model import CNNGWPRegressor
@@ -119,6 +120,8 @@ class TuningProblem:
         Positions within the training rows used for validation under the honest protocol:
         the youngest training generation where generations exist, else a seeded random
         fraction (:func:`cnngwp.splits.validation_split`).
+    C_train, C_test
+        Fixed-effect covariates of the training and test rows (design matrices), or None.
     """
 
     X_train: np.ndarray
@@ -127,16 +130,27 @@ class TuningProblem:
     y_test: np.ndarray
     validation: np.ndarray
     name: str
+    C_train: np.ndarray | None = None
+    C_test: np.ndarray | None = None
 
     @classmethod
-    def from_split(cls, data: GenotypeData, split: Split, *, validation_fraction: float = 0.2,
-                   seed: int = 1) -> TuningProblem:
-        """The training and test rows of `split`, with the validation part drawn once."""
+    def from_split(cls, data: GenotypeData, split: Split, *, validation_fraction: float = 0.2, seed: int = 1,
+                   covariates: CovariateDesign | None = None) -> TuningProblem:
+        """The training and test rows of `split`, with the validation part drawn once.
+
+        `covariates`, fitted on the training rows, gives both parts' fixed-effect design.
+        """
         gen = data.generations
         inner = validation_split(None if gen is None else gen[split.train], fraction=validation_fraction, seed=seed,
                                  n=len(split.train), where=data.source)
+        name = f"{data.source} {split.name} ({inner.name})"
+        C_train = C_test = None
+        if covariates is not None:
+            C_train, C_test = covariates.for_rows(data, split.train), covariates.for_rows(data, split.test)
+            check_full_rank(C_train, names=covariates.names)
+            name += f" covariates {','.join(covariates.names)}"
         return cls(data.genotypes[split.train], data.y[split.train], data.genotypes[split.test],
-                   data.y[split.test], inner.test, f"{data.source} {split.name} ({inner.name})")
+                   data.y[split.test], inner.test, name, C_train, C_test)
 
     @property
     def fit_rows(self) -> np.ndarray:
@@ -158,5 +172,7 @@ def fit_cnn(problem: TuningProblem, gamma, training: TrainingSettings, protocol:
                             refit=refit and training.refits(protocol), seed=seed)
     with _FIT_LOCK:
         if protocol == "paper":
-            return model.fit(problem.X_train, problem.y_train, validation_data=(problem.X_test, problem.y_test))
-        return model.fit(problem.X_train, problem.y_train, validation_rows=problem.validation)
+            return model.fit(problem.X_train, problem.y_train, covariates=problem.C_train,
+                             validation_data=(problem.X_test, problem.y_test, problem.C_test))
+        return model.fit(problem.X_train, problem.y_train, covariates=problem.C_train,
+                         validation_rows=problem.validation)
