@@ -9,18 +9,21 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from cnngwp.book import build_book
+from cnngwp.covariates import parse_columns
 from cnngwp.data import summarise_dataset
 from cnngwp.datasets import DatasetSpec, dataset_splits, load_dataset, select_split
 from cnngwp.errors import CnngwpInputError
 from cnngwp.evaluate import compare_baselines
-from cnngwp.io import read_dataset, write_dataset
+from cnngwp.files import atomic_write
+from cnngwp.io import read_candidates, read_dataset, write_dataset
 from cnngwp.parallel import IN_PROCESS, open_client
 from cnngwp.runner import NotebookError, run_folder, run_notebooks
+from cnngwp.saved_model import MAX_MISSING_SNPS, load_model
 from cnngwp.simulate import SimulationConfig, simulate_qtlmas2010
 from cnngwp.splits import split_by_generation
 from cnngwp.training import OPTIMISTIC, PROFILES, PROTOCOLS
 from cnngwp.tuning import SearchSpace, search_space
-from cnngwp.workflow import run_cnngwp
+from cnngwp.workflow import covariate_design, fit_model, run_cnngwp
 
 SPACE_HELP = ("bounds of gamma: 'qtlmas2010' (the paper's: lambda 0.1-1 on the trait rescaled to SD 10), 'wide' "
               "(lambda 0.1-10, log scale: for real traits of unknown heritability) or own bounds replacing some of "
@@ -72,25 +75,66 @@ def _search_space(args: argparse.Namespace) -> SearchSpace:
                        tuple(args.l1 or base.l1))
 
 
+def _print_tuning(run) -> None:
+    gamma = run.tuning.gamma
+    if run.tuning.label:
+        print(f"NOTE: {run.tuning.label}")
+    print(run.tuning.best[["replicate", "filters", "kernel_size", "l1", "validation_mse"]].to_string(index=False))
+    print(f"gamma_MA: filters {gamma.filters}, kernel {gamma.kernel_size}, lambda {gamma.l1:.4f}")
+
+
+def _print_outputs(run, out: str, start: float) -> None:
+    covariates = run.model.covariates
+    print(f"fixed effects: {', '.join(covariates.names) if covariates else 'none (intercept only)'}")
+    if len(run.candidates):
+        print(f"{len(run.candidates)} animals without a phenotype predicted: {out}/candidates.csv")
+    print(f"model saved to {out}/model (cnngwp predict --model {out}/model ...)")
+    print(f"wrote {out}/ in {time.perf_counter() - start:.0f} s")
+
+
 def _tune(args: argparse.Namespace) -> None:
     spec = _dataset_from_args(args)
     data = load_dataset(spec)
     split = select_split(dataset_splits(data, spec), args.fold, spec)
+    design = covariate_design(data, split, parse_columns(args.covariates), parse_columns(args.categorical))
     profile = PROFILES[args.profile]
     start = time.perf_counter()
     with open_client(args.scheduler, n_workers=args.workers) as client:
         run = run_cnngwp(data, split, args.out, client, space=_search_space(args), profile=profile,
                          protocol=args.protocol, replicates=args.replicates, n_members=args.members, seed=args.seed,
-                         batch_points=args.batch_points, progress=not args.no_progress)
-    gamma = run.tuning.gamma
+                         batch_points=args.batch_points, progress=not args.no_progress, covariates=design)
     print(f"{data.source} {split.name}: {len(split.train)} training, {len(split.test)} test animals, "
           f"{data.n_snps} SNPs; profile {profile.name}, protocol {args.protocol}")
-    if run.tuning.label:
-        print(f"NOTE: {run.tuning.label}")
-    print(run.tuning.best[["replicate", "filters", "kernel_size", "l1", "validation_mse"]].to_string(index=False))
-    print(f"gamma_MA: filters {gamma.filters}, kernel {gamma.kernel_size}, lambda {gamma.l1:.4f}")
+    _print_tuning(run)
     print(run.comparison.drop(columns="note").to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    print(f"wrote {args.out}/ in {time.perf_counter() - start:.0f} s")
+    _print_outputs(run, args.out, start)
+
+
+def _fit(args: argparse.Namespace) -> None:
+    data = load_dataset(_dataset_from_args(args))
+    profile = PROFILES[args.profile]
+    start = time.perf_counter()
+    with open_client(args.scheduler, n_workers=args.workers) as client:
+        run = fit_model(data, args.out, client, space=_search_space(args), profile=profile,
+                        replicates=args.replicates, n_members=args.members, seed=args.seed,
+                        batch_points=args.batch_points, progress=not args.no_progress,
+                        covariates=parse_columns(args.covariates), categorical=parse_columns(args.categorical))
+    summary = run.summary
+    print(f"{data.source}: trained on all {summary['n_train']} phenotyped animals, {data.n_snps} SNPs; "
+          f"profile {profile.name}, honest protocol (tuning and epochs on rows carved from them)")
+    _print_tuning(run)
+    _print_outputs(run, args.out, start)
+
+
+def _predict(args: argparse.Namespace) -> None:
+    model = load_model(args.model)
+    candidates = read_candidates(args.bed, args.covariates_csv, id_column=args.id_column)
+    table, alignment = model.predict_table(candidates, level=args.level, ascending=args.ascending,
+                                           max_missing=args.max_missing)
+    atomic_write(args.out, lambda tmp: table.to_csv(tmp, index=False))
+    print(f"{candidates.source}: {candidates.n_samples} animals; {alignment.summary()}")
+    print(f"wrote {args.out}: ensemble prediction, {args.level:.0%} interval, GBLUP, BLASSO and rank "
+          f"(1 = {'lowest' if args.ascending else 'highest'} prediction) per animal")
 
 
 def _run(args: argparse.Namespace) -> None:
@@ -105,7 +149,8 @@ def _run(args: argparse.Namespace) -> None:
         spec = DatasetSpec(key=key, kind="simulated", path=str(Path(args.runs) / "data" / key), seed=args.seed,
                            small=small)
     records = run_notebooks(spec, runs_root=args.runs, profile=args.profile, protocol=args.protocol, space=args.space,
-                            seed=args.seed, scheduler=args.scheduler, folds=args.only_folds)
+                            seed=args.seed, scheduler=args.scheduler, folds=args.only_folds,
+                            covariates=args.covariates, categorical=args.categorical)
     for record in records:
         p = record["parameters"]
         state = "already complete, skipped" if record["skipped"] else f"executed in {record['seconds']:.0f} s"
@@ -117,12 +162,41 @@ def _book(args: argparse.Namespace) -> None:
     print(f"wrote {index}")
 
 
-def _add_data_arguments(parser: argparse.ArgumentParser) -> None:
+def _add_data_arguments(parser: argparse.ArgumentParser, *, folds: bool = True) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--data", help="folder written by 'cnngwp simulate' (generations 1-4 train, 5 test)")
-    source.add_argument("--bed", help="PLINK .bed file or prefix (k-fold cross-validation)")
+    source.add_argument("--data", help="folder written by 'cnngwp simulate'" +
+                        (" (generations 1-4 train, 5 test)" if folds else ""))
+    source.add_argument("--bed", help="PLINK .bed file or prefix" + (" (k-fold cross-validation)" if folds else ""))
     _add_plink_arguments(parser)
-    parser.add_argument("--fold", type=int, default=0, help="which split to run (0-based; 0 for generation data)")
+    if folds:
+        parser.add_argument("--fold", type=int, default=0, help="which split to run (0-based; 0 for generation data)")
+    _add_covariate_arguments(parser)
+
+
+def _add_covariate_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--covariates", default="",
+                        help="fixed effects of every model: comma-separated columns of the phenotype table, "
+                             "e.g. GENDER,Litter")
+    parser.add_argument("--categorical", default="", help="which of the covariates are categorical, e.g. GENDER "
+                                                          "(the others must be numbers)")
+
+
+def _add_training_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profile", choices=sorted(PROFILES), default="quick",
+                        help="; ".join(f"{p.name}: {p.description}" for p in PROFILES.values()))
+    parser.add_argument("--replicates", type=int, help="S, the BO replicates (default: the profile's)")
+    parser.add_argument("--members", type=int, help="ensemble size (default: the profile's)")
+    parser.add_argument("--seed", type=int, default=1, help="seed of the optimisers, the CNNs and random folds")
+    parser.add_argument("--space", default="qtlmas2010", help=SPACE_HELP)
+    parser.add_argument("--filters", type=int, nargs=2, metavar=("LOW", "HIGH"), help="own bounds of the filters")
+    parser.add_argument("--kernel", type=int, nargs=2, metavar=("LOW", "HIGH"), help="own bounds of the kernel size")
+    parser.add_argument("--l1", type=float, nargs=2, metavar=("LOW", "HIGH"), help="own bounds of lambda")
+    parser.add_argument("--scheduler", help=f"Dask scheduler address (tcp://host:8786) or {IN_PROCESS!r}; "
+                                            "default a local cluster with one worker per core")
+    parser.add_argument("--workers", type=int, help="workers of the local cluster (default: one per core)")
+    parser.add_argument("--batch-points", type=int, default=1,
+                        help="points asked at once per replicate (constant liar) to keep more workers busy")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
 def _add_plink_arguments(parser: argparse.ArgumentParser) -> None:
@@ -135,7 +209,8 @@ def _add_plink_arguments(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``cnngwp`` command."""
     parser = argparse.ArgumentParser(prog="cnngwp", description="Sparse convolutional neural networks for genome-wide "
-                                     "prediction: simulate, fit baselines, tune and ensemble the CNN, run the "
+                                     "prediction: simulate, fit baselines, tune and ensemble the CNN, save a model and "
+                                     "rank selection candidates with it, run the "
                                      "notebooks, build the book.")
     commands = parser.add_subparsers(dest="command", required=True)
     sim = commands.add_parser("simulate", help="simulate a QTLMAS2010-like data set with the dominance loci")
@@ -156,26 +231,33 @@ def build_parser() -> argparse.ArgumentParser:
     tun = commands.add_parser("tune", help="Bayesian optimisation, the model-averaged CNN ensemble and the baselines "
                                            "on one split")
     _add_data_arguments(tun)
-    tun.add_argument("--out", required=True, help="run folder (evaluations.csv, members/, summary.json); resumable")
-    tun.add_argument("--profile", choices=sorted(PROFILES), default="quick",
-                     help="; ".join(f"{p.name}: {p.description}" for p in PROFILES.values()))
+    tun.add_argument("--out", required=True, help="run folder (evaluations.csv, members/, model/, summary.json); "
+                                                  "resumable")
     tun.add_argument("--protocol", choices=PROTOCOLS, default="honest",
                      help="honest: tune on validation rows carved from the training rows (default); "
                           f"paper: tune on the test set as the published code ({OPTIMISTIC})")
-    tun.add_argument("--replicates", type=int, help="S, the BO replicates (default: the profile's)")
-    tun.add_argument("--members", type=int, help="ensemble size (default: the profile's)")
-    tun.add_argument("--seed", type=int, default=1, help="seed of the optimisers, the CNNs and random folds")
-    tun.add_argument("--space", default="qtlmas2010", help=SPACE_HELP)
-    tun.add_argument("--filters", type=int, nargs=2, metavar=("LOW", "HIGH"), help="own bounds of the filters")
-    tun.add_argument("--kernel", type=int, nargs=2, metavar=("LOW", "HIGH"), help="own bounds of the kernel size")
-    tun.add_argument("--l1", type=float, nargs=2, metavar=("LOW", "HIGH"), help="own bounds of lambda")
-    tun.add_argument("--scheduler", help=f"Dask scheduler address (tcp://host:8786) or {IN_PROCESS!r}; "
-                                         "default a local cluster with one worker per core")
-    tun.add_argument("--workers", type=int, help="workers of the local cluster (default: one per core)")
-    tun.add_argument("--batch-points", type=int, default=1,
-                     help="points asked at once per replicate (constant liar) to keep more workers busy")
-    tun.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _add_training_arguments(tun)
     tun.set_defaults(run=_tune)
+    fit = commands.add_parser("fit", help="train on every phenotyped animal and save the model (tuning and epochs "
+                                          "on rows carved from them); animals without a phenotype are predicted")
+    _add_data_arguments(fit, folds=False)
+    fit.add_argument("--out", required=True, help="folder for the model (OUT/model), candidates.csv and the "
+                                                  "training logs; resumable")
+    _add_training_arguments(fit)
+    fit.set_defaults(run=_fit)
+    pred = commands.add_parser("predict", help="rank genotyped selection candidates with a saved model")
+    pred.add_argument("--model", required=True, help="model folder (from 'cnngwp fit', or a run's model/)")
+    pred.add_argument("--bed", required=True, help="candidates' PLINK .bed file or prefix; SNPs are matched by id")
+    pred.add_argument("--covariates-csv", help="CSV of the candidates' covariates (an id column and the model's "
+                                               "covariate columns), when the model has covariates")
+    pred.add_argument("--id-column", help="id column of --covariates-csv (default id, else the first column)")
+    pred.add_argument("--out", required=True, help="CSV to write: one row per animal")
+    pred.add_argument("--max-missing", type=float, default=MAX_MISSING_SNPS,
+                      help="largest share of the model's SNPs the candidates may lack; they are mean-imputed "
+                           f"(default {MAX_MISSING_SNPS})")
+    pred.add_argument("--level", type=float, default=0.9, help="coverage of the members' interval (default 0.9)")
+    pred.add_argument("--ascending", action="store_true", help="rank the lowest prediction first")
+    pred.set_defaults(run=_predict)
     run = commands.add_parser("run", help="execute the notebooks with papermill per data set and fold "
                                           "into RUNS/<dataset>/fold-<k>/ (complete runs are skipped)")
     source = run.add_mutually_exclusive_group()
@@ -191,6 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--protocol", choices=PROTOCOLS, default="honest", help="as for 'cnngwp tune'")
     run.add_argument("--seed", type=int, default=1, help="seed of the simulation, folds, optimisers and CNNs")
     run.add_argument("--space", default="qtlmas2010", help=SPACE_HELP)
+    _add_covariate_arguments(run)
     run.add_argument("--scheduler", help="Dask scheduler address; default a local cluster")
     run.set_defaults(run=_run)
     book = commands.add_parser("book", help="build the Jupyter Book from the executed runs")

@@ -22,6 +22,7 @@ import nbformat
 import papermill
 from distributed import Client
 
+from cnngwp.covariates import CovariateDesign, parse_columns
 from cnngwp.data import GenotypeData
 from cnngwp.datasets import DatasetSpec, dataset_splits, load_dataset, select_split
 from cnngwp.errors import CnngwpInputError
@@ -31,7 +32,7 @@ from cnngwp.parallel import IN_PROCESS, open_client
 from cnngwp.splits import Split
 from cnngwp.training import PROFILES, PROTOCOLS, Profile, TuningProblem
 from cnngwp.tuning import SearchSpace, search_space
-from cnngwp.workflow import baselines_for_run
+from cnngwp.workflow import baselines_for_run, covariate_design
 
 __all__ = [
     "DEFAULT_PARAMETERS",
@@ -63,7 +64,7 @@ KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
 DEFAULT_PARAMETERS = {
     "dataset": "tiny-sim", "kind": "simulated", "data_path": "runs/data/tiny-sim", "phenotypes": "", "trait": "y",
     "folds": "", "k": 5, "fold": 0, "small": True, "dominance_in_file": False, "protocol": "honest", "profile": "smoke", "space": "qtlmas2010",
-    "seed": 1, "runs_root": "runs", "scheduler": IN_PROCESS,
+    "covariates": "", "categorical": "", "seed": 1, "runs_root": "runs", "scheduler": IN_PROCESS,
 }
 
 
@@ -83,6 +84,8 @@ class RunContext:
     seed: int
     runs_root: Path
     scheduler: str | None
+    covariate_columns: tuple[str, ...] = ()
+    categorical: tuple[str, ...] = ()
 
     @property
     def run_dir(self) -> Path:
@@ -97,12 +100,17 @@ class RunContext:
         return select_split(dataset_splits(self.data, self.spec), self.fold, self.spec)
 
     @cached_property
+    def covariates(self) -> CovariateDesign | None:
+        """The fixed-effect design fitted on the training rows (None without covariates)."""
+        return covariate_design(self.data, self.split, self.covariate_columns, self.categorical)
+
+    @cached_property
     def problem(self) -> TuningProblem:
-        return TuningProblem.from_split(self.data, self.split, seed=self.seed)
+        return TuningProblem.from_split(self.data, self.split, seed=self.seed, covariates=self.covariates)
 
     def baselines(self) -> BaselineFits:
         """GBLUP and BLASSO on this split, fitted once per run folder."""
-        return baselines_for_run(self.data, self.split, self.run_dir, seed=self.seed)
+        return baselines_for_run(self.data, self.split, self.run_dir, seed=self.seed, covariates=self.covariates)
 
     @contextmanager
     def client(self) -> Iterator[Client]:
@@ -139,7 +147,8 @@ def notebook_context(**parameters) -> RunContext:
                        trait=p["trait"], folds=p["folds"] or None, k=p["k"], seed=p["seed"], small=bool(p["small"]),
                        dominance_in_file=bool(p["dominance_in_file"]))
     return RunContext(spec, p["fold"], p["protocol"], PROFILES[p["profile"]], space, p["seed"],
-                      Path(p["runs_root"]), p["scheduler"] or None)
+                      Path(p["runs_root"]), p["scheduler"] or None, parse_columns(p["covariates"]),
+                      parse_columns(p["categorical"]))
 
 
 def context_from_namespace(namespace: dict) -> RunContext:
@@ -197,8 +206,8 @@ def is_complete(root: Path, parameters: dict, notebooks: tuple[str, ...]) -> boo
 
 def run_notebooks(spec: DatasetSpec, *, runs_root: str | os.PathLike = "runs", profile: str = "quick",
                   protocol: str = "honest", space: str = "qtlmas2010", seed: int = 1, scheduler: str | None = None,
-                  folds: list[int] | None = None, notebooks: tuple[str, ...] = NOTEBOOKS,
-                  notebook_dir: Path = NOTEBOOK_DIR) -> list[dict]:
+                  folds: list[int] | None = None, covariates: str = "", categorical: str = "",
+                  notebooks: tuple[str, ...] = NOTEBOOKS, notebook_dir: Path = NOTEBOOK_DIR) -> list[dict]:
     """Execute the notebooks for every fold of `spec` (or the given `folds`) into the run folders.
 
     One run at a time when there is a single run or a `scheduler` address (each
@@ -222,7 +231,8 @@ def run_notebooks(spec: DatasetSpec, *, runs_root: str | os.PathLike = "runs", p
     base = {"dataset": spec.key, "kind": spec.kind, "data_path": spec.path, "phenotypes": spec.phenotypes or "",
             "trait": spec.trait, "folds": spec.folds or "", "k": spec.k, "small": spec.small,
             "dominance_in_file": spec.dominance_in_file, "protocol": protocol,
-            "profile": profile, "space": space, "seed": seed, "runs_root": ".",
+            "profile": profile, "space": space, "covariates": covariates, "categorical": categorical, "seed": seed,
+            "runs_root": ".",
             "scheduler": IN_PROCESS if many else (scheduler or "")}
     todo, done = [], []
     for fold in chosen:

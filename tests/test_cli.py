@@ -1,9 +1,11 @@
 import filecmp
 
 import numpy as np
+import pandas as pd
 
 from cnngwp.cli import main
-from cnngwp.io import read_dataset
+from cnngwp.data import GenotypeData
+from cnngwp.io import read_dataset, write_dataset
 
 
 def test_simulate_twice_gives_identical_files_and_summary_prints(tmp_path, capsys):
@@ -44,3 +46,40 @@ def test_run_and_tune_name_bad_input(tmp_path, capsys):
     assert main(["tune", "--data", str(tmp_path / "none"), "--out", str(tmp_path / "run")]) == 2
     assert "genotypes.bed: PLINK .bed file not found" in capsys.readouterr().err
     assert not (tmp_path / "run").exists() and not (tmp_path / "runs").exists()
+
+
+def test_fit_then_predict_candidates_from_another_file(tmp_path, capsys):
+    """`cnngwp fit` on a data set whose youngest generation has no phenotype, then `cnngwp predict` on those animals
+    from a PLINK file with swapped alleles and shuffled SNPs: the same predictions as the fit wrote for them."""
+    assert main(["simulate", "--seed", "4", "--small", "--out", str(tmp_path / "sim")]) == 0
+    data = read_dataset(tmp_path / "sim")
+    young = data.samples["generation"] == 5
+    data.samples.loc[young, "y"] = np.nan
+    write_dataset(data, tmp_path / "masked")
+    assert main(["fit", "--data", str(tmp_path / "masked"), "--out", str(tmp_path / "fit"), "--profile", "smoke",
+                 "--replicates", "1", "--members", "2", "--scheduler", "in-process", "--no-progress",
+                 "--covariates", "sex", "--categorical", "sex"]) == 0
+    out = capsys.readouterr().out
+    assert "trained on all 338 phenotyped animals" in out and "fixed effects: sex[2]" in out
+    assert "120 animals without a phenotype predicted" in out
+    candidates = data.select_samples(np.flatnonzero(young))
+    snps = candidates.snps.copy()
+    snps[["allele_1", "allele_2"]] = snps[["allele_2", "allele_1"]].to_numpy()
+    order = np.random.default_rng(0).permutation(data.n_snps)
+    flipped = np.where(candidates.genotypes >= 0, 2 - candidates.genotypes, -1).astype(np.int8)[:, order]
+    write_dataset(GenotypeData(np.ascontiguousarray(flipped), candidates.samples, snps.iloc[order].reset_index(drop=True),
+                               trait="y"), tmp_path / "young")
+    gebv = tmp_path / "gebv.csv"
+    assert main(["predict", "--model", str(tmp_path / "fit" / "model"), "--bed", str(tmp_path / "young" / "genotypes"),
+                 "--covariates-csv", str(tmp_path / "young" / "phenotypes.csv"), "--out", str(gebv)]) == 0
+    out = capsys.readouterr().out
+    used = len(pd.read_csv(tmp_path / "fit" / "model" / "snps.csv"))  # the SNPs left after QC
+    assert (f"{used} of {used} model SNPs matched by id ({used} with swapped alleles, codes flipped); 0 missing, "
+            f"mean-imputed; {400 - used} extra SNPs ignored") in out
+    got = pd.read_csv(gebv, dtype={"id": str})
+    expected = pd.read_csv(tmp_path / "fit" / "candidates.csv", dtype={"id": str})
+    pd.testing.assert_frame_equal(got, expected, rtol=1e-6)
+    assert main(["predict", "--model", str(tmp_path / "fit"), "--bed", str(tmp_path / "young" / "genotypes"),
+                 "--out", str(tmp_path / "none.csv")]) == 2
+    assert "fit: not a model folder (no model.json)" in capsys.readouterr().err
+    assert not (tmp_path / "none.csv").exists()
