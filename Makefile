@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml requirements.lock
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	touch $@
 
-# Main job: simulate the default QTLMAS2010-like data set, execute the six notebooks on
+# Main job: simulate the default QTLMAS2010-like data set, execute the seven notebooks on
 # it with the quick profile (runs/qtlmas2010-sim/fold-0/, resumable), build the book
 # (_build/html/index.html).
 book: $(STAMP)

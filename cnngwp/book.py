@@ -1,7 +1,7 @@
 """Building the Jupyter Book from executed runs (execution off, warnings as errors).
 
 The source tree is staged under ``<out>/_build/.source``: ``_config.yml`` and ``book/``
-from the project, the six chapters executed on the default run, and the results chapter
+from the project, the seven chapters executed on the default run, and the results chapter
 (``notebooks/results.md`` executed now over every run folder). Jupyter Book 1 then writes
 the site to ``<out>/_build/html``.
 """
@@ -44,7 +44,7 @@ def build_book(runs_root: str | os.PathLike, default_run: str, *, out: str | os.
     runs_root
         Folder of the run folders (``<dataset>/fold-<k>/``).
     default_run
-        The run whose six executed notebooks become the chapters, e.g. ``"qtlmas2010-sim/fold-0"``.
+        The run whose seven executed notebooks become the chapters, e.g. ``"qtlmas2010-sim/fold-0"``.
     out
         The site goes to ``<out>/_build/html``.
 

@@ -81,7 +81,7 @@ class CovariateDesign:
 
     @property
     def names(self) -> list[str]:
-        """Names of the design columns: ``GENDER[M]`` for a level, the column name for a numeric covariate."""
+        """The design columns' names, ``GENDER[M]`` for a level and the column name for a numeric covariate."""
         names = []
         for column in self.columns:
             if column in self.levels:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.stats import spearmanr
 
 from cnngwp.baselines import GBLUP, BayesianLasso
 from cnngwp.covariates import CovariateDesign
@@ -23,6 +24,30 @@ def prediction_metrics(observed: np.ndarray, predicted: np.ndarray) -> dict[str,
         "correlation": float(np.corrcoef(observed, predicted)[0, 1]) if spread > 0 else float("nan"),
         "slope": float(np.cov(observed, predicted, ddof=0)[0, 1] / spread) if spread > 0 else float("nan"),
     }
+
+
+def ranking_agreement(predictions: pd.DataFrame, truth: np.ndarray, *, top: float = 0.1) -> pd.DataFrame:
+    """How well each column of `predictions` ranks the animals by `truth` (higher is better).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Per column: ``rank_correlation`` (Spearman) and ``top_overlap``, the share of the
+        animals in the true top `top` fraction that the column also puts in its top
+        fraction (the selected animals a breeder would keep).
+    """
+    truth = np.asarray(truth, dtype=np.float64)
+    if not 0.0 < top <= 1.0:
+        raise ValueError(f"top must be a fraction in (0, 1], got {top}")
+    n_top = max(1, round(top * len(truth)))
+    best = set(np.argsort(-truth, kind="stable")[:n_top])
+    rows = {}
+    for name in predictions.columns:
+        predicted = predictions[name].to_numpy(dtype=np.float64)
+        chosen = set(np.argsort(-predicted, kind="stable")[:n_top])
+        rows[name] = {"rank_correlation": float(spearmanr(predicted, truth).statistic),
+                      "top_overlap": len(best & chosen) / n_top}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("model")
 
 
 @dataclass(frozen=True)

@@ -172,3 +172,21 @@ def plot_search_points(evaluations: pd.DataFrame, *, ax: plt.Axes | None = None)
                     palette="viridis_r", ax=ax)
     ax.set(title="evaluated points")
     return ax
+
+
+def plot_selection(truth: np.ndarray, predicted: np.ndarray, *, top: float = 0.1, label: str = "CNN ensemble",
+                   truth_label: str = "true genetic value", ax: plt.Axes | None = None) -> plt.Axes:
+    """Candidates' predictions against their true values; the predicted top fraction (selected) highlighted."""
+    ax = ax or plt.subplots(figsize=(5.5, 4.5))[1]
+    truth, predicted = np.asarray(truth, float), np.asarray(predicted, float)
+    n_top = max(1, round(top * len(truth)))
+    selected = np.zeros(len(truth), dtype=bool)
+    selected[np.argsort(-predicted, kind="stable")[:n_top]] = True
+    ax.scatter(predicted[~selected], truth[~selected], s=10, color="0.6", label="not selected")
+    ax.scatter(predicted[selected], truth[selected], s=14, color="tab:red", label=f"selected: top {top:.0%}")
+    ax.axhline(np.sort(truth)[-n_top], color="tab:red", lw=0.8, ls="--", label=f"true top {top:.0%} threshold")
+    ax.set_xlabel(f"predicted ({label})")
+    ax.set_ylabel(truth_label)
+    ax.legend(frameon=False, fontsize="small")
+    return ax
+

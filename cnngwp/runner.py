@@ -2,7 +2,7 @@
 
 Each notebook has one ``parameters`` cell of scalars (:data:`DEFAULT_PARAMETERS`) and
 turns them into a :class:`RunContext` with :func:`notebook_context`. ``cnngwp run``
-executes the six notebooks of :data:`NOTEBOOKS` into ``<runs_root>/<dataset>/fold-<k>/``;
+executes the seven notebooks of :data:`NOTEBOOKS` into ``<runs_root>/<dataset>/fold-<k>/``;
 a folder whose ``complete.json`` records the same parameters is skipped.
 """
 
@@ -51,7 +51,7 @@ __all__ = [
 
 #: The chapters, in order; each reads what the ones before it wrote into the run folder.
 NOTEBOOKS = ("01_simulate_data", "02_fit_baselines", "03_train_cnn", "04_tune_hyperparameters",
-             "05_fit_ensemble", "06_compare_models")
+             "05_fit_ensemble", "06_compare_models", "07_predict_candidates")
 #: The MyST sources of the chapters beside the installed package.
 #:
 #: :meta hide-value:

@@ -194,7 +194,7 @@ class GenomicModel:
                covariates: pd.DataFrame | None = None) -> tuple[np.ndarray, np.ndarray | None, SnpAlignment | None]:
         """Codes in the model's SNP order and the covariate design for `data`.
 
-        `data` is a :class:`GenotypeData` (SNPs matched by id, covariates read from its
+        `data` is a :class:`cnngwp.data.GenotypeData` (SNPs matched by id, covariates read from its
         sample table), or an int8 code matrix already in the model's SNP order with the
         covariate columns in `covariates` (a table with one row per animal).
         """

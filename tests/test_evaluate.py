@@ -1,7 +1,8 @@
 import numpy as np
+import pandas as pd
 import pytest
 
-from cnngwp.evaluate import compare_baselines, prediction_metrics
+from cnngwp.evaluate import compare_baselines, prediction_metrics, ranking_agreement
 from cnngwp.splits import split_by_generation
 
 
@@ -18,3 +19,15 @@ def test_compare_baselines_on_the_small_simulation(small_sim):
     assert table["model"].tolist() == ["GBLUP", "BLASSO"]
     test_var = small_sim.y[small_sim.generations == 5].var()
     assert (table["mse"] < 1.2 * test_var).all() and (table["correlation"] > 0.2).all()
+
+
+def test_ranking_agreement_counts_the_shared_top_animals():
+    truth = np.arange(20.0)  # animal 19 is best
+    predictions = pd.DataFrame({"perfect": truth * 2 + 1, "reversed": -truth,
+                                "half": np.r_[truth[:18], -1.0, 100.0]})  # keeps 19, misses 18 in its top 2
+    table = ranking_agreement(predictions, truth, top=0.1)
+    assert table.loc["perfect"].tolist() == [1.0, 1.0]
+    assert table.loc["reversed"].tolist() == [-1.0, 0.0]
+    assert table.loc["half", "top_overlap"] == 0.5
+    with pytest.raises(ValueError, match="top must be a fraction"):
+        ranking_agreement(predictions, truth, top=0)

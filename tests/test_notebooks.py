@@ -21,7 +21,7 @@ TINY = "tiny-sim"
 
 @pytest.fixture(scope="module")
 def smoke_runs(tmp_path_factory):
-    """The six notebooks executed once on the tiny simulated data set with the smoke profile."""
+    """The seven notebooks executed once on the tiny simulated data set with the smoke profile."""
     root = tmp_path_factory.mktemp("smoke")
     spec = DatasetSpec(key=TINY, kind="simulated", path=str(root / "data"), small=True, seed=1)
     records = run_notebooks(spec, runs_root=root / "runs", profile="smoke", scheduler=IN_PROCESS)
@@ -49,6 +49,8 @@ def test_every_notebook_runs_clean_and_records_its_parameters(smoke_runs):
     assert "10 evaluations logged" in text["04_tune_hyperparameters"]  # smoke: 2 replicates x 5 points
     assert "2 members with gamma_MA" in text["05_fit_ensemble"]
     assert "['BLASSO', 'CNN', 'CNN ensemble', 'GBLUP']" in text["06_compare_models"]
+    assert "loaded model = fitted model: True" in text["07_predict_candidates"]
+    assert "0 missing, mean-imputed" in text["07_predict_candidates"]
     comparison = pd.read_csv(folder / "comparison.csv")
     assert comparison["model"].tolist()[:2] == ["GBLUP", "BLASSO"] and np.isfinite(comparison["mse"]).all()
 
