@@ -3,7 +3,8 @@
 Under the honest protocol each member picks its number of epochs on the validation rows
 and is then refitted on all training rows for that many epochs (``TrainingSettings.refit``).
 
-Each member is a Dask task that returns its numbers (test predictions, output-layer
+Each chunk of members is a Dask task (all members at once on a GPU, one per task on CPUs) that
+returns each member's numbers (test predictions, output-layer
 weights, validation curve) and its network in Keras' own format; the driver saves each as
 ``members/member-NN.npz`` the moment it arrives, so an interrupted ensemble resumes with
 the members still missing.
@@ -23,12 +24,12 @@ from tqdm import tqdm
 
 from cnngwp.evaluate import prediction_metrics
 from cnngwp.files import atomic_write, tie_to_settings
-from cnngwp.model import map_weights, output_weights
+from cnngwp.model import accelerator_available, map_weights, output_weights
 from cnngwp.saved_model import keras_archive
 from cnngwp.training import TrainingSettings, TuningProblem, fit_cnn
 from cnngwp.tuning import Gamma
 
-__all__ = ["MemberFit", "ModelAveragedEnsemble", "fit_ensemble", "fit_member", "member_seed"]
+__all__ = ["MemberFit", "ModelAveragedEnsemble", "fit_ensemble", "fit_members", "member_seed", "members_per_task"]
 
 
 @dataclass(frozen=True)
@@ -74,26 +75,31 @@ MEMBER_FORMAT = 2
 
 
 def member_seed(seed: int, member: int) -> int:
-    """The CNN seed of ensemble member `member` (independent of the tuning evaluations' seeds)."""
+    """The estimator seed of the chunk of members that starts at `member` (independent of the tuning evaluations'
+    seeds)."""
     return int(np.random.SeedSequence([seed, 7_919, member]).generate_state(1)[0] % 1_000_000)
 
 
-def fit_member(problem: TuningProblem, gamma: Gamma, training: TrainingSettings, protocol: str, member: int,
-               seed: int) -> MemberFit:
-    """Train one member with `gamma` and predict the test rows once.
+def fit_members(problem: TuningProblem, gamma: Gamma, training: TrainingSettings, protocol: str,
+                members: tuple[int, ...], seed: int) -> list[MemberFit]:
+    """Train a chunk of members with `gamma` in one estimator and predict the test rows once.
 
-    Under the honest protocol with ``training.refit`` the member chooses its number of
-    epochs on the validation rows and is then refitted on every training row for that
-    many epochs; its ``validation_mse`` is the one of the validation phase.
+    The estimator (seeded `seed`; its member i starts from seed ``seed * 1000 + i``)
+    trains the chunk together in one network where Keras' backend sees a GPU and one by
+    one otherwise (``ensemble_mode="auto"``). Under the honest protocol with
+    ``training.refit`` each member chooses its number of epochs on the validation rows and
+    is then refitted on every training row for that many epochs; its ``validation_mse`` is
+    the one of the validation phase.
     """
     start = time.perf_counter()
-    model = fit_cnn(problem, gamma, training, protocol, seed, refit=True)
-    history = model.history_[0]
-    test = (model.predict(problem.X_test, covariates=problem.C_test).astype(np.float64) if len(problem.y_test)
-            else np.empty(0))  # a final model (cnngwp fit) holds nothing out
-    return MemberFit(member, seed, model.best_epochs_[0], float(history["validation_mse"].min()),
-                     time.perf_counter() - start, test, output_weights(model.members_[0]), history, keras_archive(model.members_[0]), model.y_mean_,
-                     model.y_scale_)
+    model = fit_cnn(problem, gamma, training, protocol, seed, refit=True, n_members=len(members))
+    seconds = (time.perf_counter() - start) / len(members)
+    test = (model.predict_members(problem.X_test, covariates=problem.C_test) if len(problem.y_test)
+            else np.empty((len(members), 0)))  # a final model (cnngwp fit) holds nothing out
+    return [MemberFit(member, seed * 1000 + i, model.best_epochs_[i], float(model.history_[i]["validation_mse"].min()),
+                      seconds, test[i], output_weights(model.members_[i]), model.history_[i],
+                      keras_archive(model.members_[i]), model.y_mean_, model.y_scale_)
+            for i, member in enumerate(members)]
 
 
 @dataclass(frozen=True)
@@ -157,14 +163,23 @@ class ModelAveragedEnsemble:
         return map_weights(np.mean([m.weights for m in self.members], axis=0), n_snps, self.gamma.filters)
 
 
+def members_per_task(client: Client, n_members: int) -> int:
+    """All members in one task when the workers' Keras backend sees a GPU (they train together there), else one."""
+    return n_members if client.submit(accelerator_available, pure=False).result() else 1
+
+
 def fit_ensemble(problem: TuningProblem, gamma: Gamma, client: Client, run_dir: str | os.PathLike, *,
                  training: TrainingSettings, protocol: str, n_members: int, seed: int,
-                 progress: bool = True, scattered: Future | None = None) -> ModelAveragedEnsemble:
+                 progress: bool = True, scattered: Future | None = None,
+                 chunk: int | None = None) -> ModelAveragedEnsemble:
     """Fit (or finish fitting) `n_members` members with `gamma` on the Dask `client`.
 
-    Members already saved under ``run_dir/members/`` are loaded, not refitted; the
-    folder is tied to gamma, the training settings, protocol and seed by
-    ``members/ensemble.json``. `scattered` as in :func:`cnngwp.tuning.tune`.
+    The missing members go to the workers in chunks of `chunk` members, one task and one
+    estimator per chunk (:func:`fit_members`); the default, :func:`members_per_task`,
+    sends them all as one task to a GPU worker and one by one to CPU workers. Members
+    already saved under ``run_dir/members/`` are loaded, not refitted; the folder is tied
+    to gamma, the training settings, protocol and seed by ``members/ensemble.json``.
+    `scattered` as in :func:`cnngwp.tuning.tune`.
     """
     folder = Path(run_dir) / "members"
     folder.mkdir(parents=True, exist_ok=True)
@@ -177,11 +192,13 @@ def fit_ensemble(problem: TuningProblem, gamma: Gamma, client: Client, run_dir: 
     with tqdm(total=n_members, initial=len(fits), desc="ensemble", disable=not progress) as bar:
         if missing:
             shared = client.scatter(problem, broadcast=True) if scattered is None else scattered
-            futures = [client.submit(fit_member, shared, gamma, training, protocol, m, member_seed(seed, m), pure=False)
-                       for m in missing]
+            size = members_per_task(client, len(missing)) if chunk is None else chunk
+            chunks = [tuple(missing[i:i + size]) for i in range(0, len(missing), size)]
+            futures = [client.submit(fit_members, shared, gamma, training, protocol, members,
+                                     member_seed(seed, members[0]), pure=False) for members in chunks]
             for future in as_completed(futures):
-                fit = future.result()
-                fit.save(paths[fit.member])
-                fits[fit.member] = fit
-                bar.update(1)
+                for fit in future.result():
+                    fit.save(paths[fit.member])
+                    fits[fit.member] = fit
+                    bar.update(1)
     return ModelAveragedEnsemble([fits[m] for m in range(n_members)], problem.y_test, gamma, protocol)

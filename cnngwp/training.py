@@ -159,17 +159,18 @@ class TuningProblem:
 
 
 def fit_cnn(problem: TuningProblem, gamma, training: TrainingSettings, protocol: str, seed: int, *,
-            refit: bool = False) -> CNNGWPRegressor:
-    """One CNN with `gamma`, kept at its best epoch on the validation rows (``paper``: the test rows).
+            refit: bool = False, n_members: int = 1) -> CNNGWPRegressor:
+    """`n_members` CNNs with `gamma`, each kept at its best epoch on the validation rows (``paper``: the test rows).
 
-    With ``refit=True`` and ``training.refit`` under the honest protocol, the network is
-    then retrained on every training row for its best number of epochs.
+    With ``refit=True`` and ``training.refit`` under the honest protocol, each network is
+    then retrained on every training row for its best number of epochs. Several members
+    train together in one network where Keras' backend sees a GPU, else one by one.
     """
     check_protocol(protocol)
     model = CNNGWPRegressor(filters=int(gamma.filters), kernel_size=int(gamma.kernel_size), l1=float(gamma.l1),
                             learning_rate=training.learning_rate, batch_size=training.batch_size,
                             epochs=training.epochs, patience=training.patience,
-                            refit=refit and training.refits(protocol), seed=seed)
+                            refit=refit and training.refits(protocol), n_members=n_members, seed=seed)
     with _FIT_LOCK:
         if protocol == "paper":
             return model.fit(problem.X_train, problem.y_train, covariates=problem.C_train,

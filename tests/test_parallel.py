@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 
 from cnngwp.data import quality_control
+from cnngwp.ensemble import fit_ensemble
 from cnngwp.io import write_dataset
-from cnngwp.parallel import open_client
+from cnngwp.parallel import IN_PROCESS, open_client
 from cnngwp.splits import split_by_generation
-from cnngwp.training import PROFILES
-from cnngwp.tuning import SEARCH_SPACES
+from cnngwp.training import PROFILES, TuningProblem
+from cnngwp.tuning import SEARCH_SPACES, Gamma
 from cnngwp.workflow import run_cnngwp
 
 SMOKE = PROFILES["smoke"]
@@ -75,3 +76,28 @@ def test_a_run_sends_its_data_to_the_workers_once(small_sim, tmp_path, monkeypat
         run_cnngwp(data, split_by_generation(data), tmp_path, client, space=SEARCH_SPACES["qtlmas2010"],
                    profile=SMOKE, replicates=1, n_members=2, progress=False)
     assert scatters == [True]
+
+
+@pytest.mark.parametrize("gpu", [False, True])
+def test_the_ensemble_hands_chunks_of_members_to_the_estimator(small_sim, tmp_path, monkeypatch, gpu):
+    """One path for both devices: on CPU workers one member per task, on a GPU worker all members in one task (one
+    estimator with n_members = 3, which trains them together there); detection stubbed both ways. A chunk's
+    estimator seeds its members seed * 1000 + 0, 1, 2; one-member tasks each have their own estimator seed."""
+    import cnngwp.ensemble as ensemble_module
+
+    data = quality_control(small_sim)[0]
+    problem = TuningProblem.from_split(data, split_by_generation(data), seed=1)
+    monkeypatch.setattr(ensemble_module, "accelerator_available", lambda: gpu)
+    with open_client(IN_PROCESS) as client:
+        assert ensemble_module.members_per_task(client, 3) == (3 if gpu else 1)
+        ensemble = fit_ensemble(problem, Gamma(4, 5, 0.3), client, tmp_path, training=SMOKE.training,
+                                protocol="honest", n_members=3, seed=2, progress=False)
+    seeds = [m.seed for m in ensemble.members]
+    first = ensemble_module.member_seed(2, 0) * 1000
+    if gpu:
+        assert seeds == [first, first + 1, first + 2]
+    else:
+        assert seeds == [ensemble_module.member_seed(2, m) * 1000 for m in range(3)]
+    assert [m.member for m in ensemble.members] == [0, 1, 2]
+    assert len({tuple(m.test_predictions[:5]) for m in ensemble.members}) == 3
+    assert sorted(p.name for p in (tmp_path / "members").glob("*.npz")) == [f"member-0{m}.npz" for m in range(3)]
