@@ -34,7 +34,11 @@ __all__ = ["MemberFit", "ModelAveragedEnsemble", "fit_ensemble", "fit_members", 
 
 @dataclass(frozen=True)
 class MemberFit:
-    """One ensemble member's results."""
+    """One ensemble member's results.
+
+    ``seed`` initialised the member's network: its chunk's estimator seed times 1000 plus
+    its position in the chunk (:func:`fit_members`).
+    """
 
     member: int
     seed: int

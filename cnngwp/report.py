@@ -14,7 +14,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["bootstrap_mse_difference", "collect_comparisons", "paired_differences", "read_comparison", "table2"]
+__all__ = ["bootstrap_mse_difference", "collect_comparisons", "paired_differences", "read_comparison", "run_counts",
+           "table2"]
 
 #: predictions.csv column of each model.
 PREDICTION_COLUMNS = {"GBLUP": "GBLUP", "BLASSO": "BLASSO", "CNN ensemble": "prediction"}
@@ -27,7 +28,7 @@ def _run_folders(runs_root: str | os.PathLike) -> list[tuple[str, int, Path]]:
     return found
 
 
-COLUMNS = ["dataset", "fold", "profile", "model", "mse", "correlation", "slope", "seconds", "note"]
+COLUMNS = ["dataset", "fold", "profile", "model", "mse", "correlation", "slope", "seconds", "note", "covariates"]
 
 
 def _profile(folder: Path) -> str:
@@ -37,8 +38,11 @@ def _profile(folder: Path) -> str:
 
 
 def read_comparison(run_dir: str | os.PathLike) -> pd.DataFrame:
-    """A run folder's ``comparison.csv``; an empty ``note`` (honest runs) reads as ``""``, not as missing."""
-    return pd.read_csv(Path(run_dir) / "comparison.csv", dtype={"note": str}).fillna({"note": ""})
+    """A run folder's ``comparison.csv``; an empty ``note`` (honest runs) or ``covariates`` (none) reads as ``""``."""
+    table = pd.read_csv(Path(run_dir) / "comparison.csv", dtype={"note": str, "covariates": str})
+    if "covariates" not in table.columns:
+        table["covariates"] = ""
+    return table.fillna({"note": "", "covariates": ""})
 
 
 def collect_comparisons(runs_root: str | os.PathLike) -> pd.DataFrame:
@@ -52,17 +56,29 @@ def collect_comparisons(runs_root: str | os.PathLike) -> pd.DataFrame:
     return table[COLUMNS]
 
 
+def run_counts(runs_root: str | os.PathLike) -> pd.DataFrame:
+    """Per finished run: animals trained on, scored, and without a phenotype (predicted only), and the covariates."""
+    rows = []
+    for dataset, fold, folder in _run_folders(runs_root):
+        summary = json.loads((folder / "summary.json").read_text())
+        design = summary.get("covariates")
+        rows.append({"dataset": dataset, "fold": fold, "trained": summary.get("n_train"),
+                     "tested": summary.get("n_test"), "without_phenotype": summary.get("n_candidates", 0),
+                     "covariates": ", ".join(design["names"]) if design else ""})
+    return pd.DataFrame(rows, columns=["dataset", "fold", "trained", "tested", "without_phenotype", "covariates"])
+
+
 def table2(comparisons: pd.DataFrame) -> pd.DataFrame:
     """Per data set and model: profile, folds, mean (and SD over folds) of test MSE, mean correlation, slope, seconds.
 
     ``mse_sd`` is empty (``""``) for a data set with one split, where there is no SD over folds.
     """
     order = {"GBLUP": 0, "BLASSO": 1, "CNN (best single)": 2, "CNN ensemble": 3}
-    grouped = comparisons.fillna({"note": "", "profile": ""}).groupby(["dataset", "model"], sort=False)
+    grouped = comparisons.fillna({"note": "", "profile": "", "covariates": ""}).groupby(["dataset", "model"], sort=False)
     table = grouped.agg(profile=("profile", "first"), folds=("fold", "nunique"), mse=("mse", "mean"),
                         mse_sd=("mse", "std"),
                         correlation=("correlation", "mean"), slope=("slope", "mean"), seconds=("seconds", "mean"),
-                        note=("note", "first")).reset_index()
+                        covariates=("covariates", "first"), note=("note", "first")).reset_index()
     table = table.assign(rank=table["model"].map(order)).sort_values(["dataset", "rank"]).drop(columns="rank")
     table["mse_sd"] = table["mse_sd"].round(3).astype(object).where(table["folds"] > 1, "")
     return table.reset_index(drop=True)

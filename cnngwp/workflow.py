@@ -98,9 +98,11 @@ def baselines_for_run(data: GenotypeData, split: Split, run_dir: str | Path, *, 
     return fits
 
 
-def comparison_table(baselines: pd.DataFrame, ensemble: ModelAveragedEnsemble, tuning: TuningResult) -> pd.DataFrame:
+def comparison_table(baselines: pd.DataFrame, ensemble: ModelAveragedEnsemble, tuning: TuningResult, *,
+                     covariates: CovariateDesign | None = None) -> pd.DataFrame:
     """Test MSE, correlation, slope and seconds of GBLUP, BLASSO, the best single CNN and the ensemble.
 
+    The ``covariates`` column names the fixed effects every model had (empty: none).
     The best single CNN is the member with the lowest validation MSE; its seconds are
     its own fit. The ensemble's seconds are the summed fit times of every BO evaluation
     and every member (task seconds; the wall time is lower when tasks run in parallel).
@@ -116,7 +118,8 @@ def comparison_table(baselines: pd.DataFrame, ensemble: ModelAveragedEnsemble, t
          "note": note},
     ])
     base = baselines.drop(columns=["split"]).assign(note="")
-    return pd.concat([base, cnn], ignore_index=True)
+    names = ", ".join(covariates.names) if covariates is not None else ""
+    return pd.concat([base, cnn], ignore_index=True).assign(covariates=names)
 
 
 def save_trained_model(data: GenotypeData, split: Split, ensemble: ModelAveragedEnsemble, baselines: BaselineFits,
@@ -209,7 +212,7 @@ def run_cnngwp(data: GenotypeData, split: Split, run_dir: str | Path, client: Cl
                      replicates=replicates, n_members=n_members, seed=seed, batch_points=batch_points,
                      progress=progress, covariates=covariates)
     ensemble, baselines = trained.ensemble, trained.baselines
-    comparison = comparison_table(baselines.table, ensemble, trained.tuning)
+    comparison = comparison_table(baselines.table, ensemble, trained.tuning, covariates=covariates)
     lower, upper = ensemble.prediction_interval()
     predictions = pd.DataFrame({"id": data.samples.index[split.test], "observed": ensemble.y_test,
                                 "prediction": ensemble.predict(), "lower_90": lower, "upper_90": upper,

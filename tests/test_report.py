@@ -4,10 +4,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cnngwp.report import bootstrap_mse_difference, collect_comparisons, paired_differences, table2
+from cnngwp.report import bootstrap_mse_difference, collect_comparisons, paired_differences, run_counts, table2
 
 
-def _write_run(root, dataset, fold, observed, predictions, note=""):
+def _write_run(root, dataset, fold, observed, predictions, note="", candidates=0):
     folder = root / dataset / f"fold-{fold}"
     folder.mkdir(parents=True)
     rows = [{"model": name, "split": f"fold-{fold}", "mse": float(np.mean((observed - pred) ** 2)),
@@ -18,6 +18,9 @@ def _write_run(root, dataset, fold, observed, predictions, note=""):
     pd.DataFrame(rows).to_csv(folder / "comparison.csv", index=False)
     pd.DataFrame({"observed": observed, **predictions}).to_csv(folder / "predictions.csv", index=False)
     (folder / "run.json").write_text(json.dumps({"profile": {"name": "smoke"}}))
+    covariates = {"names": ["GENDER[M]", "Litter"]} if candidates else None
+    (folder / "summary.json").write_text(json.dumps({"n_train": 100, "n_test": len(observed),
+                                                     "n_candidates": candidates, "covariates": covariates}))
 
 
 def test_bootstrap_difference_of_a_model_with_itself_is_exactly_zero():
@@ -36,7 +39,10 @@ def test_table2_and_paired_differences_over_folds(tmp_path):
                                                "prediction": y + 0.5 * rng.normal(size=40)})
     y = rng.normal(size=30)
     _write_run(tmp_path, "sim", 0, y, {"GBLUP": y + 1.0, "BLASSO": y + 1.0, "prediction": y + 0.1},
-               note="optimistic: tuned on the test set")
+               note="optimistic: tuned on the test set", candidates=7)
+    counts = run_counts(tmp_path).set_index(["dataset", "fold"])
+    assert counts.loc[("sim", 0)].tolist() == [100, 30, 7, "GENDER[M], Litter"]
+    assert counts.loc[("mice", 2)].tolist() == [100, 40, 0, ""]
     comparisons = collect_comparisons(tmp_path)
     assert len(comparisons) == 16 and set(comparisons["model"]) == {"GBLUP", "BLASSO", "CNN (best single)",
                                                                      "CNN ensemble"}
@@ -56,4 +62,5 @@ def test_table2_and_paired_differences_over_folds(tmp_path):
 
 def test_no_runs_gives_empty_tables(tmp_path):
     assert collect_comparisons(tmp_path).empty
+    assert run_counts(tmp_path).empty
     assert paired_differences(tmp_path).empty
