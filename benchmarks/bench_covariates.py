@@ -15,18 +15,16 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from mice import mice_spec  # benchmarks/mice.py
 
 from cnngwp.baselines import GBLUP, BayesianLasso
-from cnngwp.datasets import DatasetSpec, dataset_splits, load_dataset
+from cnngwp.datasets import dataset_splits, load_dataset
 from cnngwp.model import CNNGWPRegressor
 from cnngwp.training import TuningProblem
 from cnngwp.workflow import covariate_design
-
-MICE = Path(__file__).resolve().parents[2] / "shared" / "data" / "mice"
 
 
 def main() -> int:
@@ -35,11 +33,9 @@ def main() -> int:
     parser.add_argument("--gamma", default="31:25:2", help="FILTERS:KERNEL:LAMBDA of the CNN")
     parser.add_argument("--members", type=int, default=4)
     args = parser.parse_args()
-    if not (MICE / "mice.bed").is_file():
-        print(f"mice data not found at {MICE}", file=sys.stderr)
+    spec = mice_spec()
+    if spec is None:
         return 2
-    spec = DatasetSpec(key="mice", kind="plink", path=str(MICE / "mice.bed"), phenotypes=str(MICE / "mice_pheno.csv"),
-                       trait="Obesity.BodyLength", folds=str(MICE / "mice_folds.csv"))
     data = load_dataset(spec)
     splits = dataset_splits(data, spec)
     filters, kernel, l1 = args.gamma.split(":")

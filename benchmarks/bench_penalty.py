@@ -13,16 +13,14 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
+from mice import mice_spec  # benchmarks/mice.py
 
 from cnngwp.baselines import GBLUP
-from cnngwp.datasets import DatasetSpec, dataset_splits, load_dataset, select_split
+from cnngwp.datasets import dataset_splits, load_dataset, select_split
 from cnngwp.model import CNNGWPRegressor
 from cnngwp.training import TuningProblem
-
-MICE = Path(__file__).resolve().parents[2] / "shared" / "data" / "mice"
 
 
 def main() -> int:
@@ -30,11 +28,9 @@ def main() -> int:
     parser.add_argument("--fold", type=int, default=0)
     parser.add_argument("--gammas", nargs="+", default=["31:25:0.63", "31:25:2", "31:25:5"])
     args = parser.parse_args()
-    if not (MICE / "mice.bed").is_file():
-        print(f"mice data not found at {MICE}", file=sys.stderr)
+    spec = mice_spec()
+    if spec is None:
         return 2
-    spec = DatasetSpec(key="mice", kind="plink", path=str(MICE / "mice.bed"), phenotypes=str(MICE / "mice_pheno.csv"),
-                       trait="Obesity.BodyLength", folds=str(MICE / "mice_folds.csv"))
     data = load_dataset(spec)
     problem = TuningProblem.from_split(data, select_split(dataset_splits(data, spec), args.fold, spec), seed=1)
     gblup = np.mean((GBLUP().fit(problem.X_train, problem.y_train).predict(problem.X_test) - problem.y_test) ** 2)

@@ -15,24 +15,6 @@ def glorot_limit(fan_in: int, fan_out: int) -> float:
 
 
 @keras.saving.register_keras_serializable(package="cnngwp")
-class StandardizeGenotypes(keras.layers.Layer):
-    """Non-trainable layer: (codes - mean) / scale, missing (-1) codes to 0."""
-
-    def __init__(self, mean, scale, **kwargs):
-        super().__init__(**kwargs)
-        self.mean = np.asarray(mean, dtype=np.float32)
-        self.scale = np.asarray(scale, dtype=np.float32)
-
-    def call(self, inputs):
-        codes = keras.ops.cast(inputs, "float32")
-        z = (codes - self.mean) / self.scale
-        return keras.ops.expand_dims(keras.ops.where(codes == MISSING, 0.0, z), -1)
-
-    def get_config(self):
-        return {**super().get_config(), "mean": self.mean.tolist(), "scale": self.scale.tolist()}
-
-
-@keras.saving.register_keras_serializable(package="cnngwp")
 class StandardizeColumns(keras.layers.Layer):
     """Non-trainable layer: (x - mean) / scale per column (the covariates of the fixed-effect term)."""
 
@@ -46,6 +28,16 @@ class StandardizeColumns(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "mean": self.mean.tolist(), "scale": self.scale.tolist()}
+
+
+@keras.saving.register_keras_serializable(package="cnngwp")
+class StandardizeGenotypes(StandardizeColumns):
+    """Non-trainable layer: (codes - mean) / scale, missing (-1) codes to 0, with a channel axis for Conv1D."""
+
+    def call(self, inputs):
+        codes = keras.ops.cast(inputs, "float32")
+        z = (codes - self.mean) / self.scale
+        return keras.ops.expand_dims(keras.ops.where(codes == MISSING, 0.0, z), -1)
 
 
 def build_cnngwp(
@@ -85,7 +77,7 @@ def model_summary(model: keras.Model) -> pd.DataFrame:
     """The paper's Table 1: layer, output shape and trainable parameters."""
     rows = []
     for layer in model.layers:
-        if isinstance(layer, keras.layers.InputLayer | StandardizeGenotypes | StandardizeColumns):
+        if isinstance(layer, keras.layers.InputLayer | StandardizeColumns):
             continue
         trainable = int(sum(np.prod(w.shape) for w in layer.trainable_weights))
         rows.append({"layer": layer.name, "output_shape": tuple(layer.output.shape), "parameters": trainable})

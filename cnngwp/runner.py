@@ -168,9 +168,12 @@ def execute_notebook(source: Path, output: Path, parameters: dict, *, cwd: Path 
     """
     partial = output.with_name(f".{output.stem}.partial.ipynb")
     try:
+        # every output is in the notebook when the last cell ends; a graceful shutdown only gave asyncio the chance
+        # to log "Task was destroyed but it is pending!" into the kernel's closed stdout (a traceback in the
+        # terminal of `make book`, seen once after chapter 4), so the kernel is stopped at once
         papermill.execute_notebook(jupytext.read(source), str(partial), parameters=parameters, kernel_name="python3",
                                    progress_bar=False, extra_arguments=KERNEL_ARGUMENTS,
-                                   cwd=None if cwd is None else str(cwd))
+                                   cwd=None if cwd is None else str(cwd), shutdown_kernel="immediate")
     except papermill.PapermillExecutionError as error:
         failed = output.with_name(f".{output.stem}.failed.ipynb")
         os.replace(partial, failed)

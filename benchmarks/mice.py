@@ -1,0 +1,19 @@
+"""The mice data of ../shared/data/mice as the mice benchmarks read it: trait Obesity.BodyLength, its 5 folds."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from cnngwp.datasets import DatasetSpec
+
+MICE = Path(__file__).resolve().parents[2] / "shared" / "data" / "mice"
+
+
+def mice_spec() -> DatasetSpec | None:
+    """The mice data set's spec, or None (with a message on stderr) when the shared folder is absent."""
+    if not (MICE / "mice.bed").is_file():
+        print(f"mice data not found at {MICE}", file=sys.stderr)
+        return None
+    return DatasetSpec(key="mice", kind="plink", path=str(MICE / "mice.bed"), phenotypes=str(MICE / "mice_pheno.csv"),
+                       trait="Obesity.BodyLength", folds=str(MICE / "mice_folds.csv"))
