@@ -159,6 +159,8 @@ def _train(data: GenotypeData, split: Split, run_dir: Path, client: Client, *, s
                                            "n_train": len(split.train), "n_test": len(split.test),
                                            "n_snps": data.n_snps, "covariates": design})
     problem = TuningProblem.from_split(data, split, seed=seed, covariates=covariates)
+    if covariates is not None:  # the candidates are predicted at the end: their covariates are checked first
+        covariates.for_rows(data, split.candidates)
     scattered = client.scatter(problem, broadcast=True)  # once per run, held until both stages are done
     tuning = tune(problem, client, run_dir, space=space, profile=profile, protocol=protocol,
                   replicates=replicates, seed=seed, batch_points=batch_points, progress=progress, scattered=scattered)

@@ -173,3 +173,15 @@ def test_fit_model_trains_on_every_phenotyped_animal(small_sim, tmp_path):
     assert len(candidates) == 120
     truth = small_sim.samples["genetic_value"].to_numpy()[small_sim.generations == 5]
     assert np.corrcoef(candidates["GBLUP"], truth)[0, 1] > 0.3
+
+
+def test_a_candidate_without_its_covariates_stops_the_run_before_any_training(small_sim, tmp_path):
+    samples = small_sim.samples.copy()
+    samples.loc[samples.index[440:], "y"] = np.nan
+    samples.loc[samples.index[450], "sex"] = np.nan
+    data = small_sim.__class__(small_sim.genotypes, samples, small_sim.snps, trait="y", source="gaps")
+    with open_client(IN_PROCESS) as client, pytest.raises(
+            CnngwpInputError, match=rf"gaps: sample '{samples.index[450]}', covariate 'sex': value is missing"):
+        fit_model(data, tmp_path, client, space=SEARCH_SPACES["qtlmas2010"], profile=PROFILES["smoke"],
+                  replicates=1, n_members=2, progress=False, covariates=("sex",), categorical=("sex",))
+    assert not (tmp_path / "evaluations.csv").exists()
