@@ -14,6 +14,7 @@ from scipy.optimize import minimize_scalar
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from cnngwp.covariates import as_covariate_matrix
 from cnngwp.data import Standardizer
 
 _BATCH = 1024
@@ -97,19 +98,7 @@ def reml_variance_ratio(eigenvalues: np.ndarray, ut_y: np.ndarray,
 
 def _fixed_design(covariates, n: int, *, fitted: int | None = None) -> np.ndarray:
     """[1, covariates] as float64 (n x (1 + q)); checks the number of columns against a fitted model's."""
-    if covariates is None:
-        design = np.empty((n, 0))
-    else:
-        design = np.asarray(covariates, dtype=np.float64)
-        design = design.reshape(-1, 1) if design.ndim == 1 else design
-        if design.ndim != 2 or len(design) != n:
-            raise ValueError(f"covariates: expected an array with {n} rows (one per row of X); got shape "
-                             f"{np.shape(covariates)}")
-        if not np.isfinite(design).all():
-            raise ValueError("covariates: missing or infinite values; every row needs every covariate")
-    if fitted is not None and design.shape[1] != fitted:
-        raise ValueError(f"the model was fitted with {fitted} covariate column(s); got {design.shape[1]}")
-    return np.column_stack([np.ones(n), design])
+    return np.column_stack([np.ones(n), as_covariate_matrix(covariates, n, fitted=fitted)])
 
 
 class _MarkerEffectsMixin:

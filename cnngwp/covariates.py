@@ -18,7 +18,7 @@ import pandas as pd
 
 from cnngwp.errors import CnngwpInputError
 
-__all__ = ["CovariateDesign", "check_full_rank", "parse_columns"]
+__all__ = ["CovariateDesign", "as_covariate_matrix", "check_full_rank", "parse_columns"]
 
 
 def parse_columns(text: str) -> tuple[str, ...]:
@@ -157,6 +157,30 @@ def _as_text(values: pd.Series) -> pd.Series:
             return str(int(value))
         return str(value)
     return values.map(text)
+
+
+def as_covariate_matrix(covariates, n: int, *, fitted: int | None = None) -> np.ndarray:
+    """An estimator's `covariates` argument as a float64 n x q matrix (q = 0 for None).
+
+    Raises
+    ------
+    ValueError
+        Another number of rows than `n`, a missing or infinite value, or (with `fitted`)
+        another number of columns than the model was fitted with.
+    """
+    if covariates is None:
+        matrix = np.empty((n, 0))
+    else:
+        matrix = np.asarray(covariates, dtype=np.float64)
+        matrix = matrix.reshape(-1, 1) if matrix.ndim == 1 else matrix
+        if matrix.ndim != 2 or len(matrix) != n:
+            raise ValueError(f"covariates: expected an array with {n} rows (one per row of X); got shape "
+                             f"{np.shape(covariates)}")
+        if not np.isfinite(matrix).all():
+            raise ValueError("covariates: missing or infinite values; every row needs every covariate")
+    if fitted is not None and matrix.shape[1] != fitted:
+        raise ValueError(f"the model was fitted with {fitted} covariate column(s); got {matrix.shape[1]}")
+    return matrix
 
 
 def check_full_rank(design: np.ndarray, *, names: list[str] | None = None) -> None:

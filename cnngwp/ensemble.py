@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from cnngwp.evaluate import prediction_metrics
 from cnngwp.files import atomic_write, tie_to_settings
-from cnngwp.model import accelerator_available, map_weights, output_weights
+from cnngwp.model import accelerator_available, map_weights, member_interval, output_weights
 from cnngwp.saved_model import keras_archive
 from cnngwp.training import TrainingSettings, TuningProblem, fit_cnn
 from cnngwp.tuning import Gamma
@@ -136,9 +136,7 @@ class ModelAveragedEnsemble:
 
     def prediction_interval(self, *, level: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
         """Quantiles of the members' predictions: the spread of the averaged model, not of phenotypes."""
-        alpha = (1 - level) / 2
-        return (np.quantile(self.member_predictions, alpha, axis=0),
-                np.quantile(self.member_predictions, 1 - alpha, axis=0))
+        return member_interval(self.member_predictions, level=level)
 
     def member_table(self) -> pd.DataFrame:
         """Per member: seed, best epoch, validation MSE (before any refit) and test metrics (after it; none when

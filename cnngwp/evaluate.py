@@ -26,6 +26,14 @@ def prediction_metrics(observed: np.ndarray, predicted: np.ndarray) -> dict[str,
     }
 
 
+def top_rows(values: np.ndarray, top: float) -> np.ndarray:
+    """Positions of the highest `top` fraction of `values` (at least one; ties keep the earlier position)."""
+    if not 0.0 < top <= 1.0:
+        raise ValueError(f"top must be a fraction in (0, 1], got {top}")
+    values = np.asarray(values, dtype=np.float64)
+    return np.argsort(-values, kind="stable")[:max(1, round(top * len(values)))]
+
+
 def ranking_agreement(predictions: pd.DataFrame, truth: np.ndarray, *, top: float = 0.1) -> pd.DataFrame:
     """How well each column of `predictions` ranks the animals by `truth` (higher is better).
 
@@ -37,17 +45,21 @@ def ranking_agreement(predictions: pd.DataFrame, truth: np.ndarray, *, top: floa
         fraction (the selected animals a breeder would keep).
     """
     truth = np.asarray(truth, dtype=np.float64)
-    if not 0.0 < top <= 1.0:
-        raise ValueError(f"top must be a fraction in (0, 1], got {top}")
-    n_top = max(1, round(top * len(truth)))
-    best = set(np.argsort(-truth, kind="stable")[:n_top])
+    best = set(top_rows(truth, top))
     rows = {}
     for name in predictions.columns:
         predicted = predictions[name].to_numpy(dtype=np.float64)
-        chosen = set(np.argsort(-predicted, kind="stable")[:n_top])
+        chosen = set(top_rows(predicted, top))
         rows[name] = {"rank_correlation": float(spearmanr(predicted, truth).statistic),
-                      "top_overlap": len(best & chosen) / n_top}
+                      "top_overlap": len(best & chosen) / len(chosen)}
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("model")
+
+
+def fixed_effects_table(models: dict, covariates: CovariateDesign | None) -> pd.DataFrame:
+    """The intercept and each covariate column's fixed effect (rows) of fitted baselines (columns, by name)."""
+    names = ["intercept", *(covariates.names if covariates is not None else [])]
+    return pd.DataFrame({name: [model.intercept_, *model.fixed_effects_] for name, model in models.items()},
+                        index=names)
 
 
 @dataclass(frozen=True)

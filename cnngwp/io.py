@@ -321,6 +321,28 @@ def write_dataset(data: GenotypeData, out_dir: str | os.PathLike, *, prefix: str
     return Path(out_dir) / f"{prefix}.bed"
 
 
+def write_candidates(data: GenotypeData, out_dir: str | os.PathLike, *, covariates: tuple[str, ...] = ()) -> Path:
+    """Write animals as a genotyping lab delivers selection candidates: genotypes and pedigree, no phenotype.
+
+    A PLINK 1 fileset plus ``phenotypes.csv`` holding only the pedigree columns, the
+    `covariates` columns and an empty ``phenotype`` column, written as
+    :func:`write_dataset` writes (nothing half-written). Read back with
+    :func:`read_candidates` (``covariates=<folder>/phenotypes.csv``).
+
+    Returns
+    -------
+    pathlib.Path
+        Path of the written ``.bed`` file.
+    """
+    absent = [c for c in covariates if c not in data.samples.columns]
+    if absent:
+        raise CnngwpInputError(f"{data.source}: no covariate column(s) {absent}; columns are {list(data.samples.columns)}")
+    kept = [c for c in ("sex", "sire", "dam") if c in data.samples.columns] + list(covariates)
+    samples = data.samples[kept].assign(phenotype=np.nan)
+    return write_dataset(GenotypeData(data.genotypes, samples, data.snps, trait="phenotype", source=data.source),
+                         out_dir)
+
+
 def read_dataset(directory: str | os.PathLike, *, trait: str = "y", prefix: str = "genotypes") -> GenotypeData:
     """Read a folder written by :func:`write_dataset` (e.g. by ``cnngwp simulate``)."""
     directory = Path(directory)

@@ -26,6 +26,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from cnngwp import fused
+from cnngwp.covariates import as_covariate_matrix
 from cnngwp.data import Standardizer, as_genotype_codes
 from cnngwp.members import train_members_together
 from cnngwp.model_layers import build_cnngwp, model_summary
@@ -251,8 +252,9 @@ class CNNGWPRegressor(RegressorMixin, BaseEstimator):
         X, y = validate_data(self, X, y, dtype="numeric", y_numeric=True)
         X = as_genotype_codes(X, "X")
         y = np.asarray(y, dtype=np.float64)
-        C = _covariate_matrix(covariates, len(y))
-        self.n_covariates_ = 0 if C is None else C.shape[1]
+        C = as_covariate_matrix(covariates, len(y))
+        self.n_covariates_ = C.shape[1]
+        C = C if self.n_covariates_ else None
         if validation_data is not None and validation_rows is not None:
             raise ValueError("give validation_rows or validation_data, not both")
         if validation_data is not None:
@@ -289,12 +291,9 @@ class CNNGWPRegressor(RegressorMixin, BaseEstimator):
         return self
 
     def _covariates_for(self, covariates, n: int) -> np.ndarray | None:
-        """`covariates` checked against the number of columns the networks were fitted with."""
-        C = _covariate_matrix(covariates, n)
-        given = 0 if C is None else C.shape[1]
-        if given != self.n_covariates_:
-            raise ValueError(f"the networks were fitted with {self.n_covariates_} covariate column(s); got {given}")
-        return C
+        """`covariates` checked against the number of columns the networks were fitted with (None for none)."""
+        C = as_covariate_matrix(covariates, n, fitted=self.n_covariates_)
+        return C if self.n_covariates_ else None
 
     def _initial_fixed_effects(self, x: NetworkInputs, y: np.ndarray) -> tuple[np.ndarray, float] | None:
         """Least-squares start of the fixed-effect term: (weights per standardised covariate, intercept)."""
@@ -341,6 +340,7 @@ class CNNGWPRegressor(RegressorMixin, BaseEstimator):
                       "shape": shape}
         adam, rng = fused.AdamState(weights), np.random.default_rng(self.seed * 1000 + member)
         covariates = self._standardised_covariates(x)
+        val_covariates = None if validation is None else self._standardised_covariates(validation[0])
         train, val = [], []
         best_mse, best_epoch, best_weights = np.inf, epochs or 0, None
         for epoch in range(self.epochs if epochs is None else epochs):
@@ -349,8 +349,7 @@ class CNNGWPRegressor(RegressorMixin, BaseEstimator):
                                            covariates=covariates, **statistics))
             if epochs is not None:
                 continue
-            predicted = fused.predict(validation[0].codes, weights, covariates=self._standardised_covariates(
-                validation[0]), **statistics)
+            predicted = fused.predict(validation[0].codes, weights, covariates=val_covariates, **statistics)
             val.append(float(np.mean((predicted.astype(np.float64) - validation[1]) ** 2)))
             if val[-1] < best_mse:
                 best_mse, best_epoch, best_weights = val[-1], epoch + 1, [w.copy() for w in weights]
@@ -428,19 +427,6 @@ class NetworkInputs(NamedTuple):
         if self.covariates is None:
             return self.codes[rows]
         return {"genotypes": self.codes[rows], "covariates": self.covariates[rows].astype(np.float32)}
-
-
-def _covariate_matrix(covariates, n: int) -> np.ndarray | None:
-    """`covariates` as a float64 n x q matrix (None for none), or an error naming what is wrong."""
-    if covariates is None:
-        return None
-    C = np.asarray(covariates, dtype=np.float64)
-    C = C.reshape(-1, 1) if C.ndim == 1 else C
-    if C.ndim != 2 or len(C) != n:
-        raise ValueError(f"covariates: expected an array with {n} rows; got shape {np.shape(covariates)}")
-    if not np.isfinite(C).all():
-        raise ValueError("covariates: missing or infinite values; every row needs every covariate")
-    return C if C.shape[1] else None
 
 
 def _predict_eagerly(model: keras.Model, inputs: NetworkInputs, batch_size: int = 256) -> np.ndarray:

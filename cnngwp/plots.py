@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 
+from cnngwp.evaluate import top_rows
 from cnngwp.simulate import DOMINANCE_VALUES
 
 #: Kinds marked as additive (red +) in the weight map, as in the paper's Figure 1.
@@ -179,12 +180,11 @@ def plot_selection(truth: np.ndarray, predicted: np.ndarray, *, top: float = 0.1
     """Candidates' predictions against their true values; the predicted top fraction (selected) highlighted."""
     ax = ax or plt.subplots(figsize=(5.5, 4.5))[1]
     truth, predicted = np.asarray(truth, float), np.asarray(predicted, float)
-    n_top = max(1, round(top * len(truth)))
     selected = np.zeros(len(truth), dtype=bool)
-    selected[np.argsort(-predicted, kind="stable")[:n_top]] = True
+    selected[top_rows(predicted, top)] = True
     ax.scatter(predicted[~selected], truth[~selected], s=10, color="0.6", label="not selected")
     ax.scatter(predicted[selected], truth[selected], s=14, color="tab:red", label=f"selected: top {top:.0%}")
-    ax.axhline(np.sort(truth)[-n_top], color="tab:red", lw=0.8, ls="--", label=f"true top {top:.0%} threshold")
+    ax.axhline(truth[top_rows(truth, top)].min(), color="tab:red", lw=0.8, ls="--", label=f"true top {top:.0%} threshold")
     ax.set_xlabel(f"predicted ({label})")
     ax.set_ylabel(truth_label)
     ax.legend(frameon=False, fontsize="small")

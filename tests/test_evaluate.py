@@ -2,7 +2,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cnngwp.evaluate import compare_baselines, prediction_metrics, ranking_agreement
+from cnngwp.baselines import GBLUP
+from cnngwp.covariates import CovariateDesign
+from cnngwp.evaluate import compare_baselines, fixed_effects_table, prediction_metrics, ranking_agreement
 from cnngwp.splits import split_by_generation
 
 
@@ -31,3 +33,14 @@ def test_ranking_agreement_counts_the_shared_top_animals():
     assert table.loc["half", "top_overlap"] == 0.5
     with pytest.raises(ValueError, match="top must be a fraction"):
         ranking_agreement(predictions, truth, top=0)
+
+
+def test_fixed_effects_table_lists_the_intercept_and_each_covariate(small_sim):
+    split = split_by_generation(small_sim)
+    design = CovariateDesign.fit(small_sim.samples, ("sex",), ("sex",), rows=split.train)
+    X, y = small_sim.genotypes[split.train], small_sim.y[split.train]
+    model = GBLUP().fit(X, y, covariates=design.for_rows(small_sim, split.train))
+    table = fixed_effects_table({"GBLUP": model}, design)
+    assert table.index.tolist() == ["intercept", "sex[2]"]
+    assert table["GBLUP"].tolist() == [model.intercept_, model.fixed_effects_[0]]
+    assert fixed_effects_table({"GBLUP": GBLUP().fit(X, y)}, None).index.tolist() == ["intercept"]

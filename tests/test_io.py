@@ -8,7 +8,7 @@ from bed_reader import open_bed
 import cnngwp.io as cio
 from cnngwp.data import summarise_dataset
 from cnngwp.errors import CnngwpInputError
-from cnngwp.io import read_dataset, read_plink, read_qtlmas_csv, write_dataset
+from cnngwp.io import read_candidates, read_dataset, read_plink, read_qtlmas_csv, write_candidates, write_dataset
 from cnngwp.splits import fold_column_splits, kfold_splits, split_by_generation
 
 
@@ -183,3 +183,16 @@ def test_reads_the_shared_mice_fileset(mice_dir):
     assert set(np.unique(data.genotypes)) <= {0, 1, 2}
     assert sorted(data.samples["fold"].unique()) == [0, 1, 2, 3, 4]
     assert np.isfinite(data.y).all()
+
+
+def test_candidates_are_written_without_phenotypes_and_read_back(small_sim, tmp_path):
+    young = small_sim.select_samples(np.flatnonzero(small_sim.generations == 5))
+    bed = write_candidates(young, tmp_path / "young", covariates=("generation",))
+    back = read_candidates(bed, bed.parent / "phenotypes.csv")
+    np.testing.assert_array_equal(back.genotypes, young.genotypes)
+    assert back.samples.index.tolist() == young.samples.index.tolist()
+    assert not back.phenotyped.any() and (back.samples["generation"] == 5).all()
+    assert "genetic_value" not in back.samples.columns and "y" not in back.samples.columns
+    with pytest.raises(CnngwpInputError, match=r"no covariate column\(s\) \['litter'\]"):
+        write_candidates(young, tmp_path / "other", covariates=("litter",))
+    assert not (tmp_path / "other").exists()
