@@ -28,6 +28,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from cnngwp import fused
 from cnngwp.covariates import as_covariate_matrix
 from cnngwp.data import Standardizer, as_genotype_codes
+from cnngwp.errors import CnngwpInputError
 from cnngwp.members import train_members_together
 from cnngwp.model_layers import build_cnngwp, model_summary
 from cnngwp.splits import validation_split
@@ -447,7 +448,15 @@ def network_predictions(networks: list[keras.Model], inputs: NetworkInputs,
 
 
 def member_interval(member_predictions: np.ndarray, *, level: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
-    """Lower and upper quantiles of members' predictions (S, n): the spread of the averaged model."""
+    """Lower and upper quantiles of members' predictions (S, n): the spread of the averaged model.
+
+    Raises
+    ------
+    CnngwpInputError
+        If `level` is not strictly between 0 and 1.
+    """
+    if not 0.0 < level < 1.0:
+        raise CnngwpInputError(f"interval level must be between 0 and 1 (e.g. 0.9 for 90 %), got {level}")
     alpha = (1 - level) / 2
     return (np.quantile(member_predictions, alpha, axis=0), np.quantile(member_predictions, 1 - alpha, axis=0))
 

@@ -114,6 +114,8 @@ def align_snps(model_snps: pd.DataFrame, data: GenotypeData, *, max_missing: flo
         model's other than by a swap; more than `max_missing` of the model's SNPs missing
         (naming how many and the first few ids).
     """
+    if not 0.0 <= max_missing <= 1.0:
+        raise CnngwpInputError(f"the largest share of missing SNPs must be between 0 and 1 (e.g. 0.05), got {max_missing}")
     ids = data.snps["snp_id"].astype(str)
     duplicated = ids[ids.duplicated()]
     if len(duplicated):

@@ -83,3 +83,10 @@ def test_fit_then_predict_candidates_from_another_file(tmp_path, capsys):
                  "--out", str(tmp_path / "none.csv")]) == 2
     assert "fit: not a model folder (no model.json)" in capsys.readouterr().err
     assert not (tmp_path / "none.csv").exists()
+    model = ["predict", "--model", str(tmp_path / "fit" / "model"), "--bed", str(tmp_path / "young" / "genotypes"),
+             "--covariates-csv", str(tmp_path / "young" / "phenotypes.csv"), "--out", str(tmp_path / "none.csv")]
+    assert main([*model, "--level", "90"]) == 2
+    assert "interval level must be between 0 and 1 (e.g. 0.9 for 90 %), got 90.0" in capsys.readouterr().err
+    assert main([*model, "--max-missing", "5"]) == 2
+    assert "largest share of missing SNPs must be between 0 and 1 (e.g. 0.05), got 5.0" in capsys.readouterr().err
+    assert not (tmp_path / "none.csv").exists()
