@@ -7,6 +7,9 @@ are fitted on.
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import numpy as np
 from numba import njit
 from scipy.linalg import cho_factor, cho_solve, eigh
@@ -16,6 +19,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from cnngwp.covariates import as_covariate_matrix
 from cnngwp.data import Standardizer
+from cnngwp.files import atomic_write
 
 _BATCH = 1024
 _LOG_DELTA_BOUNDS = (-12.0, 12.0)  # variance ratio sigma2_e / sigma2_g between e^-12 and e^12
@@ -104,22 +108,29 @@ def _fixed_design(covariates, n: int, *, fitted: int | None = None) -> np.ndarra
 class _MarkerEffectsMixin:
     """Prediction from ``intercept_``, per-standardised-SNP ``coef_`` and the covariates' ``fixed_effects_``."""
 
-    def effects_state(self) -> dict[str, np.ndarray]:
-        """Everything prediction needs, as arrays (what a saved model stores)."""
+    def save_effects(self, path: str | os.PathLike) -> None:
+        """Write everything prediction needs (intercept, SNP effects, fixed effects, SNP statistics) as ``.npz``,
+        atomically (what a saved model and a run folder keep)."""
         check_is_fitted(self, "coef_")
-        return {"intercept": np.array(self.intercept_), "coef": self.coef_, "fixed_effects": self.fixed_effects_,
-                "snp_mean": self.scaler_.mean_, "snp_scale": self.scaler_.scale_}
+        state = {"intercept": np.array(self.intercept_), "coef": self.coef_, "fixed_effects": self.fixed_effects_,
+                 "snp_mean": self.scaler_.mean_, "snp_scale": self.scaler_.scale_}
+
+        def write(tmp: Path) -> None:
+            with open(tmp, "wb") as handle:
+                np.savez(handle, **state)
+        atomic_write(path, write)
 
     @classmethod
-    def from_effects_state(cls, state) -> _MarkerEffectsMixin:
-        """A fitted model that predicts as the one :meth:`effects_state` was taken from."""
+    def load_effects(cls, path: str | os.PathLike) -> _MarkerEffectsMixin:
+        """A fitted model that predicts as the one :meth:`save_effects` wrote."""
         model = cls()
         scaler = Standardizer()
-        scaler.mean_, scaler.scale_ = np.asarray(state["snp_mean"]), np.asarray(state["snp_scale"])
+        with np.load(path) as state:
+            scaler.mean_, scaler.scale_ = state["snp_mean"], state["snp_scale"]
+            model.intercept_, model.coef_ = float(state["intercept"]), state["coef"]
+            model.fixed_effects_ = state["fixed_effects"]
         scaler.constant_ = np.zeros(len(scaler.mean_), dtype=bool)
         model.scaler_, model.n_features_in_ = scaler, len(scaler.mean_)
-        model.intercept_, model.coef_ = float(state["intercept"]), np.asarray(state["coef"])
-        model.fixed_effects_ = np.asarray(state["fixed_effects"])
         return model
 
     def predict(self, X, *, covariates=None) -> np.ndarray:

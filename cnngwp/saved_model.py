@@ -266,8 +266,7 @@ class GenomicModel:
             baselines = {}
             for name, model in self.baselines.items():
                 path = f"baselines/{name}.npz"
-                with open(scratch / path, "wb") as handle:
-                    np.savez(handle, **model.effects_state())
+                model.save_effects(scratch / path)
                 baselines[name] = {"file": path, "class": type(model).__name__}
             self.snps.to_csv(scratch / "snps.csv", index=False)
             record = {"format": MODEL_FORMAT, "cnngwp_version": __version__, **self.record, "members": members,
@@ -297,8 +296,7 @@ def load_model(folder: str | os.PathLike) -> GenomicModel:
     scaling = [(m["trait_mean"], m["trait_sd"]) for m in record["members"]]
     baselines = {}
     for name, entry in record["baselines"].items():
-        with np.load(folder / entry["file"]) as state:
-            baselines[name] = BASELINE_MODELS[name].from_effects_state(state)
+        baselines[name] = BASELINE_MODELS[name].load_effects(folder / entry["file"])
     snps = pd.read_csv(folder / "snps.csv", dtype={"snp_id": str, "chromosome": str, "allele_1": str, "allele_2": str})
     covariates = None if record["covariates"] is None else CovariateDesign.from_dict(record["covariates"])
     kept = {k: v for k, v in record.items() if k not in ("members", "baselines", "covariates", "format")}

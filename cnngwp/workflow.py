@@ -24,7 +24,6 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 from distributed import Client
 
@@ -80,18 +79,12 @@ def baselines_for_run(data: GenotypeData, split: Split, run_dir: str | Path, *, 
              "effects": run_dir / "baseline_effects.csv",
              **{name: run_dir / "baselines" / f"{name}.npz" for name in BASELINE_MODELS}}
     if all(path.exists() for path in paths.values()):
-        models = {}
-        for name, cls in BASELINE_MODELS.items():
-            with np.load(paths[name]) as state:
-                models[name] = cls.from_effects_state(state)
+        models = {name: cls.load_effects(paths[name]) for name, cls in BASELINE_MODELS.items()}
         return BaselineFits(pd.read_csv(paths["table"]), pd.read_csv(paths["predictions"], index_col=0),
                             pd.read_csv(paths["effects"]), models)
     fits = fit_baselines(data, split, seed=seed, covariates=covariates)
     for name, model in fits.models.items():
-        def write(tmp: Path, model=model) -> None:
-            with open(tmp, "wb") as handle:
-                np.savez(handle, **model.effects_state())
-        atomic_write(paths[name], write)
+        model.save_effects(paths[name])
     atomic_write(paths["effects"], lambda tmp: fits.effects.to_csv(tmp, index=False))
     atomic_write(paths["predictions"], lambda tmp: fits.predictions.to_csv(tmp))
     atomic_write(paths["table"], lambda tmp: fits.table.to_csv(tmp, index=False))
