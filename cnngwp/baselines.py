@@ -1,14 +1,16 @@
-"""The paper's baselines as scikit-learn estimators: GBLUP, SNP-BLUP and the Bayesian LASSO.
+"""The baselines as scikit-learn estimators: the paper's GBLUP, SNP-BLUP and Bayesian LASSO, and the
+non-additive kernel models breeders use, dominance GBLUP (GDBLUP) and Gaussian-kernel RKHS.
 
-All three take the int8 genotype matrix of :mod:`cnngwp.data` (missing = -1) or any
-numeric array, and standardise the columns inside with statistics of the rows they
-are fitted on.
+All take the int8 genotype matrix of :mod:`cnngwp.data` (missing = -1), and standardise
+the columns inside with statistics of the rows they are fitted on; all but GDBLUP (whose
+dominance coding needs 0/1/2 codes) take any numeric array too.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 from numba import njit
@@ -20,6 +22,16 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from cnngwp.covariates import as_covariate_matrix
 from cnngwp.data import Standardizer
 from cnngwp.files import atomic_write
+from cnngwp.kernels import (
+    additive_kernel,
+    dominance_codes,
+    dominance_kernel,
+    dominance_scale,
+    gaussian_kernels,
+    median_distance,
+    reml_variance_components,
+    squared_distances,
+)
 
 _BATCH = 1024
 _LOG_DELTA_BOUNDS = (-12.0, 12.0)  # variance ratio sigma2_e / sigma2_g between e^-12 and e^12
@@ -30,23 +42,21 @@ def _check_enough_samples(n: int, minimum: int) -> None:
         raise ValueError(f"needs at least {minimum} samples to estimate variance components; got {n} sample(s)")
 
 
-def _standardised_kernel(scaler: Standardizer, X: np.ndarray) -> np.ndarray:
-    """G = Z Z' / p of the standardised rows of `X`, accumulated in column blocks (float64)."""
-    n, p = X.shape
-    kernel = np.zeros((n, n))
-    for start in range(0, p, _BATCH):
-        columns = slice(start, start + _BATCH)
-        z = scaler.select_columns(columns).transform(X[:, columns], dtype=np.float32)
-        kernel += (z @ z.T).astype(np.float64)
-    return kernel / p
-
-
 def _predict_linear(scaler: Standardizer, X: np.ndarray, intercept: float, coef: np.ndarray) -> np.ndarray:
     """intercept + Z coef for standardised rows of `X`, batch by batch in float64."""
     out = np.empty(X.shape[0])
     for start in range(0, X.shape[0], _BATCH):
         out[start : start + _BATCH] = scaler.transform(X[start : start + _BATCH], dtype=np.float64) @ coef
     return intercept + out
+
+
+def _back_solve(code, X: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """code(X)' alpha in column blocks: marker effects from the weights of the genetic values."""
+    out = np.zeros(X.shape[1])
+    for start in range(0, X.shape[1], _BATCH):
+        columns = slice(start, start + _BATCH)
+        out[columns] = code(X[:, columns], columns).T @ alpha
+    return out
 
 
 def reml_variance_ratio(eigenvalues: np.ndarray, ut_y: np.ndarray,
@@ -105,44 +115,81 @@ def _fixed_design(covariates, n: int, *, fitted: int | None = None) -> np.ndarra
     return np.column_stack([np.ones(n), as_covariate_matrix(covariates, n, fitted=fitted)])
 
 
-class _MarkerEffectsMixin:
-    """Prediction from ``intercept_``, per-standardised-SNP ``coef_`` and the covariates' ``fixed_effects_``."""
+class _SavedStateMixin:
+    """Writing a fitted model's state (what prediction needs, and its variance components) as ``.npz`` and
+    reading it back."""
 
-    def save_effects(self, path: str | os.PathLike) -> None:
-        """Write everything prediction needs (intercept, SNP effects, fixed effects, SNP statistics) as ``.npz``,
-        atomically (what a saved model and a run folder keep)."""
-        check_is_fitted(self, "coef_")
-        state = {"intercept": np.array(self.intercept_), "coef": self.coef_, "fixed_effects": self.fixed_effects_,
-                 "snp_mean": self.scaler_.mean_, "snp_scale": self.scaler_.scale_}
+    #: Fitted variance attributes and how tables name them.
+    _variance_labels: ClassVar[dict[str, str]] = {"sigma2_e_": "residual"}
+
+    def variance_components(self) -> dict[str, float]:
+        """The fitted variance components by name (``additive``, ``dominance``, ``residual``, ...)."""
+        check_is_fitted(self, "scaler_")
+        return {label: float(getattr(self, name)) for name, label in self._variance_labels.items()
+                if hasattr(self, name)}
+
+    def _state(self) -> dict[str, np.ndarray]:
+        return {"intercept": np.array(self.intercept_), "fixed_effects": self.fixed_effects_,
+                "snp_mean": self.scaler_.mean_, "snp_scale": self.scaler_.scale_,
+                **{name: np.asarray(getattr(self, name)) for name in self._variance_labels}}
+
+    def _restore(self, state: dict[str, np.ndarray]) -> None:
+        scaler = Standardizer()
+        scaler.mean_, scaler.scale_ = state["snp_mean"], state["snp_scale"]
+        scaler.constant_ = np.zeros(len(scaler.mean_), dtype=bool)
+        self.intercept_, self.fixed_effects_ = float(state["intercept"]), state["fixed_effects"]
+        self.scaler_, self.n_features_in_ = scaler, len(scaler.mean_)
+        for name in self._variance_labels:
+            if name in state:  # files written before the variance components were kept have none
+                setattr(self, name, state[name][()] if state[name].ndim == 0 else state[name])
+
+    def save_state(self, path: str | os.PathLike) -> None:
+        """Write everything prediction needs (intercept, fixed effects, SNP statistics and the model's own
+        effects or training genotypes) as compressed ``.npz``, atomically (what a saved model and a run folder keep)."""
+        check_is_fitted(self, "scaler_")
+        state = self._state()
 
         def write(tmp: Path) -> None:
             with open(tmp, "wb") as handle:
-                np.savez(handle, **state)
+                np.savez_compressed(handle, **state)
         atomic_write(path, write)
 
     @classmethod
-    def load_effects(cls, path: str | os.PathLike) -> _MarkerEffectsMixin:
-        """A fitted model that predicts as the one :meth:`save_effects` wrote."""
+    def load_state(cls, path: str | os.PathLike) -> _SavedStateMixin:
+        """A fitted model that predicts as the one :meth:`save_state` wrote."""
         model = cls()
-        scaler = Standardizer()
         with np.load(path) as state:
-            scaler.mean_, scaler.scale_ = state["snp_mean"], state["snp_scale"]
-            model.intercept_, model.coef_ = float(state["intercept"]), state["coef"]
-            model.fixed_effects_ = state["fixed_effects"]
-        scaler.constant_ = np.zeros(len(scaler.mean_), dtype=bool)
-        model.scaler_, model.n_features_in_ = scaler, len(scaler.mean_)
+            model._restore(dict(state))
         return model
+
+    def _standardise(self, block: np.ndarray, columns: slice) -> np.ndarray:
+        return self.scaler_.select_columns(columns).transform(block, dtype=np.float64)
+
+    def _fixed_part(self, covariates, n: int) -> np.ndarray:
+        return _fixed_design(covariates, n, fitted=len(self.fixed_effects_))[:, 1:] @ self.fixed_effects_
+
+
+class _MarkerEffectsMixin(_SavedStateMixin):
+    """Prediction from ``intercept_``, per-standardised-SNP ``coef_`` and the covariates' ``fixed_effects_``."""
+
+    def _state(self) -> dict[str, np.ndarray]:
+        return {**super()._state(), "coef": self.coef_}
+
+    def _restore(self, state: dict[str, np.ndarray]) -> None:
+        super()._restore(state)
+        self.coef_ = state["coef"]
 
     def predict(self, X, *, covariates=None) -> np.ndarray:
         """Predicted genetic value plus intercept (plus fixed effects of `covariates`) for each row of `X`."""
         check_is_fitted(self, "coef_")
         X = validate_data(self, X, dtype="numeric", reset=False)
-        fixed = _fixed_design(covariates, X.shape[0], fitted=len(self.fixed_effects_))[:, 1:] @ self.fixed_effects_
-        return _predict_linear(self.scaler_, X, self.intercept_, self.coef_) + fixed
+        return _predict_linear(self.scaler_, X, self.intercept_, self.coef_) + self._fixed_part(covariates, len(X))
 
 
 class _VarianceComponentsMixin(_MarkerEffectsMixin):
     """Attributes shared by GBLUP and RidgeBLUP once delta and sigma2_g are known."""
+
+    _variance_labels: ClassVar[dict[str, str]] = {"sigma2_g_": "additive", "sigma2_e_": "residual"}
 
     def _set_variance_components(self, delta: float, sigma2_g: float) -> None:
         self.sigma2_g_ = sigma2_g
@@ -181,18 +228,14 @@ class GBLUP(_VarianceComponentsMixin, RegressorMixin, BaseEstimator):
         _check_enough_samples(len(y), 2 + fixed.shape[1])
         y = y.astype(np.float64)
         self.scaler_ = Standardizer().fit(X)
-        kernel = _standardised_kernel(self.scaler_, X)
+        kernel = additive_kernel(self.scaler_, X)
         eigenvalues, vectors = eigh(kernel, overwrite_a=True, check_finite=False, driver="evd")
         ut_y, ut_x = vectors.T @ y, vectors.T @ fixed
         delta, sigma2_g, beta = reml_variance_ratio(eigenvalues, ut_y, ut_x)
         self._set_variance_components(delta, sigma2_g)
         alpha = vectors @ ((ut_y - ut_x @ beta) / (np.maximum(eigenvalues, 0.0) + delta))
         self.intercept_, self.fixed_effects_ = float(beta[0]), beta[1:]
-        coef = np.zeros(X.shape[1])
-        for start in range(0, X.shape[1], _BATCH):
-            columns = slice(start, start + _BATCH)
-            coef[columns] = self.scaler_.select_columns(columns).transform(X[:, columns], dtype=np.float64).T @ alpha
-        self.coef_ = coef / X.shape[1]
+        self.coef_ = _back_solve(self._standardise, X, alpha) / X.shape[1]
         return self
 
 
@@ -228,6 +271,180 @@ class RidgeBLUP(_VarianceComponentsMixin, RegressorMixin, BaseEstimator):
         self.coef_ = cho_solve(cho_factor(lhs, check_finite=False), z.T @ (y - mu), check_finite=False)
         self.intercept_, self.fixed_effects_ = mu, np.empty(0)
         return self
+
+
+def _check_genotype_range(X: np.ndarray) -> None:
+    """Genotype codes or dosages between 0 and 2 (int8 -1 = missing): what the dominance coding needs."""
+    called = X[X != -1] if X.dtype == np.int8 else X
+    if called.size and (called.min() < 0 or called.max() > 2):
+        raise ValueError(f"expected genotype codes or dosages between 0 and 2 (int8 -1 for missing); "
+                         f"got values from {called.min()} to {called.max()}")
+
+
+class GDBLUP(_VarianceComponentsMixin, RegressorMixin, BaseEstimator):
+    """Genomic BLUP with additive and dominance relationships, both variance components by REML.
+
+    Model: y = 1 mu + C beta + a + d + e with a ~ N(0, sigma2_g G), d ~ N(0, sigma2_d D),
+    e ~ N(0, sigma2_e I). G is GBLUP's standardised relationship (so GDBLUP with no
+    dominance variance is GBLUP); D = W W' / sum_j (2 p_j q_j)^2 with the genotypic coding of
+    Vitezica et al. (2013) (:func:`cnngwp.kernels.dominance_codes`), in which dominance
+    deviations are orthogonal to additive values under Hardy-Weinberg proportions, so
+    sigma2_d is the classical dominance variance rather than a mix with the additive one.
+    The variance components come from one REML over both kernels
+    (:func:`cnngwp.kernels.reml_variance_components`). As for GBLUP, the genomic values are
+    back-solved to marker effects, so prediction needs no training genotypes.
+
+    Attributes
+    ----------
+    intercept_, fixed_effects_, scaler_
+        As for :class:`GBLUP`.
+    coef_ : numpy.ndarray
+        Additive effect per standardised SNP.
+    dominance_coef_ : numpy.ndarray
+        Dominance effect per SNP in the genotypic coding (training allele frequencies).
+    sigma2_g_, sigma2_d_, sigma2_e_ : float
+        REML additive, dominance and residual variances.
+    h2_ : float
+        Narrow-sense heritability sigma2_g / (sigma2_g + sigma2_d + sigma2_e).
+
+    References
+    ----------
+    Vitezica, Varona & Legarra (2013) Genetics 195:1223; Su et al. (2012) PLoS ONE 7:e45293.
+    """
+
+    _variance_labels: ClassVar[dict[str, str]] = {"sigma2_g_": "additive", "sigma2_d_": "dominance", "sigma2_e_": "residual"}
+
+    def fit(self, X, y, *, covariates=None) -> GDBLUP:
+        """Estimate the additive, dominance and residual variances by REML and solve for the effects."""
+        X, y = validate_data(self, X, y, dtype="numeric", y_numeric=True)
+        _check_genotype_range(X)
+        fixed = _fixed_design(covariates, len(y))
+        _check_enough_samples(len(y), 3 + fixed.shape[1])
+        self.scaler_ = Standardizer().fit(X)
+        kernels = [additive_kernel(self.scaler_, X), dominance_kernel(self._frequency(), X)]
+        fit = reml_variance_components(kernels, y.astype(np.float64), fixed)
+        self.sigma2_g_, self.sigma2_d_ = (float(v) for v in fit.variances)
+        self.sigma2_e_ = fit.sigma2_e
+        self.h2_ = self.sigma2_g_ / (self.sigma2_g_ + self.sigma2_d_ + self.sigma2_e_)
+        self.intercept_, self.fixed_effects_ = float(fit.beta[0]), fit.beta[1:]
+        self.coef_ = _back_solve(self._standardise, X, fit.alpha[0]) / X.shape[1]
+        self.dominance_coef_ = _back_solve(self._dominance, X, fit.alpha[1]) / dominance_scale(self._frequency())
+        return self
+
+    def _frequency(self) -> np.ndarray:
+        return self.scaler_.mean_ / 2.0
+
+    def _dominance(self, block: np.ndarray, columns: slice) -> np.ndarray:
+        return dominance_codes(block, self._frequency()[columns]).astype(np.float64)
+
+    def _state(self) -> dict[str, np.ndarray]:
+        return {**super()._state(), "dominance_coef": self.dominance_coef_}
+
+    def _restore(self, state: dict[str, np.ndarray]) -> None:
+        super()._restore(state)
+        self.dominance_coef_ = state["dominance_coef"]
+
+    def predict(self, X, *, covariates=None) -> np.ndarray:
+        """Additive plus dominance genetic value, intercept and fixed effects for each row of `X`."""
+        additive = super().predict(X, covariates=covariates)
+        X = validate_data(self, X, dtype="numeric", reset=False)
+        _check_genotype_range(X)
+        dominance = np.empty(len(X))
+        for start in range(0, len(X), _BATCH):
+            dominance[start:start + _BATCH] = dominance_codes(X[start:start + _BATCH], self._frequency()) \
+                @ self.dominance_coef_
+        return additive + dominance
+
+
+class RKHS(_SavedStateMixin, RegressorMixin, BaseEstimator):
+    """Reproducing-kernel Hilbert-space regression with Gaussian kernels averaged by REML.
+
+    Model: y = 1 mu + C beta + sum_k g_k + e with g_k ~ N(0, sigma2_k K_k) and
+    K_k = exp(-d^2 / (h_k median d^2)), d the Euclidean distance between genotypes
+    standardised with training statistics. Rather than picking one bandwidth, the kernels of
+    all `bandwidths` enter together and REML shares the genetic variance among them: the
+    kernel averaging of de los Campos et al. (2010), BGLR's multi-kernel RKHS, with REML in
+    place of Gibbs sampling. A small bandwidth captures local (non-additive) similarity, a
+    large one is close to a linear, additive kernel. Prediction needs the distances to the
+    training animals, so the fitted model keeps their genotypes.
+
+    Parameters
+    ----------
+    bandwidths
+        The h_k, in units of the median squared distance between training animals.
+
+    Attributes
+    ----------
+    intercept_, fixed_effects_, scaler_
+        As for :class:`GBLUP`.
+    variances_ : numpy.ndarray
+        REML sigma2_k per bandwidth.
+    sigma2_e_ : float
+        Residual variance. (No heritability is derived: a Gaussian kernel's off-diagonal mass
+        acts partly like the intercept, so sigma2_k overstates the genetic variance.)
+    distance_scale_ : float
+        Median squared distance between training animals.
+    alpha_ : numpy.ndarray
+        Kernels x training animals: g_k = K_k(., train) alpha_k.
+    train_genotypes_ : numpy.ndarray
+        The training genotypes (int8 codes).
+
+    References
+    ----------
+    Gianola & van Kaam (2008) Genetics 178:2289; de los Campos et al. (2010) Genet. Res. 92:295.
+    """
+
+    def __init__(self, *, bandwidths: tuple[float, ...] = (0.25, 1.0, 4.0)):
+        self.bandwidths = bandwidths
+
+    def fit(self, X, y, *, covariates=None) -> RKHS:
+        """Estimate the variance of each kernel and the residual by REML and solve for the kernel weights."""
+        X, y = validate_data(self, X, y, dtype="numeric", y_numeric=True)
+        if not self.bandwidths or min(self.bandwidths) <= 0:
+            raise ValueError(f"bandwidths must be positive numbers, got {self.bandwidths}")
+        fixed = _fixed_design(covariates, len(y))
+        _check_enough_samples(len(y), 2 + len(self.bandwidths) + fixed.shape[1])
+        self.scaler_ = Standardizer().fit(X)
+        distances = squared_distances(self.scaler_, X)
+        self.distance_scale_ = median_distance(distances)
+        fit = reml_variance_components(gaussian_kernels(distances, self.bandwidths, self.distance_scale_),
+                                       y.astype(np.float64), fixed)
+        self.variances_, self.sigma2_e_ = fit.variances, fit.sigma2_e
+        self.intercept_, self.fixed_effects_ = float(fit.beta[0]), fit.beta[1:]
+        self.alpha_ = np.vstack(fit.alpha)
+        self.train_genotypes_ = np.array(X, dtype=np.int8 if X.dtype == np.int8 else np.float64)
+        return self
+
+    _variance_labels: ClassVar[dict[str, str]] = {"variances_": "kernels", "sigma2_e_": "residual"}
+
+    def variance_components(self) -> dict[str, float]:
+        """The variance of each kernel (``kernel h=...``) and the residual variance."""
+        check_is_fitted(self, "variances_")
+        return {**{f"kernel h={h:g}": float(v) for h, v in zip(self.bandwidths, self.variances_, strict=True)},
+                "residual": float(self.sigma2_e_)}
+
+    def _state(self) -> dict[str, np.ndarray]:
+        return {**super()._state(), "bandwidths": np.asarray(self.bandwidths, dtype=np.float64),
+                "distance_scale": np.array(self.distance_scale_), "alpha": self.alpha_,
+                "train_genotypes": self.train_genotypes_}
+
+    def _restore(self, state: dict[str, np.ndarray]) -> None:
+        super()._restore(state)
+        self.bandwidths = tuple(float(h) for h in state["bandwidths"])
+        self.distance_scale_ = float(state["distance_scale"])
+        self.alpha_, self.train_genotypes_ = state["alpha"], state["train_genotypes"]
+
+    def predict(self, X, *, covariates=None) -> np.ndarray:
+        """Sum over kernels of K_k(X, train) alpha_k, plus intercept and fixed effects, for each row of `X`."""
+        check_is_fitted(self, "alpha_")
+        X = validate_data(self, X, dtype="numeric", reset=False)
+        genetic = np.empty(len(X))
+        for start in range(0, len(X), _BATCH):
+            distances = squared_distances(self.scaler_, X[start:start + _BATCH], self.train_genotypes_)
+            kernels = gaussian_kernels(distances, self.bandwidths, self.distance_scale_)
+            genetic[start:start + _BATCH] = sum(kernel @ alpha for kernel, alpha in zip(kernels, self.alpha_,
+                                                                                          strict=True))
+        return self.intercept_ + genetic + self._fixed_part(covariates, len(X))
 
 
 @njit(cache=True, fastmath=True)
@@ -354,3 +571,12 @@ class BayesianLasso(_MarkerEffectsMixin, RegressorMixin, BaseEstimator):
         self.lambda_ = post_lambda / kept
         return self
 
+
+
+def baseline_models(*, seed: int = 1) -> dict:
+    """Fresh estimators of every comparison's baselines, by the name tables use, in table order."""
+    return {"GBLUP": GBLUP(), "GDBLUP": GDBLUP(), "RKHS": RKHS(), "BLASSO": BayesianLasso(seed=seed)}
+
+
+#: The class of each baseline (what a saved model's file is read with), by name.
+BASELINE_MODELS = {name: type(model) for name, model in baseline_models().items()}

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from cnngwp.book import build_book
@@ -19,7 +21,7 @@ from cnngwp.io import read_candidates, read_dataset, write_dataset
 from cnngwp.parallel import IN_PROCESS, open_client
 from cnngwp.runner import NotebookError, run_folder, run_notebooks
 from cnngwp.saved_model import MAX_MISSING_SNPS, load_model
-from cnngwp.simulate import SimulationConfig, simulate_qtlmas2010
+from cnngwp.simulate import ARCHITECTURES, SimulationConfig, realised_variance_components, simulate_qtlmas2010
 from cnngwp.splits import split_by_generation
 from cnngwp.training import OPTIMISTIC, PROFILES, PROTOCOLS
 from cnngwp.tuning import SearchSpace, search_space
@@ -31,11 +33,17 @@ SPACE_HELP = ("bounds of gamma: 'qtlmas2010' (the paper's: lambda 0.1-1 on the t
 
 
 def _simulate(args: argparse.Namespace) -> None:
-    config = SimulationConfig.small() if args.small else SimulationConfig()
+    config = replace(SimulationConfig.small() if args.small else SimulationConfig(), architecture=args.architecture,
+                     heritability=args.h2)
     start = time.perf_counter()
     data = simulate_qtlmas2010(seed=args.seed, config=config)
     bed = write_dataset(data, args.out)
+    components = realised_variance_components(data)
+    summary = {"seed": args.seed, "small": args.small, "architecture": args.architecture, "h2_target": args.h2,
+               "realised_in_training_generations": components}
+    atomic_write(bed.parent / "summary.json", lambda tmp: tmp.write_text(json.dumps(summary, indent=2)))
     print(f"wrote {bed.parent}/ ({data.n_samples} samples x {data.n_snps} SNPs) in {time.perf_counter() - start:.1f} s")
+    print("realised in the training generations: " + ", ".join(f"{k} {v:.3f}" for k, v in components.items()))
 
 
 def _summary(args: argparse.Namespace) -> None:
@@ -213,10 +221,16 @@ def build_parser() -> argparse.ArgumentParser:
                                      "rank selection candidates with it, run the "
                                      "notebooks, build the book.")
     commands = parser.add_subparsers(dest="command", required=True)
-    sim = commands.add_parser("simulate", help="simulate a QTLMAS2010-like data set with the dominance loci")
+    sim = commands.add_parser("simulate", help="simulate a QTLMAS2010-like population and a trait of one architecture")
     sim.add_argument("--seed", type=int, required=True, help="random seed; the same seed gives identical files")
     sim.add_argument("--out", required=True, help="output folder for genotypes.bed/.bim/.fam, phenotypes.csv, truth.csv")
     sim.add_argument("--small", action="store_true", help="a few hundred animals and SNPs (seconds)")
+    sim.add_argument("--architecture", choices=ARCHITECTURES, default="qtlmas2010",
+                     help="genetic architecture of the trait (default: QTLMAS2010's plus the paper's three dominance "
+                          "loci, the book's data set)")
+    sim.add_argument("--h2", type=float, default=None,
+                     help="target heritability in the training generations (default: qtlmas2010's own construction; "
+                          "0.45 for the other architectures)")
     sim.set_defaults(run=_simulate)
     summ = commands.add_parser("summary", help="print the headline numbers of a data folder")
     summ.add_argument("--data", required=True, help="folder written by 'cnngwp simulate'")

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
-from cnngwp.baselines import GBLUP, BayesianLasso
+from cnngwp.baselines import baseline_models
 from cnngwp.covariates import CovariateDesign
 from cnngwp.data import GenotypeData
 from cnngwp.splits import Split
@@ -62,9 +62,14 @@ def fixed_effects_table(models: dict, covariates: CovariateDesign | None) -> pd.
                         index=names)
 
 
+def variance_components_table(models: dict) -> pd.DataFrame:
+    """Each fitted model's variance components (rows: additive, dominance, per-kernel, residual; columns: models)."""
+    return pd.DataFrame({name: model.variance_components() for name, model in models.items()})
+
+
 @dataclass(frozen=True)
 class BaselineFits:
-    """GBLUP and the Bayesian LASSO on one split.
+    """The baselines (:func:`cnngwp.baselines.baseline_models`) on one split.
 
     Attributes
     ----------
@@ -73,7 +78,7 @@ class BaselineFits:
     predictions
         Test rows: ``observed`` and one column per model.
     effects
-        Per SNP (``snp_index``): each model's effect of the standardised SNP.
+        Per SNP (``snp_index``): each marker-effect model's (additive) effect of the standardised SNP.
     models
         The fitted estimators by name.
     """
@@ -86,9 +91,10 @@ class BaselineFits:
 
 def fit_baselines(data: GenotypeData, split: Split, *, seed: int = 1,
                   covariates: CovariateDesign | None = None) -> BaselineFits:
-    """Fit GBLUP and the Bayesian LASSO (BGLR defaults) on the training rows; score the test rows once.
+    """Fit every baseline (GBLUP, GDBLUP, RKHS, the Bayesian LASSO with BGLR's defaults) on the training rows;
+    score the test rows once.
 
-    `covariates` (fitted on the training rows) enter both as fixed effects.
+    `covariates` (fitted on the training rows) enter each as fixed effects.
     """
     X, y = data.genotypes, data.y
     C_train = C_test = None
@@ -97,7 +103,7 @@ def fit_baselines(data: GenotypeData, split: Split, *, seed: int = 1,
     rows = []
     predictions = pd.DataFrame({"observed": y[split.test]}, index=data.samples.index[split.test])
     effects = pd.DataFrame({"snp_index": np.arange(data.n_snps)})
-    models = {"GBLUP": GBLUP(), "BLASSO": BayesianLasso(seed=seed)}
+    models = baseline_models(seed=seed)
     for name, model in models.items():
         start = time.perf_counter()
         model.fit(X[split.train], y[split.train], covariates=C_train)
@@ -108,7 +114,8 @@ def fit_baselines(data: GenotypeData, split: Split, *, seed: int = 1,
                    else dict.fromkeys(("mse", "correlation", "slope"), float("nan")))
         rows.append({"model": name, "split": split.name, **metrics, "seconds": seconds})
         predictions[name] = predicted
-        effects[name] = model.coef_
+        if hasattr(model, "coef_"):  # marker-effect models (RKHS has none)
+            effects[name] = model.coef_
     return BaselineFits(pd.DataFrame(rows), predictions, effects, models)
 
 

@@ -14,11 +14,15 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from cnngwp.baselines import BASELINE_MODELS
+
 __all__ = ["bootstrap_mse_difference", "collect_comparisons", "paired_differences", "read_comparison", "run_counts",
            "table2"]
 
 #: predictions.csv column of each model.
-PREDICTION_COLUMNS = {"GBLUP": "GBLUP", "BLASSO": "BLASSO", "CNN ensemble": "prediction"}
+PREDICTION_COLUMNS = {**{name: name for name in BASELINE_MODELS}, "CNN ensemble": "prediction"}
+#: The order of the models in tables: the baselines, then the CNNs.
+MODEL_ORDER = (*BASELINE_MODELS, "CNN (best single)", "CNN ensemble")
 
 
 def _run_folders(runs_root: str | os.PathLike) -> list[tuple[str, int, Path]]:
@@ -73,7 +77,7 @@ def table2(comparisons: pd.DataFrame) -> pd.DataFrame:
 
     ``mse_sd`` is empty (``""``) for a data set with one split, where there is no SD over folds.
     """
-    order = {"GBLUP": 0, "BLASSO": 1, "CNN (best single)": 2, "CNN ensemble": 3}
+    order = {name: rank for rank, name in enumerate(MODEL_ORDER)}
     grouped = comparisons.fillna({"note": "", "profile": "", "covariates": ""}).groupby(["dataset", "model"], sort=False)
     table = grouped.agg(profile=("profile", "first"), folds=("fold", "nunique"), mse=("mse", "mean"),
                         mse_sd=("mse", "std"),
@@ -113,7 +117,7 @@ def paired_differences(runs_root: str | os.PathLike, *, reference: str = "GBLUP"
         by_dataset.setdefault(dataset, []).append(pd.read_csv(folder / "predictions.csv"))
     for dataset, folds in by_dataset.items():
         for model, column in PREDICTION_COLUMNS.items():
-            if model == reference:
+            if model == reference or any(column not in f.columns for f in folds):  # runs made before GDBLUP/RKHS
                 continue
             if len(folds) == 1:
                 diff, lower, upper = bootstrap_mse_difference(folds[0]["observed"], folds[0][column],

@@ -30,19 +30,17 @@ import numpy as np
 import pandas as pd
 
 from cnngwp import __version__
-from cnngwp.baselines import GBLUP, BayesianLasso
+from cnngwp.baselines import BASELINE_MODELS
 from cnngwp.covariates import CovariateDesign
 from cnngwp.data import MISSING, SNP_COLUMNS, GenotypeData
 from cnngwp.errors import CnngwpInputError
 from cnngwp.files import json_scalar, replace_directory
 from cnngwp.model import NetworkInputs, member_interval, network_predictions
 
-__all__ = ["BASELINE_MODELS", "MAX_MISSING_SNPS", "MODEL_FORMAT", "GenomicModel", "SnpAlignment", "align_snps",
+__all__ = ["MAX_MISSING_SNPS", "MODEL_FORMAT", "GenomicModel", "SnpAlignment", "align_snps",
            "keras_archive", "load_model", "network_from_archive", "save_network"]
 
 MODEL_FORMAT = 1
-#: The baselines a saved model carries, by the name tables use.
-BASELINE_MODELS = {"GBLUP": GBLUP, "BLASSO": BayesianLasso}
 #: Default largest share of the model's SNPs that candidates may lack (mean-imputed).
 MAX_MISSING_SNPS = 0.05
 
@@ -266,7 +264,7 @@ class GenomicModel:
             baselines = {}
             for name, model in self.baselines.items():
                 path = f"baselines/{name}.npz"
-                model.save_effects(scratch / path)
+                model.save_state(scratch / path)
                 baselines[name] = {"file": path, "class": type(model).__name__}
             self.snps.to_csv(scratch / "snps.csv", index=False)
             record = {"format": MODEL_FORMAT, "cnngwp_version": __version__, **self.record, "members": members,
@@ -296,7 +294,7 @@ def load_model(folder: str | os.PathLike) -> GenomicModel:
     scaling = [(m["trait_mean"], m["trait_sd"]) for m in record["members"]]
     baselines = {}
     for name, entry in record["baselines"].items():
-        baselines[name] = BASELINE_MODELS[name].load_effects(folder / entry["file"])
+        baselines[name] = BASELINE_MODELS[name].load_state(folder / entry["file"])
     snps = pd.read_csv(folder / "snps.csv", dtype={"snp_id": str, "chromosome": str, "allele_1": str, "allele_2": str})
     covariates = None if record["covariates"] is None else CovariateDesign.from_dict(record["covariates"])
     kept = {k: v for k, v in record.items() if k not in ("members", "baselines", "covariates", "format")}

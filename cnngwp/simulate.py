@@ -35,6 +35,8 @@ DOMINANCE_VALUES: Mapping[str, tuple[float, float, float]] = {
 QTLMAS2010_N_SNPS = 10_031
 _MAJOR_ADDITIVE_SNPS = (4354, 5327)  # 1-based, the paper's text
 _MAJOR_EPISTATIC_SNP = 931
+#: The genetic architectures of :class:`SimulationConfig`, in the order tables list them.
+ARCHITECTURES = ("additive", "qtlmas2010", "dominance", "epistatic")
 #: Columns of the truth table of a simulated data set.
 TRUTH_COLUMNS = (
     "snp_index", "snp_id", "kind", "design_effect", "effect", "partner", "value_0", "value_1", "value_2",
@@ -82,6 +84,26 @@ class SimulationConfig:
         variance is h2 × phenotype_variance, the residual fills the rest.
     dominance_min_maf
         The three added loci move to the nearest SNP with at least this MAF.
+    architecture
+        The genetic architecture of the trait (:data:`ARCHITECTURES`): ``qtlmas2010`` (the
+        workshop's trait plus the paper's three dominance loci), ``additive`` (its additive
+        QTLs only), ``dominance`` (those QTLs with a degree of dominance drawn per locus) or
+        ``epistatic`` (those QTLs plus additive-by-additive interactions among many pairs).
+    heritability
+        Target of the realised heritability var(g) / var(y) in the training generations
+        (all but the last): the genetic values are scaled to ``heritability ×
+        phenotype_variance`` there and the residual variance fills the rest. None keeps
+        ``qtlmas2010``'s original construction (``h2`` sets its additive variance before the
+        dominance loci are added: the default data set) and means ``h2`` for the others.
+    non_additive_share
+        ``dominance`` and ``epistatic``: the share of the dominance deviations (or of the
+        interactions) in the variance of the design's genetic values; the realised, classical
+        dominance and epistatic variances are smaller (part of them is additive).
+    dominance_degree
+        ``dominance``: mean and SD of the normal degree of dominance k, the heterozygote's
+        deviation d = k |a| (k = 1 complete dominance, k > 1 over-dominance).
+    n_interacting_pairs
+        ``epistatic``: pairs of loci (MAF at least 0.25) with effect e (x1 - 1)(x2 - 1), e normal.
     """
 
     generation_sizes: tuple[int, ...] = (20, 450, 956, 900, 900)
@@ -108,6 +130,19 @@ class SimulationConfig:
     phenotype_mean: float = 68.7
     phenotype_variance: float = 100.0
     dominance_min_maf: float = 0.25
+    architecture: str = "qtlmas2010"
+    heritability: float | None = None
+    non_additive_share: float = 0.75
+    dominance_degree: tuple[float, float] = (0.5, 1.0)
+    n_interacting_pairs: int = 40
+
+    def __post_init__(self) -> None:
+        if self.architecture not in ARCHITECTURES:
+            raise CnngwpInputError(f"architecture {self.architecture!r}: expected one of {list(ARCHITECTURES)}")
+        if self.heritability is not None and not 0.0 < self.heritability < 1.0:
+            raise CnngwpInputError(f"heritability {self.heritability}: expected a number between 0 and 1 (exclusive)")
+        if not 0.0 <= self.non_additive_share < 1.0:
+            raise CnngwpInputError(f"non_additive_share {self.non_additive_share}: expected a share in [0, 1)")
 
     @classmethod
     def small(cls) -> SimulationConfig:
@@ -288,6 +323,79 @@ def _nearest(candidates: np.ndarray, target: int) -> int:
     return int(candidates[np.argmin(np.abs(candidates - target))])
 
 
+class _LociPlacer:
+    """Puts causal loci on SNPs: the nearest unused SNP to a target within a MAF range."""
+
+    def __init__(self, genotypes: np.ndarray):
+        self.maf = minor_allele_frequency(genotypes)
+        self.used = np.zeros(genotypes.shape[1], dtype=bool)
+        self.p = genotypes.shape[1]
+
+    def place(self, target: int, min_maf: float, max_maf: float = 0.5) -> int:
+        pool = np.flatnonzero((self.maf >= min_maf) & (self.maf <= max_maf) & ~self.used)
+        index = _nearest(pool, target)
+        self.used[index] = True
+        return index
+
+    def scaled(self, one_based: int) -> int:
+        """The SNP at the same fraction of the genome as QTLMAS2010's SNP `one_based`."""
+        return round((one_based - 1) * self.p / QTLMAS2010_N_SNPS)
+
+
+def _additive_qtls(placer: _LociPlacer, config: SimulationConfig, rng) -> list[dict]:
+    """The two major QTLs (near the real SNPs 4,354 and 5,327) and the random additive QTLs."""
+    rows = []
+    for snp, a in zip(_MAJOR_ADDITIVE_SNPS, config.major_effects, strict=True):
+        j = placer.place(placer.scaled(snp), 0.2)
+        rows.append({"snp_index": j, "kind": "additive-major", "design_effect": a})
+    for _ in range(config.n_random_qtl):
+        a = rng.normal(0.0, config.random_qtl_sd)
+        while abs(a) >= 2.0:
+            a = rng.normal(0.0, config.random_qtl_sd)
+        j = placer.place(int(rng.integers(placer.p)), config.common_maf)
+        rows.append({"snp_index": j, "kind": "additive", "design_effect": a})
+    return rows
+
+
+def _qtlmas2010_design(genotypes: np.ndarray, paternal: np.ndarray, placer: _LociPlacer, config: SimulationConfig,
+                       rng) -> tuple[list[dict], np.ndarray]:
+    """QTLMAS2010's loci (additive QTLs, epistatic pairs, imprinted loci) and the genetic values in design units."""
+    x = genotypes.astype(np.float64)
+    rows = _additive_qtls(placer, config, rng)
+    g = np.zeros(len(genotypes))
+    for r in rows:
+        g += r["design_effect"] * (x[:, r["snp_index"]] - 1.0)
+    p = genotypes.shape[1]
+    for pair in range(config.n_epistatic_pairs):
+        first = placer.place(placer.scaled(_MAJOR_EPISTATIC_SNP) if pair == 0 else int(rng.integers(p)), 0.35)
+        second = placer.place(int(rng.integers(p)), 0.35)
+        e = config.epistatic_effect
+        g += e * (x[:, first] - 1.0) * (x[:, second] - 1.0)
+        rows.append({"snp_index": first, "kind": "epistatic", "design_effect": e, "partner": second})
+        rows.append({"snp_index": second, "kind": "epistatic", "design_effect": e, "partner": first})
+    for _ in range(config.n_imprinted):
+        j = placer.place(int(rng.integers(p)), 0.1)
+        a = config.imprinting_effect * rng.choice([-1.0, 1.0])
+        g += a * paternal[:, j]
+        rows.append({"snp_index": j, "kind": "imprinted", "design_effect": a})
+    return rows, g
+
+
+def _truth_table(rows: list[dict], scale: float) -> pd.DataFrame:
+    """The truth rows with effects and genotype values scaled to phenotype units."""
+    truth = pd.DataFrame(rows).reindex(columns=list(TRUTH_COLUMNS))
+    truth["effect"] = truth["design_effect"] * scale
+    additive = truth["kind"].isin(["additive-major", "additive"])
+    for code in range(3):
+        truth.loc[additive, f"value_{code}"] = truth.loc[additive, "effect"] * (code - 1) + 0.0  # no -0.0
+    for code in range(3):  # loci given genotype values in design units (dominance QTLs, the paper's loci)
+        given = truth[f"value_{code}"].notna() & ~additive
+        truth.loc[given, f"value_{code}"] = truth.loc[given, f"value_{code}"] * scale + 0.0
+    truth["partner"] = truth["partner"].astype("Int64")
+    truth["snp_index"] = truth["snp_index"].astype("Int64")
+    return truth
+
+
 def simulate_trait(
     genotypes: np.ndarray, paternal: np.ndarray, config: SimulationConfig, *, seed: int
 ) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
@@ -315,47 +423,10 @@ def simulate_trait(
         If the non-additive variance alone exceeds the phenotypic variance.
     """
     rng = np.random.default_rng(seed)
-    n, p = genotypes.shape
-    maf = minor_allele_frequency(genotypes)
-    used = np.zeros(p, dtype=bool)
-
-    def place(target: int, min_maf: float, max_maf: float = 0.5) -> int:
-        pool = np.flatnonzero((maf >= min_maf) & (maf <= max_maf) & ~used)
-        index = _nearest(pool, target)
-        used[index] = True
-        return index
-
-    def scaled(one_based: int) -> int:
-        return round((one_based - 1) * p / QTLMAS2010_N_SNPS)
-
-    rows: list[dict] = []
-    x = genotypes.astype(np.float64)
-    g = np.zeros(n)
-    for snp, a in zip(_MAJOR_ADDITIVE_SNPS, config.major_effects, strict=True):
-        j = place(scaled(snp), 0.2)
-        rows.append({"snp_index": j, "kind": "additive-major", "design_effect": a})
-    for _ in range(config.n_random_qtl):
-        a = rng.normal(0.0, config.random_qtl_sd)
-        while abs(a) >= 2.0:
-            a = rng.normal(0.0, config.random_qtl_sd)
-        j = place(int(rng.integers(p)), config.common_maf)
-        rows.append({"snp_index": j, "kind": "additive", "design_effect": a})
-    for r in rows:
-        g += r["design_effect"] * (x[:, r["snp_index"]] - 1.0)
-    for pair in range(config.n_epistatic_pairs):
-        first = place(scaled(_MAJOR_EPISTATIC_SNP) if pair == 0 else int(rng.integers(p)), 0.35)
-        second = place(int(rng.integers(p)), 0.35)
-        e = config.epistatic_effect
-        g += e * (x[:, first] - 1.0) * (x[:, second] - 1.0)
-        rows.append({"snp_index": first, "kind": "epistatic", "design_effect": e, "partner": second})
-        rows.append({"snp_index": second, "kind": "epistatic", "design_effect": e, "partner": first})
-    for _ in range(config.n_imprinted):
-        j = place(int(rng.integers(p)), 0.1)
-        a = config.imprinting_effect * rng.choice([-1.0, 1.0])
-        g += a * paternal[:, j]
-        rows.append({"snp_index": j, "kind": "imprinted", "design_effect": a})
+    n = len(genotypes)
+    rows, g = _qtlmas2010_design(genotypes, paternal, _LociPlacer(genotypes), config, rng)
     causal = sorted({r["snp_index"] for r in rows})
-    design = np.column_stack([np.ones(n), x[:, causal]])
+    design = np.column_stack([np.ones(n), genotypes[:, causal].astype(np.float64)])
     fitted = design @ np.linalg.lstsq(design, g, rcond=None)[0]
     scale = np.sqrt(config.h2 * config.phenotype_variance / fitted.var())
     genetic_value = scale * (g - g.mean())
@@ -366,14 +437,116 @@ def simulate_trait(
             "lower the epistatic or imprinting effects"
         )
     y = config.phenotype_mean + genetic_value + rng.normal(0.0, np.sqrt(residual_variance), n)
-    truth = pd.DataFrame(rows).reindex(columns=list(TRUTH_COLUMNS))
-    truth["effect"] = truth["design_effect"] * scale
-    additive = truth["kind"].isin(["additive-major", "additive"])
-    for code in range(3):
-        truth.loc[additive, f"value_{code}"] = truth.loc[additive, "effect"] * (code - 1) + 0.0  # no -0.0
-    truth["partner"] = truth["partner"].astype("Int64")
-    truth["snp_index"] = truth["snp_index"].astype("Int64")
-    return truth, genetic_value, y
+    return _truth_table(rows, scale), genetic_value, y
+
+
+def _paper_dominance_columns(p: int) -> dict[str, int]:
+    """The paper's three loci: its columns where they exist, else the same fraction of the genome."""
+    return {kind: snp - 1 if snp <= p else round((snp - 1) * p / QTLMAS2010_N_SNPS)
+            for kind, snp in PAPER_DOMINANCE_SNPS.items()}
+
+
+def _scaled_to_share(additive: np.ndarray, deviation: np.ndarray, share: float, rows: np.ndarray) -> float:
+    """The factor c with var(c deviation) / (var(additive) + var(c deviation)) = share on `rows`."""
+    spread = deviation[rows].var()
+    return float(np.sqrt(share / (1 - share) * additive[rows].var() / spread)) if spread > 0 else 0.0
+
+
+def simulate_architecture(
+    genotypes: np.ndarray, paternal: np.ndarray, generations: np.ndarray, config: SimulationConfig, *, seed: int
+) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """A trait of `config.architecture` with the target heritability in the training generations.
+
+    The loci are placed as in :func:`simulate_trait` (the additive QTLs are the same SNPs
+    with the same effects for a given seed, so architectures on one population differ only in
+    their non-additive part). The genetic values are centred and scaled so their variance in
+    the training generations (all but the last) is ``heritability × phenotype_variance``;
+    the residual variance is ``(1 - heritability) × phenotype_variance``.
+
+    Returns
+    -------
+    truth, genetic_value, y
+        As :func:`simulate_trait`; dominance QTLs have kind ``dominance-qtl`` and their
+        genotype values in ``value_0..2``; the paper's loci keep their kinds.
+    """
+    rng = np.random.default_rng(seed)
+    placer = _LociPlacer(genotypes)
+    training = generations < generations.max()
+    x = genotypes.astype(np.float64)
+    if config.architecture == "qtlmas2010":
+        rows, g = _qtlmas2010_design(genotypes, paternal, placer, config, rng)
+        for kind, column in _paper_dominance_columns(genotypes.shape[1]).items():
+            column = _nearest(np.flatnonzero((np.nan_to_num(placer.maf) >= config.dominance_min_maf) & ~placer.used),
+                              column)
+            placer.used[column] = True
+            values = np.array(DOMINANCE_VALUES[kind])
+            g = g + values[genotypes[:, column]]
+            rows.append({"snp_index": column, "kind": kind, **{f"value_{c}": values[c] for c in range(3)}})
+    else:
+        rows = _additive_qtls(placer, config, rng)
+        g = sum(r["design_effect"] * (x[:, r["snp_index"]] - 1.0) for r in rows)
+        if config.architecture == "dominance":
+            mean, sd = config.dominance_degree
+            degrees = rng.normal(mean, sd, len(rows))
+            heterozygote = np.column_stack([genotypes[:, r["snp_index"]] == 1 for r in rows]).astype(np.float64)
+            deviations = heterozygote @ (degrees * np.abs([r["design_effect"] for r in rows]))
+            c = _scaled_to_share(g, deviations, config.non_additive_share, training)
+            g = g + c * deviations
+            for r, k in zip(rows, degrees, strict=True):
+                a, d = r["design_effect"], c * k * abs(r["design_effect"])
+                r.update(kind="dominance-qtl", value_0=-a, value_1=d, value_2=a)
+        elif config.architecture == "epistatic":
+            pairs, effects = [], rng.normal(0.0, 1.0, config.n_interacting_pairs)
+            for _ in range(config.n_interacting_pairs):
+                pairs.append((placer.place(int(rng.integers(placer.p)), 0.25),
+                              placer.place(int(rng.integers(placer.p)), 0.25)))
+            interactions = sum(e * (x[:, i] - 1.0) * (x[:, j] - 1.0) for e, (i, j) in zip(effects, pairs, strict=True))
+            c = _scaled_to_share(g, interactions, config.non_additive_share, training)
+            g = g + c * interactions
+            for e, (i, j) in zip(effects, pairs, strict=True):
+                rows.append({"snp_index": i, "kind": "epistatic", "design_effect": c * e, "partner": j})
+                rows.append({"snp_index": j, "kind": "epistatic", "design_effect": c * e, "partner": i})
+    h2 = config.h2 if config.heritability is None else config.heritability
+    scale = float(np.sqrt(h2 * config.phenotype_variance / g[training].var()))
+    genetic_value = scale * (g - g[training].mean())
+    y = config.phenotype_mean + genetic_value + rng.normal(0.0, np.sqrt((1 - h2) * config.phenotype_variance),
+                                                           len(g))
+    return _truth_table(rows, scale), genetic_value, y
+
+
+def realised_variance_components(data: GenotypeData, rows: np.ndarray | None = None) -> dict[str, float]:
+    """Realised variance components of a simulated trait on `rows` (default: the training generations).
+
+    ``additive`` is the variance of the least-squares fit of the genetic values on the causal
+    loci's allele counts, ``dominance`` what their heterozygote indicators add to that fit,
+    ``epistatic`` the rest of the genetic variance (interactions, imprinting), ``residual``
+    the variance of phenotype minus genetic value; ``h2`` is var(g) / var(y).
+
+    Raises
+    ------
+    CnngwpInputError
+        If the data have no truth table or no ``genetic_value`` column.
+    """
+    if data.truth is None or "genetic_value" not in data.samples.columns:
+        raise CnngwpInputError(f"{data.source}: realised variance components need simulated data "
+                               "(a truth table and a genetic_value column)")
+    if rows is None:
+        generations = data.generations
+        rows = np.flatnonzero(generations < generations.max())
+    causal = np.unique(data.truth["snp_index"].dropna().to_numpy(dtype=np.int64))
+    codes = data.genotypes[np.ix_(rows, causal)].astype(np.float64)
+    g = data.samples["genetic_value"].to_numpy(dtype=np.float64)[rows]
+    y = data.y[rows]
+
+    def fitted_variance(design: np.ndarray) -> float:
+        design = np.column_stack([np.ones(len(rows)), design])
+        return float((design @ np.linalg.lstsq(design, g, rcond=None)[0]).var())
+
+    additive = fitted_variance(codes)
+    with_dominance = fitted_variance(np.column_stack([codes, codes == 1]))
+    genetic = float(g.var())
+    return {"additive": additive, "dominance": with_dominance - additive, "epistatic": genetic - with_dominance,
+            "residual": float((y - g).var()), "h2": genetic / float(y.var())}
 
 
 def add_dominance_loci(
@@ -447,11 +620,69 @@ def add_dominance_loci(
     return replace(data, samples=samples, truth=truth)
 
 
-def simulate_qtlmas2010(*, seed: int, config: SimulationConfig | None = None) -> GenotypeData:
-    """Simulate a QTLMAS2010-like data set with the paper's three dominance loci.
+@dataclass(frozen=True)
+class Population:
+    """A simulated population before any trait: pedigree, genotypes and the map.
 
-    The trait column ``y`` includes the dominance loci; ``y_original`` holds
-    the phenotype before the extension. No QC is applied: a few rare SNPs remain.
+    Attributes
+    ----------
+    pedigree
+        :func:`simulate_pedigree`'s table.
+    genotypes, paternal, snps
+        :func:`simulate_genomes`' arrays and map.
+    seed
+        The seed it was simulated with.
+    """
+
+    pedigree: pd.DataFrame
+    genotypes: np.ndarray
+    paternal: np.ndarray
+    snps: pd.DataFrame
+    seed: int
+
+    def trait(self, config: SimulationConfig, *, seed: int) -> GenotypeData:
+        """A data set of this population with a trait of `config`'s architecture and heritability.
+
+        Many traits on one population (every architecture, heritability and replicate) make
+        them directly comparable; with ``architecture="qtlmas2010"`` and no ``heritability``
+        it is :func:`simulate_qtlmas2010`'s trait.
+        """
+        source = f"simulate_qtlmas2010(seed={self.seed})"
+        if config.architecture == "qtlmas2010" and config.heritability is None:
+            truth, genetic_value, y = simulate_trait(self.genotypes, self.paternal, config, seed=seed)
+            samples = self.pedigree.assign(y=y, y_original=y, genetic_value=genetic_value)
+            data = GenotypeData(self.genotypes, samples, self.snps, trait="y", truth=truth, source=source)
+            return add_dominance_loci(data, loci=_paper_dominance_columns(data.n_snps),
+                                      min_maf=config.dominance_min_maf)
+        truth, genetic_value, y = simulate_architecture(self.genotypes, self.paternal,
+                                                        self.pedigree["generation"].to_numpy(), config, seed=seed)
+        truth["snp_id"] = self.snps["snp_id"].to_numpy()[truth["snp_index"].to_numpy(dtype=np.int64)]
+        return GenotypeData(self.genotypes, self.pedigree.assign(y=y, genetic_value=genetic_value), self.snps,
+                            trait="y", truth=truth, source=f"{source[:-1]}, architecture={config.architecture}, "
+                                                           f"h2={config.heritability}, trait seed={seed})")
+
+
+def _seeds(seed: int) -> np.ndarray:
+    """The pedigree, genome and trait seeds derived from one seed."""
+    return np.random.SeedSequence(seed).generate_state(3, dtype=np.uint32)
+
+
+def simulate_population(*, seed: int, config: SimulationConfig | None = None) -> Population:
+    """The pedigree and genomes of :func:`simulate_qtlmas2010` (same seed, same animals), without a trait."""
+    config = config or SimulationConfig()
+    seeds = _seeds(seed)
+    pedigree = simulate_pedigree(config, seed=int(seeds[0]))
+    genotypes, paternal, snps = simulate_genomes(pedigree, config, seed=int(seeds[1]))
+    return Population(pedigree, genotypes, paternal, snps, seed)
+
+
+def simulate_qtlmas2010(*, seed: int, config: SimulationConfig | None = None) -> GenotypeData:
+    """Simulate a QTLMAS2010-like data set, by default with the paper's three dominance loci.
+
+    With the default architecture and no ``heritability``, the trait column ``y`` includes
+    the dominance loci and ``y_original`` holds the phenotype before the extension (the
+    book's default data set). Other architectures or a target heritability give the trait of
+    :meth:`Population.trait`. No QC is applied: a few rare SNPs remain.
 
     Parameters
     ----------
@@ -461,15 +692,4 @@ def simulate_qtlmas2010(*, seed: int, config: SimulationConfig | None = None) ->
         Settings; default :class:`SimulationConfig` (the full-size population).
     """
     config = config or SimulationConfig()
-    seeds = np.random.SeedSequence(seed).generate_state(3, dtype=np.uint32)
-    pedigree = simulate_pedigree(config, seed=int(seeds[0]))
-    genotypes, paternal, snps = simulate_genomes(pedigree, config, seed=int(seeds[1]))
-    truth, genetic_value, y = simulate_trait(genotypes, paternal, config, seed=int(seeds[2]))
-    samples = pedigree.assign(y=y, y_original=y, genetic_value=genetic_value)
-    data = GenotypeData(genotypes, samples, snps, trait="y", truth=truth, source=f"simulate_qtlmas2010(seed={seed})")
-    p = data.n_snps  # the paper's columns where they exist, else the same fraction of the genome
-    loci = {
-        kind: snp - 1 if snp <= p else round((snp - 1) * p / QTLMAS2010_N_SNPS)
-        for kind, snp in PAPER_DOMINANCE_SNPS.items()
-    }
-    return add_dominance_loci(data, loci=loci, min_maf=config.dominance_min_maf)
+    return simulate_population(seed=seed, config=config).trait(config, seed=int(_seeds(seed)[2]))

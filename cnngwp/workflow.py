@@ -8,11 +8,11 @@ phenotype. A run folder holds::
     run.json          the settings the folder is tied to (a resumed run must match)
     evaluations.csv   every BO evaluation, appended as it finishes
     members/          one .npz per ensemble member (its numbers and its network)
-    baselines.csv     GBLUP and BLASSO metrics (baseline_predictions.csv, baseline_effects.csv and
+    baselines.csv     GBLUP, GDBLUP, RKHS and BLASSO metrics (baseline_predictions.csv, baseline_effects.csv and
                       baselines/<model>.npz beside it)
     model/            the trained model: cnngwp.load_model(run_dir / "model")
     candidates.csv    the animals without a phenotype: predictions, interval, baselines, rank
-    comparison.csv    GBLUP, BLASSO, best single CNN, CNN ensemble on the test rows (run_cnngwp)
+    comparison.csv    every baseline, best single CNN, CNN ensemble on the test rows (run_cnngwp)
     predictions.csv   observed, ensemble prediction, interval and each member's prediction (run_cnngwp)
     summary.json      gamma per replicate, gamma_MA, metrics, counts, seconds
 """
@@ -27,13 +27,14 @@ from pathlib import Path
 import pandas as pd
 from distributed import Client
 
+from cnngwp.baselines import BASELINE_MODELS
 from cnngwp.covariates import CovariateDesign
 from cnngwp.data import GenotypeData
 from cnngwp.ensemble import ModelAveragedEnsemble, fit_ensemble
 from cnngwp.errors import CnngwpInputError
 from cnngwp.evaluate import BaselineFits, fit_baselines, prediction_metrics
 from cnngwp.files import atomic_write, json_scalar, tie_to_settings
-from cnngwp.saved_model import BASELINE_MODELS, GenomicModel, network_from_archive
+from cnngwp.saved_model import GenomicModel, network_from_archive
 from cnngwp.splits import Split, all_phenotyped
 from cnngwp.training import OPTIMISTIC, Profile, TuningProblem
 from cnngwp.tuning import SearchSpace, TuningResult, settings_record, tune
@@ -67,7 +68,7 @@ def covariate_design(data: GenotypeData, split: Split, covariates: tuple[str, ..
 
 def baselines_for_run(data: GenotypeData, split: Split, run_dir: str | Path, *, seed: int = 1,
                       covariates: CovariateDesign | None = None) -> BaselineFits:
-    """GBLUP and BLASSO on the split, fitted once per run folder (``baselines*``) and read back after.
+    """The baselines on the split, fitted once per run folder (``baselines*``) and read back after.
 
     The cached fits are tied to the split, seed and covariates (``baselines.json``).
     """
@@ -79,12 +80,12 @@ def baselines_for_run(data: GenotypeData, split: Split, run_dir: str | Path, *, 
              "effects": run_dir / "baseline_effects.csv",
              **{name: run_dir / "baselines" / f"{name}.npz" for name in BASELINE_MODELS}}
     if all(path.exists() for path in paths.values()):
-        models = {name: cls.load_effects(paths[name]) for name, cls in BASELINE_MODELS.items()}
+        models = {name: cls.load_state(paths[name]) for name, cls in BASELINE_MODELS.items()}
         return BaselineFits(pd.read_csv(paths["table"]), pd.read_csv(paths["predictions"], index_col=0),
                             pd.read_csv(paths["effects"]), models)
     fits = fit_baselines(data, split, seed=seed, covariates=covariates)
     for name, model in fits.models.items():
-        model.save_effects(paths[name])
+        model.save_state(paths[name])
     atomic_write(paths["effects"], lambda tmp: fits.effects.to_csv(tmp, index=False))
     atomic_write(paths["predictions"], lambda tmp: fits.predictions.to_csv(tmp))
     atomic_write(paths["table"], lambda tmp: fits.table.to_csv(tmp, index=False))
@@ -93,7 +94,7 @@ def baselines_for_run(data: GenotypeData, split: Split, run_dir: str | Path, *, 
 
 def comparison_table(baselines: pd.DataFrame, ensemble: ModelAveragedEnsemble, tuning: TuningResult, *,
                      covariates: CovariateDesign | None = None) -> pd.DataFrame:
-    """Test MSE, correlation, slope and seconds of GBLUP, BLASSO, the best single CNN and the ensemble.
+    """Test MSE, correlation, slope and seconds of every baseline, the best single CNN and the ensemble.
 
     The ``covariates`` column names the fixed effects every model had (empty: none).
     The best single CNN is the member with the lowest validation MSE; its seconds are
@@ -211,8 +212,7 @@ def run_cnngwp(data: GenotypeData, split: Split, run_dir: str | Path, client: Cl
     lower, upper = ensemble.prediction_interval()
     predictions = pd.DataFrame({"id": data.samples.index[split.test], "observed": ensemble.y_test,
                                 "prediction": ensemble.predict(), "lower_90": lower, "upper_90": upper,
-                                "GBLUP": baselines.predictions["GBLUP"].to_numpy(),
-                                "BLASSO": baselines.predictions["BLASSO"].to_numpy()})
+                                **{name: baselines.predictions[name].to_numpy() for name in BASELINE_MODELS}})
     for m, row in enumerate(ensemble.member_predictions):
         predictions[f"member_{m:02d}"] = row
     summary = {**trained.record, **_tuning_summary(trained), "ensemble": ensemble.metrics(),

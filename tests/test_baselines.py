@@ -2,10 +2,14 @@ import numpy as np
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from cnngwp.baselines import GBLUP, BayesianLasso, RidgeBLUP, reml_variance_ratio
+from cnngwp.baselines import GBLUP, GDBLUP, RKHS, BayesianLasso, RidgeBLUP, reml_variance_ratio
+from tests.reference import direct_reml
+from tests.test_kernels import additive_dominance_trait
 
 
-@parametrize_with_checks([GBLUP(), RidgeBLUP(), BayesianLasso(n_iter=300, burn_in=100)])
+# GDBLUP is left out: scikit-learn's checks feed arbitrary real numbers, and its dominance coding needs genotype
+# codes or dosages between 0 and 2 (test_gdblup_rejects_values_outside_0_to_2).
+@parametrize_with_checks([GBLUP(), RidgeBLUP(), RKHS(), BayesianLasso(n_iter=300, burn_in=100)])
 def test_scikit_learn_contract(estimator, check):
     check(estimator)
 
@@ -97,32 +101,10 @@ def planted_with_covariates(n=120, p=300, seed=5):
     return X, y, C
 
 
-def direct_reml(X, y, C):
-    """REML of y = [1 C] beta + g + e, g ~ N(0, s_g G), written from the textbook likelihood (not from EMMA):
-    -2 l = log|V| + log|F'V^-1 F| + r'V^-1 r, V = s_g G + s_e I, minimised over (log s_g, log s_e) by scipy."""
-    from scipy.optimize import minimize
-
-    z = (X - X.mean(0)) / X.std(0)
-    G = z @ z.T / X.shape[1]
-    F = np.column_stack([np.ones(len(y)), C])
-
-    def gls(log_s):
-        V = np.exp(log_s[0]) * G + np.exp(log_s[1]) * np.eye(len(y))
-        Vi = np.linalg.inv(V)
-        FVF = F.T @ Vi @ F
-        beta = np.linalg.solve(FVF, F.T @ Vi @ y)
-        r = y - F @ beta
-        return np.linalg.slogdet(V)[1] + np.linalg.slogdet(FVF)[1] + r @ Vi @ r, beta
-
-    result = minimize(lambda v: gls(v)[0], x0=np.log([y.var() / 2, y.var() / 2]), method="Nelder-Mead",
-                      options={"xatol": 1e-10, "fatol": 1e-13, "maxiter": 20_000})
-    assert result.success
-    return np.exp(result.x), gls(result.x)[1]
-
-
 def test_gblup_with_covariates_matches_a_direct_reml_fit():
     X, y, C = planted_with_covariates()
-    (s_g, s_e), beta = direct_reml(X, y, C)
+    z = (X - X.mean(0)) / X.std(0)
+    (s_g, s_e), beta = direct_reml([z @ z.T / X.shape[1]], y, np.column_stack([np.ones(len(y)), C]))
     model = GBLUP().fit(X, y, covariates=C)
     assert model.sigma2_g_ == pytest.approx(s_g, rel=1e-4)
     assert model.sigma2_e_ == pytest.approx(s_e, rel=1e-4)
@@ -155,3 +137,49 @@ def test_covariates_are_checked():
     bad[3, 1] = np.nan
     with pytest.raises(ValueError, match="missing or infinite"):
         BayesianLasso(n_iter=20, burn_in=10).fit(X, y, covariates=bad)
+
+
+def test_gdblup_without_dominance_is_gblup():
+    X, y, _ = planted(n=1400, p=300, h2=0.5, seed=11)
+    X_new, _, _ = planted(n=60, p=300, seed=12)
+    gdblup, gblup = GDBLUP().fit(X, y), GBLUP().fit(X, y)
+    assert gdblup.sigma2_d_ < 0.02 * (gdblup.sigma2_g_ + gdblup.sigma2_e_)  # REML's boundary: no dominance
+    assert gdblup.sigma2_g_ == pytest.approx(gblup.sigma2_g_, rel=0.05)
+    np.testing.assert_allclose(gdblup.predict(X_new), gblup.predict(X_new), atol=0.02 * y.std())
+
+
+def test_gdblup_finds_dominance_and_predicts_better_than_gblup():
+    X, y = additive_dominance_trait(n=900, p=300, seed=13)
+    train, test = slice(0, 700), slice(700, None)
+    gdblup, gblup = GDBLUP().fit(X[train], y[train]), GBLUP().fit(X[train], y[train])
+    assert gdblup.sigma2_d_ > 0.3 * gdblup.sigma2_g_
+    mse = lambda model: np.mean((model.predict(X[test]) - y[test]) ** 2)
+    assert mse(gdblup) < mse(gblup)
+
+
+def test_rkhs_shares_the_variance_among_bandwidths_and_predicts():
+    X, y, _ = planted(n=800, p=300, h2=0.6, n_qtl=20, seed=14)
+    model, gblup = RKHS().fit(X[:600], y[:600]), GBLUP().fit(X[:600], y[:600])
+    assert model.variances_.shape == (3,) and (model.variances_ >= 0).all() and model.variances_.sum() > 0
+    mse = lambda m: np.mean((m.predict(X[600:]) - y[600:]) ** 2)
+    assert mse(model) < 0.8 * y[600:].var() and mse(model) < 1.1 * mse(gblup)
+    with pytest.raises(ValueError, match="bandwidths must be positive"):
+        RKHS(bandwidths=(0.0, 1.0)).fit(X, y)
+
+
+@pytest.mark.parametrize("model", [GBLUP(), GDBLUP(), RKHS(), BayesianLasso(n_iter=200, burn_in=50)],
+                         ids=["GBLUP", "GDBLUP", "RKHS", "BLASSO"])
+def test_saved_state_predicts_identically(model, tmp_path):
+    X, y, C = planted_with_covariates(n=150, p=200, seed=15)
+    X[3, 5] = -1  # a missing call
+    model.fit(X, y, covariates=C)
+    model.save_state(tmp_path / "state.npz")
+    loaded = type(model).load_state(tmp_path / "state.npz")
+    X_new, _, _ = planted(n=20, p=200, seed=16)
+    np.testing.assert_array_equal(loaded.predict(X_new, covariates=C[:20]), model.predict(X_new, covariates=C[:20]))
+
+
+def test_gdblup_rejects_values_outside_0_to_2():
+    X, y, _ = planted(n=50, p=20, seed=17)
+    with pytest.raises(ValueError, match="between 0 and 2"):
+        GDBLUP().fit(X.astype(float) - 1.0, y)

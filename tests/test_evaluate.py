@@ -4,7 +4,13 @@ import pytest
 
 from cnngwp.baselines import GBLUP
 from cnngwp.covariates import CovariateDesign
-from cnngwp.evaluate import compare_baselines, fixed_effects_table, prediction_metrics, ranking_agreement
+from cnngwp.evaluate import (
+    fit_baselines,
+    fixed_effects_table,
+    prediction_metrics,
+    ranking_agreement,
+    variance_components_table,
+)
 from cnngwp.splits import split_by_generation
 
 
@@ -17,8 +23,13 @@ def test_prediction_metrics_known_answer():
 
 
 def test_compare_baselines_on_the_small_simulation(small_sim):
-    table = compare_baselines(small_sim, split_by_generation(small_sim))
-    assert table["model"].tolist() == ["GBLUP", "BLASSO"]
+    fits = fit_baselines(small_sim, split_by_generation(small_sim))
+    table = fits.table
+    assert table["model"].tolist() == ["GBLUP", "GDBLUP", "RKHS", "BLASSO"]
+    assert fits.effects.columns.tolist() == ["snp_index", "GBLUP", "GDBLUP", "BLASSO"]  # RKHS has no SNP effects
+    components = variance_components_table(fits.models)
+    assert components.loc["residual"].gt(0).all() and components.loc["additive", "GDBLUP"] >= 0
+    assert {"dominance", "kernel h=1"} <= set(components.index)
     test_var = small_sim.y[small_sim.generations == 5].var()
     assert (table["mse"] < 1.2 * test_var).all() and (table["correlation"] > 0.2).all()
 

@@ -1,14 +1,20 @@
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from cnngwp.data import GenotypeData, adjacent_r2, minor_allele_frequency
 from cnngwp.errors import CnngwpInputError
+from cnngwp.io import write_dataset
 from cnngwp.simulate import (
+    ARCHITECTURES,
     DOMINANCE_VALUES,
     SimulationConfig,
     add_dominance_loci,
+    realised_variance_components,
     simulate_pedigree,
+    simulate_population,
     simulate_qtlmas2010,
 )
 
@@ -126,3 +132,47 @@ def test_add_dominance_loci_on_any_data_set():
         add_dominance_loci(data, loci={"recessive": 1})
     with pytest.raises(CnngwpInputError, match="SNP column 50"):
         add_dominance_loci(data, loci={"dominance": 50})
+
+
+@pytest.fixture(scope="module")
+def full_population():
+    """The default population size (3,226 animals x 10,000 SNPs): about 13 s."""
+    return simulate_population(seed=2, config=SimulationConfig())
+
+
+@pytest.mark.parametrize("architecture", ARCHITECTURES)
+def test_each_architecture_meets_its_heritability_at_the_default_size(full_population, architecture):
+    for h2 in (0.25, 0.6):
+        data = full_population.trait(replace(SimulationConfig(), architecture=architecture, heritability=h2), seed=4)
+        components = realised_variance_components(data)
+        assert components["h2"] == pytest.approx(h2, abs=0.05)
+        genetic = components["additive"] + components["dominance"] + components["epistatic"]
+        shares = {k: components[k] / genetic for k in ("dominance", "epistatic")}
+        if architecture == "additive":
+            assert shares["dominance"] < 1e-9 and shares["epistatic"] < 1e-9
+        elif architecture == "dominance":
+            assert shares["dominance"] > 0.15 and shares["epistatic"] < 1e-9
+        elif architecture == "epistatic":
+            assert shares["epistatic"] > 0.15
+        else:  # the paper's three loci are the dominance; QTLMAS2010's pairs and imprinted loci the rest
+            assert shares["dominance"] > 0.15 and shares["epistatic"] > 0.0
+            assert set(data.truth["kind"]) >= {"dominance", "over-dominance", "under-dominance", "imprinted"}
+
+
+def test_architectures_share_their_additive_qtls_and_the_same_seed_gives_identical_files(tmp_path):
+    population = simulate_population(seed=3, config=SimulationConfig.small())
+    traits = {a: population.trait(replace(SimulationConfig.small(), architecture=a, heritability=0.4), seed=9)
+              for a in ARCHITECTURES}
+    additive = traits["additive"].truth
+    for data in traits.values():
+        assert set(additive["snp_index"]) <= set(data.truth["snp_index"])
+    config = replace(SimulationConfig.small(), architecture="epistatic", heritability=0.3)
+    for name in ("a", "b"):
+        write_dataset(simulate_qtlmas2010(seed=5, config=config), tmp_path / name)
+    for file in ("genotypes.bed", "phenotypes.csv", "truth.csv"):
+        assert (tmp_path / "a" / file).read_bytes() == (tmp_path / "b" / file).read_bytes()
+    assert "y_original" in population.trait(SimulationConfig.small(), seed=9).samples.columns  # the book's default
+    with pytest.raises(CnngwpInputError, match="architecture 'mixed'"):
+        SimulationConfig(architecture="mixed")
+    with pytest.raises(CnngwpInputError, match="heritability 1.2"):
+        SimulationConfig(heritability=1.2)
