@@ -273,7 +273,8 @@ def _drop_through_pedigree(pedigree_ts, founder_nodes: np.ndarray, positions, ha
         for node in founder_nodes[alleles == 1]:
             tables.mutations.add_row(site=site, node=node, derived_state="1")
     tables.sort()
-    return tables.tree_sequence().genotype_matrix()
+    # a founder without descendants is an isolated node: its alleles are its own mutations, not missing data
+    return tables.tree_sequence().genotype_matrix(isolated_as_missing=False)
 
 
 def simulate_genomes(

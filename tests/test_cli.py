@@ -1,4 +1,5 @@
 import filecmp
+import json
 
 import numpy as np
 import pandas as pd
@@ -12,12 +13,20 @@ def test_simulate_twice_gives_identical_files_and_summary_prints(tmp_path, capsy
     assert main(["simulate", "--seed", "3", "--small", "--out", str(tmp_path / "a")]) == 0
     assert main(["simulate", "--seed", "3", "--small", "--out", str(tmp_path / "b")]) == 0
     names = sorted(p.name for p in (tmp_path / "a").iterdir())
-    assert names == ["genotypes.bed", "genotypes.bim", "genotypes.fam", "phenotypes.csv", "truth.csv"]
+    assert names == ["genotypes.bed", "genotypes.bim", "genotypes.fam", "phenotypes.csv", "summary.json", "truth.csv"]
     for name in names:
         assert filecmp.cmp(tmp_path / "a" / name, tmp_path / "b" / name, shallow=False)
     data = read_dataset(tmp_path / "a")
     assert (data.samples["generation"] == 5).sum() == 120
     assert np.isin(data.truth["kind"], ["dominance", "over-dominance", "under-dominance"]).sum() == 3
+    summary = json.loads((tmp_path / "a" / "summary.json").read_text())
+    assert summary["architecture"] == "qtlmas2010" and summary["h2_target"] is None
+    assert set(summary["realised_in_training_generations"]) == {"additive", "dominance", "epistatic", "residual", "h2"}
+    assert "realised in the training generations: additive" in capsys.readouterr().out
+    assert main(["simulate", "--seed", "3", "--small", "--architecture", "additive", "--h2", "0.3",
+                 "--out", str(tmp_path / "c")]) == 0
+    realised = json.loads((tmp_path / "c" / "summary.json").read_text())["realised_in_training_generations"]
+    assert realised["dominance"] < 1e-9 and abs(realised["h2"] - 0.3) < 0.1  # 458 animals: sampling noise
     capsys.readouterr()
     assert main(["summary", "--data", str(tmp_path / "a")]) == 0
     out = capsys.readouterr().out
