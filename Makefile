@@ -16,10 +16,11 @@ $(STAMP): pyproject.toml requirements.lock
 	touch $@
 
 # Main job: simulate the default QTLMAS2010-like data set, execute the seven notebooks on
-# it with the quick profile (runs/qtlmas2010-sim/fold-0/, resumable), build the book
-# (_build/html/index.html).
+# it with the quick profile (runs/qtlmas2010-sim/fold-0/, resumable), run the default study
+# grid of chapter 8 (runs/study-default/, resumable), build the book (_build/html/index.html).
 book: $(STAMP)
 	$(PY) -m cnngwp run --runs runs --profile quick
+	$(PY) -m cnngwp study --runs runs --grid default
 	$(PY) -m cnngwp book --runs runs
 
 test: $(STAMP)

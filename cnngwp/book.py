@@ -20,11 +20,19 @@ import pandas as pd
 
 from cnngwp.errors import CnngwpInputError
 from cnngwp.plots import plot_observed_vs_predicted
-from cnngwp.report import bootstrap_mse_difference, read_comparison
-from cnngwp.runner import NOTEBOOK_DIR, NOTEBOOKS, copy_run_notebooks, execute_notebook, prepare_for_book
+from cnngwp.report import PREDICTION_COLUMNS, bootstrap_mse_difference, read_comparison
+from cnngwp.runner import (
+    NOTEBOOK_DIR,
+    NOTEBOOKS,
+    STUDY_NOTEBOOK,
+    copy_run_notebooks,
+    execute_notebook,
+    prepare_for_book,
+)
+from cnngwp.study import GRIDS, study_folder
 from cnngwp.training import OPTIMISTIC
 
-__all__ = ["PROJECT_DIR", "build_book", "headline_markdown", "write_headline"]
+__all__ = ["PROJECT_DIR", "build_book", "headline_markdown", "headline_sentence", "write_headline"]
 
 #: Where the generated headline goes in the landing page (``book/intro.md``).
 HEADLINE_MARK = "<!-- headline -->"
@@ -35,7 +43,7 @@ HEADLINE_MARK = "<!-- headline -->"
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 
 
-def build_book(runs_root: str | os.PathLike, default_run: str, *, out: str | os.PathLike = ".",
+def build_book(runs_root: str | os.PathLike, default_run: str, *, study: str = "default", out: str | os.PathLike = ".",
                project_dir: Path = PROJECT_DIR) -> Path:
     """Stage the book source from the runs and build the HTML site.
 
@@ -45,6 +53,8 @@ def build_book(runs_root: str | os.PathLike, default_run: str, *, out: str | os.
         Folder of the run folders (``<dataset>/fold-<k>/``).
     default_run
         The run whose seven executed notebooks become the chapters, e.g. ``"qtlmas2010-sim/fold-0"``.
+    study
+        The study grid whose executed chapter 8 (``cnngwp study``) the book shows.
     out
         The site goes to ``<out>/_build/html``.
 
@@ -56,7 +66,7 @@ def build_book(runs_root: str | os.PathLike, default_run: str, *, out: str | os.
     Raises
     ------
     CnngwpInputError
-        If the default run is missing a notebook; RuntimeError if the build fails.
+        If the default run or the study is missing a notebook; RuntimeError if the build fails.
     """
     runs_root, out = Path(runs_root).resolve(), Path(out).resolve()
     source = out / "_build" / ".source"
@@ -69,6 +79,9 @@ def build_book(runs_root: str | os.PathLike, default_run: str, *, out: str | os.
         elif item.name == "_static":
             shutil.copytree(item, source / "book" / item.name)
     copy_run_notebooks(runs_root / default_run, source / "book" / "chapters", NOTEBOOKS)
+    if study not in GRIDS:
+        raise CnngwpInputError(f"study grid {study!r}: expected one of {sorted(GRIDS)}")
+    copy_run_notebooks(study_folder(runs_root, GRIDS[study]), source / "book" / "chapters", (STUDY_NOTEBOOK,))
     write_headline(runs_root / default_run, source / "book")
     executed = out / "_build" / "results.ipynb"
     execute_notebook(NOTEBOOK_DIR / "results.md", executed, {"runs_root": "."}, cwd=runs_root)
@@ -85,17 +98,47 @@ def build_book(runs_root: str | os.PathLike, default_run: str, *, out: str | os.
     return index
 
 
+def _model_column(comparison: pd.DataFrame) -> dict[str, str]:
+    """The run's models that predictions.csv has a column for (the baselines and the CNN ensemble), by table name."""
+    names = comparison["model"].str.replace(r"CNN ensemble \(S=\d+\)", "CNN ensemble", regex=True)
+    return {shown: PREDICTION_COLUMNS[name] for shown, name in zip(comparison["model"], names, strict=True)
+            if name in PREDICTION_COLUMNS}
+
+
+def headline_sentence(comparison: pd.DataFrame, predictions: pd.DataFrame, *, seed: int) -> str:
+    """The best model of the run by test MSE, and the CNN ensemble against it (or, where the ensemble is best,
+    against the next best) and against GBLUP, each with its paired bootstrap interval: generated, never typed."""
+    columns = _model_column(comparison)
+    mse = comparison.set_index("model")["mse"]
+    ranked = sorted(columns, key=lambda model: mse[model])
+    ensemble = next(model for model in columns if columns[model] == "prediction")
+    best = ranked[0]
+    rival = ranked[1] if best == ensemble else best
+
+    def against(other: str) -> str:
+        difference, lower, upper = bootstrap_mse_difference(predictions["observed"], predictions["prediction"],
+                                                            predictions[columns[other]], seed=seed)
+        return (f"CNN ensemble minus {other}: **{difference:+.2f}** (95 % paired bootstrap interval {lower:+.2f} "
+                f"to {upper:+.2f})")
+
+    opening = (f"The CNN ensemble has the lowest test MSE ({mse[ensemble]:.2f}); the next best is {rival} "
+               f"({mse[rival]:.2f})." if best == ensemble else
+               f"The best model on this split is **{best}** (test MSE {mse[best]:.2f}; CNN ensemble "
+               f"{mse[ensemble]:.2f}).")
+    comparisons = [against(rival)] + ([against("GBLUP")] if rival != "GBLUP" else [])
+    return f"{opening} {'; '.join(comparisons)}; negative differences favour the CNN."
+
+
 def headline_markdown(run_dir: Path, figure: str) -> str:
-    """The landing page's headline: the default run's comparison table, the CNN ensemble minus GBLUP with its
-    paired bootstrap interval, and the observed-vs-predicted figure (file name `figure`), all read from the run."""
+    """The landing page's headline: the default run's comparison table, the generated sentence of
+    :func:`headline_sentence`, and the observed-vs-predicted figure (file name `figure`), all read from the run."""
     comparison = read_comparison(run_dir)
     summary = json.loads((run_dir / "summary.json").read_text())
     predictions = pd.read_csv(run_dir / "predictions.csv")
-    difference, lower, upper = bootstrap_mse_difference(predictions["observed"], predictions["prediction"],
-                                                        predictions["GBLUP"], seed=summary["seed"])
     rows = "\n".join(f"| {r.model} | {r.mse:.2f} | {r.correlation:.3f} | {r.slope:.3f} |"
                      for r in comparison.itertuples())
-    protocol = ("**honest** protocol: γ tuned and epochs chosen on the youngest training generation; the test "
+    validation = summary.get("validation", "validation rows carved from the training rows")  # older run folders
+    protocol = (f"**honest** protocol: γ tuned and epochs chosen on {validation}; the test "
                 "animals were predicted once, at the end" if summary["protocol"] == "honest" else
                 f"**paper** protocol, {OPTIMISTIC}")
     data = Path(summary["data"]).name
@@ -108,12 +151,13 @@ profile `{summary['profile']}`, {protocol}):
 |---|---|---|---|
 {rows}
 
-CNN ensemble minus GBLUP in test MSE on the same animals: **{difference:+.2f}** (95 % paired bootstrap
-interval {lower:+.2f} to {upper:+.2f}; negative favours the CNN). The paper reported 62.34 for the CNN
-ensemble against 88.42 for GBLUP on the real QTLMAS2010 data, tuned on the test set: optimistic numbers that
-this book's honest protocol does not reproduce by design (`--protocol paper` does).
+{headline_sentence(comparison, predictions, seed=summary['seed'])} GDBLUP and RKHS are the non-additive
+kernel models of chapter 2; whether the CNN pays off on other architectures and heritabilities is the
+study of chapter 8. The paper reported 62.34 for the CNN ensemble against 88.42 for GBLUP on the real
+QTLMAS2010 data, tuned on the test set: optimistic numbers that this book's honest protocol does not
+reproduce by design (`--protocol paper` does).
 
-![Observed against predicted test values: GBLUP, Bayesian LASSO and the CNN ensemble]({figure})
+![Observed against predicted test values: every baseline and the CNN ensemble]({figure})
 """
 
 

@@ -19,10 +19,11 @@ from cnngwp.evaluate import compare_baselines
 from cnngwp.files import atomic_write
 from cnngwp.io import read_candidates, read_dataset, write_dataset
 from cnngwp.parallel import IN_PROCESS, open_client
-from cnngwp.runner import NotebookError, run_folder, run_notebooks
+from cnngwp.runner import NotebookError, run_folder, run_notebooks, run_study_notebook
 from cnngwp.saved_model import MAX_MISSING_SNPS, load_model
 from cnngwp.simulate import ARCHITECTURES, SimulationConfig, realised_variance_components, simulate_qtlmas2010
 from cnngwp.splits import split_by_generation
+from cnngwp.study import GRIDS
 from cnngwp.training import OPTIMISTIC, PROFILES, PROTOCOLS
 from cnngwp.tuning import SearchSpace, search_space
 from cnngwp.workflow import covariate_design, fit_model, run_cnngwp
@@ -166,8 +167,15 @@ def _run(args: argparse.Namespace) -> None:
 
 
 def _book(args: argparse.Namespace) -> None:
-    index = build_book(args.runs, args.default_run, out=args.out)
+    index = build_book(args.runs, args.default_run, study=args.study, out=args.out)
     print(f"wrote {index}")
+
+
+def _study(args: argparse.Namespace) -> None:
+    start = time.perf_counter()
+    notebook = run_study_notebook(args.grid, runs_root=args.runs, scheduler=args.scheduler)
+    print(f"study {args.grid}: {notebook.parent}/study.csv and {notebook.name} in {time.perf_counter() - start:.0f} s",
+          flush=True)
 
 
 def _add_data_arguments(parser: argparse.ArgumentParser, *, folds: bool = True) -> None:
@@ -290,10 +298,20 @@ def build_parser() -> argparse.ArgumentParser:
     _add_covariate_arguments(run)
     run.add_argument("--scheduler", help="Dask scheduler address; default a local cluster")
     run.set_defaults(run=_run)
+    study = commands.add_parser("study", help="the simulation study of chapter 8: every model on a grid of "
+                                              "architectures, heritabilities and replicates into RUNS/study-<grid>/ "
+                                              "(finished data sets are skipped)")
+    study.add_argument("--grid", choices=sorted(GRIDS), default="default",
+                       help="; ".join(f"{name}: {grid.description}" for name, grid in GRIDS.items()))
+    study.add_argument("--runs", default="runs", help="folder of the run folders (default runs)")
+    study.add_argument("--scheduler", help="Dask scheduler address (default: a local cluster, one worker per core)")
+    study.set_defaults(run=_study)
     book = commands.add_parser("book", help="build the Jupyter Book from the executed runs")
     book.add_argument("--runs", default="runs", help="folder of the run folders (default runs)")
     book.add_argument("--default-run", default="qtlmas2010-sim/fold-0",
                       help="the run whose notebooks are the chapters (default qtlmas2010-sim/fold-0)")
+    book.add_argument("--study", choices=sorted(GRIDS), default="default",
+                      help="the study grid whose chapter 8 the book shows (default: default)")
     book.add_argument("--out", default=".", help="the site goes to OUT/_build/html (default .)")
     book.set_defaults(run=_book)
     return parser

@@ -192,3 +192,32 @@ def plot_selection(truth: np.ndarray, predicted: np.ndarray, *, top: float = 0.1
     ax.legend(frameon=False, fontsize="small")
     return ax
 
+
+
+def plot_study(relative: pd.DataFrame, components: pd.DataFrame) -> plt.Figure:
+    """Each model's test MSE relative to GBLUP against the scenario's non-additive share of the genetic variance,
+    one panel per heritability; bars are the t intervals over replicates, the line at 1 is GBLUP."""
+    table = relative.merge(components[["architecture", "h2", "non_additive_share"]], on=["architecture", "h2"])
+    table = table[table["model"] != "GBLUP"]
+    heritabilities = sorted(table["h2"].unique())
+    models = list(dict.fromkeys(table["model"]))
+    fig, axes = plt.subplots(1, len(heritabilities), figsize=(5.2 * len(heritabilities), 4), sharey=True,
+                             squeeze=False)
+    offsets = np.linspace(-0.012, 0.012, len(models))  # side by side where the shares coincide
+    for ax, h2 in zip(axes[0], heritabilities, strict=True):
+        panel = table[table["h2"] == h2]
+        for offset, (model, colour) in zip(offsets, zip(models, sns.color_palette("colorblind", len(models)),
+                                                        strict=True), strict=True):
+            rows = panel[panel["model"] == model].sort_values("non_additive_share")
+            x = rows["non_additive_share"] + offset
+            error = np.vstack([rows["ratio"] - rows["lower"], rows["upper"] - rows["ratio"]])
+            ax.errorbar(x, rows["ratio"], yerr=np.nan_to_num(error), marker="o", linestyle="none", capsize=3,
+                        color=colour, label=model)
+        for row in panel.drop_duplicates("architecture").itertuples():  # scenario names along the top
+            ax.annotate(row.architecture, (row.non_additive_share, 0.98), xycoords=ax.get_xaxis_transform(),
+                        ha="center", va="top", rotation=90, fontsize="x-small", color="0.35")
+        ax.axhline(1.0, color="0.4", lw=0.8, ls="--")
+        ax.set(title=f"h² = {h2:g}", xlabel="dominance + epistatic share of the genetic variance")
+    axes[0, 0].set_ylabel("test MSE / GBLUP's (same data set)")
+    axes[0, -1].legend(frameon=False, fontsize="small")
+    return fig

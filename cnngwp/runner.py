@@ -30,6 +30,7 @@ from cnngwp.evaluate import BaselineFits
 from cnngwp.files import atomic_write
 from cnngwp.parallel import IN_PROCESS, open_client
 from cnngwp.splits import Split
+from cnngwp.study import GRIDS, study_context, study_folder
 from cnngwp.training import PROFILES, PROTOCOLS, Profile, TuningProblem
 from cnngwp.tuning import SearchSpace, search_space
 from cnngwp.workflow import baselines_for_run, covariate_design
@@ -47,11 +48,14 @@ __all__ = [
     "prepare_for_book",
     "run_folder",
     "run_notebooks",
+    "run_study_notebook",
 ]
 
 #: The chapters, in order; each reads what the ones before it wrote into the run folder.
 NOTEBOOKS = ("01_simulate_data", "02_fit_baselines", "03_train_cnn", "04_tune_hyperparameters",
              "05_fit_ensemble", "06_compare_models", "07_predict_candidates")
+#: The study chapter: executed once per study grid into ``<runs_root>/study-<grid>/`` (:func:`run_study_notebook`).
+STUDY_NOTEBOOK = "08_when_does_the_cnn_win"
 #: The MyST sources of the chapters beside the installed package.
 #:
 #: :meta hide-value:
@@ -253,6 +257,29 @@ def run_notebooks(spec: DatasetSpec, *, runs_root: str | os.PathLike = "runs", p
         return done + [{**future.result(), "skipped": False} for future in futures]
 
 
+def run_study_notebook(grid: str, *, runs_root: str | os.PathLike = "runs", scheduler: str | None = None,
+                       notebook_dir: Path = NOTEBOOK_DIR) -> Path:
+    """Execute chapter 8 on study grid `grid` into ``<runs_root>/study-<grid>/`` and return the executed notebook.
+
+    The chapter runs the study (:func:`cnngwp.study.run_study`): data sets finished by an
+    earlier call are read back, not refitted. `scheduler` as for :func:`run_notebooks` (None:
+    a local cluster with one worker per core).
+
+    Raises
+    ------
+    CnngwpInputError
+        An unknown grid; NotebookError if a cell fails.
+    """
+    root = Path(runs_root).resolve()
+    study_context(grid=grid, runs_root=str(root), scheduler=scheduler or "")  # validate before anything runs
+    folder = study_folder(root, GRIDS[grid])
+    folder.mkdir(parents=True, exist_ok=True)
+    output = folder / f"{STUDY_NOTEBOOK}.ipynb"
+    execute_notebook(notebook_dir / f"{STUDY_NOTEBOOK}.md", output,
+                     {"grid": grid, "runs_root": ".", "scheduler": scheduler or ""}, cwd=root)
+    return output
+
+
 def _relative(spec: DatasetSpec, root: Path) -> DatasetSpec:
     """The spec with its paths relative to the runs folder `root`, where the notebooks run: no page of the book
     then shows a path of the machine it was built on."""
@@ -267,7 +294,8 @@ def copy_run_notebooks(run_dir: Path, target: Path, notebooks: tuple[str, ...] =
     for name in notebooks:
         source = run_dir / f"{name}.ipynb"
         if not source.exists():
-            raise CnngwpInputError(f"{source}: executed notebook not found; run 'cnngwp run' first")
+            command = "cnngwp study" if name == STUDY_NOTEBOOK else "cnngwp run"
+            raise CnngwpInputError(f"{source}: executed notebook not found; run '{command}' first")
         prepare_for_book(source, target / source.name)
 
 

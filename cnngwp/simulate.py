@@ -101,7 +101,7 @@ class SimulationConfig:
         dominance and epistatic variances are smaller (part of them is additive).
     dominance_degree
         ``dominance``: mean and SD of the normal degree of dominance k, the heterozygote's
-        deviation d = k |a| (k = 1 complete dominance, k > 1 over-dominance).
+        deviation d = k abs(a) (k = 1 complete dominance, k > 1 over-dominance).
     n_interacting_pairs
         ``epistatic``: pairs of loci (MAF at least 0.25) with effect e (x1 - 1)(x2 - 1), e normal.
     """
@@ -466,9 +466,10 @@ def simulate_architecture(
 
     Returns
     -------
-    truth, genetic_value, y
-        As :func:`simulate_trait`; dominance QTLs have kind ``dominance-qtl`` and their
-        genotype values in ``value_0..2``; the paper's loci keep their kinds.
+    tuple
+        ``(truth, genetic_value, y)`` as :func:`simulate_trait`; dominance QTLs have kind
+        ``dominance-qtl`` and their genotype values in ``value_0..2``; the paper's loci keep
+        their kinds.
     """
     rng = np.random.default_rng(seed)
     placer = _LociPlacer(genotypes)

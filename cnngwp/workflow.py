@@ -163,7 +163,8 @@ def _train(data: GenotypeData, split: Split, run_dir: Path, client: Client, *, s
                             n_members=n_members, seed=seed, progress=progress, scattered=scattered)
     ensemble_seconds = time.perf_counter() - start
     baselines = baselines_for_run(data, split, run_dir, seed=seed, covariates=covariates)
-    record = {"protocol": protocol, "note": tuning.label, "profile": profile.name, "seed": seed,
+    record = {"protocol": protocol, "validation": problem.validation_rule, "note": tuning.label,
+              "profile": profile.name, "seed": seed,
               "replicates": replicates, "n_members": n_members, "refit": profile.training.refits(protocol),
               "training": asdict(profile.training), "covariates": design}
     model = save_trained_model(data, split, ensemble, baselines, run_dir / "model", covariates=covariates,

@@ -14,7 +14,15 @@ from cnngwp.datasets import DatasetSpec
 from cnngwp.errors import CnngwpInputError
 from cnngwp.io import write_dataset
 from cnngwp.parallel import IN_PROCESS
-from cnngwp.runner import DEFAULT_PARAMETERS, NOTEBOOK_DIR, NOTEBOOKS, notebook_context, run_notebooks
+from cnngwp.runner import (
+    DEFAULT_PARAMETERS,
+    NOTEBOOK_DIR,
+    NOTEBOOKS,
+    STUDY_NOTEBOOK,
+    notebook_context,
+    run_notebooks,
+    run_study_notebook,
+)
 
 TINY = "tiny-sim"
 
@@ -25,6 +33,7 @@ def smoke_runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("smoke")
     spec = DatasetSpec(key=TINY, kind="simulated", path=str(root / "data"), small=True, seed=1)
     records = run_notebooks(spec, runs_root=root / "runs", profile="smoke", scheduler=IN_PROCESS)
+    run_study_notebook("smoke", runs_root=root / "runs", scheduler=IN_PROCESS)
     return root / "runs", records
 
 
@@ -48,26 +57,40 @@ def test_every_notebook_runs_clean_and_records_its_parameters(smoke_runs):
             for name in NOTEBOOKS}
     assert "10 evaluations logged" in text["04_tune_hyperparameters"]  # smoke: 2 replicates x 5 points
     assert "2 members with gamma_MA" in text["05_fit_ensemble"]
-    assert "['BLASSO', 'CNN', 'CNN ensemble', 'GBLUP']" in text["06_compare_models"]
+    assert "['BLASSO', 'CNN', 'CNN ensemble', 'GBLUP', 'GDBLUP', 'RKHS']" in text["06_compare_models"]
     assert "loaded model = fitted model: True" in text["07_predict_candidates"]
     assert "0 missing, mean-imputed" in text["07_predict_candidates"]
     comparison = pd.read_csv(folder / "comparison.csv")
-    assert comparison["model"].tolist()[:2] == ["GBLUP", "BLASSO"] and np.isfinite(comparison["mse"]).all()
+    assert comparison["model"].tolist()[:4] == ["GBLUP", "GDBLUP", "RKHS", "BLASSO"]
+    assert np.isfinite(comparison["mse"]).all()
+    study = nbformat.read(runs / "study-smoke" / f"{STUDY_NOTEBOOK}.ipynb", as_version=4)
+    outputs = _outputs(study)
+    assert not [o for o in outputs if o.output_type == "error" or o.get("name") == "stderr"]
+    study_text = "".join(o.get("text", "") + str(o.get("data", {}).get("text/markdown", "")) for o in outputs)
+    assert "2 data sets x 5 models" not in study_text and "4 data sets x 5 models" in study_text
+    assert "additive, h² 0.5: best model" in study_text and "dominance, h² 0.5: best model" in study_text
+    assert "Best model per scenario (2 scenarios)" in study_text
+    table = pd.read_csv(runs / "study-smoke" / "study.csv")
+    assert len(table) == 4 * 5 and set(table["model"]) == {"GBLUP", "GDBLUP", "RKHS", "BLASSO", "CNN ensemble"}
 
 
 def test_nbval_reexecutes_the_notebooks_with_the_same_checked_outputs(smoke_runs, tmp_path):
     folder = smoke_runs[0] / TINY / "fold-0"
+    study = smoke_runs[0] / "study-smoke" / f"{STUDY_NOTEBOOK}.ipynb"
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
-               "--nbval-current-env", *[str(folder / f"{name}.ipynb") for name in NOTEBOOKS]]
+               "--nbval-current-env", *[str(folder / f"{name}.ipynb") for name in NOTEBOOKS], str(study)]
     finished = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=900, check=False)
     assert finished.returncode == 0, finished.stdout[-3000:]
     assert re.search(r"\b\d+ passed", finished.stdout)
 
 
 def test_book_has_every_chapter_with_its_figures(smoke_runs, tmp_path):
-    index = build_book(smoke_runs[0], f"{TINY}/fold-0", out=tmp_path)
+    index = build_book(smoke_runs[0], f"{TINY}/fold-0", study="smoke", out=tmp_path)
     html = index.parent
     assert index.exists()
+    chapter8 = (html / "book" / "chapters" / f"{STUDY_NOTEBOOK}.html").read_text()
+    assert "The verdict, scenario by scenario" in chapter8 and "best model" in chapter8
+    assert re.findall(r'<img [^>]*src="([^"]+)"', chapter8)  # the study figure
     for name in NOTEBOOKS:
         page = (html / "book" / "chapters" / f"{name}.html").read_text()
         notebook = nbformat.read(smoke_runs[0] / TINY / "fold-0" / f"{name}.ipynb", as_version=4)
@@ -123,7 +146,7 @@ def _visible_text(page: str, *, code: bool = True) -> str:
 
 
 def test_the_book_reads_well_offline(smoke_runs, tmp_path):
-    index = build_book(smoke_runs[0], f"{TINY}/fold-0", out=tmp_path)
+    index = build_book(smoke_runs[0], f"{TINY}/fold-0", study="smoke", out=tmp_path)
     html = index.parent
     pages = sorted(p for p in html.rglob("*.html") if "_static" not in p.parts)
     assert len(pages) >= 10
@@ -145,7 +168,9 @@ def test_the_book_reads_well_offline(smoke_runs, tmp_path):
     assert mathjax and (html / "book" / "chapters" / mathjax.group(1)).resolve().is_file()
     assert '<div class="math notranslate nohighlight">' in chapter5
     landing = (html / "book" / "intro.html").read_text()  # index.html redirects here
-    assert "The headline" in landing and "CNN ensemble minus GBLUP" in landing
+    assert "The headline" in landing and "CNN ensemble minus" in landing
+    assert re.search(r"(The best model on this split is <strong>\w+</strong>|The CNN ensemble has the lowest test MSE)",
+                     landing)
     assert re.search(r"<td><p>GBLUP</p></td>\s*<td><p>\d+\.\d\d</p></td>", landing)
     figure = re.search(r'<img [^>]*src="([^"]*headline[^"]*)"', landing)
     assert figure and (html / "book" / figure.group(1)).is_file()
