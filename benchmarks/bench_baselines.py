@@ -1,9 +1,12 @@
 """Baselines against BGLR: `python benchmarks/bench_baselines.py`.
 
 For the mice data (`../shared/data/mice`, trait Obesity.BodyLength, its 5 folds) and
-the default simulated data set (generations 1-4 -> 5) prints test MSE, test
-correlation and seconds of GBLUP and the Bayesian LASSO (BGLR defaults), and the
-5-fold mean MSE against the BGLR 1.1.5 reference (issue 3), as a relative difference.
+the default simulated data set (generations 1-4 -> 5, after the run's QC) prints test MSE,
+test correlation and seconds of GBLUP, GDBLUP, RKHS and the Bayesian LASSO (BGLR defaults),
+the 5-fold mean MSE of GBLUP and BLASSO against the BGLR 1.1.5 reference (issue 3) as a
+relative difference, and each model's 5-fold mean. The last line gives the simulation's
+``gdblup_mse`` and each model's seconds as a ratio of GBLUP's (``gdblup_over_gblup_seconds``,
+``rkhs_over_gblup_seconds``), measured side by side in this run.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cnngwp.baselines import BayesianLasso
+from cnngwp.baselines import BASELINE_MODELS, BayesianLasso
+from cnngwp.data import quality_control
 from cnngwp.evaluate import compare_baselines
 from cnngwp.io import read_plink
 from cnngwp.simulate import simulate_qtlmas2010
@@ -38,6 +42,10 @@ def main() -> None:
         results = pd.concat([compare_baselines(mice, split) for split in fold_column_splits(mice)])
         for r in results.itertuples():
             print(f"{'mice':<16}{r.split:<15}{r.model:<8}{r.mse:>10.6f}{r.correlation:>8.3f}{r.slope:>8.3f}{r.seconds:>9.1f}")
+        for name in BASELINE_MODELS:
+            chosen = results["model"] == name
+            print(f"mice 5-fold mean {name}: MSE {results.loc[chosen, 'mse'].mean():.6f}, "
+                  f"{results.loc[chosen, 'seconds'].mean():.1f} s per fold")
         for name, reference in BGLR_REFERENCE.items():
             mean = results.loc[results["model"] == name, "mse"].mean()
             seconds = results.loc[results["model"] == name, "seconds"].mean()
@@ -47,9 +55,14 @@ def main() -> None:
                   f"(speed ratio {BGLR_SECONDS[name] / seconds:.1f}x)")
     else:
         print(f"mice data not found at {MICE}: skipped")
-    sim = simulate_qtlmas2010(seed=1)
-    for r in compare_baselines(sim, split_by_generation(sim)).itertuples():
+    sim = quality_control(simulate_qtlmas2010(seed=1))[0]
+    table = compare_baselines(sim, split_by_generation(sim))
+    for r in table.itertuples():
         print(f"{'qtlmas2010-sim':<16}{r.split:<15}{r.model:<8}{r.mse:>10.3f}{r.correlation:>8.3f}{r.slope:>8.3f}{r.seconds:>9.1f}")
+    seconds = table.set_index("model")["seconds"]
+    print(f"gdblup_mse={table.set_index('model').loc['GDBLUP', 'mse']:.3f} "
+          f"gdblup_over_gblup_seconds={seconds['GDBLUP'] / seconds['GBLUP']:.2f} "
+          f"rkhs_over_gblup_seconds={seconds['RKHS'] / seconds['GBLUP']:.2f}")
 
 
 if __name__ == "__main__":

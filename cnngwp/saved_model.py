@@ -8,7 +8,9 @@ A model folder holds::
                         (codes count allele_1)
     members/            every ensemble member's network in Keras' own format (member-NN.keras); each
                         holds its genotype (and covariate) standardisation
-    baselines/          GBLUP.npz and BLASSO.npz: intercept, SNP effects, fixed effects and SNP statistics
+    baselines/          one .npz per baseline (GBLUP, GDBLUP, RKHS, BLASSO): intercept, fixed effects, SNP
+                        statistics, variance components and the model's SNP effects (RKHS: kernel weights
+                        and the training genotypes)
 
 Candidates' SNPs are matched to the model's by id (:func:`align_snps`): a SNP whose
 alleles are swapped in the candidate file has its codes flipped, a SNP the candidates
@@ -149,7 +151,7 @@ def align_snps(model_snps: pd.DataFrame, data: GenotypeData, *, max_missing: flo
 
 
 class GenomicModel:
-    """A trained CNN ensemble and its GBLUP and Bayesian LASSO baselines, ready to predict new animals.
+    """A trained CNN ensemble and its baselines, ready to predict new animals.
 
     Built from a run (:mod:`cnngwp.workflow`) or from fitted estimators
     (:meth:`from_estimators`), written with :meth:`save` and read back with
@@ -165,7 +167,7 @@ class GenomicModel:
     target_scaling
         Per member, the (mean, SD) of the trait its outputs are transformed back with.
     baselines
-        Fitted GBLUP and BLASSO estimators by name.
+        Fitted baseline estimators by name (:func:`cnngwp.baselines.baseline_models`).
     covariates
         The fixed-effect design, or None.
     record
@@ -229,7 +231,7 @@ class GenomicModel:
         return member_interval(self.predict_members(data, **options), level=level)
 
     def predict_baselines(self, data, **options) -> pd.DataFrame:
-        """GBLUP's and BLASSO's predictions, one column each."""
+        """Each baseline's predictions, one column each."""
         codes, design, _ = self.inputs(data, **options)
         return pd.DataFrame({name: model.predict(codes, covariates=design) for name, model in self.baselines.items()})
 

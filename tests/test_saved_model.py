@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy.stats import rankdata
 
-from cnngwp.baselines import GBLUP, BayesianLasso
+from cnngwp.baselines import GBLUP, GDBLUP, RKHS, BayesianLasso
 from cnngwp.covariates import CovariateDesign
 from cnngwp.errors import CnngwpInputError
 from cnngwp.io import read_candidates, write_dataset
@@ -22,7 +22,7 @@ from cnngwp.workflow import fit_model, run_cnngwp
 
 @pytest.fixture(scope="module")
 def fitted(small_sim):
-    """A two-member CNN, GBLUP and BLASSO fitted on generations 1-4 with sex as a categorical covariate."""
+    """A two-member CNN and every baseline fitted on generations 1-4 with sex as a categorical covariate."""
     split = split_by_generation(small_sim)
     design = CovariateDesign.fit(small_sim.samples, ("sex",), ("sex",), rows=split.train)
     X, y = small_sim.genotypes, small_sim.y
@@ -30,6 +30,8 @@ def fitted(small_sim):
     cnn = CNNGWPRegressor(filters=4, kernel_size=5, l1=0.3, learning_rate=2e-3, epochs=4, patience=None, n_members=2,
                           refit=True, seed=3).fit(X[split.train], y[split.train], covariates=C_train)
     baselines = {"GBLUP": GBLUP().fit(X[split.train], y[split.train], covariates=C_train),
+                 "GDBLUP": GDBLUP().fit(X[split.train], y[split.train], covariates=C_train),
+                 "RKHS": RKHS().fit(X[split.train], y[split.train], covariates=C_train),
                  "BLASSO": BayesianLasso(n_iter=200, burn_in=50, seed=1).fit(X[split.train], y[split.train],
                                                                              covariates=C_train)}
     model = GenomicModel.from_estimators(cnn, baselines, snps=small_sim.snps, covariates=design,
@@ -50,6 +52,7 @@ def test_a_loaded_model_predicts_as_the_fitted_one(fitted, small_sim, tmp_path):
                              cnn.prediction_interval(X_test, covariates=C_test), strict=True):
         np.testing.assert_allclose(got, expected, rtol=1e-6)
     table = loaded.predict_baselines(candidates)
+    assert list(table.columns) == ["GBLUP", "GDBLUP", "RKHS", "BLASSO"]
     for name, estimator in baselines.items():
         np.testing.assert_allclose(table[name], estimator.predict(X_test, covariates=C_test), rtol=1e-10)
     record = json.loads((tmp_path / "model" / "model.json").read_text())
