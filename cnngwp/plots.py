@@ -217,7 +217,10 @@ def plot_study(relative: pd.DataFrame, components: pd.DataFrame) -> plt.Figure:
             ax.annotate(row.architecture, (row.non_additive_share, 0.98), xycoords=ax.get_xaxis_transform(),
                         ha="center", va="top", rotation=90, fontsize="x-small", color="0.35")
         ax.axhline(1.0, color="0.4", lw=0.8, ls="--")
-        ax.set(title=f"h² = {h2:g}", xlabel="dominance + epistatic share of the genetic variance")
+        ax.set(title=f"h² = {h2:g}", xlabel="dominance + epistatic share of the genetic variance",
+               ylim=(min(0.6, table["ratio"].min() - 0.05), max(1.4, table["ratio"].max() + 0.05)))
     axes[0, 0].set_ylabel("test MSE / GBLUP's (same data set)")
-    axes[0, -1].legend(frameon=False, fontsize="small")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(models), frameon=False, fontsize="small")
+    fig.subplots_adjust(bottom=0.22)
     return fig

@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["KERNEL_MODELS", "relative_mse", "scenario_components", "study_verdicts", "verdict_markdown"]
+__all__ = ["KERNEL_MODELS", "relative_mse", "relative_mse_table", "scenario_components", "study_verdicts",
+           "verdict_markdown"]
 
 #: The non-additive kernel models the CNN is held against.
 KERNEL_MODELS = ("GDBLUP", "RKHS")
@@ -54,13 +55,27 @@ def relative_mse(study: pd.DataFrame, *, reference: str = "GBLUP", level: float 
     return _scenario_order(pd.DataFrame(rows)).reset_index(drop=True)
 
 
+def relative_mse_table(relative: pd.DataFrame, *, reference: str = "GBLUP") -> pd.DataFrame:
+    """:func:`relative_mse` for reading: one row per scenario, one column per model (`reference` left out), each
+    cell ``ratio (lower to upper)``."""
+    table = relative[relative["model"] != reference].copy()
+    table["cell"] = [f"{r:.3f} ({lo:.2f} to {hi:.2f})" for r, lo, hi in zip(table["ratio"], table["lower"],
+                                                                          table["upper"], strict=True)]
+    wide = table.pivot(index=_SCENARIO, columns="model", values="cell")
+    wide = wide.loc[list(dict.fromkeys(zip(table["architecture"], table["h2"], strict=True))),
+                    list(dict.fromkeys(table["model"]))]
+    wide = wide.reset_index().rename_axis(columns=None)
+    wide["h2"] = wide["h2"].map(lambda h: f"{h:g}")
+    return wide.rename(columns={"h2": "h²"})
+
+
 def scenario_components(study: pd.DataFrame) -> pd.DataFrame:
     """Per scenario: the realised heritability and the dominance and epistatic shares of the genetic variance
     in the training generations, averaged over replicates."""
     per_dataset = study.drop_duplicates("dataset").assign(
         genetic=lambda t: t["additive"] + t["dominance"] + t["epistatic"],
-        dominance_share=lambda t: t["dominance"] / t["genetic"],
-        epistatic_share=lambda t: t["epistatic"] / t["genetic"])
+        dominance_share=lambda t: (t["dominance"] / t["genetic"]).clip(lower=0.0),  # a least-squares remainder
+        epistatic_share=lambda t: (t["epistatic"] / t["genetic"]).clip(lower=0.0))  # can be -1e-16
     table = per_dataset.groupby(_SCENARIO, sort=False).agg(
         replicates=("dataset", "size"), h2_realised=("h2_realised", "mean"),
         dominance_share=("dominance_share", "mean"), epistatic_share=("epistatic_share", "mean"),

@@ -8,7 +8,13 @@ import cnngwp.study as study_module
 from cnngwp.errors import CnngwpInputError
 from cnngwp.parallel import IN_PROCESS, open_client
 from cnngwp.study import GRIDS, run_study, study_context, study_folder
-from cnngwp.study_report import relative_mse, scenario_components, study_verdicts, verdict_markdown
+from cnngwp.study_report import (
+    relative_mse,
+    relative_mse_table,
+    scenario_components,
+    study_verdicts,
+    verdict_markdown,
+)
 
 SMOKE = GRIDS["smoke"]
 
@@ -81,6 +87,11 @@ def test_relative_mse_and_verdicts_come_from_the_numbers():
     relative = relative_mse(study).set_index(["architecture", "model"])
     assert relative.loc[("dominance", "GDBLUP"), "ratio"] == pytest.approx(0.8)
     assert relative.loc[("dominance", "GDBLUP"), "lower"] == pytest.approx(0.8)  # no spread over replicates
+    wide = relative_mse_table(relative_mse(study))
+    assert wide.columns.tolist() == ["architecture", "h²", "GDBLUP", "RKHS", "BLASSO", "CNN ensemble"]
+    assert wide["h²"].tolist() == ["0.3", "0.3"]
+    assert wide.iloc[0]["GDBLUP"] == "0.800 (0.80 to 0.80)" and wide["architecture"].tolist() == ["dominance",
+                                                                                                   "epistatic"]
     cnn = relative.loc[("epistatic", "CNN ensemble")]
     assert cnn["ratio"] == pytest.approx(0.9) and cnn["lower"] < 0.9 < cnn["upper"]
     verdicts = study_verdicts(study).set_index("architecture")
