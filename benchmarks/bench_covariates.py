@@ -18,10 +18,9 @@ import time
 
 import numpy as np
 import pandas as pd
-from mice import mice_spec  # benchmarks/mice.py
+from mice import mice_folds  # benchmarks/mice.py
 
 from cnngwp.baselines import GBLUP, BayesianLasso
-from cnngwp.datasets import dataset_splits, load_dataset
 from cnngwp.model import CNNGWPRegressor
 from cnngwp.training import TuningProblem
 from cnngwp.workflow import covariate_design
@@ -33,11 +32,10 @@ def main() -> int:
     parser.add_argument("--gamma", default="31:25:2", help="FILTERS:KERNEL:LAMBDA of the CNN")
     parser.add_argument("--members", type=int, default=4)
     args = parser.parse_args()
-    spec = mice_spec()
-    if spec is None:
+    mice = mice_folds()
+    if mice is None:
         return 2
-    data = load_dataset(spec)
-    splits = dataset_splits(data, spec)
+    data, splits = mice
     filters, kernel, l1 = args.gamma.split(":")
     rows = []
     for fold in args.folds:

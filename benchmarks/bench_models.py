@@ -19,10 +19,9 @@ import sys
 
 import numpy as np
 import pandas as pd
-from mice import mice_spec  # benchmarks/mice.py
+from mice import mice_folds  # benchmarks/mice.py
 from scipy import stats
 
-from cnngwp.datasets import dataset_splits, load_dataset
 from cnngwp.study import fit_every_model
 from cnngwp.study_report import KERNEL_MODELS
 from cnngwp.training import PROFILES
@@ -32,11 +31,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--folds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     args = parser.parse_args()
-    spec = mice_spec()
-    if spec is None:
+    mice = mice_folds()
+    if mice is None:
         return 2
-    data = load_dataset(spec)
-    splits = dataset_splits(data, spec)
+    data, splits = mice
     rows = []
     for fold in args.folds:
         table, _, l1 = fit_every_model(data, splits[fold], l1_grid=(0.5, 1.5, 4.5), n_members=4,

@@ -5,7 +5,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from cnngwp.datasets import DatasetSpec
+from cnngwp.data import GenotypeData
+from cnngwp.datasets import DatasetSpec, dataset_splits, load_dataset
+from cnngwp.splits import Split
 
 MICE = Path(__file__).resolve().parents[2] / "shared" / "data" / "mice"
 
@@ -17,3 +19,12 @@ def mice_spec() -> DatasetSpec | None:
         return None
     return DatasetSpec(key="mice", kind="plink", path=str(MICE / "mice.bed"), phenotypes=str(MICE / "mice_pheno.csv"),
                        trait="Obesity.BodyLength", folds=str(MICE / "mice_folds.csv"))
+
+
+def mice_folds() -> tuple[GenotypeData, list[Split]] | None:
+    """The mice data (after the runs' QC) and its five fold splits, or None when the shared folder is absent."""
+    spec = mice_spec()
+    if spec is None:
+        return None
+    data = load_dataset(spec)
+    return data, dataset_splits(data, spec)
