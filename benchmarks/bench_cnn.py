@@ -44,11 +44,11 @@ from pathlib import Path
 import numpy as np
 from published import GAMMA, published_pattern  # benchmarks/published.py
 
-from cnngwp.baselines import GBLUP
-from cnngwp.data import quality_control
-from cnngwp.model import CNNGWPRegressor
-from cnngwp.simulate import simulate_qtlmas2010
-from cnngwp.splits import split_by_generation
+from cnngwp.data.genotypes import quality_control
+from cnngwp.data.simulate import simulate_qtlmas2010
+from cnngwp.data.splits import split_by_generation
+from cnngwp.models.baselines import GBLUP
+from cnngwp.models.cnn.estimator import CNNGWPRegressor
 
 # 12 independent 8-lane accumulators kept in registers: enough FMAs in flight to hide the latency on two FMA ports.
 FMA_PEAK_C = r"""

@@ -20,10 +20,10 @@ import numpy as np
 import pandas as pd
 from mice import mice_folds  # benchmarks/mice.py
 
-from cnngwp.baselines import GBLUP, BayesianLasso
-from cnngwp.model import CNNGWPRegressor
-from cnngwp.training import TuningProblem
-from cnngwp.workflow import covariate_design
+from cnngwp.models.baselines import GBLUP, BayesianLasso
+from cnngwp.models.cnn.estimator import CNNGWPRegressor
+from cnngwp.runs.workflow import covariate_design
+from cnngwp.tuning.problem import TuningProblem
 
 
 def main() -> int:

@@ -35,13 +35,14 @@ import keras
 import numpy as np
 from published import BATCH, GAMMA, LEARNING_RATE, published_pattern  # benchmarks/published.py
 
-from cnngwp.data import quality_control
-from cnngwp.io import read_dataset
-from cnngwp.model import CNNGWPRegressor, accelerator_available
-from cnngwp.parallel import worker_environment
-from cnngwp.splits import split_by_generation
-from cnngwp.training import PROFILES, TrainingSettings, TuningProblem
-from cnngwp.tuning import Gamma, evaluate_gamma
+from cnngwp.data.genotypes import quality_control
+from cnngwp.data.readers import read_dataset
+from cnngwp.data.splits import split_by_generation
+from cnngwp.models.cnn.device import accelerator_available
+from cnngwp.models.cnn.estimator import CNNGWPRegressor
+from cnngwp.runs.parallel import worker_environment
+from cnngwp.tuning.problem import PROFILES, TrainingSettings, TuningProblem
+from cnngwp.tuning.search import Gamma, evaluate_gamma
 
 
 def estimator(x, y, x_val, y_val, epochs: int, members: int) -> float:

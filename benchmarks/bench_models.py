@@ -2,7 +2,7 @@
 
 Data: the mice of ../shared/data/mice (trait Obesity.BodyLength, the fixed 5-fold partition).
 Per fold, GBLUP, GDBLUP, RKHS, the Bayesian LASSO and a CNN ensemble are fitted on the
-training folds and score the test fold once (:func:`cnngwp.study.fit_every_model`). The CNN
+training folds and score the test fold once (:func:`cnngwp.runs.study.fit_every_model`). The CNN
 is tuned honestly as in chapter 8's study: filters and kernel size fixed at the paper's
 gamma_MA for its real pig trait (25 and 34), lambda chosen per fold among 0.5, 1.5 and 4.5
 (the paper's bounds for that trait were 0.5-5) by the validation MSE of one network each on a
@@ -22,9 +22,9 @@ import pandas as pd
 from mice import mice_folds  # benchmarks/mice.py
 from scipy import stats
 
-from cnngwp.study import fit_every_model
-from cnngwp.study_report import KERNEL_MODELS
-from cnngwp.training import PROFILES
+from cnngwp.reports.study_tables import KERNEL_MODELS
+from cnngwp.runs.study import fit_every_model
+from cnngwp.tuning.problem import PROFILES
 
 
 def main() -> int:

@@ -17,10 +17,10 @@ import time
 import numpy as np
 from mice import mice_spec  # benchmarks/mice.py
 
-from cnngwp.baselines import GBLUP
-from cnngwp.datasets import dataset_splits, load_dataset, select_split
-from cnngwp.model import CNNGWPRegressor
-from cnngwp.training import TuningProblem
+from cnngwp.data.catalogue import dataset_splits, load_dataset, select_split
+from cnngwp.models.baselines import GBLUP
+from cnngwp.models.cnn.estimator import CNNGWPRegressor
+from cnngwp.tuning.problem import TuningProblem
 
 
 def main() -> int:

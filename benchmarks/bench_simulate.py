@@ -17,9 +17,9 @@ from pathlib import Path
 import numpy as np
 from bed_reader import open_bed
 
-from cnngwp.data import adjacent_r2, minor_allele_frequency
-from cnngwp.io import read_dataset
-from cnngwp.simulate import DOMINANCE_VALUES
+from cnngwp.data.genotypes import adjacent_r2, minor_allele_frequency
+from cnngwp.data.readers import read_dataset
+from cnngwp.data.simulate import DOMINANCE_VALUES
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 """The cost of a study grid: `python benchmarks/bench_study.py [--grid full] [--datasets 1]`.
 
 Simulates the grid's first replicate population and fits its first data set(s) in this
-process exactly as ``cnngwp study`` does (:func:`cnngwp.study.fit_study_dataset`, every
+process exactly as ``cnngwp study`` does (:func:`cnngwp.runs.study.fit_study_dataset`, every
 model, on all cores of this machine), prints the seconds of each model and of the
 population, and projects the whole grid: data sets x seconds per data set, on this
 machine (tasks one after another on all cores) and on a Dask cluster of W such machines
@@ -15,8 +15,8 @@ import argparse
 import sys
 import time
 
-from cnngwp.simulate import simulate_population
-from cnngwp.study import GRIDS, fit_study_dataset
+from cnngwp.data.simulate import simulate_population
+from cnngwp.runs.study import GRIDS, fit_study_dataset
 
 
 def main() -> int:

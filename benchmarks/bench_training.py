@@ -19,12 +19,12 @@ import time
 import numpy as np
 import pandas as pd
 
-from cnngwp.baselines import GBLUP
-from cnngwp.data import quality_control
-from cnngwp.model import CNNGWPRegressor
-from cnngwp.simulate import simulate_qtlmas2010
-from cnngwp.splits import split_by_generation
-from cnngwp.training import PROFILES
+from cnngwp.data.genotypes import quality_control
+from cnngwp.data.simulate import simulate_qtlmas2010
+from cnngwp.data.splits import split_by_generation
+from cnngwp.models.baselines import GBLUP
+from cnngwp.models.cnn.estimator import CNNGWPRegressor
+from cnngwp.tuning.problem import PROFILES
 
 GAMMA = {"filters": 64, "kernel_size": 27, "l1": 0.571}
 

@@ -16,11 +16,11 @@ import time
 
 import numpy as np
 
-from cnngwp.datasets import DatasetSpec, load_dataset
-from cnngwp.parallel import open_client
-from cnngwp.splits import split_by_generation
-from cnngwp.training import Profile, TrainingSettings, TuningProblem
-from cnngwp.tuning import SEARCH_SPACES, tune
+from cnngwp.data.catalogue import DatasetSpec, load_dataset
+from cnngwp.data.splits import split_by_generation
+from cnngwp.runs.parallel import open_client
+from cnngwp.tuning.problem import Profile, TrainingSettings, TuningProblem
+from cnngwp.tuning.search import SEARCH_SPACES, tune
 
 
 def main() -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from cnngwp.data import GenotypeData
-from cnngwp.datasets import DatasetSpec, dataset_splits, load_dataset
-from cnngwp.splits import Split
+from cnngwp.data.catalogue import DatasetSpec, dataset_splits, load_dataset
+from cnngwp.data.genotypes import GenotypeData
+from cnngwp.data.splits import Split
 
 MICE = Path(__file__).resolve().parents[2] / "shared" / "data" / "mice"
 

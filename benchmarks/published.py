@@ -12,7 +12,7 @@ from pathlib import Path
 
 import keras
 
-from cnngwp.data import Standardizer
+from cnngwp.data.genotypes import Standardizer
 
 GAMMA = {"filters": 64, "kernel_size": 27, "l1": 0.571}
 LEARNING_RATE, BATCH = 2.5e-4, 48

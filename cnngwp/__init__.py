@@ -1,5 +1,18 @@
-"""cnngwp: sparse convolutional neural networks for genome-wide prediction (Waldmann et al. 2020)."""
+"""cnngwp: sparse convolutional neural networks for genome-wide prediction (Waldmann et al. 2020).
 
+The modules are grouped by stage, so the tree reads like the method::
+
+    data/      genotypes in memory, file readers, named data sets, splits, covariates, the simulator
+    models/    the kernel baselines, the CNN (network, estimator, training loops, fused engine), saved models
+    tuning/    the run's arrays and settings, Bayesian optimisation of gamma, the model-averaged ensemble
+    runs/      one whole run, the notebooks through papermill, Dask clients, the simulation study
+    reports/   test metrics, tables over runs and studies, figures, the book
+
+Every public name is importable from ``cnngwp`` itself (``from cnngwp import CNNGWPRegressor``),
+loaded with its module on first use.
+"""
+
+import importlib
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's own info and warning logs
@@ -8,16 +21,139 @@ from cnngwp.startup import import_keras_quietly
 
 import_keras_quietly()  # every kernel and worker imports cnngwp first: its start-up notices stop here
 
-from cnngwp.errors import CnngwpInputError
-
 __version__ = "0.1.0"
-__all__ = ["CnngwpInputError", "__version__", "load_model"]
+
+#: Where each public name lives (each module's ``__all__``; tests/test_packaging.py keeps them in step).
+PUBLIC_MODULES = {
+    "cnngwp.atomic": (
+        "atomic_directory", "atomic_write", "json_scalar", "replace_directory", "tie_to_settings",
+    ),
+    "cnngwp.data.catalogue": (
+        "KINDS", "DatasetSpec", "dataset_splits", "load_dataset", "select_split",
+    ),
+    "cnngwp.data.covariates": (
+        "CovariateDesign", "as_covariate_matrix", "check_full_rank", "parse_columns",
+    ),
+    "cnngwp.data.genotypes": (
+        "MISSING", "SNP_COLUMNS", "GenotypeData", "QCReport", "Standardizer", "adjacent_r2", "allele_counts",
+        "as_genotype_codes", "check_genotype_codes", "minor_allele_frequency", "quality_control", "summarise_dataset",
+    ),
+    "cnngwp.data.readers": (
+        "QTLMAS2010_GENERATION_SIZES", "read_candidates", "read_dataset", "read_plink", "read_qtlmas_csv",
+        "write_candidates", "write_dataset",
+    ),
+    "cnngwp.data.simulate": (
+        "ARCHITECTURES", "DOMINANCE_VALUES", "PAPER_DOMINANCE_SNPS", "QTLMAS2010_N_SNPS", "TRUTH_COLUMNS",
+        "Population", "SimulationConfig", "add_dominance_loci", "realised_variance_components",
+        "simulate_architecture", "simulate_genomes", "simulate_pedigree", "simulate_population",
+        "simulate_qtlmas2010", "simulate_trait",
+    ),
+    "cnngwp.data.splits": (
+        "Split", "all_phenotyped", "fold_column_splits", "inner_validation_split", "kfold_splits",
+        "split_by_generation", "validation_split",
+    ),
+    "cnngwp.errors": (
+        "CnngwpInputError",
+    ),
+    "cnngwp.models.baselines": (
+        "BASELINE_MODELS", "GBLUP", "GDBLUP", "RKHS", "BayesianLasso", "RidgeBLUP", "baseline_models",
+        "reml_variance_ratio",
+    ),
+    "cnngwp.models.cnn.device": (
+        "ENGINES", "ENSEMBLE_MODES", "Placement", "accelerator_available", "members_per_task", "place",
+    ),
+    "cnngwp.models.cnn.estimator": (
+        "CNNGWPRegressor",
+    ),
+    "cnngwp.models.cnn.fused": (
+        "AdamState", "FusedLayout", "batch_gradients", "batched", "from_network", "predict", "supports", "to_network",
+        "train_epoch",
+    ),
+    "cnngwp.models.cnn.network": (
+        "TARGET_SD", "MemberDense", "NetworkInputs", "NetworkSpec", "StandardizeColumns", "StandardizeGenotypes",
+        "build_cnngwp", "feature_maps", "glorot_limit", "map_weights", "member_interval", "member_weights",
+        "model_summary", "network_predictions", "network_with_weights", "output_weights", "set_fixed_effect_start",
+        "snp_weight_summary",
+    ),
+    "cnngwp.models.cnn.training": (
+        "BestEpoch", "Trained", "TrainingRun", "train_keras", "train_numba", "train_together",
+    ),
+    "cnngwp.models.kernels": (
+        "REMLFit", "additive_kernel", "dominance_codes", "dominance_kernel", "dominance_scale", "gaussian_kernels",
+        "median_distance", "reml_variance_components", "squared_distances",
+    ),
+    "cnngwp.models.saved_model": (
+        "MAX_MISSING_SNPS", "MODEL_FORMAT", "GenomicModel", "SnpAlignment", "align_snps", "keras_archive",
+        "load_model", "network_from_archive", "save_network",
+    ),
+    "cnngwp.reports.book": (
+        "build_book", "headline_markdown", "headline_sentence", "write_headline",
+    ),
+    "cnngwp.reports.comparison": (
+        "BaselineFits", "compare_baselines", "fit_baselines", "fixed_effects_table", "prediction_metrics",
+        "ranking_agreement", "top_rows", "variance_components_table",
+    ),
+    "cnngwp.reports.plots": (
+        "ADDITIVE_KINDS", "plot_dominance_values", "plot_max_pooling", "plot_observed_vs_predicted",
+        "plot_phenotypes_by_generation", "plot_prediction_intervals", "plot_search_points", "plot_search_trace",
+        "plot_selection", "plot_snp_effects", "plot_study", "plot_training_curves", "plot_weight_map",
+        "true_qtl_weight_positions",
+    ),
+    "cnngwp.reports.study_tables": (
+        "KERNEL_MODELS", "relative_mse", "relative_mse_table", "scenario_components", "study_verdicts",
+        "verdict_markdown",
+    ),
+    "cnngwp.reports.tables": (
+        "bootstrap_mse_difference", "collect_comparisons", "paired_differences", "read_comparison", "run_counts",
+        "table2",
+    ),
+    "cnngwp.runs.notebooks": (
+        "DEFAULT_PARAMETERS", "NOTEBOOKS", "NOTEBOOK_DIR", "SOURCES", "NotebookError", "RunContext",
+        "context_from_namespace", "copy_run_notebooks", "execute_notebook", "notebook_context", "prepare_for_book",
+        "run_folder", "run_notebooks", "run_study_notebook",
+    ),
+    "cnngwp.runs.parallel": (
+        "IN_PROCESS", "open_client", "worker_environment",
+    ),
+    "cnngwp.runs.study": (
+        "GRIDS", "STUDY_COLUMNS", "StudyContext", "StudyDataset", "StudyGrid", "fit_every_model", "fit_study_dataset",
+        "run_study", "study_context", "study_folder",
+    ),
+    "cnngwp.runs.workflow": (
+        "CnngwpRun", "baselines_for_run", "comparison_table", "covariate_design", "fit_model", "run_cnngwp",
+        "save_trained_model",
+    ),
+    "cnngwp.seeds": (
+        "ENSEMBLE_BRANCH", "ensemble_chunk_seed", "evaluation_seed", "member_seeds", "optimizer_seed",
+        "seed_frameworks", "seed_from",
+    ),
+    "cnngwp.tuning.ensemble": (
+        "MemberFit", "ModelAveragedEnsemble", "fit_ensemble", "fit_members",
+    ),
+    "cnngwp.tuning.evaluation_log": (
+        "EvaluationLog",
+    ),
+    "cnngwp.tuning.problem": (
+        "OPTIMISTIC", "PROFILES", "PROTOCOLS", "Profile", "TrainingSettings", "TuningProblem", "check_protocol",
+        "fit_cnn",
+    ),
+    "cnngwp.tuning.search": (
+        "KAPPA", "SEARCH_SPACES", "Gamma", "SearchSpace", "TuningResult", "evaluate_gamma", "gamma_ma",
+        "search_space", "tune",
+    ),
+}
+_WHERE = {name: module for module, names in PUBLIC_MODULES.items() for name in names}
+__all__ = ["__version__", *sorted(_WHERE)]
 
 
 def __getattr__(name: str):
-    """``cnngwp.load_model`` (:func:`cnngwp.saved_model.load_model`), imported on first use."""
-    if name == "load_model":
-        from cnngwp.saved_model import load_model
-
-        return load_model
+    """A public name of a submodule, imported on first use."""
+    if name in _WHERE:
+        value = getattr(importlib.import_module(_WHERE[name]), name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'cnngwp' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_WHERE})

@@ -10,23 +10,23 @@ from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from cnngwp.book import build_book
-from cnngwp.covariates import parse_columns
-from cnngwp.data import summarise_dataset
-from cnngwp.datasets import DatasetSpec, dataset_splits, load_dataset, select_split
+from cnngwp.atomic import atomic_write
+from cnngwp.data.catalogue import DatasetSpec, dataset_splits, load_dataset, select_split
+from cnngwp.data.covariates import parse_columns
+from cnngwp.data.genotypes import summarise_dataset
+from cnngwp.data.readers import read_candidates, read_dataset, write_dataset
+from cnngwp.data.simulate import ARCHITECTURES, SimulationConfig, realised_variance_components, simulate_qtlmas2010
+from cnngwp.data.splits import split_by_generation
 from cnngwp.errors import CnngwpInputError
-from cnngwp.evaluate import compare_baselines
-from cnngwp.files import atomic_write
-from cnngwp.io import read_candidates, read_dataset, write_dataset
-from cnngwp.parallel import IN_PROCESS, open_client
-from cnngwp.runner import NotebookError, run_folder, run_notebooks, run_study_notebook
-from cnngwp.saved_model import MAX_MISSING_SNPS, load_model
-from cnngwp.simulate import ARCHITECTURES, SimulationConfig, realised_variance_components, simulate_qtlmas2010
-from cnngwp.splits import split_by_generation
-from cnngwp.study import GRIDS
-from cnngwp.training import OPTIMISTIC, PROFILES, PROTOCOLS
-from cnngwp.tuning import SearchSpace, search_space
-from cnngwp.workflow import covariate_design, fit_model, run_cnngwp
+from cnngwp.models.saved_model import MAX_MISSING_SNPS, load_model
+from cnngwp.reports.book import build_book
+from cnngwp.reports.comparison import compare_baselines
+from cnngwp.runs.notebooks import NotebookError, run_folder, run_notebooks, run_study_notebook
+from cnngwp.runs.parallel import IN_PROCESS, open_client
+from cnngwp.runs.study import GRIDS
+from cnngwp.runs.workflow import covariate_design, fit_model, run_cnngwp
+from cnngwp.tuning.problem import OPTIMISTIC, PROFILES, PROTOCOLS
+from cnngwp.tuning.search import SearchSpace, search_space
 
 SPACE_HELP = ("bounds of gamma: 'qtlmas2010' (the paper's: lambda 0.1-1 on the trait rescaled to SD 10), 'wide' "
               "(lambda 0.1-10, log scale: for real traits of unknown heritability) or own bounds replacing some of "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+__all__ = ["CnngwpInputError"]
+
 
 class CnngwpInputError(ValueError):
     """Bad input: the message names the file, row or column and what was expected."""

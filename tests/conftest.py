@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from cnngwp.simulate import SimulationConfig, simulate_qtlmas2010
+from cnngwp.data.simulate import SimulationConfig, simulate_qtlmas2010
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

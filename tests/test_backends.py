@@ -23,9 +23,10 @@ import tempfile
 import numpy as np
 import pandas as pd
 import keras
-from cnngwp.model import CNNGWPRegressor, accelerator_available
-from cnngwp.covariates import CovariateDesign
-from cnngwp.saved_model import GenomicModel, load_model
+from cnngwp.models.cnn.device import accelerator_available
+from cnngwp.models.cnn.estimator import CNNGWPRegressor
+from cnngwp.data.covariates import CovariateDesign
+from cnngwp.models.saved_model import GenomicModel, load_model
 
 rng = np.random.default_rng(0)
 X = rng.binomial(2, 0.4, (400, 120)).astype(np.int8)

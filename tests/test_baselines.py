@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from cnngwp.baselines import GBLUP, GDBLUP, RKHS, BayesianLasso, RidgeBLUP, reml_variance_ratio
+from cnngwp.models.baselines import GBLUP, GDBLUP, RKHS, BayesianLasso, RidgeBLUP, reml_variance_ratio
 from tests.reference import direct_reml
 from tests.test_kernels import additive_dominance_trait
 

@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 
 from cnngwp.cli import main
-from cnngwp.data import GenotypeData
-from cnngwp.io import read_dataset, write_dataset
+from cnngwp.data.genotypes import GenotypeData
+from cnngwp.data.readers import read_dataset, write_dataset
 
 
 def test_simulate_twice_gives_identical_files_and_summary_prints(tmp_path, capsys):

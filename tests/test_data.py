@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cnngwp.data import (
+from cnngwp.data.genotypes import (
     GenotypeData,
     Standardizer,
     adjacent_r2,

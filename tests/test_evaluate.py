@@ -2,16 +2,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cnngwp.baselines import GBLUP
-from cnngwp.covariates import CovariateDesign
-from cnngwp.evaluate import (
+from cnngwp.data.covariates import CovariateDesign
+from cnngwp.data.splits import split_by_generation
+from cnngwp.models.baselines import GBLUP
+from cnngwp.reports.comparison import (
     fit_baselines,
     fixed_effects_table,
     prediction_metrics,
     ranking_agreement,
     variance_components_table,
 )
-from cnngwp.splits import split_by_generation
 
 
 def test_prediction_metrics_known_answer():

@@ -4,10 +4,10 @@ import keras
 import numpy as np
 import pytest
 
-from cnngwp import fused
-from cnngwp.data import Standardizer
-from cnngwp.model import CNNGWPRegressor
-from cnngwp.model_layers import build_cnngwp
+from cnngwp.models.cnn import fused
+from cnngwp.data.genotypes import Standardizer
+from cnngwp.models.cnn.estimator import CNNGWPRegressor
+from cnngwp.models.cnn.network import NetworkSpec, build_cnngwp
 
 
 @pytest.fixture(scope="module")
@@ -22,14 +22,10 @@ def problem():
 
 def keras_network(scaler, *, filters, kernel_size, l1, seed=1, covariate_scaler=None):
     keras.utils.set_random_seed(seed)
-    model = build_cnngwp(len(scaler.mean_), filters=filters, kernel_size=kernel_size, l1=l1, mean=scaler.mean_,
-                         scale=scaler.scale_, seed=seed,
-                         covariate_mean=None if covariate_scaler is None else covariate_scaler.mean_,
-                         covariate_scale=None if covariate_scaler is None else covariate_scaler.scale_)
+    spec = NetworkSpec(len(scaler.mean_), filters, kernel_size, l1, genotypes=scaler, covariates=covariate_scaler)
+    model = build_cnngwp(spec, seed=seed)
     if covariate_scaler is not None:  # a non-zero start of the fixed effects, so their gradient path is exercised
-        weights = model.get_weights()
-        weights[4][:, 0] = np.linspace(-0.5, 0.7, len(covariate_scaler.mean_))
-        model.set_weights(weights)
+        model.get_layer("fixed_effects").set_weights([np.linspace(-0.5, 0.7, len(covariate_scaler.mean_))[:, None]])
     return model
 
 
@@ -41,8 +37,8 @@ def covariates_of(X, seed=9):
     return C, scaler, scaler.transform(C, dtype=np.float32)
 
 
-def statistics(scaler, shape):
-    return {"mean": scaler.mean_.astype(np.float32), "scale": scaler.scale_.astype(np.float32), "shape": shape}
+def layout(scaler, kernel_size, filters):
+    return fused.FusedLayout(len(scaler.mean_), kernel_size, filters, mean=scaler.mean_, scale=scaler.scale_)
 
 
 @pytest.mark.parametrize(("kernel_size", "with_covariates"), [(7, False), (8, False), (27, False), (8, True)])
@@ -52,18 +48,19 @@ def test_one_epoch_matches_keras_from_the_same_weights_and_batch_order(problem, 
     C, c_scaler, c_standard = covariates_of(X) if with_covariates else (None, None, None)
     model = keras_network(scaler, filters=filters, kernel_size=kernel_size, l1=l1, covariate_scaler=c_scaler)
     model.compile(optimizer=keras.optimizers.Adam(rate), loss="mse", metrics=["mse"])
-    shape = fused.FusedShape(X.shape[1], kernel_size, filters)
-    weights = fused.from_keras_weights(model.get_weights(), shape)
-    stats = statistics(scaler, shape)
+    shape = layout(scaler, kernel_size, filters)
+    weights = fused.from_network(model, shape)
     feed = X if C is None else {"genotypes": X, "covariates": C.astype(np.float32)}
-    np.testing.assert_allclose(fused.predict(X, weights, covariates=c_standard, **stats),
+    np.testing.assert_allclose(fused.predict(X, weights, shape=shape, covariates=c_standard),
                                model(feed, training=False).numpy()[:, 0], rtol=1e-5, atol=1e-5)
     keras_mse = model.fit(feed, y, batch_size=batch, epochs=1, shuffle=False, verbose=0).history["mse"][0]
-    fused_mse = fused.train_epoch(X, y, np.arange(len(y)), weights=weights, adam=fused.AdamState(weights), l1=l1,
-                                  learning_rate=rate, batch_size=batch, covariates=c_standard, **stats)
+    fused_mse = fused.train_epoch(X, y, fused.batched(np.arange(len(y)), batch), shape=shape, weights=weights,
+                                  adam=fused.AdamState(weights, rate), l1=l1, covariates=c_standard)
     assert fused_mse == pytest.approx(keras_mse, rel=1e-5)
     expected = model.get_weights()
-    got = fused.to_keras_weights(weights, shape)
+    trained = keras.models.clone_model(model)
+    fused.to_network(weights, trained, shape)
+    got = trained.get_weights()
     np.testing.assert_allclose(got[0], expected[0], rtol=1e-4, atol=1e-6)  # conv kernel
     np.testing.assert_allclose(got[1], expected[1], rtol=1e-4, atol=1e-6)  # conv bias
     dense, dense_expected = got[2][:, 0], expected[2][:, 0]
@@ -80,16 +77,15 @@ def test_gradients_match_finite_differences():
     y = rng.normal(0, 1, 6).astype(np.float32)
     scaler = Standardizer().fit(X)
     _C, c_scaler, covariates = covariates_of(X)
-    shape = fused.FusedShape(23, 5, 3)
+    shape = layout(scaler, 5, 3)
     network = keras_network(scaler, filters=3, kernel_size=5, l1=0.0, covariate_scaler=c_scaler)
-    weights = fused.from_keras_weights(network.get_weights(), shape)
+    weights = fused.from_network(network, shape)
     assert len(weights) == 5
-    stats = statistics(scaler, shape)
     rows = np.arange(6)
-    analytic = fused.batch_gradients(X, y, rows, weights, covariates=covariates, **stats)
+    analytic = fused.batch_gradients(X, y, rows, weights, shape=shape, covariates=covariates)
 
     def loss(ws):
-        return float(np.mean((fused.predict(X, ws, covariates=covariates, **stats).astype(np.float64) - y) ** 2))
+        return float(np.mean((fused.predict(X, ws, shape=shape, covariates=covariates).astype(np.float64) - y) ** 2))
 
     eps = 1e-2
     for index, (w, g) in enumerate(zip(weights, analytic, strict=True)):
@@ -109,9 +105,8 @@ def test_a_numba_member_predicts_the_same_inside_keras(problem):
     model = CNNGWPRegressor(filters=8, kernel_size=9, l1=0.3, learning_rate=3e-3, epochs=5, patience=None,
                             engine="numba", seed=2).fit(X[:200], y[:200])
     assert model.engine_ == "numba"
-    shape = fused.FusedShape(X.shape[1], 9, 8)
-    weights = fused.from_keras_weights(model.members_[0].get_weights(), shape)
-    inside = fused.predict(X[200:], weights, **statistics(model.scaler_, shape))
+    shape = layout(model.scaler_, 9, 8)
+    inside = fused.predict(X[200:], fused.from_network(model.members_[0], shape), shape=shape)
     np.testing.assert_allclose(model.members_[0](X[200:], training=False).numpy()[:, 0], inside, rtol=1e-5, atol=1e-5)
 
 

@@ -5,11 +5,18 @@ import pandas as pd
 import pytest
 from bed_reader import open_bed
 
-import cnngwp.io as cio
-from cnngwp.data import summarise_dataset
+import cnngwp.data.readers as cio
+from cnngwp.data.genotypes import summarise_dataset
+from cnngwp.data.readers import (
+    read_candidates,
+    read_dataset,
+    read_plink,
+    read_qtlmas_csv,
+    write_candidates,
+    write_dataset,
+)
+from cnngwp.data.splits import fold_column_splits, kfold_splits, split_by_generation
 from cnngwp.errors import CnngwpInputError
-from cnngwp.io import read_candidates, read_dataset, read_plink, read_qtlmas_csv, write_candidates, write_dataset
-from cnngwp.splits import fold_column_splits, kfold_splits, split_by_generation
 
 
 def test_write_then_read_returns_identical_data(small_sim, tmp_path):

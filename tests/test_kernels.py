@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from cnngwp.data import Standardizer
-from cnngwp.kernels import (
+from cnngwp.data.genotypes import Standardizer
+from cnngwp.models.kernels import (
     additive_kernel,
     dominance_codes,
     dominance_kernel,

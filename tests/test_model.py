@@ -2,15 +2,16 @@ import keras
 import numpy as np
 import pytest
 
-from cnngwp import fused
-from cnngwp.baselines import RidgeBLUP
+from cnngwp.models.cnn import fused
+from cnngwp.data.splits import validation_split
 from cnngwp.errors import CnngwpInputError
-from cnngwp.model import TARGET_SD, CNNGWPRegressor, build_cnngwp, model_summary, snp_weight_summary
-from cnngwp.splits import validation_split
+from cnngwp.models.baselines import RidgeBLUP
+from cnngwp.models.cnn.estimator import CNNGWPRegressor
+from cnngwp.models.cnn.network import TARGET_SD, NetworkSpec, build_cnngwp, model_summary, snp_weight_summary
 
 
 def test_table1_shapes_and_parameter_counts():
-    table = model_summary(build_cnngwp(9723, filters=64, kernel_size=27, l1=0.571))
+    table = model_summary(build_cnngwp(NetworkSpec(9723, filters=64, kernel_size=27, l1=0.571)))
     assert table["layer"].tolist() == ["conv1d", "max_pooling1d", "flatten", "dense"]
     assert table["output_shape"].tolist() == [(None, 4862, 64), (None, 2431, 64), (None, 155584), (None, 1)]
     assert table["parameters"].tolist() == [64 * 27 + 64, 0, 0, 155584 + 1]
@@ -115,9 +116,9 @@ def test_refit_trains_on_every_row_for_exactly_the_best_epoch_count(planted, mon
     calls = []
     original = fused.train_epoch
 
-    def spy(codes, targets, order, **kwargs):
-        calls.append(len(order))
-        return original(codes, targets, order, **kwargs)
+    def spy(codes, targets, batches, **kwargs):
+        calls.append(sum(len(rows) for rows in batches))
+        return original(codes, targets, batches, **kwargs)
 
     monkeypatch.setattr(fused, "train_epoch", spy)
     cap = 40
@@ -156,17 +157,18 @@ def test_the_penalty_is_scale_free(planted):
 
 @pytest.mark.parametrize("gpu", [True, False])
 def test_auto_trains_members_together_exactly_when_the_backend_sees_a_gpu(planted, monkeypatch, gpu):
-    import cnngwp.model as model_module
+    import cnngwp.models.cnn.device as device
+    import cnngwp.models.cnn.estimator as estimator
 
-    monkeypatch.setattr(model_module, "accelerator_available", lambda: gpu)
+    monkeypatch.setattr(device, "accelerator_available", lambda: gpu)
     calls = []
-    original = model_module.train_members_together
+    original = estimator.train_together
 
-    def spy(*args, **kwargs):
-        calls.append(kwargs["n_members"])
-        return original(*args, **kwargs)
+    def spy(run, n_members, *args, **kwargs):
+        calls.append(n_members)
+        return original(run, n_members, *args, **kwargs)
 
-    monkeypatch.setattr(model_module, "train_members_together", spy)
+    monkeypatch.setattr(estimator, "train_together", spy)
     X, y, _, _ = planted
     model = CNNGWPRegressor(**dict(SMALL, epochs=2), n_members=2, seed=1).fit(X, y)
     assert (calls == [2]) is gpu and model.engine_ == ("keras" if gpu else "numba")

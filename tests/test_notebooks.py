@@ -9,12 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cnngwp.book import build_book
-from cnngwp.datasets import DatasetSpec
+from cnngwp.data.catalogue import DatasetSpec
+from cnngwp.data.readers import write_dataset
 from cnngwp.errors import CnngwpInputError
-from cnngwp.io import write_dataset
-from cnngwp.parallel import IN_PROCESS
-from cnngwp.runner import (
+from cnngwp.reports.book import build_book
+from cnngwp.runs.notebooks import (
     DEFAULT_PARAMETERS,
     NOTEBOOK_DIR,
     NOTEBOOKS,
@@ -23,6 +22,7 @@ from cnngwp.runner import (
     run_notebooks,
     run_study_notebook,
 )
+from cnngwp.runs.parallel import IN_PROCESS
 
 TINY = "tiny-sim"
 

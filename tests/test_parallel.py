@@ -10,14 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from cnngwp.data import quality_control
-from cnngwp.ensemble import fit_ensemble
-from cnngwp.io import write_dataset
-from cnngwp.parallel import IN_PROCESS, open_client
-from cnngwp.splits import split_by_generation
-from cnngwp.training import PROFILES, TuningProblem
-from cnngwp.tuning import SEARCH_SPACES, Gamma
-from cnngwp.workflow import run_cnngwp
+from cnngwp.data.genotypes import quality_control
+from cnngwp.data.readers import write_dataset
+from cnngwp.data.splits import split_by_generation
+from cnngwp.runs.parallel import IN_PROCESS, open_client
+from cnngwp.runs.workflow import run_cnngwp
+from cnngwp.seeds import ensemble_chunk_seed
+from cnngwp.tuning.ensemble import fit_ensemble
+from cnngwp.tuning.problem import PROFILES, TuningProblem
+from cnngwp.tuning.search import SEARCH_SPACES, Gamma
 
 SMOKE = PROFILES["smoke"]
 
@@ -83,21 +84,21 @@ def test_the_ensemble_hands_chunks_of_members_to_the_estimator(small_sim, tmp_pa
     """One path for both devices: on CPU workers one member per task, on a GPU worker all members in one task (one
     estimator with n_members = 3, which trains them together there); detection stubbed both ways. A chunk's
     estimator seeds its members seed * 1000 + 0, 1, 2; one-member tasks each have their own estimator seed."""
-    import cnngwp.ensemble as ensemble_module
+    import cnngwp.models.cnn.device as device
 
     data = quality_control(small_sim)[0]
     problem = TuningProblem.from_split(data, split_by_generation(data), seed=1)
-    monkeypatch.setattr(ensemble_module, "accelerator_available", lambda: gpu)
+    monkeypatch.setattr(device, "accelerator_available", lambda: gpu)
     with open_client(IN_PROCESS) as client:
-        assert ensemble_module.members_per_task(client, 3) == (3 if gpu else 1)
+        assert client.submit(device.members_per_task, 3).result() == (3 if gpu else 1)
         ensemble = fit_ensemble(problem, Gamma(4, 5, 0.3), client, tmp_path, training=SMOKE.training,
                                 protocol="honest", n_members=3, seed=2, progress=False)
     seeds = [m.seed for m in ensemble.members]
-    first = ensemble_module.member_seed(2, 0) * 1000
+    first = ensemble_chunk_seed(2, 0) * 1000
     if gpu:
         assert seeds == [first, first + 1, first + 2]
     else:
-        assert seeds == [ensemble_module.member_seed(2, m) * 1000 for m in range(3)]
+        assert seeds == [ensemble_chunk_seed(2, m) * 1000 for m in range(3)]
     assert [m.member for m in ensemble.members] == [0, 1, 2]
     assert len({tuple(m.test_predictions[:5]) for m in ensemble.members}) == 3
     assert sorted(p.name for p in (tmp_path / "members").glob("*.npz")) == [f"member-0{m}.npz" for m in range(3)]

@@ -2,7 +2,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from cnngwp.plots import (
+from cnngwp.reports.plots import (
     plot_max_pooling,
     plot_prediction_intervals,
     plot_search_points,

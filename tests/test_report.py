@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cnngwp.report import bootstrap_mse_difference, collect_comparisons, paired_differences, run_counts, table2
+from cnngwp.reports.tables import bootstrap_mse_difference, collect_comparisons, paired_differences, run_counts, table2
 
 
 def _write_run(root, dataset, fold, observed, predictions, note="", candidates=0):

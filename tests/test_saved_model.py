@@ -7,17 +7,17 @@ import pandas as pd
 import pytest
 from scipy.stats import rankdata
 
-from cnngwp.baselines import GBLUP, GDBLUP, RKHS, BayesianLasso
-from cnngwp.covariates import CovariateDesign
+from cnngwp.data.covariates import CovariateDesign
+from cnngwp.data.readers import read_candidates, write_dataset
+from cnngwp.data.splits import split_by_generation
 from cnngwp.errors import CnngwpInputError
-from cnngwp.io import read_candidates, write_dataset
-from cnngwp.model import CNNGWPRegressor
-from cnngwp.parallel import IN_PROCESS, open_client
-from cnngwp.saved_model import GenomicModel, load_model
-from cnngwp.splits import split_by_generation
-from cnngwp.training import PROFILES
-from cnngwp.tuning import SEARCH_SPACES
-from cnngwp.workflow import fit_model, run_cnngwp
+from cnngwp.models.baselines import GBLUP, GDBLUP, RKHS, BayesianLasso
+from cnngwp.models.cnn.estimator import CNNGWPRegressor
+from cnngwp.models.saved_model import GenomicModel, load_model
+from cnngwp.runs.parallel import IN_PROCESS, open_client
+from cnngwp.runs.workflow import fit_model, run_cnngwp
+from cnngwp.tuning.problem import PROFILES
+from cnngwp.tuning.search import SEARCH_SPACES
 
 
 @pytest.fixture(scope="module")

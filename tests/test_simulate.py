@@ -4,10 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cnngwp.data import GenotypeData, adjacent_r2, minor_allele_frequency
-from cnngwp.errors import CnngwpInputError
-from cnngwp.io import write_dataset
-from cnngwp.simulate import (
+from cnngwp.data.genotypes import GenotypeData, adjacent_r2, minor_allele_frequency
+from cnngwp.data.readers import write_dataset
+from cnngwp.data.simulate import (
     ARCHITECTURES,
     DOMINANCE_VALUES,
     SimulationConfig,
@@ -17,6 +16,7 @@ from cnngwp.simulate import (
     simulate_population,
     simulate_qtlmas2010,
 )
+from cnngwp.errors import CnngwpInputError
 
 
 def test_pedigree_follows_the_qtlmas2010_design():

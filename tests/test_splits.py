@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
+from cnngwp.data.splits import fold_column_splits, kfold_splits, split_by_generation, validation_split
 from cnngwp.errors import CnngwpInputError
-from cnngwp.splits import fold_column_splits, inner_validation_split, kfold_splits, split_by_generation
 from tests.test_data import make_data
 
 
@@ -11,7 +11,7 @@ def test_generation_split_and_forward_validation(small_sim):
     gen = small_sim.generations
     assert (gen[split.test] == 5).all() and len(split.test) == 120
     assert set(gen[split.train]) == {1, 2, 3, 4}
-    inner = inner_validation_split(small_sim, split.train, seed=0)
+    inner = validation_split(gen[split.train], rows=split.train, fraction=0.2, seed=0)
     assert (gen[inner.test] == 4).all() and set(gen[inner.train]) == {1, 2, 3}
     assert np.intersect1d(inner.test, split.test).size == 0
     assert len(inner.train) + len(inner.test) == len(split.train)
@@ -20,8 +20,8 @@ def test_generation_split_and_forward_validation(small_sim):
 def test_random_validation_without_generations():
     data = make_data(np.zeros((50, 2), dtype=np.int8))
     train = np.arange(40)
-    a = inner_validation_split(data, train, fraction=0.25, seed=3)
-    b = inner_validation_split(data, train, fraction=0.25, seed=3)
+    a = validation_split(None, rows=train, fraction=0.25, seed=3)
+    b = validation_split(None, rows=train, fraction=0.25, seed=3)
     assert len(a.test) == 10 and np.array_equal(a.test, b.test)
     assert set(a.test) | set(a.train) == set(train)
 

@@ -4,17 +4,17 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import cnngwp.study as study_module
+import cnngwp.runs.study as study_module
 from cnngwp.errors import CnngwpInputError
-from cnngwp.parallel import IN_PROCESS, open_client
-from cnngwp.study import GRIDS, run_study, study_context, study_folder
-from cnngwp.study_report import (
+from cnngwp.reports.study_tables import (
     relative_mse,
     relative_mse_table,
     scenario_components,
     study_verdicts,
     verdict_markdown,
 )
+from cnngwp.runs.parallel import IN_PROCESS, open_client
+from cnngwp.runs.study import GRIDS, run_study, study_context, study_folder
 
 SMOKE = GRIDS["smoke"]
 

@@ -8,16 +8,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cnngwp.data import quality_control
+from cnngwp.atomic import tie_to_settings
+from cnngwp.data.genotypes import quality_control
+from cnngwp.data.readers import write_dataset
+from cnngwp.data.splits import split_by_generation
 from cnngwp.errors import CnngwpInputError
-from cnngwp.evaluation_log import EvaluationLog
-from cnngwp.files import tie_to_settings
-from cnngwp.io import write_dataset
-from cnngwp.parallel import IN_PROCESS, open_client
-from cnngwp.splits import split_by_generation
-from cnngwp.training import PROFILES, TuningProblem, fit_cnn
-from cnngwp.tuning import SEARCH_SPACES, SearchSpace, gamma_ma, search_space, tune
-from cnngwp.workflow import run_cnngwp
+from cnngwp.runs.parallel import IN_PROCESS, open_client
+from cnngwp.runs.workflow import run_cnngwp
+from cnngwp.tuning.evaluation_log import EvaluationLog
+from cnngwp.tuning.problem import PROFILES, TuningProblem, fit_cnn
+from cnngwp.tuning.search import SEARCH_SPACES, SearchSpace, gamma_ma, search_space, tune
 
 SMOKE = PROFILES["smoke"]
 SPACE = SEARCH_SPACES["qtlmas2010"]

@@ -1,0 +1,1 @@
+"""Data: genotypes in memory, file readers, named data sets, splits, covariates and the simulator."""

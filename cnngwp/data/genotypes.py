@@ -1,0 +1,361 @@
+"""One data set in memory: int8 genotypes, sample and SNP tables, QC and standardisation.
+
+Genotypes travel as ``int8`` codes 0/1/2 (count of the counted allele) with -1 for
+a missing call. Nothing here keeps a float64 copy of the whole matrix: allele
+frequencies are counted in blocks and standardised values are produced batch by
+batch from statistics of the training rows only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+
+from cnngwp.errors import CnngwpInputError
+
+__all__ = [
+    "MISSING",
+    "SNP_COLUMNS",
+    "GenotypeData",
+    "QCReport",
+    "Standardizer",
+    "adjacent_r2",
+    "allele_counts",
+    "as_genotype_codes",
+    "check_genotype_codes",
+    "minor_allele_frequency",
+    "quality_control",
+    "summarise_dataset",
+]
+
+MISSING = -1
+SNP_COLUMNS = ("snp_id", "chromosome", "position", "allele_1", "allele_2")
+_BLOCK = 4096
+
+
+@dataclass(frozen=True)
+class GenotypeData:
+    """Genotypes, sample table and SNP map of one data set.
+
+    Parameters
+    ----------
+    genotypes
+        ``int8`` array (n samples × p SNPs) of 0/1/2 codes, -1 for missing.
+    samples
+        One row per sample, index ``id`` (strings, unique), holding the trait
+        column and, where known, ``generation``, ``sex``, ``fold``,
+        ``genetic_value``.
+    snps
+        One row per SNP with columns ``snp_id``, ``chromosome``, ``position``,
+        ``allele_1``, ``allele_2``.
+    trait
+        Name of the column of `samples` that is the response.
+    truth
+        For simulated data, one row per causal locus (``snp_index``, ``kind``,
+        ``effect``, ``value_0``..``value_2``, ...); ``None`` for real data.
+    source
+        Where the data came from, used in error messages.
+    """
+
+    genotypes: np.ndarray
+    samples: pd.DataFrame
+    snps: pd.DataFrame
+    trait: str = "y"
+    truth: pd.DataFrame | None = None
+    source: str = "<memory>"
+
+    def __post_init__(self) -> None:
+        g = self.genotypes
+        if not isinstance(g, np.ndarray) or g.dtype != np.int8 or g.ndim != 2:
+            raise CnngwpInputError(f"{self.source}: genotypes must be a 2-D int8 array, got {type(g).__name__}")
+        n, p = g.shape
+        if len(self.samples) != n:
+            raise CnngwpInputError(f"{self.source}: {n} genotype rows but {len(self.samples)} samples")
+        if len(self.snps) != p:
+            raise CnngwpInputError(f"{self.source}: {p} genotype columns but {len(self.snps)} SNPs in the map")
+        missing_cols = [c for c in SNP_COLUMNS if c not in self.snps.columns]
+        if missing_cols:
+            raise CnngwpInputError(f"{self.source}: SNP table lacks columns {missing_cols}")
+        duplicated = self.samples.index[self.samples.index.duplicated()]
+        if len(duplicated):
+            raise CnngwpInputError(
+                f"{self.source}: duplicated sample id {duplicated[0]!r}; every sample id must be unique"
+            )
+        if self.trait not in self.samples.columns:
+            raise CnngwpInputError(
+                f"{self.source}: trait column {self.trait!r} not among {list(self.samples.columns)}"
+            )
+        check_genotype_codes(g, self.source)
+
+    @property
+    def n_samples(self) -> int:
+        """Number of samples (rows)."""
+        return self.genotypes.shape[0]
+
+    @property
+    def n_snps(self) -> int:
+        """Number of SNPs (columns)."""
+        return self.genotypes.shape[1]
+
+    @property
+    def y(self) -> np.ndarray:
+        """The trait as a float64 vector (NaN for an animal without a phenotype)."""
+        return self.samples[self.trait].to_numpy(dtype=np.float64)
+
+    @property
+    def phenotyped(self) -> np.ndarray:
+        """True for the samples with a trait value; the others are only ever predicted."""
+        return ~np.isnan(self.y)
+
+    @property
+    def generations(self) -> np.ndarray | None:
+        """Generation of each sample, or ``None`` when not recorded."""
+        if "generation" not in self.samples.columns:
+            return None
+        return self.samples["generation"].to_numpy()
+
+    def select_snps(self, columns: np.ndarray) -> GenotypeData:
+        """Keep the SNPs at the given column indices (or boolean mask); truth is re-indexed."""
+        columns = np.flatnonzero(columns) if np.asarray(columns).dtype == bool else np.asarray(columns)
+        snps = self.snps.iloc[columns].reset_index(drop=True)
+        truth = None
+        if self.truth is not None:
+            new_index = pd.Series(np.arange(len(columns)), index=columns)
+            truth = self.truth.copy()
+            truth["snp_index"] = truth["snp_index"].map(new_index).astype("Int64")
+        return replace(self, genotypes=np.ascontiguousarray(self.genotypes[:, columns]), snps=snps, truth=truth)
+
+    def select_samples(self, rows: np.ndarray) -> GenotypeData:
+        """Keep the samples at the given row indices."""
+        rows = np.asarray(rows)
+        return replace(self, genotypes=self.genotypes[rows], samples=self.samples.iloc[rows])
+
+
+def check_genotype_codes(genotypes: np.ndarray, source: str) -> None:
+    """Raise if any code is outside {0, 1, 2, -1}, naming the first bad row and column."""
+    for start in range(0, genotypes.shape[0], _BLOCK):
+        block = genotypes[start : start + _BLOCK]
+        bad = (block < MISSING) | (block > 2)
+        if bad.any():
+            row, col = np.argwhere(bad)[0]
+            raise CnngwpInputError(
+                f"{source}: row {start + row + 1}, SNP column {col + 1}: genotype code "
+                f"{int(block[row, col])} is not 0, 1, 2 or missing"
+            )
+
+
+def as_genotype_codes(values, what: str = "genotypes") -> np.ndarray:
+    """`values` as an int8 code matrix, or an error if any value is not 0, 1, 2 or -1 (missing)."""
+    array = np.asarray(values)
+    codes = array.astype(np.int8)
+    if array.dtype != np.int8 and not np.array_equal(codes, array):
+        row, col = np.argwhere(codes != array)[0]
+        raise CnngwpInputError(
+            f"{what}: row {row + 1}, SNP column {col + 1}: value {array[row, col].item()!r} is not a genotype code "
+            "0, 1, 2 or -1 (missing)"
+        )
+    check_genotype_codes(codes, what)
+    return codes
+
+
+def allele_counts(genotypes: np.ndarray, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per SNP: sum of codes and number of non-missing calls over `rows`.
+
+    Counted in row blocks, so memory stays at a block of int64 values.
+    """
+    rows = np.arange(genotypes.shape[0]) if rows is None else np.asarray(rows)
+    total = np.zeros(genotypes.shape[1], dtype=np.int64)
+    called = np.zeros(genotypes.shape[1], dtype=np.int64)
+    for start in range(0, len(rows), _BLOCK):
+        block = genotypes[rows[start : start + _BLOCK]]
+        ok = block != MISSING
+        total += np.where(ok, block, 0).sum(axis=0, dtype=np.int64)
+        called += ok.sum(axis=0, dtype=np.int64)
+    return total, called
+
+
+def minor_allele_frequency(genotypes: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+    """Minor allele frequency of each SNP over `rows`, ignoring missing calls (NaN if none called)."""
+    total, called = allele_counts(genotypes, rows)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        freq = total / (2.0 * called)
+    return np.minimum(freq, 1.0 - freq)
+
+
+@dataclass(frozen=True)
+class QCReport:
+    """What quality control removed or will impute."""
+
+    n_snps_before: int
+    min_maf: float
+    monomorphic: list[str] = field(default_factory=list)
+    low_maf: list[str] = field(default_factory=list)
+    missing_calls: int = 0
+    snps_with_missing: int = 0
+    causal_loci_dropped: list[str] = field(default_factory=list)
+
+    @property
+    def n_snps_after(self) -> int:
+        """SNPs left after QC."""
+        return self.n_snps_before - len(self.monomorphic) - len(self.low_maf)
+
+    def summary(self) -> str:
+        """One paragraph for a log or notebook."""
+        return (
+            f"QC kept {self.n_snps_after} of {self.n_snps_before} SNPs: dropped "
+            f"{len(self.monomorphic)} monomorphic and {len(self.low_maf)} with MAF < {self.min_maf}; "
+            f"{self.missing_calls} missing calls in {self.snps_with_missing} SNPs are mean-imputed "
+            f"(training-row means) at standardisation"
+            + (f"; causal loci dropped: {self.causal_loci_dropped}" if self.causal_loci_dropped else "")
+        )
+
+
+def quality_control(data: GenotypeData, *, min_maf: float = 0.01) -> tuple[GenotypeData, QCReport]:
+    """Drop monomorphic SNPs and SNPs with MAF below `min_maf`, as in the paper.
+
+    Missing calls stay coded -1 in the int8 matrix and are replaced by the
+    training mean when standardised (:class:`Standardizer`), which is mean
+    imputation without a float copy and without test rows in the means.
+
+    Raises
+    ------
+    CnngwpInputError
+        If no SNP is left.
+    """
+    if not 0.0 <= min_maf < 0.5:
+        raise CnngwpInputError(f"min_maf must be in [0, 0.5), got {min_maf}")
+    total, called = allele_counts(data.genotypes)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        freq = total / (2.0 * called)
+    maf = np.nan_to_num(np.minimum(freq, 1.0 - freq), nan=0.0)
+    mono = maf == 0.0
+    low = ~mono & (maf < min_maf)
+    keep = ~(mono | low)
+    if not keep.any():
+        raise CnngwpInputError(
+            f"{data.source}: no SNP left after QC (all {data.n_snps} SNPs monomorphic or MAF < {min_maf})"
+        )
+    ids = data.snps["snp_id"].astype(str).to_numpy()
+    dropped_causal: list[str] = []
+    if data.truth is not None:
+        causal = data.truth["snp_index"].dropna().astype(int).to_numpy()
+        dropped_causal = [ids[i] for i in causal if not keep[i]]
+    missing_per_snp = data.n_samples - called
+    report = QCReport(
+        n_snps_before=data.n_snps,
+        min_maf=min_maf,
+        monomorphic=ids[mono].tolist(),
+        low_maf=ids[low].tolist(),
+        missing_calls=int(missing_per_snp[keep].sum()),
+        snps_with_missing=int((missing_per_snp[keep] > 0).sum()),
+        causal_loci_dropped=dropped_causal,
+    )
+    return data.select_snps(keep), report
+
+
+class Standardizer:
+    """Per-column centring and scaling with statistics from training rows only.
+
+    For ``int8`` genotype codes, missing calls (-1) are left out of the
+    statistics and become 0 after standardising, i.e. the training mean. Other
+    numeric arrays are standardised as they are. Columns without variation among
+    the training rows are scaled by 1.
+
+    Attributes
+    ----------
+    mean_ : numpy.ndarray
+        float64 per-column mean over the fitted rows.
+    scale_ : numpy.ndarray
+        float64 per-column standard deviation (population form) over the fitted rows.
+    constant_ : numpy.ndarray
+        True for columns without variation among the fitted rows.
+    """
+
+    def fit(self, genotypes: np.ndarray, rows: np.ndarray | None = None) -> Standardizer:
+        """Compute mean and standard deviation of each column over `rows` (all rows if None)."""
+        rows = np.arange(genotypes.shape[0]) if rows is None else np.asarray(rows)
+        total = np.zeros(genotypes.shape[1])
+        squares = np.zeros(genotypes.shape[1])
+        called = np.zeros(genotypes.shape[1])
+        for start in range(0, len(rows), _BLOCK):
+            block = genotypes[rows[start : start + _BLOCK]]
+            ok = block != MISSING if genotypes.dtype == np.int8 else np.ones(block.shape, dtype=bool)
+            values = np.where(ok, block, 0).astype(np.float64)
+            total += values.sum(axis=0)
+            squares += (values * values).sum(axis=0)
+            called += ok.sum(axis=0)
+        called = np.maximum(called, 1)
+        self.mean_ = total / called
+        scale = np.sqrt(np.maximum(squares / called - self.mean_**2, 0.0))
+        self.constant_ = scale <= 1e-8 * np.maximum(1.0, np.abs(self.mean_))
+        scale[self.constant_] = 1.0
+        self.scale_ = scale
+        return self
+
+    def select_columns(self, columns: slice | np.ndarray) -> Standardizer:
+        """A standardizer for a subset of the fitted columns (for column-blocked work)."""
+        sub = Standardizer()
+        sub.mean_, sub.scale_, sub.constant_ = self.mean_[columns], self.scale_[columns], self.constant_[columns]
+        return sub
+
+    def transform(
+        self, genotypes: np.ndarray, rows: np.ndarray | None = None, *, dtype: type = np.float32
+    ) -> np.ndarray:
+        """Standardised values of `rows` (all rows if None), as `dtype` (float32 by default)."""
+        block = genotypes if rows is None else genotypes[np.asarray(rows)]
+        out = ((block - self.mean_) / self.scale_).astype(dtype)
+        if genotypes.dtype == np.int8:
+            out[block == MISSING] = 0.0
+        return out
+
+    def iter_batches(
+        self, genotypes: np.ndarray, rows: np.ndarray | None = None, *, batch_size: int = 256,
+        dtype: type = np.float32,
+    ) -> Iterator[np.ndarray]:
+        """Yield standardised batches of `rows`, in order."""
+        rows = np.arange(genotypes.shape[0]) if rows is None else np.asarray(rows)
+        for start in range(0, len(rows), batch_size):
+            yield self.transform(genotypes, rows[start : start + batch_size], dtype=dtype)
+
+
+def adjacent_r2(data: GenotypeData, *, rows: np.ndarray | None = None) -> np.ndarray:
+    """Squared correlation between each pair of neighbouring SNPs on the same chromosome.
+
+    Pairs involving a SNP without variation are NaN.
+    """
+    std = Standardizer().fit(data.genotypes, rows)
+    n = data.n_samples if rows is None else len(rows)
+    products = np.zeros(data.n_snps - 1, dtype=np.float64)
+    for batch in std.iter_batches(data.genotypes, rows, batch_size=1024):
+        products += (batch[:, :-1].astype(np.float64) * batch[:, 1:]).sum(axis=0)
+    r2 = (products / n) ** 2
+    chrom = data.snps["chromosome"].to_numpy()
+    same = chrom[:-1] == chrom[1:]
+    r2[std.constant_[:-1] | std.constant_[1:]] = np.nan
+    return r2[same]
+
+
+def summarise_dataset(data: GenotypeData, *, min_maf: float = 0.01) -> pd.Series:
+    """Headline numbers of a data set: sizes, MAF, LD, trait mean and variance (phenotyped animals), generations."""
+    maf = minor_allele_frequency(data.genotypes)
+    y = data.y[data.phenotyped]
+    stats = {
+        "samples": data.n_samples,
+        "unphenotyped": int(data.n_samples - len(y)),
+        "snps": data.n_snps,
+        f"snps_maf_ge_{min_maf}": int((np.nan_to_num(maf) >= min_maf).sum()),
+        "missing_calls": int((data.genotypes == MISSING).sum()),
+        "mean_adjacent_r2": float(np.nanmean(adjacent_r2(data))),
+        f"{data.trait}_mean": float(y.mean()),
+        f"{data.trait}_variance": float(y.var(ddof=1)),
+    }
+    if "genetic_value" in data.samples.columns:
+        genetic = data.samples["genetic_value"].to_numpy()[data.phenotyped]
+        stats["genetic_variance_share"] = float(genetic.var(ddof=1) / y.var(ddof=1))
+    if data.generations is not None:
+        for generation, count in data.samples["generation"].value_counts().sort_index().items():
+            stats[f"generation_{generation}"] = int(count)
+    return pd.Series(stats, name=data.source)

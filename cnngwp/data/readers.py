@@ -1,0 +1,358 @@
+"""Readers and writers: the paper's QTLMAS2010 CSV, PLINK 1 filesets, simulated data folders."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from bed_reader import open_bed, to_bed
+
+from cnngwp.atomic import atomic_directory
+from cnngwp.data.genotypes import MISSING, GenotypeData
+from cnngwp.errors import CnngwpInputError
+
+__all__ = ["QTLMAS2010_GENERATION_SIZES", "read_candidates", "read_dataset", "read_plink", "read_qtlmas_csv",
+           "write_candidates", "write_dataset"]
+
+#: Generation sizes of the QTLMAS2010 population (individuals 1-20, 21-470, ...).
+QTLMAS2010_GENERATION_SIZES = (20, 450, 956, 900, 900)
+_BED_MISSING = -127
+_CSV_CHUNK = 256
+
+
+def _require_file(path: Path, what: str) -> Path:
+    if not path.is_file():
+        raise CnngwpInputError(f"{path}: {what} not found")
+    return path
+
+
+def read_qtlmas_csv(
+    path: str | os.PathLike,
+    *,
+    generation_sizes: tuple[int, ...] | None = QTLMAS2010_GENERATION_SIZES,
+) -> GenotypeData:
+    """Read the layout of ``QTLMAS2010ny012.csv``, the file the paper's code reads.
+
+    No header; column 1 the phenotype, then one column per SNP coded 0/1/2
+    (``NA``, an empty field or -1 for missing). Samples get ids ``"1"``,
+    ``"2"``, ... in file order and SNPs ``"snp1"``, ... with unknown map.
+
+    Parameters
+    ----------
+    path
+        The CSV file.
+    generation_sizes
+        When the file has exactly ``sum(generation_sizes)`` rows, samples are
+        given consecutive generations 1, 2, ... of these sizes (QTLMAS2010:
+        generations 1-4 train, 5 test). ``None`` records no generation.
+
+    Raises
+    ------
+    CnngwpInputError
+        Missing file, ragged row, non-numeric phenotype or bad genotype code,
+        naming the line and column.
+    """
+    path = _require_file(Path(path), "QTLMAS2010 CSV file")
+    with path.open("rb") as handle:
+        widths = [line.count(b",") + 1 for line in handle if line.strip()]
+    if not widths:
+        raise CnngwpInputError(f"{path}: the file is empty; expected one row per sample")
+    if widths[0] < 2:
+        raise CnngwpInputError(f"{path}: line 1 has 1 column; expected the phenotype then SNP columns")
+    ragged = [i for i, w in enumerate(widths) if w != widths[0]]
+    if ragged:
+        line = ragged[0] + 1
+        raise CnngwpInputError(
+            f"{path}: line {line} has {widths[ragged[0]]} columns; expected {widths[0]} like line 1"
+        )
+    n, p = len(widths), widths[0] - 1
+    genotypes = np.empty((n, p), dtype=np.int8)
+    phenotype = np.empty(n, dtype=np.float64)
+    reader = pd.read_csv(
+        path, header=None, dtype=str, keep_default_na=False, chunksize=_CSV_CHUNK, skip_blank_lines=True
+    )
+    for start, chunk in zip(range(0, n, _CSV_CHUNK), reader, strict=True):
+        values = chunk.to_numpy()
+        pheno = pd.to_numeric(pd.Series(values[:, 0]), errors="coerce").to_numpy()
+        bad = np.flatnonzero(np.isnan(pheno))
+        if len(bad):
+            raise CnngwpInputError(
+                f"{path}: line {start + bad[0] + 1}, column 1: phenotype {values[bad[0], 0]!r} is not a number"
+            )
+        phenotype[start : start + len(chunk)] = pheno
+        genotypes[start : start + len(chunk)] = _parse_codes(values[:, 1:], path, start)
+    samples = pd.DataFrame({"y": phenotype}, index=pd.Index([str(i + 1) for i in range(n)], name="id"))
+    if generation_sizes is not None and n == sum(generation_sizes):
+        samples["generation"] = np.repeat(np.arange(1, len(generation_sizes) + 1), generation_sizes)
+    snps = pd.DataFrame(
+        {
+            "snp_id": [f"snp{j + 1}" for j in range(p)],
+            "chromosome": 0,
+            "position": np.arange(1, p + 1),
+            "allele_1": "2",
+            "allele_2": "0",
+        }
+    )
+    return GenotypeData(genotypes, samples, snps, trait="y", source=str(path))
+
+
+def _parse_codes(values: np.ndarray, path: Path, first_row: int) -> np.ndarray:
+    codes = np.full(values.shape, 99, dtype=np.int8)
+    for text, code in (("0", 0), ("1", 1), ("2", 2), ("NA", MISSING), ("", MISSING), ("-1", MISSING)):
+        codes[values == text] = code
+    bad = np.argwhere(codes == 99)
+    if len(bad):
+        row, col = bad[0]
+        raise CnngwpInputError(
+            f"{path}: line {first_row + row + 1}, column {col + 2}: genotype {values[row, col]!r} "
+            "is not 0, 1, 2 or missing (NA, empty, -1)"
+        )
+    return codes
+
+
+def read_plink(
+    bed: str | os.PathLike,
+    phenotypes: str | os.PathLike,
+    *,
+    trait: str,
+    id_column: str | None = None,
+    folds: str | os.PathLike | None = None,
+) -> GenotypeData:
+    """Read a PLINK 1 ``.bed/.bim/.fam`` fileset and a phenotype CSV joined on sample id.
+
+    Parameters
+    ----------
+    bed
+        Path of the ``.bed`` file (``.bim`` and ``.fam`` beside it), or the
+        fileset prefix without extension.
+    phenotypes
+        CSV with one row per sample: an id column, numeric trait columns and any
+        other columns (covariates). Genotyped samples without a row, or with an
+        empty / ``NA`` trait value, are kept unphenotyped (trait NaN): never trained
+        on or scored, predicted as selection candidates. Rows of ungenotyped ids are
+        ignored.
+    trait
+        Column of `phenotypes` to predict.
+    id_column
+        Id column of `phenotypes`; default ``id`` if present, else the first column.
+    folds
+        Optional CSV assigning folds: columns ``fold`` and either ``id`` or
+        ``row`` (0-based row in the ``.fam``); every phenotyped sample needs one.
+
+    Returns
+    -------
+    GenotypeData
+        Genotypes count the ``.bim`` A1 allele (PLINK's ``--recode A`` coding).
+
+    Raises
+    ------
+    CnngwpInputError
+        Missing files or columns, duplicated ids, a non-numeric trait value, no
+        phenotyped sample at all, a bad fold table.
+    """
+    bed_path, genotypes, iid, fam, snps = _read_bed(bed)
+    pheno_path = _require_file(Path(phenotypes), "phenotype CSV")
+    samples = _join_phenotypes(pheno_path, iid, trait, id_column)
+    for column in ("sex", "sire", "dam"):
+        if column not in samples.columns:
+            samples[column] = fam[column].to_numpy()
+    if folds is not None:
+        samples["fold"] = _read_folds(_require_file(Path(folds), "fold CSV"), iid,
+                                      samples[trait].notna().to_numpy())
+    return GenotypeData(genotypes, samples, snps, trait=trait, source=str(bed_path))
+
+
+def _read_bed(bed: str | os.PathLike) -> tuple[Path, np.ndarray, np.ndarray, pd.DataFrame, pd.DataFrame]:
+    """The .bed path, int8 codes (missing -1), sample ids, .fam columns and SNP table of a PLINK 1 fileset."""
+    bed_path = Path(bed)
+    if bed_path.suffix != ".bed":
+        bed_path = bed_path.with_name(bed_path.name + ".bed")
+    for ext in (".bed", ".bim", ".fam"):
+        _require_file(bed_path.with_suffix(ext), f"PLINK {ext} file")
+    with open_bed(bed_path, count_A1=True) as reader:
+        genotypes = reader.read(dtype="int8")
+        iid = np.array(reader.iid.astype(str).tolist(), dtype=object)
+        fam = pd.DataFrame({"sex": reader.sex, "sire": reader.father, "dam": reader.mother})
+        snps = pd.DataFrame(
+            {
+                "snp_id": reader.sid.astype(str),
+                "chromosome": reader.chromosome.astype(str),
+                "position": reader.bp_position,
+                "allele_1": reader.allele_1.astype(str),
+                "allele_2": reader.allele_2.astype(str),
+            }
+        )
+    genotypes[genotypes == _BED_MISSING] = MISSING
+    dup = pd.Index(iid)[pd.Index(iid).duplicated()]
+    if len(dup):
+        raise CnngwpInputError(f"{bed_path.with_suffix('.fam')}: duplicated sample id {dup[0]!r} (column 2); "
+                               "ids must be unique")
+    return bed_path, genotypes, iid, fam, snps
+
+
+def read_candidates(bed: str | os.PathLike, covariates: str | os.PathLike | None = None, *,
+                    id_column: str | None = None) -> GenotypeData:
+    """Genotyped animals to predict: a PLINK 1 fileset, with an optional CSV of their covariates.
+
+    Parameters
+    ----------
+    bed
+        ``.bed`` file or prefix (``.bim`` and ``.fam`` beside it).
+    covariates
+        CSV with an id column and the covariate columns a model was fitted with; joined
+        on the ``.fam`` ids (a candidate without a row gets missing values, which the
+        model's design reports by sample and column).
+    id_column
+        Id column of `covariates`; default ``id`` if present, else the first column.
+
+    Returns
+    -------
+    GenotypeData
+        Trait column ``phenotype`` all missing: candidates are predicted, never scored.
+    """
+    bed_path, genotypes, iid, fam, snps = _read_bed(bed)
+    samples = pd.DataFrame(index=pd.Index(iid, name="id"))
+    if covariates is not None:
+        path = _require_file(Path(covariates), "covariate CSV")
+        table = pd.read_csv(path)
+        id_column = id_column or ("id" if "id" in table.columns else str(table.columns[0]))
+        if id_column not in table.columns:
+            raise CnngwpInputError(f"{path}: no column {id_column!r}; columns are {list(table.columns)}")
+        ids = table[id_column].astype(str)
+        if ids.duplicated().any():
+            raise CnngwpInputError(f"{path}: row {np.argmax(ids.duplicated().to_numpy()) + 2}: duplicated sample id "
+                                   f"{ids[ids.duplicated()].iloc[0]!r} in column {id_column!r}")
+        samples = table.set_axis(pd.Index(ids, name="id")).drop(columns=id_column).reindex(samples.index)
+    samples["phenotype"] = np.nan
+    for column in ("sex", "sire", "dam"):
+        if column not in samples.columns:
+            samples[column] = fam[column].to_numpy()
+    return GenotypeData(genotypes, samples, snps, trait="phenotype", source=str(bed_path))
+
+
+def _join_phenotypes(path: Path, iid: np.ndarray, trait: str, id_column: str | None) -> pd.DataFrame:
+    table = pd.read_csv(path)
+    if id_column is None:
+        id_column = "id" if "id" in table.columns else str(table.columns[0])
+    for column in (id_column, trait):
+        if column not in table.columns:
+            raise CnngwpInputError(f"{path}: no column {column!r}; columns are {list(table.columns)}")
+    ids = table[id_column].astype(str)
+    dup = ids[ids.duplicated()]
+    if len(dup):
+        raise CnngwpInputError(
+            f"{path}: row {dup.index[0] + 2}: duplicated sample id {dup.iloc[0]!r} in column {id_column!r}"
+        )
+    table = table.set_axis(pd.Index(ids, name="id")).drop(columns=id_column)
+    table = table.reindex(pd.Index(iid, name="id"))  # genotyped samples without a row: every value missing
+    values = pd.to_numeric(table[trait], errors="coerce")
+    bad = np.flatnonzero((values.isna() & table[trait].notna()).to_numpy())
+    if len(bad):
+        raise CnngwpInputError(
+            f"{path}: sample {str(iid[bad[0]])!r}, column {trait!r}: value {str(table[trait].iloc[bad[0]])!r} is not "
+            "a number; expected a number, or an empty / NA field for an animal without a phenotype"
+        )
+    if values.isna().all():
+        raise CnngwpInputError(f"{path}: none of the {len(iid)} genotyped samples has a value in column {trait!r}; "
+                               f"expected phenotypes matched to the .fam ids through column {id_column!r}")
+    table[trait] = values.astype(np.float64)
+    return table
+
+
+def _read_folds(path: Path, iid: np.ndarray, phenotyped: np.ndarray) -> np.ndarray:
+    table = pd.read_csv(path)
+    if "fold" not in table.columns or not ({"row", "id"} & set(table.columns)):
+        raise CnngwpInputError(f"{path}: expected columns 'fold' and 'row' or 'id'; got {list(table.columns)}")
+    if "id" in table.columns:
+        key, index = "id", pd.Index(iid)
+        positions = index.get_indexer(table["id"].astype(str))
+    else:
+        key, positions = "row", pd.to_numeric(table["row"], errors="coerce").to_numpy()
+    bad = np.flatnonzero(~((positions >= 0) & (positions < len(iid))) | pd.isna(positions))
+    if len(bad):
+        raise CnngwpInputError(
+            f"{path}: line {bad[0] + 2}, column {key!r}: {table[key].iloc[bad[0]]!r} is not a sample of the .fam"
+        )
+    folds = np.full(len(iid), -1, dtype=np.int64)
+    folds[positions.astype(np.int64)] = pd.to_numeric(table["fold"], errors="raise").to_numpy()
+    if (phenotyped & (folds < 0)).any():
+        first = iid[np.flatnonzero(phenotyped & (folds < 0))[0]]
+        raise CnngwpInputError(f"{path}: sample {first!r} has no fold; expected a non-negative fold for every "
+                               "phenotyped sample")
+    return folds
+
+
+def write_dataset(data: GenotypeData, out_dir: str | os.PathLike, *, prefix: str = "genotypes") -> Path:
+    """Write a PLINK 1 fileset, ``phenotypes.csv`` and (simulated data) ``truth.csv``.
+
+    Files are written to a scratch folder and moved into `out_dir` only when
+    all of them are complete. Genotype codes count ``allele_1`` (PLINK A1).
+
+    Returns
+    -------
+    pathlib.Path
+        Path of the written ``.bed`` file.
+    """
+    samples = data.samples
+    iid = samples.index.astype(str).to_numpy()
+
+    def column(name: str, default: object) -> np.ndarray:
+        return samples[name].to_numpy() if name in samples.columns else np.full(len(samples), default)
+
+    properties = {
+        "fid": iid,
+        "iid": iid,
+        "father": column("sire", "0").astype(str),
+        "mother": column("dam", "0").astype(str),
+        "sex": column("sex", 0).astype(np.int32),
+        "pheno": data.y.astype(np.float32),
+        "chromosome": data.snps["chromosome"].astype(str).to_numpy(),
+        "sid": data.snps["snp_id"].astype(str).to_numpy(),
+        "cm_position": np.zeros(data.n_snps),
+        "bp_position": data.snps["position"].to_numpy(dtype=np.int64),
+        "allele_1": data.snps["allele_1"].astype(str).to_numpy(),
+        "allele_2": data.snps["allele_2"].astype(str).to_numpy(),
+    }
+    values = np.where(data.genotypes == MISSING, _BED_MISSING, data.genotypes).astype(np.int8)
+    with atomic_directory(out_dir) as scratch:
+        to_bed(scratch / f"{prefix}.bed", values, properties=properties, count_A1=True)
+        samples.rename_axis("id").to_csv(scratch / "phenotypes.csv")
+        if data.truth is not None:
+            data.truth.to_csv(scratch / "truth.csv", index=False)
+    return Path(out_dir) / f"{prefix}.bed"
+
+
+def write_candidates(data: GenotypeData, out_dir: str | os.PathLike, *, covariates: tuple[str, ...] = ()) -> Path:
+    """Write animals as a genotyping lab delivers selection candidates: genotypes and pedigree, no phenotype.
+
+    A PLINK 1 fileset plus ``phenotypes.csv`` holding only the pedigree columns, the
+    `covariates` columns and an empty ``phenotype`` column, written as
+    :func:`write_dataset` writes (nothing half-written). Read back with
+    :func:`read_candidates` (``covariates=<folder>/phenotypes.csv``).
+
+    Returns
+    -------
+    pathlib.Path
+        Path of the written ``.bed`` file.
+    """
+    absent = [c for c in covariates if c not in data.samples.columns]
+    if absent:
+        raise CnngwpInputError(f"{data.source}: no covariate column(s) {absent}; columns are {list(data.samples.columns)}")
+    kept = [c for c in ("sex", "sire", "dam") if c in data.samples.columns] + list(covariates)
+    samples = data.samples[kept].assign(phenotype=np.nan)
+    return write_dataset(GenotypeData(data.genotypes, samples, data.snps, trait="phenotype", source=data.source),
+                         out_dir)
+
+
+def read_dataset(directory: str | os.PathLike, *, trait: str = "y", prefix: str = "genotypes") -> GenotypeData:
+    """Read a folder written by :func:`write_dataset` (e.g. by ``cnngwp simulate``)."""
+    directory = Path(directory)
+    data = read_plink(directory / f"{prefix}.bed", directory / "phenotypes.csv", trait=trait, id_column="id")
+    truth_path = directory / "truth.csv"
+    truth = None
+    if truth_path.is_file():
+        truth = pd.read_csv(truth_path)
+        truth["snp_index"] = truth["snp_index"].astype("Int64")
+    return GenotypeData(data.genotypes, data.samples, data.snps, trait=trait, truth=truth, source=str(directory))

@@ -1,0 +1,1 @@
+"""Models: the kernel baselines, the CNN and a trained model saved as a folder."""

@@ -1,0 +1,230 @@
+"""The CNNGWP network (Waldmann et al. 2020) as a scikit-learn estimator on Keras.
+
+Conv1D (linear activation, strides 2, "same" padding) -> MaxPooling1D(2) -> Flatten ->
+Dense(1, linear, L1(lambda)); MSE loss; Adam. The int8 genotypes go into the model as
+they are and are standardised by its first (non-trainable) layer with training-row
+statistics, so no float copy of the genotype matrix is made. The network is built in
+:mod:`cnngwp.models.cnn.network`, trained by the loops of :mod:`cnngwp.models.cnn.training`
+on the engine :func:`cnngwp.models.cnn.device.place` chooses.
+
+Fixed-effect covariates (sex, litter, ...) enter as an unpenalised linear term beside
+the output layer, trained jointly with the network from the least-squares start.
+
+The number of epochs is chosen by the validation MSE. By default (honest) the
+validation rows are carved from the training rows: the youngest training generation
+when generations are given, else a seeded random fraction. The paper's protocol passes
+validation data explicitly (its published code passed the test set).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from cnngwp.data.covariates import as_covariate_matrix
+from cnngwp.data.genotypes import Standardizer, as_genotype_codes
+from cnngwp.data.splits import validation_split
+from cnngwp.models.cnn.device import Placement, place
+from cnngwp.models.cnn.network import (
+    TARGET_SD,
+    NetworkInputs,
+    NetworkSpec,
+    map_weights,
+    member_interval,
+    model_summary,
+    network_predictions,
+    output_weights,
+)
+from cnngwp.models.cnn.training import Trained, TrainingRun, train_keras, train_numba, train_together
+from cnngwp.seeds import member_seeds
+
+__all__ = ["CNNGWPRegressor"]
+
+
+class CNNGWPRegressor(RegressorMixin, BaseEstimator):
+    """Sparse CNN for genome-wide prediction, optionally an ensemble of independently initialised members.
+
+    The networks fit the trait rescaled to mean 0 and SD ``TARGET_SD`` = 10 (about the SD of
+    the QTLMAS2010 trait the paper tuned on), so lambda and the learning rate mean the same
+    on any trait; a lambda in a trait's own units converts as ``lambda * 10 / sd(y)``.
+
+    Parameters
+    ----------
+    filters, kernel_size, l1
+        gamma = (filters, kernel size, L1 penalty lambda of the output layer on the rescaled trait).
+    learning_rate, batch_size, epochs, strides, pool_size
+        Adam's learning rate, batch size, epoch cap, convolution strides, pooling (paper: 2.5e-4, 48, 250, 2, 2).
+    validation_fraction
+        Share of the training rows used for validation when no generations are given.
+    patience
+        Stop after this many epochs without a better validation MSE; None trains all epochs.
+    refit
+        Retrain on all training rows for the best number of epochs, from the same initial
+        weights (not with ``validation_data``, the paper's protocol).
+    n_members
+        Ensemble size S; members differ only by their initialisation and shuffling seed.
+    ensemble_mode, engine
+        ``"sequential"``/``"together"``/``"auto"`` and ``"numba"``/``"keras"``/``"auto"``: see
+        :func:`cnngwp.models.cnn.device.place` (auto: the fused numba engine one member after
+        another on CPUs, members together in one Keras network on a GPU).
+    seed
+        Seeds initialisation, shuffling and the random validation split.
+
+    Attributes
+    ----------
+    members_ : list of keras.Model
+        The fitted networks (outputs on the rescaled trait).
+    member_seeds_ : list of int
+        The seed of each member's network (:func:`cnngwp.seeds.member_seeds`).
+    history_ : list of pandas.DataFrame
+        Per member: epoch, train MSE, validation MSE (in the trait's units).
+    best_epochs_ : list of int
+        Per member: the 1-based epoch with the lowest validation MSE.
+    engine_, refitted_ : str, bool
+        The engine that trained the members; whether they were refitted on all training rows.
+    scaler_, covariate_scaler_ : Standardizer
+        Statistics of the networks' inputs (of the rows the final members were trained on).
+    y_mean_, y_scale_, n_covariates_ : float, float, int
+        Trait mean and SD over those rows; the covariate columns the networks take (0: none).
+    """
+
+    def __init__(self, *, filters: int = 64, kernel_size: int = 27, l1: float = 0.571,
+                 learning_rate: float = 2.5e-4, batch_size: int = 48, epochs: int = 250, strides: int = 2,
+                 pool_size: int = 2, validation_fraction: float = 0.2, patience: int | None = 20,
+                 refit: bool = False, n_members: int = 1, ensemble_mode: str = "auto", engine: str = "auto",
+                 seed: int = 0):
+        self.filters = filters
+        self.kernel_size = kernel_size
+        self.l1 = l1
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.strides = strides
+        self.pool_size = pool_size
+        self.validation_fraction = validation_fraction
+        self.patience = patience
+        self.refit = refit
+        self.n_members = n_members
+        self.ensemble_mode = ensemble_mode
+        self.engine = engine
+        self.seed = seed
+
+    def fit(self, X, y, *, covariates=None, generations=None, validation_rows=None,
+            validation_data=None) -> CNNGWPRegressor:
+        """Train the members, each restored to its best validation epoch (or refitted for that many).
+
+        `X`: int8 codes (missing -1), n x p; `y`: the trait; `covariates`: optional n x q
+        fixed-effect design (no intercept column); `generations`: the youngest validates;
+        `validation_rows`: positions of `X` to validate on instead; `validation_data`:
+        ``(X_val, y_val[, covariates_val])`` given explicitly, all rows of `X` fitted and
+        nothing refitted (the paper's protocol passes the test set here: optimistic).
+        """
+        X, y = validate_data(self, X, y, dtype="numeric", y_numeric=True)
+        X, y = as_genotype_codes(X, "X"), np.asarray(y, dtype=np.float64)
+        C = as_covariate_matrix(covariates, len(y))
+        self.n_covariates_ = C.shape[1]
+        C = C if self.n_covariates_ else None
+        fit_rows, (X_val, y_val, C_val) = _validation_part(self, X, y, C, generations, validation_rows,
+                                                             validation_data)
+        placement = place(n_members=self.n_members, engine=self.engine, ensemble_mode=self.ensemble_mode,
+                          strides=self.strides, pool_size=self.pool_size)
+        self.engine_, self.member_seeds_ = placement.engine, member_seeds(self.seed, self.n_members)
+        run = self._training_run(X, y, C, fit_rows)
+        fit_scale = self.y_scale_ / TARGET_SD
+        trained = _train(run, placement, _inputs(X, C, fit_rows), self._rescaled(y[fit_rows]),
+                         validation=(NetworkInputs(X_val, C_val), self._rescaled(y_val)))
+        self.history_ = [pd.DataFrame({"epoch": np.arange(1, len(t.train) + 1), "train_mse": t.train * fit_scale**2,
+                                       "validation_mse": t.validation * fit_scale**2}) for t in trained]
+        self.best_epochs_ = [t.best_epoch for t in trained]
+        self.refitted_ = bool(self.refit and validation_data is None)
+        if self.refitted_:
+            run = self._training_run(X, y, C, np.arange(len(y)))
+            trained = _train(run, placement, NetworkInputs(X, C), self._rescaled(y), epochs=self.best_epochs_)
+        self.members_ = [t.model for t in trained]
+        return self
+
+    def _training_run(self, X, y, C, rows) -> TrainingRun:
+        """Fit the input and trait statistics on `rows`; the members' training settings and fixed-effect start."""
+        self.scaler_ = Standardizer().fit(X, rows)
+        self.y_mean_, spread = float(y[rows].mean()), float(y[rows].std())
+        self.y_scale_ = spread if spread > 0 else 1.0
+        self.covariate_scaler_ = None if C is None else Standardizer().fit(C, rows)
+        spec = NetworkSpec(X.shape[1], self.filters, self.kernel_size, self.l1, self.strides, self.pool_size,
+                           self.scaler_, self.covariate_scaler_)
+        start = None
+        if C is not None:  # least squares of the rescaled trait on the standardised covariates
+            z = self.covariate_scaler_.transform(C[rows], dtype=np.float64)
+            solution = np.linalg.lstsq(np.column_stack([np.ones(len(rows)), z]),
+                                       self._rescaled(y[rows]).astype(np.float64), rcond=None)[0]
+            start = (solution[1:], float(solution[0]))
+        return TrainingRun(spec, self.learning_rate, self.batch_size, self.epochs, self.patience, self.member_seeds_,
+                           start)
+
+    def _rescaled(self, y: np.ndarray) -> np.ndarray:
+        return ((y - self.y_mean_) * (TARGET_SD / self.y_scale_)).astype(np.float32)
+
+    def predict_members(self, X, *, covariates=None) -> np.ndarray:
+        """Predictions of every member, shape (n_members, n); `covariates` as in :meth:`fit`."""
+        check_is_fitted(self, "members_")
+        X = as_genotype_codes(validate_data(self, X, dtype="numeric", reset=False), "X")
+        C = as_covariate_matrix(covariates, len(X), fitted=self.n_covariates_)
+        inputs = NetworkInputs(X, C if self.n_covariates_ else None)
+        return network_predictions(self.members_, inputs, [(self.y_mean_, self.y_scale_)] * len(self.members_))
+
+    def predict(self, X, *, covariates=None) -> np.ndarray:
+        """Ensemble mean prediction."""
+        return self.predict_members(X, covariates=covariates).mean(axis=0)
+
+    def prediction_interval(self, X, *, covariates=None, level: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
+        """Lower and upper quantiles of the members' predictions (the ensemble's spread)."""
+        return member_interval(self.predict_members(X, covariates=covariates), level=level)
+
+    def summary(self) -> pd.DataFrame:
+        """Table 1 of the paper for the fitted network."""
+        check_is_fitted(self, "members_")
+        return model_summary(self.members_[0])
+
+    def weight_map(self) -> pd.DataFrame:
+        """Output-layer weights averaged over members and mapped back to SNP positions (:func:`map_weights`)."""
+        check_is_fitted(self, "members_")
+        return map_weights(np.mean([output_weights(m) for m in self.members_], axis=0), self.n_features_in_,
+                           self.filters)
+
+
+def _validation_part(model: CNNGWPRegressor, X, y, C, generations, validation_rows, validation_data):
+    """The rows `model` fits and its validation data ``(X, y, covariates)`` (arguments of ``fit``)."""
+    if validation_data is not None and validation_rows is not None:
+        raise ValueError("give validation_rows or validation_data, not both")
+    if validation_data is not None:
+        y_val = np.asarray(validation_data[1], dtype=np.float64)
+        C_val = as_covariate_matrix(validation_data[2] if len(validation_data) > 2 else None, len(y_val),
+                                    fitted=model.n_covariates_)
+        return np.arange(len(y)), (as_genotype_codes(validation_data[0], "validation_data[0]"), y_val,
+                                   C_val if model.n_covariates_ else None)
+    if validation_rows is None:
+        split = validation_split(generations, fraction=model.validation_fraction, seed=model.seed, n=len(y))
+        fit_rows, val_rows = split.train, split.test
+    else:
+        val_rows = np.unique(np.asarray(validation_rows, dtype=np.int64))
+        if len(val_rows) == 0 or val_rows[0] < 0 or val_rows[-1] >= len(y) or len(val_rows) == len(y):
+            raise ValueError(f"validation_rows: expected some, not all, of the positions 0..{len(y) - 1}; "
+                             f"got {len(val_rows)} position(s) from {val_rows[:1]} to {val_rows[-1:]}")
+        fit_rows = np.setdiff1d(np.arange(len(y)), val_rows)
+    return fit_rows, (X[val_rows], y[val_rows], None if C is None else C[val_rows])
+
+
+def _inputs(X: np.ndarray, C: np.ndarray | None, rows: np.ndarray) -> NetworkInputs:
+    return NetworkInputs(X[rows], None if C is None else C[rows])
+
+
+def _train(run: TrainingRun, placement: Placement, x: NetworkInputs, y: np.ndarray, *, validation=None,
+           epochs: list[int] | None = None) -> list[Trained]:
+    """Every member on (x, y): to its best validation epoch, or for its given number of epochs."""
+    n_members = len(run.seeds)
+    if placement.together:
+        return train_together(run, n_members, x, y, validation=validation, epochs=epochs)
+    train_one = train_numba if placement.engine == "numba" else train_keras
+    return [train_one(run, member, x, y, validation=validation, epochs=None if epochs is None else epochs[member])
+            for member in range(n_members)]

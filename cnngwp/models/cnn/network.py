@@ -1,0 +1,278 @@
+"""The CNNGWP network: its layers, the one builder (one member or S members in one network), Table 1 of the
+paper, the output-layer weights mapped back to SNPs, and predictions in the trait's units.
+
+Weights are always reached by layer name (``conv1d``, ``dense``, ``fixed_effects``), never by
+position in ``get_weights()``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import keras
+import numpy as np
+import pandas as pd
+
+from cnngwp.data.genotypes import MISSING, Standardizer, as_genotype_codes
+from cnngwp.errors import CnngwpInputError
+
+__all__ = ["TARGET_SD", "MemberDense", "NetworkInputs", "NetworkSpec", "StandardizeColumns", "StandardizeGenotypes",
+           "build_cnngwp", "feature_maps", "glorot_limit", "map_weights", "member_interval", "member_weights",
+           "model_summary", "network_predictions", "network_with_weights", "output_weights", "set_fixed_effect_start", "snp_weight_summary"]
+
+#: The networks fit the trait rescaled to mean 0 and this standard deviation.
+TARGET_SD = 10.0
+
+
+def glorot_limit(fan_in: int, fan_out: int) -> float:
+    """Bound of Keras' Glorot-uniform initialiser for the given fans."""
+    return float(np.sqrt(6.0 / (fan_in + fan_out)))
+
+
+@keras.saving.register_keras_serializable(package="cnngwp")
+class StandardizeColumns(keras.layers.Layer):
+    """Non-trainable layer: (x - mean) / scale per column (the covariates of the fixed-effect term)."""
+
+    def __init__(self, mean, scale, **kwargs):
+        super().__init__(**kwargs)
+        self.mean = np.asarray(mean, dtype=np.float32)
+        self.scale = np.asarray(scale, dtype=np.float32)
+
+    def call(self, inputs):
+        return (keras.ops.cast(inputs, "float32") - self.mean) / self.scale
+
+    def get_config(self):
+        return {**super().get_config(), "mean": self.mean.tolist(), "scale": self.scale.tolist()}
+
+
+@keras.saving.register_keras_serializable(package="cnngwp")
+class StandardizeGenotypes(StandardizeColumns):
+    """Non-trainable layer: (codes - mean) / scale, missing (-1) codes to 0, with a channel axis for Conv1D."""
+
+    def call(self, inputs):
+        codes = keras.ops.cast(inputs, "float32")
+        z = (codes - self.mean) / self.scale
+        return keras.ops.expand_dims(keras.ops.where(codes == MISSING, 0.0, z), -1)
+
+
+@keras.saving.register_keras_serializable(package="cnngwp")
+class MemberDense(keras.layers.Layer):
+    """S independent Dense(1) heads with L1 penalty: (batch, positions, S, filters) -> (batch, S)."""
+
+    def __init__(self, n_members: int, l1: float, seed: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.n_members, self.l1, self.seed = n_members, l1, seed
+
+    def build(self, input_shape):
+        _, positions, members, filters = input_shape
+        limit = glorot_limit(positions * filters, 1)
+        self.kernel = self.add_weight(
+            shape=(positions, members, filters), name="kernel",
+            initializer=keras.initializers.RandomUniform(-limit, limit, seed=self.seed),
+            regularizer=keras.regularizers.L1(self.l1),
+        )
+        self.bias = self.add_weight(shape=(members,), name="bias", initializer="zeros")
+
+    def call(self, inputs):
+        return keras.ops.einsum("blsf,lsf->bs", inputs, self.kernel) + self.bias
+
+    def get_config(self):
+        return {**super().get_config(), "n_members": self.n_members, "l1": self.l1, "seed": self.seed}
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """What one CNNGWP network is: its size, gamma, layout and the standardisation of its inputs.
+
+    Attributes
+    ----------
+    n_snps, filters, kernel_size, l1
+        Inputs and gamma = (filters, kernel size, L1 penalty of the output layer).
+    strides, pool_size
+        Convolution strides and max-pooling size (paper: 2 and 2).
+    genotypes
+        Training-row statistics of the first (non-trainable) layer; None: codes as they are.
+    covariates
+        Statistics of the fixed-effect covariates; None: the network has no covariate input.
+    """
+
+    n_snps: int
+    filters: int
+    kernel_size: int
+    l1: float
+    strides: int = 2
+    pool_size: int = 2
+    genotypes: Standardizer | None = None
+    covariates: Standardizer | None = None
+
+
+def build_cnngwp(spec: NetworkSpec, *, seed: int = 0, n_members: int = 1) -> keras.Model:
+    """The CNNGWP network for ``spec.n_snps`` int8 codes, with standardisation built in.
+
+    One member: Conv1D (linear, "same") -> MaxPooling1D -> Flatten -> Dense(1, L1), output
+    (batch, 1). ``n_members`` = S > 1: one Conv1D with S x filters channels holds every
+    member's filters, pooling acts per channel and :class:`MemberDense` gives S outputs; the
+    members share nothing but the input (:func:`member_weights` takes one out).
+
+    With ``spec.covariates`` the network takes a second input, ``covariates``, standardised
+    and fed to an unpenalised linear term without bias (layer ``fixed_effects``) added to
+    the output layer's value.
+    """
+    mean = np.zeros(spec.n_snps) if spec.genotypes is None else spec.genotypes.mean_
+    scale = np.ones(spec.n_snps) if spec.genotypes is None else spec.genotypes.scale_
+    inputs = keras.Input(shape=(spec.n_snps,), dtype="int8", name="genotypes")
+    z = StandardizeGenotypes(mean, scale, name="standardize")(inputs)
+    if n_members == 1:
+        initializer = keras.initializers.GlorotUniform(seed=seed)
+    else:
+        limit = glorot_limit(spec.kernel_size, spec.kernel_size * spec.filters)  # as one member's Conv1D
+        initializer = keras.initializers.RandomUniform(-limit, limit, seed=seed)
+    x = keras.layers.Conv1D(n_members * spec.filters, spec.kernel_size, strides=spec.strides, padding="same",
+                            activation="linear", kernel_initializer=initializer, name="conv1d")(z)
+    x = keras.layers.MaxPooling1D(spec.pool_size, name="max_pooling1d")(x)
+    if n_members == 1:
+        x = keras.layers.Flatten(name="flatten")(x)
+        outputs = keras.layers.Dense(1, activation="linear", kernel_regularizer=keras.regularizers.L1(spec.l1),
+                                     kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 1),
+                                     name="dense")(x)
+    else:
+        x = keras.layers.Reshape((-1, n_members, spec.filters), name="members")(x)
+        outputs = MemberDense(n_members, spec.l1, seed=seed + 1, name="dense")(x)
+    name = "cnngwp" if n_members == 1 else "cnngwp_members"
+    if spec.covariates is None:
+        return keras.Model(inputs, outputs, name=name)
+    covariates = keras.Input(shape=(len(spec.covariates.mean_),), dtype="float32", name="covariates")
+    c = StandardizeColumns(spec.covariates.mean_, spec.covariates.scale_, name="standardize_covariates")(covariates)
+    fixed = keras.layers.Dense(n_members, use_bias=False, kernel_initializer="zeros", name="fixed_effects")(c)
+    outputs = keras.layers.Add(name="add_fixed_effects")([outputs, fixed])
+    return keras.Model({"genotypes": inputs, "covariates": covariates}, outputs, name=name)
+
+
+def set_fixed_effect_start(network: keras.Model, start: tuple[np.ndarray, float] | None) -> None:
+    """Start every member's fixed-effect term at ``start = (weights per standardised covariate, intercept)``."""
+    if start is None:
+        return
+    dense, fixed = network.get_layer("dense"), network.get_layer("fixed_effects")
+    dense.bias.assign(np.full(dense.bias.shape, start[1], dtype=np.float32))
+    fixed.kernel.assign(np.broadcast_to(np.asarray(start[0], dtype=np.float32)[:, None], fixed.kernel.shape))
+
+
+def member_weights(stack: keras.Model, member: int, filters: int) -> dict[str, list[np.ndarray]]:
+    """Member `member`'s weights in a network built with ``n_members`` > 1, by layer of a one-member network."""
+    channels = slice(member * filters, (member + 1) * filters)
+    conv_kernel, conv_bias = stack.get_layer("conv1d").get_weights()
+    dense_kernel, dense_bias = stack.get_layer("dense").get_weights()
+    weights = {"conv1d": [conv_kernel[..., channels], conv_bias[channels]],
+               "dense": [dense_kernel[:, member, :].reshape(-1, 1), dense_bias[member:member + 1]]}
+    if len(stack.inputs) > 1:
+        weights["fixed_effects"] = [stack.get_layer("fixed_effects").get_weights()[0][:, member:member + 1]]
+    return weights
+
+
+def network_with_weights(spec: NetworkSpec, weights: dict[str, list[np.ndarray]]) -> keras.Model:
+    """A one-member network of `spec` holding `weights` (by layer name, as :func:`member_weights` gives them)."""
+    network = build_cnngwp(spec)
+    for layer, values in weights.items():
+        network.get_layer(layer).set_weights(values)
+    return network
+
+
+def model_summary(model: keras.Model) -> pd.DataFrame:
+    """The paper's Table 1: layer, output shape and trainable parameters."""
+    rows = []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.InputLayer | StandardizeColumns):
+            continue
+        trainable = int(sum(np.prod(w.shape) for w in layer.trainable_weights))
+        rows.append({"layer": layer.name, "output_shape": tuple(layer.output.shape), "parameters": trainable})
+    return pd.DataFrame(rows)
+
+
+def output_weights(model: keras.Model) -> np.ndarray:
+    """The flattened output-layer (dense) weights of one network, bias excluded."""
+    return model.get_layer("dense").get_weights()[0][:, 0]
+
+
+def map_weights(weights: np.ndarray, n_snps: int, filters: int) -> pd.DataFrame:
+    """Output-layer weights laid out by (position, filter) and mapped back to SNP index.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per weight: ``weight_index``, ``position`` (after pooling),
+        ``filter``, ``snp_index`` (weight index / (weights per SNP), the paper's
+        mapping, e.g. 155,584 / 9,723 = 16.0) and ``weight``.
+    """
+    weights = np.asarray(weights)
+    index = np.arange(len(weights))
+    return pd.DataFrame({
+        "weight_index": index,
+        "position": index // filters,
+        "filter": index % filters,
+        "snp_index": np.minimum((index * n_snps / len(weights)).astype(np.int64), n_snps - 1),
+        "weight": weights,
+    })
+
+
+def snp_weight_summary(weight_map: pd.DataFrame) -> pd.DataFrame:
+    """Per SNP index: sum and mean absolute value of the mapped weights."""
+    grouped = weight_map.groupby("snp_index")["weight"]
+    return pd.DataFrame({"weight_sum": grouped.sum(), "mean_abs_weight": grouped.apply(lambda w: w.abs().mean())})
+
+
+def feature_maps(model: keras.Model, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The convolution output and the max-pooled output of one network for the rows of `X`.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(convolution, pooled)``, shapes (n, positions, filters) and (n, positions // pool, filters).
+    """
+    probe = keras.Model(model.inputs, [model.get_layer("conv1d").output, model.get_layer("max_pooling1d").output])
+    convolution, pooled = probe({"genotypes": as_genotype_codes(X, "X")})
+    return np.asarray(convolution), np.asarray(pooled)
+
+
+class NetworkInputs(NamedTuple):
+    """The networks' inputs for some rows: int8 codes and, when the model has them, the raw covariates."""
+
+    codes: np.ndarray
+    covariates: np.ndarray | None = None
+
+    def feed(self, rows: slice = slice(None)):
+        """What a Keras network of this model takes for `rows`: the codes, or a dict with the covariates."""
+        if self.covariates is None:
+            return self.codes[rows]
+        return {"genotypes": self.codes[rows], "covariates": self.covariates[rows].astype(np.float32)}
+
+
+def _predict_eagerly(model: keras.Model, inputs: NetworkInputs, batch_size: int = 256) -> np.ndarray:
+    """Predictions in batches of direct calls: ``Model.predict`` traces a new graph for every model and
+    final batch shape, which TensorFlow reports as excessive retracing once many models are fitted."""
+    n = len(inputs.codes)
+    if n == 0:
+        return np.empty(0, dtype=np.float32)
+    return np.concatenate([np.asarray(model(inputs.feed(slice(i, i + batch_size)), training=False))[:, 0]
+                           for i in range(0, n, batch_size)])
+
+
+def network_predictions(networks: list[keras.Model], inputs: NetworkInputs,
+                        target_scaling: list[tuple[float, float]]) -> np.ndarray:
+    """Predictions in the trait's units of each network (shape (S, n)), given each one's (trait mean, trait SD)."""
+    return np.stack([_predict_eagerly(model, inputs).astype(np.float64) * (scale / TARGET_SD) + mean
+                     for model, (mean, scale) in zip(networks, target_scaling, strict=True)])
+
+
+def member_interval(member_predictions: np.ndarray, *, level: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper quantiles of members' predictions (S, n): the spread of the averaged model.
+
+    Raises
+    ------
+    CnngwpInputError
+        If `level` is not strictly between 0 and 1.
+    """
+    if not 0.0 < level < 1.0:
+        raise CnngwpInputError(f"interval level must be between 0 and 1 (e.g. 0.9 for 90 %), got {level}")
+    alpha = (1 - level) / 2
+    return (np.quantile(member_predictions, alpha, axis=0), np.quantile(member_predictions, 1 - alpha, axis=0))

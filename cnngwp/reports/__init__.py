@@ -1,0 +1,1 @@
+"""Reports: test metrics, tables over runs and studies, figures and the book."""

@@ -1,0 +1,170 @@
+"""Building the Jupyter Book from executed runs (execution off, warnings as errors).
+
+The source tree is staged under ``<out>/_build/.source``: ``_config.yml`` and ``book/``
+from the project, the seven chapters executed on the default run, and the results chapter
+(``notebooks/results.md`` executed now over every run folder). Jupyter Book 1 then writes
+the site to ``<out>/_build/html``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from cnngwp.errors import CnngwpInputError
+from cnngwp.reports.plots import plot_observed_vs_predicted
+from cnngwp.reports.tables import PREDICTION_COLUMNS, bootstrap_mse_difference, read_comparison
+from cnngwp.runs.notebooks import (
+    NOTEBOOK_DIR,
+    NOTEBOOKS,
+    SOURCES,
+    STUDY_NOTEBOOK,
+    copy_run_notebooks,
+    execute_notebook,
+    prepare_for_book,
+)
+from cnngwp.runs.study import GRIDS, study_folder
+from cnngwp.tuning.problem import OPTIMISTIC
+
+__all__ = ["build_book", "headline_markdown", "headline_sentence", "write_headline"]
+
+#: Where the generated headline goes in the landing page (``book/intro.md``).
+HEADLINE_MARK = "<!-- headline -->"
+
+
+def build_book(runs_root: str | os.PathLike, default_run: str, *, study: str = "default", out: str | os.PathLike = ".",
+               project_dir: Path = SOURCES) -> Path:
+    """Stage the book source from the runs and build the HTML site.
+
+    Parameters
+    ----------
+    runs_root
+        Folder of the run folders (``<dataset>/fold-<k>/``).
+    default_run
+        The run whose seven executed notebooks become the chapters, e.g. ``"qtlmas2010-sim/fold-0"``.
+    study
+        The study grid whose executed chapter 8 (``cnngwp study``) the book shows.
+    out
+        The site goes to ``<out>/_build/html``.
+
+    Returns
+    -------
+    pathlib.Path
+        ``<out>/_build/html/index.html``.
+
+    Raises
+    ------
+    CnngwpInputError
+        If the default run or the study is missing a notebook; RuntimeError if the build fails.
+    """
+    runs_root, out = Path(runs_root).resolve(), Path(out).resolve()
+    source = out / "_build" / ".source"
+    shutil.rmtree(source, ignore_errors=True)
+    (source / "book").mkdir(parents=True)
+    shutil.copyfile(project_dir / "_config.yml", source / "_config.yml")
+    for item in (project_dir / "book").iterdir():
+        if item.is_file():
+            shutil.copyfile(item, source / "book" / item.name)
+        elif item.name == "_static":
+            shutil.copytree(item, source / "book" / item.name)
+    copy_run_notebooks(runs_root / default_run, source / "book" / "chapters", NOTEBOOKS)
+    if study not in GRIDS:
+        raise CnngwpInputError(f"study grid {study!r}: expected one of {sorted(GRIDS)}")
+    copy_run_notebooks(study_folder(runs_root, GRIDS[study]), source / "book" / "chapters", (STUDY_NOTEBOOK,))
+    write_headline(runs_root / default_run, source / "book")
+    executed = out / "_build" / "results.ipynb"
+    execute_notebook(NOTEBOOK_DIR / "results.md", executed, {"runs_root": "."}, cwd=runs_root)
+    prepare_for_book(executed, source / "book" / "results.ipynb")
+    command = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(source), "--path-output", str(out),
+               "--toc", str(source / "book" / "_toc.yml"), "--config", str(source / "_config.yml"),
+               "-W", "-n", "--keep-going"]
+    finished = subprocess.run(command, capture_output=True, text=True, check=False)
+    if finished.returncode != 0:
+        raise RuntimeError(f"jupyter-book build failed:\n{finished.stdout[-4000:]}\n{finished.stderr[-4000:]}")
+    index = out / "_build" / "html" / "index.html"
+    if not index.exists():
+        raise CnngwpInputError(f"{index}: the build finished but wrote no index page")
+    return index
+
+
+def _model_column(comparison: pd.DataFrame) -> dict[str, str]:
+    """The run's models that predictions.csv has a column for (the baselines and the CNN ensemble), by table name."""
+    names = comparison["model"].str.replace(r"CNN ensemble \(S=\d+\)", "CNN ensemble", regex=True)
+    return {shown: PREDICTION_COLUMNS[name] for shown, name in zip(comparison["model"], names, strict=True)
+            if name in PREDICTION_COLUMNS}
+
+
+def headline_sentence(comparison: pd.DataFrame, predictions: pd.DataFrame, *, seed: int) -> str:
+    """The best model of the run by test MSE, and the CNN ensemble against it (or, where the ensemble is best,
+    against the next best) and against GBLUP, each with its paired bootstrap interval: generated, never typed."""
+    columns = _model_column(comparison)
+    mse = comparison.set_index("model")["mse"]
+    ranked = sorted(columns, key=lambda model: mse[model])
+    ensemble = next(model for model in columns if columns[model] == "prediction")
+    best = ranked[0]
+    rival = ranked[1] if best == ensemble else best
+
+    def against(other: str) -> str:
+        difference, lower, upper = bootstrap_mse_difference(predictions["observed"], predictions["prediction"],
+                                                            predictions[columns[other]], seed=seed)
+        return (f"CNN ensemble minus {other}: **{difference:+.2f}** (95 % paired bootstrap interval {lower:+.2f} "
+                f"to {upper:+.2f})")
+
+    opening = (f"The CNN ensemble has the lowest test MSE ({mse[ensemble]:.2f}); the next best is {rival} "
+               f"({mse[rival]:.2f})." if best == ensemble else
+               f"The best model on this split is **{best}** (test MSE {mse[best]:.2f}; CNN ensemble "
+               f"{mse[ensemble]:.2f}).")
+    comparisons = [against(rival)] + ([against("GBLUP")] if rival != "GBLUP" else [])
+    return f"{opening} {'; '.join(comparisons)}; negative differences favour the CNN."
+
+
+def headline_markdown(run_dir: Path, figure: str) -> str:
+    """The landing page's headline: the default run's comparison table, the generated sentence of
+    :func:`headline_sentence`, and the observed-vs-predicted figure (file name `figure`), all read from the run."""
+    comparison = read_comparison(run_dir)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    predictions = pd.read_csv(run_dir / "predictions.csv")
+    rows = "\n".join(f"| {r.model} | {r.mse:.2f} | {r.correlation:.3f} | {r.slope:.3f} |"
+                     for r in comparison.itertuples())
+    validation = summary.get("validation", "validation rows carved from the training rows")  # older run folders
+    protocol = (f"**honest** protocol: γ tuned and epochs chosen on {validation}; the test "
+                "animals were predicted once, at the end" if summary["protocol"] == "honest" else
+                f"**paper** protocol, {OPTIMISTIC}")
+    data = Path(summary["data"]).name
+    return f"""## The headline
+
+The default run ({data}, {summary['split']}: trained on the older generations, tested on the youngest;
+profile `{summary['profile']}`, {protocol}):
+
+| model | test MSE | correlation | slope |
+|---|---|---|---|
+{rows}
+
+{headline_sentence(comparison, predictions, seed=summary['seed'])} GDBLUP and RKHS are the non-additive
+kernel models of chapter 2; whether the CNN pays off on other architectures and heritabilities is the
+study of chapter 8. The paper reported 62.34 for the CNN ensemble against 88.42 for GBLUP on the real
+QTLMAS2010 data, tuned on the test set: optimistic numbers that this book's honest protocol does not
+reproduce by design (`--protocol paper` does).
+
+![Observed against predicted test values: every baseline and the CNN ensemble]({figure})
+"""
+
+
+def write_headline(run_dir: Path, book_dir: Path) -> None:
+    """Put :func:`headline_markdown` of `run_dir` and its figure into the staged ``intro.md`` at its mark."""
+    figure = "headline.png"
+    fig = plot_observed_vs_predicted(pd.read_csv(run_dir / "predictions.csv"))
+    fig.savefig(book_dir / figure, dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    intro = book_dir / "intro.md"
+    text = intro.read_text()
+    if HEADLINE_MARK not in text:
+        raise CnngwpInputError(f"{intro}: expected the mark {HEADLINE_MARK!r} where the headline goes")
+    intro.write_text(text.replace(HEADLINE_MARK, headline_markdown(run_dir, figure)))

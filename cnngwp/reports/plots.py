@@ -1,0 +1,231 @@
+"""Figures of the book, each a function of fitted objects returning a matplotlib Axes."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from cnngwp.data.simulate import DOMINANCE_VALUES
+from cnngwp.reports.comparison import top_rows
+
+__all__ = ["ADDITIVE_KINDS", "plot_dominance_values", "plot_max_pooling", "plot_observed_vs_predicted",
+           "plot_phenotypes_by_generation", "plot_prediction_intervals", "plot_search_points", "plot_search_trace",
+           "plot_selection", "plot_snp_effects", "plot_study", "plot_training_curves", "plot_weight_map",
+           "true_qtl_weight_positions"]
+
+#: Kinds marked as additive (red +) in the weight map, as in the paper's Figure 1.
+ADDITIVE_KINDS = ("additive-major", "epistatic")
+
+
+def true_qtl_weight_positions(truth: pd.DataFrame, n_weights: int, n_snps: int) -> pd.DataFrame:
+    """Weight index of each marked causal locus: SNP index × weights per SNP (the paper's factor).
+
+    Marked are the major additive loci, the first locus of each epistatic pair
+    (its additive part) and the three dominance loci.
+    """
+    factor = n_weights / n_snps
+    epistatic = truth[truth["kind"] == "epistatic"]
+    first_of_pair = epistatic[epistatic["snp_index"] < epistatic["partner"]]
+    marked = pd.concat([
+        truth[truth["kind"] == "additive-major"].assign(group="additive"),
+        first_of_pair.assign(group="additive"),
+        truth[truth["kind"].isin(list(DOMINANCE_VALUES))].assign(group="dominance"),
+    ])
+    marked = marked.dropna(subset=["snp_index"])
+    return marked.assign(weight_index=np.round(marked["snp_index"].astype(float) * factor).astype(int))[
+        ["snp_index", "kind", "group", "weight_index"]
+    ].reset_index(drop=True)
+
+
+def plot_weight_map(weight_map: pd.DataFrame, truth: pd.DataFrame | None = None, *, n_snps: int | None = None,
+                    ax: plt.Axes | None = None) -> plt.Axes:
+    """The paper's Figure 1: model-averaged output-layer weight against weight index.
+
+    True major additive QTLs are marked with red +, dominance loci with green ×,
+    at the weight index their SNP maps to.
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(10, 4))
+    sns.scatterplot(data=weight_map, x="weight_index", y="weight", s=4, linewidth=0, color="0.3", ax=ax)
+    if truth is not None:
+        n_snps = int(weight_map["snp_index"].max()) + 1 if n_snps is None else n_snps
+        marks = true_qtl_weight_positions(truth, len(weight_map), n_snps)
+        top = weight_map["weight"].abs().max()
+        for group, marker, colour in (("additive", "+", "red"), ("dominance", "x", "green")):
+            rows = marks[marks["group"] == group]
+            ax.scatter(rows["weight_index"], np.full(len(rows), 1.05 * top), marker=marker, s=80, color=colour,
+                       label=f"true {group} QTL")
+        ax.legend(loc="lower left")
+    ax.set(xlabel="weight index", ylabel="model-averaged weight")
+    return ax
+
+
+def plot_dominance_values(truth: pd.DataFrame, *, ax: plt.Axes | None = None) -> plt.Axes:
+    """Value added to the trait by genotype class (0/1/2) at the dominance, over- and under-dominance loci."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.5))
+    rows = truth[truth["kind"].isin(list(DOMINANCE_VALUES))]
+    long = rows.melt(id_vars=["kind", "snp_index"], value_vars=["value_0", "value_1", "value_2"],
+                     var_name="genotype", value_name="added value")
+    long["genotype"] = long["genotype"].str[-1]
+    sns.barplot(data=long, x="genotype", y="added value", hue="kind", ax=ax)
+    ax.set(xlabel="genotype code (copies of allele 1)")
+    return ax
+
+
+def plot_phenotypes_by_generation(data, *, ax: plt.Axes | None = None) -> plt.Axes:
+    """Trait distribution per generation (QTLMAS2010: 1-4 train, 5 test)."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.5))
+    frame = pd.DataFrame({"generation": data.generations, data.trait: data.y})
+    sns.boxplot(data=frame, x="generation", y=data.trait, color="0.8", ax=ax)
+    return ax
+
+
+def plot_snp_effects(effects: pd.DataFrame, truth: pd.DataFrame | None = None, *,
+                     models: tuple[str, ...] = ("GBLUP", "BLASSO")) -> plt.Figure:
+    """Each baseline's SNP effects along the genome, true causal loci as vertical lines."""
+    fig, axes = plt.subplots(len(models), 1, figsize=(10, 2.6 * len(models)), sharex=True, squeeze=False)
+    for ax, model in zip(axes[:, 0], models):
+        sns.scatterplot(data=effects, x="snp_index", y=model, s=4, linewidth=0, color="0.3", ax=ax)
+        if truth is not None:
+            for loci, colour in ((truth[truth["kind"].isin(ADDITIVE_KINDS)], "red"),
+                                 (truth[truth["kind"].isin(list(DOMINANCE_VALUES))], "green")):
+                for snp in loci["snp_index"].dropna():
+                    ax.axvline(int(snp), color=colour, alpha=0.25, linewidth=0.8)
+        ax.set(ylabel=f"{model} effect")
+    axes[-1, 0].set(xlabel="SNP index")
+    return fig
+
+
+def plot_training_curves(history: pd.DataFrame, *, best_epoch: int | None = None,
+                         ax: plt.Axes | None = None) -> plt.Axes:
+    """Training and validation MSE per epoch, the chosen epoch marked."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(6, 3.5))
+    long = history.melt(id_vars="epoch", value_vars=["train_mse", "validation_mse"], var_name="part",
+                        value_name="MSE")
+    sns.lineplot(data=long, x="epoch", y="MSE", hue="part", marker="o", ax=ax)
+    if best_epoch is not None:
+        ax.axvline(best_epoch, color="0.5", linestyle="--", label="best epoch")
+    return ax
+
+
+def plot_search_trace(evaluations: pd.DataFrame, *, ax: plt.Axes | None = None) -> plt.Axes:
+    """The Bayesian optimisation: objective of each evaluation and its running minimum, per replicate."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(7, 3.5))
+    frame = evaluations.sort_values(["replicate", "iteration"]).assign(
+        best_so_far=lambda f: f.groupby("replicate")["validation_mse"].cummin(),
+        replicate=lambda f: f["replicate"].astype(str))
+    sns.scatterplot(data=frame, x="iteration", y="validation_mse", hue="replicate", ax=ax, legend=False)
+    sns.lineplot(data=frame, x="iteration", y="best_so_far", hue="replicate", drawstyle="steps-post", ax=ax)
+    ax.set(xlabel="BO iteration", ylabel="objective MSE")
+    return ax
+
+
+def plot_observed_vs_predicted(predictions: pd.DataFrame, *, models: tuple[str, ...] = ("GBLUP", "GDBLUP", "RKHS",
+                               "BLASSO", "prediction")) -> plt.Figure:
+    """Observed against predicted test values per model (``prediction`` is the CNN ensemble, with its interval);
+    models without a column in `predictions` are left out."""
+    models = tuple(m for m in models if m in predictions.columns)
+    fig, axes = plt.subplots(1, len(models), figsize=(3.2 * len(models), 3.4), sharey=True, squeeze=False)
+    for ax, model in zip(axes[0], models):
+        if model == "prediction" and "lower_90" in predictions:
+            ax.errorbar(predictions[model], predictions["observed"], linestyle="none", color="0.7", linewidth=0.6,
+                        xerr=[predictions[model] - predictions["lower_90"], predictions["upper_90"] - predictions[model]])
+        sns.regplot(data=predictions, x=model, y="observed", scatter_kws={"s": 6}, line_kws={"color": "red"}, ax=ax)
+        ax.set(xlabel="CNN ensemble" if model == "prediction" else model)
+    return fig
+
+
+def plot_max_pooling(convolution: np.ndarray, pooled: np.ndarray, *, positions: int = 200, pool_size: int = 2,
+                     ax: plt.Axes | None = None) -> plt.Axes:
+    """One filter's convolution output along the first `positions` and what max-pooling keeps of it.
+
+    `convolution` and `pooled` are one animal's maps for one filter (:func:`cnngwp.models.cnn.estimator.feature_maps`).
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9, 3))
+    conv, kept = convolution[:positions], pooled[:positions // pool_size]
+    ax.plot(range(len(conv)), conv, color="0.6", label="convolution output")
+    ax.step(range(0, pool_size * len(kept), pool_size), kept, where="post", color="red", label="after max-pooling")
+    ax.set(xlabel=f"position (first {positions})", ylabel="filter output")
+    ax.legend()
+    return ax
+
+
+def plot_prediction_intervals(observed: np.ndarray, prediction: np.ndarray, lower: np.ndarray, upper: np.ndarray,
+                              *, ylabel: str = "trait", ax: plt.Axes | None = None) -> plt.Axes:
+    """Test animals sorted by their ensemble prediction: the members' interval, the prediction, the observation."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(9, 3.5))
+    order = np.argsort(prediction)
+    x = np.arange(len(order))
+    ax.fill_between(x, lower[order], upper[order], color="0.8", label="90 % interval of the members")
+    ax.plot(x, prediction[order], color="red", label="ensemble prediction")
+    ax.scatter(x, np.asarray(observed)[order], s=4, color="0.2", label="observed")
+    ax.set(xlabel="test animals (sorted by prediction)", ylabel=ylabel)
+    ax.legend()
+    return ax
+
+
+def plot_search_points(evaluations: pd.DataFrame, *, ax: plt.Axes | None = None) -> plt.Axes:
+    """Every evaluated gamma: filters against kernel size, coloured by objective MSE, sized by lambda."""
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 4))
+    sns.scatterplot(data=evaluations, x="filters", y="kernel_size", hue="validation_mse", size="l1",
+                    palette="viridis_r", ax=ax)
+    ax.set(title="evaluated points")
+    return ax
+
+
+def plot_selection(truth: np.ndarray, predicted: np.ndarray, *, top: float = 0.1, label: str = "CNN ensemble",
+                   truth_label: str = "true genetic value", ax: plt.Axes | None = None) -> plt.Axes:
+    """Candidates' predictions against their true values; the predicted top fraction (selected) highlighted."""
+    ax = ax or plt.subplots(figsize=(5.5, 4.5))[1]
+    truth, predicted = np.asarray(truth, float), np.asarray(predicted, float)
+    selected = np.zeros(len(truth), dtype=bool)
+    selected[top_rows(predicted, top)] = True
+    ax.scatter(predicted[~selected], truth[~selected], s=10, color="0.6", label="not selected")
+    ax.scatter(predicted[selected], truth[selected], s=14, color="tab:red", label=f"selected: top {top:.0%}")
+    ax.axhline(truth[top_rows(truth, top)].min(), color="tab:red", lw=0.8, ls="--", label=f"true top {top:.0%} threshold")
+    ax.set_xlabel(f"predicted ({label})")
+    ax.set_ylabel(truth_label)
+    ax.legend(frameon=False, fontsize="small")
+    return ax
+
+
+
+def plot_study(relative: pd.DataFrame, components: pd.DataFrame) -> plt.Figure:
+    """Each model's test MSE relative to GBLUP against the scenario's non-additive share of the genetic variance,
+    one panel per heritability; bars are the t intervals over replicates, the line at 1 is GBLUP."""
+    table = relative.merge(components[["architecture", "h2", "non_additive_share"]], on=["architecture", "h2"])
+    table = table[table["model"] != "GBLUP"]
+    heritabilities = sorted(table["h2"].unique())
+    models = list(dict.fromkeys(table["model"]))
+    fig, axes = plt.subplots(1, len(heritabilities), figsize=(5.2 * len(heritabilities), 4), sharey=True,
+                             squeeze=False)
+    offsets = np.linspace(-0.012, 0.012, len(models))  # side by side where the shares coincide
+    for ax, h2 in zip(axes[0], heritabilities, strict=True):
+        panel = table[table["h2"] == h2]
+        for offset, (model, colour) in zip(offsets, zip(models, sns.color_palette("colorblind", len(models)),
+                                                        strict=True), strict=True):
+            rows = panel[panel["model"] == model].sort_values("non_additive_share")
+            x = rows["non_additive_share"] + offset
+            error = np.vstack([rows["ratio"] - rows["lower"], rows["upper"] - rows["ratio"]])
+            ax.errorbar(x, rows["ratio"], yerr=np.nan_to_num(error), marker="o", linestyle="none", capsize=3,
+                        color=colour, label=model)
+        for row in panel.drop_duplicates("architecture").itertuples():  # scenario names along the top
+            ax.annotate(row.architecture, (row.non_additive_share, 0.98), xycoords=ax.get_xaxis_transform(),
+                        ha="center", va="top", rotation=90, fontsize="x-small", color="0.35")
+        ax.axhline(1.0, color="0.4", lw=0.8, ls="--")
+        ax.set(title=f"h² = {h2:g}", xlabel="dominance + epistatic share of the genetic variance",
+               ylim=(min(0.6, table["ratio"].min() - 0.05), max(1.4, table["ratio"].max() + 0.05)))
+    axes[0, 0].set_ylabel("test MSE / GBLUP's (same data set)")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(models), frameon=False, fontsize="small")
+    fig.subplots_adjust(bottom=0.22)
+    return fig

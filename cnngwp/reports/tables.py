@@ -1,0 +1,136 @@
+"""Results over many runs: the paper's Table 2 across data sets and folds, and paired differences.
+
+Reads the run folders ``<runs_root>/<dataset>/fold-<k>/`` that :func:`cnngwp.runs.workflow.run_cnngwp`
+finished (``comparison.csv`` and ``predictions.csv``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from cnngwp.models.baselines import BASELINE_MODELS
+
+__all__ = ["bootstrap_mse_difference", "collect_comparisons", "paired_differences", "read_comparison", "run_counts",
+           "table2"]
+
+#: predictions.csv column of each model.
+PREDICTION_COLUMNS = {**{name: name for name in BASELINE_MODELS}, "CNN ensemble": "prediction"}
+#: The order of the models in tables: the baselines, then the CNNs.
+MODEL_ORDER = (*BASELINE_MODELS, "CNN (best single)", "CNN ensemble")
+
+
+def _run_folders(runs_root: str | os.PathLike) -> list[tuple[str, int, Path]]:
+    found = []
+    for path in sorted(Path(runs_root).glob("*/fold-*/comparison.csv")):
+        found.append((path.parent.parent.name, int(path.parent.name.removeprefix("fold-")), path.parent))
+    return found
+
+
+COLUMNS = ["dataset", "fold", "profile", "model", "mse", "correlation", "slope", "seconds", "note", "covariates"]
+
+
+def _profile(folder: Path) -> str:
+    """The profile a run used, from its ``run.json`` (empty when the folder has none)."""
+    settings = folder / "run.json"
+    return json.loads(settings.read_text())["profile"]["name"] if settings.exists() else ""
+
+
+def read_comparison(run_dir: str | os.PathLike) -> pd.DataFrame:
+    """A run folder's ``comparison.csv``; an empty ``note`` (honest runs) or ``covariates`` (none) reads as ``""``."""
+    table = pd.read_csv(Path(run_dir) / "comparison.csv", dtype={"note": str, "covariates": str})
+    if "covariates" not in table.columns:
+        table["covariates"] = ""
+    return table.fillna({"note": "", "covariates": ""})
+
+
+def collect_comparisons(runs_root: str | os.PathLike) -> pd.DataFrame:
+    """Every finished run's comparison table, with ``dataset``, ``fold`` and ``profile`` columns (empty if none)."""
+    frames = [read_comparison(folder).assign(dataset=dataset, fold=fold, profile=_profile(folder))
+              for dataset, fold, folder in _run_folders(runs_root)]
+    if not frames:
+        return pd.DataFrame(columns=COLUMNS)
+    table = pd.concat(frames, ignore_index=True)
+    table["model"] = table["model"].str.replace(r"CNN ensemble \(S=\d+\)", "CNN ensemble", regex=True)
+    return table[COLUMNS]
+
+
+def run_counts(runs_root: str | os.PathLike) -> pd.DataFrame:
+    """Per finished run: animals trained on, scored, and without a phenotype (predicted only), and the covariates."""
+    rows = []
+    for dataset, fold, folder in _run_folders(runs_root):
+        summary = json.loads((folder / "summary.json").read_text())
+        design = summary.get("covariates")
+        rows.append({"dataset": dataset, "fold": fold, "trained": summary.get("n_train"),
+                     "tested": summary.get("n_test"), "without_phenotype": summary.get("n_candidates", 0),
+                     "covariates": ", ".join(design["names"]) if design else ""})
+    return pd.DataFrame(rows, columns=["dataset", "fold", "trained", "tested", "without_phenotype", "covariates"])
+
+
+def table2(comparisons: pd.DataFrame) -> pd.DataFrame:
+    """Per data set and model: profile, folds, mean (and SD over folds) of test MSE, mean correlation, slope, seconds.
+
+    ``mse_sd`` is empty (``""``) for a data set with one split, where there is no SD over folds.
+    """
+    order = {name: rank for rank, name in enumerate(MODEL_ORDER)}
+    grouped = comparisons.fillna({"note": "", "profile": "", "covariates": ""}).groupby(["dataset", "model"], sort=False)
+    table = grouped.agg(profile=("profile", "first"), folds=("fold", "nunique"), mse=("mse", "mean"),
+                        mse_sd=("mse", "std"),
+                        correlation=("correlation", "mean"), slope=("slope", "mean"), seconds=("seconds", "mean"),
+                        covariates=("covariates", "first"), note=("note", "first")).reset_index()
+    table = table.assign(rank=table["model"].map(order)).sort_values(["dataset", "rank"]).drop(columns="rank")
+    table["mse_sd"] = table["mse_sd"].round(3).astype(object).where(table["folds"] > 1, "")
+    return table.reset_index(drop=True)
+
+
+def bootstrap_mse_difference(observed: np.ndarray, first: np.ndarray, second: np.ndarray, *, n_boot: int = 2000,
+                             seed: int = 1, level: float = 0.95) -> tuple[float, float, float]:
+    """MSE(first) - MSE(second) on the same animals and its paired bootstrap interval.
+
+    Returns
+    -------
+    tuple
+        (difference, lower, upper).
+    """
+    loss = (np.asarray(observed) - np.asarray(first)) ** 2 - (np.asarray(observed) - np.asarray(second)) ** 2
+    draws = np.random.default_rng(seed).integers(0, len(loss), size=(n_boot, len(loss)))
+    means = loss[draws].mean(axis=1)
+    alpha = (1 - level) / 2
+    return float(loss.mean()), float(np.quantile(means, alpha)), float(np.quantile(means, 1 - alpha))
+
+
+def paired_differences(runs_root: str | os.PathLike, *, reference: str = "GBLUP", seed: int = 1) -> pd.DataFrame:
+    """Test-MSE difference of each model from `reference` on the same animals, with a 95 % interval.
+
+    With several folds the interval is the t interval of the per-fold differences;
+    with one split (generations 1-4 -> 5) a paired bootstrap over the test animals.
+    A negative difference means the model predicts better than the reference.
+    """
+    rows = []
+    by_dataset: dict[str, list[pd.DataFrame]] = {}
+    for dataset, _, folder in _run_folders(runs_root):
+        by_dataset.setdefault(dataset, []).append(pd.read_csv(folder / "predictions.csv"))
+    for dataset, folds in by_dataset.items():
+        for model, column in PREDICTION_COLUMNS.items():
+            if model == reference or any(column not in f.columns for f in folds):  # runs made before GDBLUP/RKHS
+                continue
+            if len(folds) == 1:
+                diff, lower, upper = bootstrap_mse_difference(folds[0]["observed"], folds[0][column],
+                                                              folds[0][PREDICTION_COLUMNS[reference]], seed=seed)
+                method = "paired bootstrap over animals"
+            else:
+                per_fold = np.array([np.mean((f["observed"] - f[column]) ** 2)
+                                     - np.mean((f["observed"] - f[PREDICTION_COLUMNS[reference]]) ** 2) for f in folds])
+                diff = float(per_fold.mean())
+                half = float(stats.t.ppf(0.975, len(per_fold) - 1) * per_fold.std(ddof=1) / np.sqrt(len(per_fold)))
+                lower, upper = diff - half, diff + half
+                method = f"t interval over {len(per_fold)} folds"
+            rows.append({"dataset": dataset, "model": model, "reference": reference, "mse_difference": diff,
+                         "lower_95": lower, "upper_95": upper, "method": method})
+    return pd.DataFrame(rows, columns=["dataset", "model", "reference", "mse_difference", "lower_95", "upper_95",
+                                       "method"])

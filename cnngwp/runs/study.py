@@ -1,0 +1,309 @@
+"""The simulation study the paper asked for: for which architectures and heritabilities does the CNN pay off?
+
+A study is a named grid (``GRIDS``) of data sets: every (architecture, heritability,
+replicate). Each replicate is one simulated population (its own seed) carrying a trait per
+architecture and heritability (each with its own seed), so the architectures are compared
+on the same animals. Every data set is split generations 1-4 -> 5 and every model is fitted
+under the honest protocol: GBLUP, GDBLUP, RKHS and the Bayesian LASSO, and the CNN ensemble.
+
+How the CNN is tuned in a study: a full Bayesian optimisation per data set would cost the
+default grid hours, so the study fixes what transfers between traits of one population and
+chooses what does not on the data set's own validation rows. Filters and kernel size are the
+paper's γ_MA for QTLMAS2010 (64 and 27), set before any study data existed; the L1 penalty λ,
+which depends most on the heritability, is picked per data set from :attr:`StudyGrid.l1_grid`
+by the best validation MSE of one network each on the youngest training generation; then
+:attr:`StudyGrid.n_members` networks with that λ choose their epochs on the same rows and are
+refitted on every training row (the ``quick`` profile's training). The test generation is
+predicted once.
+
+A study folder ``<runs_root>/study-<grid>/`` holds ``grid.json`` (the settings it is tied
+to), ``datasets/<key>/results.csv`` and ``predictions.csv`` per finished data set (a killed
+study resumes without repeating one) and ``study.csv``, the tidy table of every data set and
+model.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from distributed import Client, as_completed
+
+from cnngwp.data.genotypes import GenotypeData, quality_control
+from cnngwp.errors import CnngwpInputError
+from cnngwp.reports.comparison import fit_baselines, prediction_metrics
+from cnngwp.atomic import atomic_write, tie_to_settings
+from cnngwp.runs.parallel import open_client
+from cnngwp.seeds import seed_from
+from cnngwp.data.simulate import (
+    ARCHITECTURES,
+    Population,
+    SimulationConfig,
+    realised_variance_components,
+    simulate_population,
+)
+from cnngwp.data.splits import Split, split_by_generation
+from cnngwp.tuning.problem import PROFILES, TrainingSettings, TuningProblem, fit_cnn
+from cnngwp.tuning.search import Gamma, evaluate_gamma
+
+__all__ = ["GRIDS", "STUDY_COLUMNS", "StudyContext", "StudyDataset", "StudyGrid", "fit_every_model",
+           "fit_study_dataset", "run_study", "study_context", "study_folder"]
+
+#: Columns of the tidy study table.
+STUDY_COLUMNS = ["dataset", "architecture", "h2", "replicate", "model", "mse", "correlation", "slope", "seconds",
+                 "h2_realised", "additive", "dominance", "epistatic", "residual", "cnn_l1"]
+#: The CNN's filters and kernel size in a study: the paper's gamma_MA for QTLMAS2010.
+PAPER_GAMMA = Gamma(64, 27, 0.571)
+
+
+@dataclass(frozen=True)
+class StudyDataset:
+    """One data set of a study: a trait of `architecture` at heritability `h2` on replicate `replicate`'s population."""
+
+    architecture: str
+    h2: float
+    replicate: int
+    trait_seed: int
+
+    @property
+    def key(self) -> str:
+        return f"{self.architecture}-h2-{self.h2:g}-rep-{self.replicate}"
+
+
+@dataclass(frozen=True)
+class StudyGrid:
+    """A named study: the scenarios, the population, and how the CNN is fitted.
+
+    Attributes
+    ----------
+    name
+        ``default`` (``make book``), ``full`` (the paper's population size) or ``smoke`` (tests).
+    architectures, heritabilities, replicates
+        The grid: every architecture at every heritability, on each replicate's population.
+    population
+        The simulation settings of each replicate's population (trait settings aside).
+    n_members
+        CNN ensemble members per data set.
+    l1_grid
+        The lambdas a data set's CNN chooses from on its validation rows (one value: fixed).
+    training
+        How each network is trained (a profile's training settings).
+    seed
+        Seeds every population, trait and network of the study.
+    description
+        What the grid is for, in a sentence.
+    """
+
+    name: str
+    architectures: tuple[str, ...]
+    heritabilities: tuple[float, ...]
+    replicates: int
+    population: SimulationConfig
+    n_members: int
+    l1_grid: tuple[float, ...]
+    training: TrainingSettings = field(default_factory=lambda: PROFILES["quick"].training)
+    seed: int = 1
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.architectures) - set(ARCHITECTURES))
+        if unknown:
+            raise CnngwpInputError(f"study grid {self.name!r}: unknown architecture(s) {unknown}; "
+                                   f"expected some of {list(ARCHITECTURES)}")
+
+    def population_seed(self, replicate: int) -> int:
+        """The seed of replicate `replicate`'s population."""
+        return seed_from(self.seed, replicate)
+
+    def datasets(self) -> list[StudyDataset]:
+        """Every data set of the grid, replicate by replicate, each trait with its own seed."""
+        out = []
+        for r in range(self.replicates):
+            for a, architecture in enumerate(self.architectures):
+                for h, h2 in enumerate(self.heritabilities):
+                    seed = seed_from(self.seed, r, a, h, 1)
+                    out.append(StudyDataset(architecture, h2, r, seed))
+        return out
+
+    def trait_config(self, dataset: StudyDataset) -> SimulationConfig:
+        return replace(self.population, architecture=dataset.architecture, heritability=dataset.h2)
+
+    def record(self) -> dict:
+        """The settings a study folder is tied to."""
+        return {"name": self.name, "architectures": list(self.architectures),
+                "heritabilities": list(self.heritabilities), "replicates": self.replicates,
+                "population": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self.population).items()},
+                "n_members": self.n_members, "l1_grid": list(self.l1_grid), "filters": PAPER_GAMMA.filters,
+                "kernel_size": PAPER_GAMMA.kernel_size, "training": asdict(self.training), "seed": self.seed}
+
+
+def _study_population() -> SimulationConfig:
+    """1,070 animals (generations of 150 and 300 after the 20 founders) and 1,000 SNPs on two 25 Mb chromosomes:
+    the default population's SNP density (so its LD and a kernel of 27 SNPs mean the same) on a tenth of its genome,
+    so that 16 data sets with every model fit in a few minutes on 2 cores."""
+    return replace(SimulationConfig(), generation_sizes=(20, 150, 300, 300, 300), n_chromosomes=2,
+                   chromosome_length=25_000_000, snps_per_chromosome=500)
+
+
+#: The named study grids.
+GRIDS = {
+    "default": StudyGrid("default", ARCHITECTURES, (0.2, 0.6), 2, _study_population(), n_members=2,
+                         l1_grid=(0.25, 0.571, 1.5),
+                         description="4 architectures x h2 0.2 and 0.6 x 2 replicates on 1,070 animals x 1,000 SNPs; "
+                                     "2 CNN members (make book)"),
+    "full": StudyGrid("full", ARCHITECTURES, (0.1, 0.3, 0.6), 5, SimulationConfig(), n_members=8,
+                      l1_grid=(0.25, 0.571, 1.5),
+                      description="4 architectures x h2 0.1, 0.3 and 0.6 x 5 replicates on the QTLMAS2010 "
+                                  "population size (3,226 animals x 10,000 SNPs); 8 CNN members"),
+    "smoke": StudyGrid("smoke", ("additive", "dominance"), (0.5,), 2, SimulationConfig.small(), n_members=1,
+                       l1_grid=(0.5,), training=PROFILES["smoke"].training,
+                       description="seconds, for tests"),
+}
+
+
+@dataclass(frozen=True)
+class StudyContext:
+    """What chapter 8 works on: the grid, the runs folder and where its tasks run."""
+
+    grid: StudyGrid
+    runs_root: Path
+    scheduler: str | None
+
+    def summary(self) -> str:
+        """One line on the grid: its scenarios, data sets and population."""
+        g = self.grid
+        sizes = g.population.generation_sizes
+        return (f"study grid {g.name!r}: {len(g.architectures)} architectures x h2 "
+                f"{', '.join(f'{h:g}' for h in g.heritabilities)} x {g.replicates} replicates = "
+                f"{len(g.datasets())} data sets; each population {sum(sizes)} animals in {len(sizes)} generations, "
+                f"{g.population.n_chromosomes * g.population.snps_per_chromosome} SNPs; CNN: filters "
+                f"{PAPER_GAMMA.filters}, kernel {PAPER_GAMMA.kernel_size}, lambda from {list(g.l1_grid)}, "
+                f"{g.n_members} members")
+
+    @contextmanager
+    def client(self) -> Iterator[Client]:
+        """The Dask client the study's data sets run on."""
+        with open_client(self.scheduler) as client:
+            yield client
+
+
+def study_context(*, grid: str, runs_root: str, scheduler: str) -> StudyContext:
+    """Check chapter 8's parameters and build its :class:`StudyContext` (``scheduler`` "": a local cluster).
+
+    Raises
+    ------
+    CnngwpInputError
+        An unknown grid (naming the known ones).
+    """
+    if grid not in GRIDS:
+        raise CnngwpInputError(f"study grid {grid!r}: expected one of {sorted(GRIDS)}")
+    return StudyContext(GRIDS[grid], Path(runs_root), scheduler or None)
+
+
+def study_folder(runs_root: str | os.PathLike, grid: StudyGrid) -> Path:
+    """``<runs_root>/study-<grid name>``."""
+    return Path(runs_root) / f"study-{grid.name}"
+
+
+def fit_every_model(data: GenotypeData, split: Split, *, l1_grid: tuple[float, ...], n_members: int,
+                    training: TrainingSettings, seed: int, filters: int = PAPER_GAMMA.filters,
+                    kernel_size: int = PAPER_GAMMA.kernel_size) -> tuple[pd.DataFrame, pd.DataFrame, float]:
+    """Every baseline and a CNN ensemble on one split, honestly, scoring the test rows once.
+
+    The CNN has `filters` and `kernel_size` fixed; its lambda is the value of `l1_grid`
+    whose single network has the lowest validation MSE (rows carved from the training rows,
+    as in a run), then `n_members` networks with it choose their epochs on those rows and
+    are refitted on every training row.
+
+    Returns
+    -------
+    tuple
+        The metrics table (``model``, ``mse``, ``correlation``, ``slope``, ``seconds``), the
+        test predictions (``observed`` and one column per model) and the chosen lambda.
+    """
+    fits = fit_baselines(data, split, seed=seed)
+    problem = TuningProblem.from_split(data, split, seed=seed)
+    start = time.perf_counter()
+    gamma = Gamma(filters, kernel_size, l1_grid[0])
+    if len(l1_grid) > 1:
+        scores = [evaluate_gamma(problem, replace(gamma, l1=v), training, "honest", seed)["validation_mse"]
+                  for v in l1_grid]
+        gamma = replace(gamma, l1=l1_grid[int(np.argmin(scores))])
+    cnn = fit_cnn(problem, gamma, training, "honest", seed, refit=True, n_members=n_members)
+    predicted = cnn.predict(problem.X_test)
+    cnn_row = {"model": "CNN ensemble", **prediction_metrics(problem.y_test, predicted),
+               "seconds": time.perf_counter() - start}
+    table = pd.concat([fits.table.drop(columns="split"), pd.DataFrame([cnn_row])], ignore_index=True)
+    return table, fits.predictions.assign(**{"CNN ensemble": predicted}), gamma.l1
+
+
+def fit_study_dataset(population: Population, dataset: StudyDataset, grid: StudyGrid) -> tuple[pd.DataFrame,
+                                                                                               pd.DataFrame]:
+    """Simulate one data set's trait and fit every model on generations 1-4 (:func:`fit_every_model`), scoring
+    generation 5 once.
+
+    Returns
+    -------
+    tuple of pandas.DataFrame
+        The data set's rows of the study table (:data:`STUDY_COLUMNS`), and its test
+        predictions (``observed`` and one column per model).
+    """
+    data = population.trait(grid.trait_config(dataset), seed=dataset.trait_seed)
+    realised = realised_variance_components(data)
+    data = quality_control(data)[0]
+    table, predictions, l1 = fit_every_model(data, split_by_generation(data), l1_grid=grid.l1_grid,
+                                             n_members=grid.n_members, training=grid.training,
+                                             seed=dataset.trait_seed % 1_000_000)
+    rows = table.assign(dataset=dataset.key, architecture=dataset.architecture, h2=dataset.h2,
+                        replicate=dataset.replicate, h2_realised=realised["h2"],
+                        **{k: realised[k] for k in ("additive", "dominance", "epistatic", "residual")}, cnn_l1=l1)
+    return rows[STUDY_COLUMNS], predictions
+
+
+def _dataset_files(folder: Path, dataset: StudyDataset) -> tuple[Path, Path]:
+    base = folder / "datasets" / dataset.key
+    return base / "results.csv", base / "predictions.csv"
+
+
+def run_study(grid: StudyGrid, runs_root: str | os.PathLike, client: Client, *, progress: bool = True) -> pd.DataFrame:
+    """Fit every data set of `grid` not finished yet (one Dask task each) and return the tidy study table.
+
+    Each replicate's population is simulated once, in this process, and sent to the
+    workers once. A data set's files are written as its task finishes, so a killed study
+    resumes where it stopped; the folder is tied to the grid's settings (``grid.json``).
+    The table is also written to ``study.csv``.
+
+    Raises
+    ------
+    CnngwpInputError
+        If the study folder was made with other settings.
+    """
+    folder = study_folder(runs_root, grid)
+    folder.mkdir(parents=True, exist_ok=True)
+    tie_to_settings(folder / "grid.json", grid.record())
+    todo = [d for d in grid.datasets() if not _dataset_files(folder, d)[0].exists()]
+    start = time.perf_counter()
+    futures = {}
+    for replicate in sorted({d.replicate for d in todo}):
+        population = simulate_population(seed=grid.population_seed(replicate), config=grid.population)
+        shared = client.scatter(population, broadcast=True)
+        for dataset in (d for d in todo if d.replicate == replicate):
+            futures[client.submit(fit_study_dataset, shared, dataset, grid, pure=False)] = dataset
+    for number, future in enumerate(as_completed(futures), 1):
+        rows, predictions = future.result()
+        results, predictions_path = _dataset_files(folder, futures[future])
+        results.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write(predictions_path, lambda tmp, frame=predictions: frame.to_csv(tmp))
+        atomic_write(results, lambda tmp, frame=rows: frame.to_csv(tmp, index=False))  # last: marks it finished
+        if progress:
+            print(f"study {grid.name}: [{number}/{len(todo)}] {futures[future].key} done "
+                  f"({time.perf_counter() - start:.0f} s)", flush=True)
+    table = pd.concat([pd.read_csv(_dataset_files(folder, d)[0]) for d in grid.datasets()], ignore_index=True)
+    atomic_write(folder / "study.csv", lambda tmp: table.to_csv(tmp, index=False))
+    return table

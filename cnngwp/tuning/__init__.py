@@ -1,0 +1,1 @@
+"""Tuning and ensembles: the run's arrays, Bayesian optimisation of gamma and the model-averaged ensemble."""

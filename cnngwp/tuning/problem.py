@@ -1,0 +1,187 @@
+"""How one CNN of a run is trained: the training settings, the profiles, the run's arrays and ``fit_cnn``.
+
+Shared by the Bayesian optimisation (:mod:`cnngwp.tuning.search`, which keeps the validation
+MSE as its objective and never refits) and the model-averaged ensemble
+(:mod:`cnngwp.tuning.ensemble`, whose members under the honest protocol choose their number of
+epochs on the validation rows and are then refitted on every training row for that many
+epochs).
+
+Two protocols:
+
+``honest`` (default)
+    Networks are judged on validation rows carved from the training rows (the youngest
+    training generation where generations exist, else a seeded random fraction); the
+    test rows are not touched until the ensemble's final prediction.
+``paper``
+    Networks are judged on the *test* rows, as in the published script; no refit.
+    Results are optimistic: tuned on the test set.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from cnngwp.data.covariates import CovariateDesign, check_full_rank
+from cnngwp.data.genotypes import GenotypeData
+from cnngwp.data.splits import Split, validation_split
+from cnngwp.errors import CnngwpInputError
+from cnngwp.models.cnn.estimator import CNNGWPRegressor
+
+__all__ = ["OPTIMISTIC", "PROFILES", "PROTOCOLS", "Profile", "TrainingSettings", "TuningProblem", "check_protocol",
+           "fit_cnn"]
+
+PROTOCOLS = ("honest", "paper")
+#: The label every table or figure made under the paper protocol carries.
+OPTIMISTIC = "optimistic: tuned on the test set"
+
+# One fit at a time per process: Keras seeds are process-global, and each engine already
+# uses every core the worker was given.
+_FIT_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class TrainingSettings:
+    """How each CNN is trained (gamma aside).
+
+    Attributes
+    ----------
+    learning_rate, batch_size, epochs
+        Adam's learning rate, the batch size and the epoch cap.
+    patience
+        Stop after this many epochs without a better validation MSE (None: train to the cap).
+    refit
+        Honest protocol: after choosing its epoch count on the validation rows, each
+        ensemble member is retrained on all training rows for that many epochs. BO
+        evaluations never refit; the paper protocol has nothing to refit.
+    """
+
+    learning_rate: float = 2.5e-4
+    batch_size: int = 48
+    epochs: int = 250
+    patience: int | None = None
+    refit: bool = True
+
+    def refits(self, protocol: str) -> bool:
+        """Whether ensemble members are refitted under `protocol` (only honest runs have rows to add back)."""
+        return self.refit and protocol == "honest"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """The costly settings bundled: BO points, replicates S, ensemble size and training."""
+
+    name: str
+    n_initial: int
+    n_guided: int
+    replicates: int
+    n_members: int
+    training: TrainingSettings = field(default_factory=TrainingSettings)
+    description: str = ""
+
+    @property
+    def n_points(self) -> int:
+        """T, the BO evaluations per replicate."""
+        return self.n_initial + self.n_guided
+
+
+PROFILES = {
+    "paper": Profile("paper", 15, 25, 25, 25, TrainingSettings(2.5e-4, 48, 250, None, True),
+                     "the published numbers: T = 40, S = 25, 250 epochs at lr 2.5e-4; for a GPU or a cluster"),
+    # lr 2e-3 with patience 10: best epoch 12 of 22 run, against 58 of 68 at the paper's 2.5e-4, for the
+    # same test MSE after refit (benchmarks/bench_training.py); the cap is never reached. Sized so that make book
+    # (with chapter 8's study) fits 25 minutes on a 2-core AVX2 machine, where one BO evaluation of the default data
+    # took 60 s and one member about 2 minutes on one core; on the mice folds 4 members were within 0.4 % of 12.
+    "quick": Profile("quick", 5, 3, 2, 4, TrainingSettings(2e-3, 48, 100, 10, True),
+                     "a laptop CPU: T = 8 (5 random + 3 guided), S = 2, 4 members, lr 2e-3 stopped by patience 10 "
+                     "(cap 100 epochs), refit"),
+    "smoke": Profile("smoke", 3, 2, 2, 2, TrainingSettings(2e-3, 32, 3, None, True),
+                     "seconds on a tiny data set, for tests"),
+}
+
+
+def check_protocol(protocol: str) -> None:
+    """Raise :class:`cnngwp.errors.CnngwpInputError` unless `protocol` is ``honest`` or ``paper``."""
+    if protocol not in PROTOCOLS:
+        raise CnngwpInputError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
+
+
+@dataclass(frozen=True)
+class TuningProblem:
+    """The arrays one tuning run needs: training rows, their validation part, and the test rows.
+
+    Built once and sent to every Dask worker. The validation part is fixed for the whole
+    run, so every BO evaluation and ensemble member is judged on the same rows. Under the
+    honest protocol the test rows are only used by the final ensemble.
+
+    Attributes
+    ----------
+    validation
+        Positions within the training rows used for validation under the honest protocol:
+        the youngest training generation where generations exist, else a seeded random
+        fraction (:func:`cnngwp.data.splits.validation_split`).
+    C_train, C_test
+        Fixed-effect covariates of the training and test rows (design matrices), or None.
+    validation_rule
+        Which rows validate, in words (what reports say).
+    """
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    validation: np.ndarray
+    name: str
+    C_train: np.ndarray | None = None
+    C_test: np.ndarray | None = None
+    validation_rule: str = "validation rows carved from the training rows"
+
+    @classmethod
+    def from_split(cls, data: GenotypeData, split: Split, *, validation_fraction: float = 0.2, seed: int = 1,
+                   covariates: CovariateDesign | None = None) -> TuningProblem:
+        """The training and test rows of `split`, with the validation part drawn once.
+
+        `covariates`, fitted on the training rows, gives both parts' fixed-effect design.
+        """
+        gen = data.generations
+        inner = validation_split(None if gen is None else gen[split.train], fraction=validation_fraction, seed=seed,
+                                 n=len(split.train), where=data.source)
+        name = f"{data.source} {split.name} ({inner.name})"
+        C_train = C_test = None
+        if covariates is not None:
+            C_train, C_test = covariates.for_rows(data, split.train), covariates.for_rows(data, split.test)
+            check_full_rank(C_train, names=covariates.names)
+            name += f" covariates {','.join(covariates.names)}"
+        rule = (f"the youngest training generation ({inner.name.removeprefix('validation-generation-')})"
+                if inner.name.startswith("validation-generation-") else
+                f"a seeded random {validation_fraction:.0%} of the training rows")
+        return cls(data.genotypes[split.train], data.y[split.train], data.genotypes[split.test],
+                   data.y[split.test], inner.test, name, C_train, C_test, rule)
+
+    @property
+    def fit_rows(self) -> np.ndarray:
+        """Positions within the training rows the networks are fitted on under the honest protocol."""
+        return np.setdiff1d(np.arange(len(self.y_train)), self.validation)
+
+
+def fit_cnn(problem: TuningProblem, gamma, training: TrainingSettings, protocol: str, seed: int, *,
+            refit: bool = False, n_members: int = 1) -> CNNGWPRegressor:
+    """`n_members` CNNs with `gamma`, each kept at its best epoch on the validation rows (``paper``: the test rows).
+
+    With ``refit=True`` and ``training.refit`` under the honest protocol, each network is
+    then retrained on every training row for its best number of epochs. Several members
+    train together in one network where Keras' backend sees a GPU, else one by one.
+    """
+    check_protocol(protocol)
+    model = CNNGWPRegressor(filters=int(gamma.filters), kernel_size=int(gamma.kernel_size), l1=float(gamma.l1),
+                            learning_rate=training.learning_rate, batch_size=training.batch_size,
+                            epochs=training.epochs, patience=training.patience,
+                            refit=refit and training.refits(protocol), n_members=n_members, seed=seed)
+    with _FIT_LOCK:
+        if protocol == "paper":
+            return model.fit(problem.X_train, problem.y_train, covariates=problem.C_train,
+                             validation_data=(problem.X_test, problem.y_test, problem.C_test))
+        return model.fit(problem.X_train, problem.y_train, covariates=problem.C_train,
+                         validation_rows=problem.validation)
