@@ -24,6 +24,7 @@ book: $(STAMP)
 	$(PY) -m cnngwp book --runs runs
 
 test: $(STAMP)
+	$(PY) -m ruff check cnngwp tests benchmarks
 	$(PY) -m pytest
 
 # Re-pin requirements.lock from pyproject.toml (run after changing dependencies).

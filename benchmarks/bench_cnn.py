@@ -141,25 +141,37 @@ def epoch_cost(data, split, k: int) -> tuple[float, float]:
     conv_flop = 2 * 2 * n * ((p + 1) // 2) * GAMMA["kernel_size"] * GAMMA["filters"]  # forward + kernel gradient
     peak = fma_peak_gflops()
     print(f"(a) published pattern        {a:7.3f} s per model-epoch  {conv_flop / a / 1e9:6.1f} GFLOP/s")
-    print(f"(b) cnngwp, Keras engine     {b:7.3f} s per model-epoch  {conv_flop / b / 1e9:6.1f} GFLOP/s  (a/b = {a / b:.2f})")
-    print(f"(c) cnngwp, numba engine     {c:7.3f} s per model-epoch  {conv_flop / c / 1e9:6.1f} GFLOP/s  (a/c = {a / c:.2f})")
-    print(f"(d) numba, 2 x 64 filters    {d:7.3f} s per member-epoch (d/c = {d / c:.2f}: members fused into one pass "
-          f"{'would' if d < 0.9 * c else 'would not'} pay)")
-    print(f"FMA peak (register-only AVX2 FMA loop, {os.cpu_count()} threads): {peak:.1f} GFLOP/s; share of it: "
-          f"(a) {conv_flop / a / 1e9 / peak:.2f} (b) {conv_flop / b / 1e9 / peak:.2f} (c) {conv_flop / c / 1e9 / peak:.2f}")
+    print(f"(b) cnngwp, Keras engine     {b:7.3f} s per model-epoch  {conv_flop / b / 1e9:6.1f} GFLOP/s  "
+          f"(a/b = {a / b:.2f})")
+    print(
+        f"(c) cnngwp, numba engine     {c:7.3f} s per model-epoch  {conv_flop / c / 1e9:6.1f} GFLOP/s  "
+        f"(a/c = {a / c:.2f})"
+    )
+    print(
+        f"(d) numba, 2 x 64 filters    {d:7.3f} s per member-epoch (d/c = {d / c:.2f}: members fused into one pass "
+        f"{'would' if d < 0.9 * c else 'would not'} pay)"
+    )
+    print(
+        f"FMA peak (register-only AVX2 FMA loop, {os.cpu_count()} threads): {peak:.1f} GFLOP/s; share of it: "
+        f"(a) {conv_flop / a / 1e9 / peak:.2f} (b) {conv_flop / b / 1e9 / peak:.2f} "
+        f"(c) {conv_flop / c / 1e9 / peak:.2f}"
+    )
     return a / c, conv_flop / c / 1e9 / peak
 
 
 def early_stopping(data, split, epochs: int, patiences: list[int]) -> float:
     X, y = data.genotypes, data.y
     start = time.perf_counter()
-    model = CNNGWPRegressor(**GAMMA, epochs=epochs, patience=None).fit(X[split.train], y[split.train],
-                                                        generations=data.generations[split.train])
+    model = CNNGWPRegressor(**GAMMA, epochs=epochs, patience=None).fit(
+        X[split.train], y[split.train], generations=data.generations[split.train]
+    )
     seconds = time.perf_counter() - start
     curve = model.history_[0]["validation_mse"].to_numpy()
     full_best = curve.min()
-    print(f"full run: {epochs} epochs in {seconds:.0f} s, best validation MSE {full_best:.3f} "
-          f"at epoch {int(curve.argmin()) + 1}")
+    print(
+        f"full run: {epochs} epochs in {seconds:.0f} s, best validation MSE {full_best:.3f} "
+        f"at epoch {int(curve.argmin()) + 1}"
+    )
     ratio = float("nan")
     for patience in patiences:
         best_epoch, stop = 0, len(curve)
@@ -170,29 +182,43 @@ def early_stopping(data, split, epochs: int, patiences: list[int]) -> float:
                 stop = epoch + 1
                 break
         reached = curve[:stop].min()
-        print(f"patience {patience:>3}: stops after {stop:>3} epochs ({epochs / stop:.2f}x fewer), "
-              f"best validation MSE {reached:.3f} ({100 * (reached / full_best - 1):+.2f}%)")
+        print(
+            f"patience {patience:>3}: stops after {stop:>3} epochs ({epochs / stop:.2f}x fewer), "
+            f"best validation MSE {reached:.3f} ({100 * (reached / full_best - 1):+.2f}%)"
+        )
         if patience == CNNGWPRegressor().patience:
             ratio = epochs / stop
     test_mse = np.mean((model.predict(X[split.test]) - y[split.test]) ** 2)
     gblup = GBLUP().fit(X[split.train], y[split.train]).predict(X[split.test])
-    print(f"test MSE (generation 5): one CNN at its best validation epoch {test_mse:.2f}; "
-          f"GBLUP {np.mean((gblup - y[split.test]) ** 2):.2f}")
+    print(
+        f"test MSE (generation 5): one CNN at its best validation epoch {test_mse:.2f}; "
+        f"GBLUP {np.mean((gblup - y[split.test]) ** 2):.2f}"
+    )
     return ratio
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--part", choices=["epoch-cost", "early-stopping", "all"], default="all")
     parser.add_argument("--timed-epochs", type=int, default=3, help="k in (T(1 + k) - T(1)) / k")
-    parser.add_argument("--epochs", type=int, default=250, help="length of the full early-stopping run")
+    parser.add_argument(
+        "--epochs", type=int, default=250, help="length of the full early-stopping run"
+    )
     parser.add_argument("--patience", type=int, nargs="+", default=[10, 20, 30, 50])
     args = parser.parse_args()
     data, split = load()
     print(f"data: {len(split.train)} training x {data.n_snps} SNPs, {len(split.test)} test")
     nan = float("nan")
-    per_epoch, share = epoch_cost(data, split, args.timed_epochs) if args.part != "early-stopping" else (nan, nan)
-    epoch_ratio = early_stopping(data, split, args.epochs, args.patience) if args.part != "epoch-cost" else nan
+    per_epoch, share = (
+        epoch_cost(data, split, args.timed_epochs) if args.part != "early-stopping" else (nan, nan)
+    )
+    epoch_ratio = (
+        early_stopping(data, split, args.epochs, args.patience)
+        if args.part != "epoch-cost"
+        else nan
+    )
     print(f"per_epoch_ratio={per_epoch:.2f} peak_share={share:.2f} epoch_ratio={epoch_ratio:.2f}")
 
 

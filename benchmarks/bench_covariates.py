@@ -59,13 +59,19 @@ def main() -> int:
                              "seconds": time.perf_counter() - start})
                 named = design.names if len(effects) else []
                 described = ", ".join(f"{n} {v:+.3f}" for n, v in zip(named, effects, strict=True))
-                print(f"fold {fold} {label:>7} covariates  {name:<6} test MSE {mse:.4f}  r {rows[-1]['correlation']:.3f}"
-                      f"  {rows[-1]['seconds']:.0f} s" + (f"  fixed effects: {described}" if described else ""),
-                      flush=True)
+                print(
+                    f"fold {fold} {label:>7} covariates  {name:<6} test MSE {mse:.4f}  r {rows[-1]['correlation']:.3f}"
+                    f"  {rows[-1]['seconds']:.0f} s" + (f"  fixed effects: {described}" if described else ""),
+                    flush=True,
+                )
     table = pd.DataFrame(rows).pivot_table(index="model", columns="covariates", values="test_mse", aggfunc="mean")
     print(table[["without", "with"]].round(4).to_string())
-    print(" ".join(f"{name}_mse={table.loc[name, 'without']:.4f}/{table.loc[name, 'with']:.4f}"
-                   for name in ("GBLUP", "BLASSO", "CNN")))
+    print(
+        " ".join(
+            f"{name}_mse={table.loc[name, 'without']:.4f}/{table.loc[name, 'with']:.4f}"
+            for name in ("GBLUP", "BLASSO", "CNN")
+        )
+    )
     return 0
 
 

@@ -1,4 +1,6 @@
-"""How lambda moves the CNN against GBLUP on a real trait: `python benchmarks/bench_penalty.py [--fold K] [--gammas ...]`.
+"""How lambda moves the CNN against GBLUP on a real trait.
+
+`python benchmarks/bench_penalty.py [--fold K] [--gammas ...]`.
 
 Data: the mice of ../shared/data/mice (trait Obesity.BodyLength, the fixed 5-fold partition);
 one fold, its validation rows drawn as in a run (seeded random 20 % of the training rows).
@@ -32,22 +34,39 @@ def main() -> int:
     if spec is None:
         return 2
     data = load_dataset(spec)
-    problem = TuningProblem.from_split(data, select_split(dataset_splits(data, spec), args.fold, spec), seed=1)
-    gblup = np.mean((GBLUP().fit(problem.X_train, problem.y_train).predict(problem.X_test) - problem.y_test) ** 2)
+    problem = TuningProblem.from_split(
+        data, select_split(dataset_splits(data, spec), args.fold, spec), seed=1
+    )
+    gblup = np.mean(
+        (GBLUP().fit(problem.X_train, problem.y_train).predict(problem.X_test) - problem.y_test)
+        ** 2
+    )
     print(f"mice fold {args.fold}: GBLUP test MSE {gblup:.4f}", flush=True)
     ratios = {}
     for text in args.gammas:
         filters, kernel, l1 = text.split(":")
         start = time.perf_counter()
-        model = CNNGWPRegressor(filters=int(filters), kernel_size=int(kernel), l1=float(l1), learning_rate=2e-3,
-                                epochs=100, patience=10, refit=True, n_members=4, seed=3)
+        model = CNNGWPRegressor(
+            filters=int(filters),
+            kernel_size=int(kernel),
+            l1=float(l1),
+            learning_rate=2e-3,
+            epochs=100,
+            patience=10,
+            refit=True,
+            n_members=4,
+            seed=3,
+        )
         model.fit(problem.X_train, problem.y_train, validation_rows=problem.validation)
         members = model.predict_members(problem.X_test)
         ensemble = members.mean(axis=0)
         ratios[text] = np.mean((ensemble - problem.y_test) ** 2) / gblup
-        print(f"gamma {text}: CNN/GBLUP {ratios[text]:.3f}, r {np.corrcoef(ensemble, problem.y_test)[0, 1]:.3f}, "
-              f"members {np.round(np.mean((members - problem.y_test) ** 2, axis=1) / gblup, 3).tolist()}, "
-              f"best epochs {model.best_epochs_}, {time.perf_counter() - start:.0f} s", flush=True)
+        print(
+            f"gamma {text}: CNN/GBLUP {ratios[text]:.3f}, r {np.corrcoef(ensemble, problem.y_test)[0, 1]:.3f}, "
+            f"members {np.round(np.mean((members - problem.y_test) ** 2, axis=1) / gblup, 3).tolist()}, "
+            f"best epochs {model.best_epochs_}, {time.perf_counter() - start:.0f} s",
+            flush=True,
+        )
     best = min(ratios, key=ratios.get)
     print(f"best_gamma={best} best_ratio={ratios[best]:.3f}")
     return 0

@@ -40,8 +40,10 @@ def main() -> None:
         print(f"samples                   {genotypes.shape[0]}")
         print(f"SNPs (MAF >= 0.01)        {genotypes.shape[1]} ({int((maf >= 0.01).sum())})")
         print(f"generation 5              {int((data.samples['generation'] == 5).sum())}")
-        print(f"phenotype mean, variance  {data.y.mean():.2f}, {data.y.var(ddof=1):.1f} "
-              f"(before extension {data.samples['y_original'].mean():.2f}, {data.samples['y_original'].var(ddof=1):.1f})")
+        print(
+            f"phenotype mean, variance  {data.y.mean():.2f}, {data.y.var(ddof=1):.1f} "
+            f"(before extension {data.samples['y_original'].mean():.2f}, {data.samples['y_original'].var(ddof=1):.1f})"
+        )
         print(f"mean adjacent r2          {np.nanmean(adjacent_r2(data)):.3f}")
         added = data.y - data.samples["y_original"].to_numpy()
         expected = np.zeros(data.n_samples)

@@ -20,7 +20,7 @@ from cnngwp.data.catalogue import DatasetSpec, load_dataset
 from cnngwp.data.splits import split_by_generation
 from cnngwp.runs.parallel import open_client
 from cnngwp.tuning.problem import Profile, TrainingSettings, TuningProblem
-from cnngwp.tuning.search import SEARCH_SPACES, tune
+from cnngwp.tuning.search import SEARCH_SPACES, RunSettings, tune
 
 
 def main() -> None:
@@ -40,7 +40,7 @@ def main() -> None:
     for workers in (1, 2):
         with tempfile.TemporaryDirectory() as run_dir, open_client(None, n_workers=workers) as client:
             start = time.perf_counter()
-            result = tune(problem, client, run_dir, space=SEARCH_SPACES["qtlmas2010"], profile=profile, seed=1,
+            result = tune(problem, client, run_dir, RunSettings(SEARCH_SPACES["qtlmas2010"], profile, seed=1),
                           progress=False)
             seconds[workers] = time.perf_counter() - start
         points[workers] = result.evaluations[["filters", "kernel_size", "l1"]].to_numpy()

@@ -143,7 +143,7 @@ PUBLIC_MODULES = {
     ),
 }
 _WHERE = {name: module for module, names in PUBLIC_MODULES.items() for name in names}
-__all__ = ["__version__", *sorted(_WHERE)]
+
 
 
 def __getattr__(name: str):

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from cnngwp.atomic import atomic_write
+from cnngwp.atomic import atomic_directory, atomic_write
 from cnngwp.data.catalogue import DatasetSpec, dataset_splits, load_dataset, select_split
 from cnngwp.data.covariates import parse_columns
 from cnngwp.data.genotypes import summarise_dataset
@@ -19,14 +20,21 @@ from cnngwp.data.simulate import ARCHITECTURES, SimulationConfig, realised_varia
 from cnngwp.data.splits import split_by_generation
 from cnngwp.errors import CnngwpInputError
 from cnngwp.models.saved_model import MAX_MISSING_SNPS, load_model
-from cnngwp.reports.book import build_book
+from cnngwp.reports.book import book_inputs, build_book
 from cnngwp.reports.comparison import compare_baselines
-from cnngwp.runs.notebooks import NotebookError, run_folder, run_notebooks, run_study_notebook
+from cnngwp.runs.notebooks import (
+    NOTEBOOK_DIR,
+    NotebookError,
+    NotebookSettings,
+    run_folder,
+    run_notebooks,
+    run_study_notebook,
+)
 from cnngwp.runs.parallel import IN_PROCESS, open_client
 from cnngwp.runs.study import GRIDS
 from cnngwp.runs.workflow import covariate_design, fit_model, run_cnngwp
 from cnngwp.tuning.problem import OPTIMISTIC, PROFILES, PROTOCOLS
-from cnngwp.tuning.search import SearchSpace, search_space
+from cnngwp.tuning.search import RunSettings, search_space
 
 SPACE_HELP = ("bounds of gamma: 'qtlmas2010' (the paper's: lambda 0.1-1 on the trait rescaled to SD 10), 'wide' "
               "(lambda 0.1-10, log scale: for real traits of unknown heritability) or own bounds replacing some of "
@@ -78,10 +86,10 @@ def _dataset_from_args(args: argparse.Namespace) -> DatasetSpec:
     return DatasetSpec(key=Path(args.data).name, kind="folder", path=args.data, trait=args.trait)
 
 
-def _search_space(args: argparse.Namespace) -> SearchSpace:
-    base = search_space(args.space)
-    return SearchSpace(tuple(args.filters or base.filters), tuple(args.kernel or base.kernel_size),
-                       tuple(args.l1 or base.l1))
+def _run_settings(args: argparse.Namespace, protocol: str) -> RunSettings:
+    """The run's settings from the training arguments (the search space only through :func:`search_space`)."""
+    return RunSettings(search_space(args.space), PROFILES[args.profile], protocol, args.seed, args.replicates,
+                       args.members, args.batch_points)
 
 
 def _print_tuning(run) -> None:
@@ -106,14 +114,12 @@ def _tune(args: argparse.Namespace) -> None:
     data = load_dataset(spec)
     split = select_split(dataset_splits(data, spec), args.fold, spec)
     design = covariate_design(data, split, parse_columns(args.covariates), parse_columns(args.categorical))
-    profile = PROFILES[args.profile]
+    settings = _run_settings(args, args.protocol)
     start = time.perf_counter()
     with open_client(args.scheduler, n_workers=args.workers) as client:
-        run = run_cnngwp(data, split, args.out, client, space=_search_space(args), profile=profile,
-                         protocol=args.protocol, replicates=args.replicates, n_members=args.members, seed=args.seed,
-                         batch_points=args.batch_points, progress=not args.no_progress, covariates=design)
+        run = run_cnngwp(data, split, args.out, client, settings, progress=not args.no_progress, covariates=design)
     print(f"{data.source} {split.name}: {len(split.train)} training, {len(split.test)} test animals, "
-          f"{data.n_snps} SNPs; profile {profile.name}, protocol {args.protocol}")
+          f"{data.n_snps} SNPs; profile {settings.profile.name}, protocol {args.protocol}")
     _print_tuning(run)
     print(run.comparison.drop(columns="note").to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     _print_outputs(run, args.out, start)
@@ -121,16 +127,14 @@ def _tune(args: argparse.Namespace) -> None:
 
 def _fit(args: argparse.Namespace) -> None:
     data = load_dataset(_dataset_from_args(args))
-    profile = PROFILES[args.profile]
+    settings = _run_settings(args, "honest")
     start = time.perf_counter()
     with open_client(args.scheduler, n_workers=args.workers) as client:
-        run = fit_model(data, args.out, client, space=_search_space(args), profile=profile,
-                        replicates=args.replicates, n_members=args.members, seed=args.seed,
-                        batch_points=args.batch_points, progress=not args.no_progress,
+        run = fit_model(data, args.out, client, settings, progress=not args.no_progress,
                         covariates=parse_columns(args.covariates), categorical=parse_columns(args.categorical))
     summary = run.summary
     print(f"{data.source}: trained on all {summary['n_train']} phenotyped animals, {data.n_snps} SNPs; "
-          f"profile {profile.name}, honest protocol (tuning and epochs on rows carved from them)")
+          f"profile {settings.profile.name}, honest protocol (tuning and epochs on rows carved from them)")
     _print_tuning(run)
     _print_outputs(run, args.out, start)
 
@@ -157,9 +161,8 @@ def _run(args: argparse.Namespace) -> None:
         key = args.name or ("tiny-sim" if small else "qtlmas2010-sim")
         spec = DatasetSpec(key=key, kind="simulated", path=str(Path(args.runs) / "data" / key), seed=args.seed,
                            small=small)
-    records = run_notebooks(spec, runs_root=args.runs, profile=args.profile, protocol=args.protocol, space=args.space,
-                            seed=args.seed, scheduler=args.scheduler, folds=args.only_folds,
-                            covariates=args.covariates, categorical=args.categorical)
+    settings = NotebookSettings(args.profile, args.protocol, args.space, args.seed, args.covariates, args.categorical)
+    records = run_notebooks(spec, settings, runs_root=args.runs, scheduler=args.scheduler, folds=args.only_folds)
     for record in records:
         p = record["parameters"]
         state = "already complete, skipped" if record["skipped"] else f"executed in {record['seconds']:.0f} s"
@@ -167,8 +170,20 @@ def _run(args: argparse.Namespace) -> None:
 
 
 def _book(args: argparse.Namespace) -> None:
-    index = build_book(args.runs, args.default_run, study=args.study, out=args.out)
+    default_run, study = book_inputs(args.runs, default_run=args.default_run, study=args.study)
+    index = build_book(args.runs, default_run, study=study, out=args.out)
     print(f"wrote {index}")
+
+
+def _chapters(args: argparse.Namespace) -> None:
+    out = Path(args.out)
+    if out.exists() and any(out.iterdir()):
+        raise CnngwpInputError(f"{out}: not empty; expected a new or empty folder for the chapters")
+    with atomic_directory(out) as staging:
+        for source in sorted(NOTEBOOK_DIR.glob("*.md")):
+            shutil.copyfile(source, staging / source.name)
+    print(f"wrote the chapters' MyST sources to {out}/: open them with 'jupyter lab {out}' (jupytext opens each "
+          "as a notebook: right-click, Open With, Notebook)")
 
 
 def _study(args: argparse.Namespace) -> None:
@@ -204,9 +219,6 @@ def _add_training_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--members", type=int, help="ensemble size (default: the profile's)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the optimisers, the CNNs and random folds")
     parser.add_argument("--space", default="qtlmas2010", help=SPACE_HELP)
-    parser.add_argument("--filters", type=int, nargs=2, metavar=("LOW", "HIGH"), help="own bounds of the filters")
-    parser.add_argument("--kernel", type=int, nargs=2, metavar=("LOW", "HIGH"), help="own bounds of the kernel size")
-    parser.add_argument("--l1", type=float, nargs=2, metavar=("LOW", "HIGH"), help="own bounds of lambda")
     parser.add_argument("--scheduler", help=f"Dask scheduler address (tcp://host:8786) or {IN_PROCESS!r}; "
                                             "default a local cluster with one worker per core")
     parser.add_argument("--workers", type=int, help="workers of the local cluster (default: one per core)")
@@ -231,87 +243,176 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     sim = commands.add_parser("simulate", help="simulate a QTLMAS2010-like population and a trait of one architecture")
     sim.add_argument("--seed", type=int, required=True, help="random seed; the same seed gives identical files")
-    sim.add_argument("--out", required=True, help="output folder for genotypes.bed/.bim/.fam, phenotypes.csv, truth.csv")
-    sim.add_argument("--small", action="store_true", help="a few hundred animals and SNPs (seconds)")
-    sim.add_argument("--architecture", choices=ARCHITECTURES, default="qtlmas2010",
-                     help="genetic architecture of the trait (default: QTLMAS2010's plus the paper's three dominance "
-                          "loci, the book's data set)")
-    sim.add_argument("--h2", type=float, default=None,
-                     help="target heritability in the training generations (default: qtlmas2010's own construction; "
-                          "0.45 for the other architectures)")
+    sim.add_argument("--out", required=True, help="output folder for genotypes.bed/.bim/.fam, phenotypes.csv, "
+                                                      "truth.csv")
+    sim.add_argument(
+        "--small", action="store_true", help="a few hundred animals and SNPs (seconds)"
+    )
+    sim.add_argument(
+        "--architecture",
+        choices=ARCHITECTURES,
+        default="qtlmas2010",
+        help="genetic architecture of the trait (default: QTLMAS2010's plus the paper's three dominance "
+        "loci, the book's data set)",
+    )
+    sim.add_argument(
+        "--h2",
+        type=float,
+        default=None,
+        help="target heritability in the training generations (default: qtlmas2010's own construction; "
+        "0.45 for the other architectures)",
+    )
     sim.set_defaults(run=_simulate)
     summ = commands.add_parser("summary", help="print the headline numbers of a data folder")
     summ.add_argument("--data", required=True, help="folder written by 'cnngwp simulate'")
     summ.add_argument("--trait", default="y", help="trait column of phenotypes.csv")
     summ.set_defaults(run=_summary)
-    base = commands.add_parser("baselines", help="GBLUP and Bayesian LASSO: train on older generations, test on the youngest")
+    base = commands.add_parser(
+        "baselines",
+        help="GBLUP and Bayesian LASSO: train on older generations, test on the youngest",
+    )
     base.add_argument("--data", required=True, help="folder written by 'cnngwp simulate'")
     base.add_argument("--trait", default="y", help="trait column of phenotypes.csv")
-    base.add_argument("--test-generation", type=int, nargs="+", default=[5], help="generation(s) held out (default 5)")
+    base.add_argument(
+        "--test-generation",
+        type=int,
+        nargs="+",
+        default=[5],
+        help="generation(s) held out (default 5)",
+    )
     base.add_argument("--seed", type=int, default=1, help="seed of the Bayesian LASSO sampler")
     base.set_defaults(run=_baselines)
-    tun = commands.add_parser("tune", help="Bayesian optimisation, the model-averaged CNN ensemble and the baselines "
-                                           "on one split")
+    tun = commands.add_parser(
+        "tune",
+        help="Bayesian optimisation, the model-averaged CNN ensemble and the baselines on one split",
+    )
     _add_data_arguments(tun)
-    tun.add_argument("--out", required=True, help="run folder (evaluations.csv, members/, model/, summary.json); "
-                                                  "resumable")
-    tun.add_argument("--protocol", choices=PROTOCOLS, default="honest",
-                     help="honest: tune on validation rows carved from the training rows (default); "
-                          f"paper: tune on the test set as the published code ({OPTIMISTIC})")
+    tun.add_argument(
+        "--out",
+        required=True,
+        help="run folder (evaluations.csv, members/, model/, summary.json); resumable",
+    )
+    tun.add_argument(
+        "--protocol",
+        choices=PROTOCOLS,
+        default="honest",
+        help="honest: tune on validation rows carved from the training rows (default); "
+        f"paper: tune on the test set as the published code ({OPTIMISTIC})",
+    )
     _add_training_arguments(tun)
     tun.set_defaults(run=_tune)
-    fit = commands.add_parser("fit", help="train on every phenotyped animal and save the model (tuning and epochs "
-                                          "on rows carved from them); animals without a phenotype are predicted")
+    fit = commands.add_parser(
+        "fit",
+        help="train on every phenotyped animal and save the model (tuning and epochs "
+        "on rows carved from them); animals without a phenotype are predicted",
+    )
     _add_data_arguments(fit, folds=False)
-    fit.add_argument("--out", required=True, help="folder for the model (OUT/model), candidates.csv and the "
-                                                  "training logs; resumable")
+    fit.add_argument(
+        "--out",
+        required=True,
+        help="folder for the model (OUT/model), candidates.csv and the training logs; resumable",
+    )
     _add_training_arguments(fit)
     fit.set_defaults(run=_fit)
-    pred = commands.add_parser("predict", help="rank genotyped selection candidates with a saved model")
-    pred.add_argument("--model", required=True, help="model folder (from 'cnngwp fit', or a run's model/)")
-    pred.add_argument("--bed", required=True, help="candidates' PLINK .bed file or prefix; SNPs are matched by id")
-    pred.add_argument("--covariates-csv", help="CSV of the candidates' covariates (an id column and the model's "
-                                               "covariate columns), when the model has covariates")
-    pred.add_argument("--id-column", help="id column of --covariates-csv (default id, else the first column)")
+    pred = commands.add_parser(
+        "predict", help="rank genotyped selection candidates with a saved model"
+    )
+    pred.add_argument(
+        "--model", required=True, help="model folder (from 'cnngwp fit', or a run's model/)"
+    )
+    pred.add_argument(
+        "--bed", required=True, help="candidates' PLINK .bed file or prefix; SNPs are matched by id"
+    )
+    pred.add_argument(
+        "--covariates-csv",
+        help="CSV of the candidates' covariates (an id column and the model's "
+        "covariate columns), when the model has covariates",
+    )
+    pred.add_argument(
+        "--id-column", help="id column of --covariates-csv (default id, else the first column)"
+    )
     pred.add_argument("--out", required=True, help="CSV to write: one row per animal")
-    pred.add_argument("--max-missing", type=float, default=MAX_MISSING_SNPS,
-                      help="largest share of the model's SNPs the candidates may lack; they are mean-imputed "
-                           f"(default {MAX_MISSING_SNPS})")
-    pred.add_argument("--level", type=float, default=0.9, help="coverage of the members' interval (default 0.9)")
+    pred.add_argument(
+        "--max-missing",
+        type=float,
+        default=MAX_MISSING_SNPS,
+        help="largest share of the model's SNPs the candidates may lack; they are mean-imputed "
+        f"(default {MAX_MISSING_SNPS})",
+    )
+    pred.add_argument(
+        "--level", type=float, default=0.9, help="coverage of the members' interval (default 0.9)"
+    )
     pred.add_argument("--ascending", action="store_true", help="rank the lowest prediction first")
     pred.set_defaults(run=_predict)
-    run = commands.add_parser("run", help="execute the notebooks with papermill per data set and fold "
-                                          "into RUNS/<dataset>/fold-<k>/ (complete runs are skipped)")
+    run = commands.add_parser(
+        "run",
+        help="execute the notebooks with papermill per data set and fold "
+        "into RUNS/<dataset>/fold-<k>/ (complete runs are skipped)",
+    )
     source = run.add_mutually_exclusive_group()
-    source.add_argument("--bed", help="PLINK .bed file or prefix: k-fold cross-validation, one run per fold")
+    source.add_argument(
+        "--bed", help="PLINK .bed file or prefix: k-fold cross-validation, one run per fold"
+    )
     source.add_argument("--csv", help="a QTLMAS2010ny012.csv file: generations 1-4 -> 5")
     _add_plink_arguments(run)
-    run.add_argument("--dominance-in-file", action="store_true", help="--csv: the dominance loci are in the file")
-    run.add_argument("--small", action="store_true", help="no --bed/--csv: the tiny simulated data set")
-    run.add_argument("--name", help="data set key (default: qtlmas2010-sim, tiny-sim, qtlmas2010-csv or the .bed name)")
+    run.add_argument(
+        "--dominance-in-file", action="store_true", help="--csv: the dominance loci are in the file"
+    )
+    run.add_argument(
+        "--small", action="store_true", help="no --bed/--csv: the tiny simulated data set"
+    )
+    run.add_argument(
+        "--name",
+        help="data set key (default: qtlmas2010-sim, tiny-sim, qtlmas2010-csv or the .bed name)",
+    )
     run.add_argument("--runs", default="runs", help="folder of the run folders (default runs)")
     run.add_argument("--only-folds", type=int, nargs="+", help="run only these folds (0-based)")
-    run.add_argument("--profile", choices=sorted(PROFILES), default="quick", help="as for 'cnngwp tune'")
+    run.add_argument(
+        "--profile", choices=sorted(PROFILES), default="quick", help="as for 'cnngwp tune'"
+    )
     run.add_argument("--protocol", choices=PROTOCOLS, default="honest", help="as for 'cnngwp tune'")
-    run.add_argument("--seed", type=int, default=1, help="seed of the simulation, folds, optimisers and CNNs")
+    run.add_argument(
+        "--seed", type=int, default=1, help="seed of the simulation, folds, optimisers and CNNs"
+    )
     run.add_argument("--space", default="qtlmas2010", help=SPACE_HELP)
     _add_covariate_arguments(run)
     run.add_argument("--scheduler", help="Dask scheduler address; default a local cluster")
     run.set_defaults(run=_run)
-    study = commands.add_parser("study", help="the simulation study of chapter 8: every model on a grid of "
-                                              "architectures, heritabilities and replicates into RUNS/study-<grid>/ "
-                                              "(finished data sets are skipped)")
-    study.add_argument("--grid", choices=sorted(GRIDS), default="default",
-                       help="; ".join(f"{name}: {grid.description}" for name, grid in GRIDS.items()))
+    study = commands.add_parser(
+        "study",
+        help="the simulation study of chapter 8: every model on a grid of "
+        "architectures, heritabilities and replicates into RUNS/study-<grid>/ "
+        "(finished data sets are skipped)",
+    )
+    study.add_argument(
+        "--grid",
+        choices=sorted(GRIDS),
+        default="default",
+        help="; ".join(f"{name}: {grid.description}" for name, grid in GRIDS.items()),
+    )
     study.add_argument("--runs", default="runs", help="folder of the run folders (default runs)")
-    study.add_argument("--scheduler", help="Dask scheduler address (default: a local cluster, one worker per core)")
+    study.add_argument(
+        "--scheduler", help="Dask scheduler address (default: a local cluster, one worker per core)"
+    )
     study.set_defaults(run=_study)
+    chapters = commands.add_parser(
+        "chapters",
+        help="copy the chapters (MyST notebooks) out of the installed package, to read and run in JupyterLab",
+    )
+    chapters.add_argument("--out", required=True, help="a new or empty folder")
+    chapters.set_defaults(run=_chapters)
     book = commands.add_parser("book", help="build the Jupyter Book from the executed runs")
     book.add_argument("--runs", default="runs", help="folder of the run folders (default runs)")
-    book.add_argument("--default-run", default="qtlmas2010-sim/fold-0",
-                      help="the run whose notebooks are the chapters (default qtlmas2010-sim/fold-0)")
-    book.add_argument("--study", choices=sorted(GRIDS), default="default",
-                      help="the study grid whose chapter 8 the book shows (default: default)")
+    book.add_argument(
+        "--default-run",
+        help="the run whose notebooks are the chapters (default "
+        "qtlmas2010-sim/fold-0, or the only complete run folder)",
+    )
+    book.add_argument(
+        "--study",
+        choices=sorted(GRIDS),
+        help="the study grid whose chapter 8 the book shows (default: default, or the only one run)",
+    )
     book.add_argument("--out", default=".", help="the site goes to OUT/_build/html (default .)")
     book.set_defaults(run=_book)
     return parser

@@ -1,5 +1,6 @@
 import filecmp
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -76,26 +77,128 @@ def test_fit_then_predict_candidates_from_another_file(tmp_path, capsys):
     snps[["allele_1", "allele_2"]] = snps[["allele_2", "allele_1"]].to_numpy()
     order = np.random.default_rng(0).permutation(data.n_snps)
     flipped = np.where(candidates.genotypes >= 0, 2 - candidates.genotypes, -1).astype(np.int8)[:, order]
-    write_dataset(GenotypeData(np.ascontiguousarray(flipped), candidates.samples, snps.iloc[order].reset_index(drop=True),
-                               trait="y"), tmp_path / "young")
+    write_dataset(
+        GenotypeData(
+            np.ascontiguousarray(flipped), candidates.samples, snps.iloc[order].reset_index(drop=True), trait="y"
+        ),
+        tmp_path / "young",
+    )
     gebv = tmp_path / "gebv.csv"
-    assert main(["predict", "--model", str(tmp_path / "fit" / "model"), "--bed", str(tmp_path / "young" / "genotypes"),
-                 "--covariates-csv", str(tmp_path / "young" / "phenotypes.csv"), "--out", str(gebv)]) == 0
+    assert (
+        main(
+            [
+                "predict",
+                "--model",
+                str(tmp_path / "fit" / "model"),
+                "--bed",
+                str(tmp_path / "young" / "genotypes"),
+                "--covariates-csv",
+                str(tmp_path / "young" / "phenotypes.csv"),
+                "--out",
+                str(gebv),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     used = len(pd.read_csv(tmp_path / "fit" / "model" / "snps.csv"))  # the SNPs left after QC
-    assert (f"{used} of {used} model SNPs matched by id ({used} with swapped alleles, codes flipped); 0 missing, "
-            f"mean-imputed; {400 - used} extra SNPs ignored") in out
+    assert (
+        f"{used} of {used} model SNPs matched by id ({used} with swapped alleles, codes flipped); 0 missing, "
+        f"mean-imputed; {400 - used} extra SNPs ignored"
+    ) in out
     got = pd.read_csv(gebv, dtype={"id": str})
     expected = pd.read_csv(tmp_path / "fit" / "candidates.csv", dtype={"id": str})
     pd.testing.assert_frame_equal(got, expected, rtol=1e-6)
-    assert main(["predict", "--model", str(tmp_path / "fit"), "--bed", str(tmp_path / "young" / "genotypes"),
-                 "--out", str(tmp_path / "none.csv")]) == 2
+    assert (
+        main(
+            [
+                "predict",
+                "--model",
+                str(tmp_path / "fit"),
+                "--bed",
+                str(tmp_path / "young" / "genotypes"),
+                "--out",
+                str(tmp_path / "none.csv"),
+            ]
+        )
+        == 2
+    )
     assert "fit: not a model folder (no model.json)" in capsys.readouterr().err
     assert not (tmp_path / "none.csv").exists()
-    model = ["predict", "--model", str(tmp_path / "fit" / "model"), "--bed", str(tmp_path / "young" / "genotypes"),
-             "--covariates-csv", str(tmp_path / "young" / "phenotypes.csv"), "--out", str(tmp_path / "none.csv")]
+    model = [
+        "predict",
+        "--model",
+        str(tmp_path / "fit" / "model"),
+        "--bed",
+        str(tmp_path / "young" / "genotypes"),
+        "--covariates-csv",
+        str(tmp_path / "young" / "phenotypes.csv"),
+        "--out",
+        str(tmp_path / "none.csv"),
+    ]
     assert main([*model, "--level", "90"]) == 2
     assert "interval level must be between 0 and 1 (e.g. 0.9 for 90 %), got 90.0" in capsys.readouterr().err
     assert main([*model, "--max-missing", "5"]) == 2
     assert "largest share of missing SNPs must be between 0 and 1 (e.g. 0.05), got 5.0" in capsys.readouterr().err
     assert not (tmp_path / "none.csv").exists()
+    _damaged_files_give_one_line_errors(tmp_path, model, capsys)
+
+
+def _damaged_files_give_one_line_errors(tmp_path, predict, capsys):
+    """A truncated .bed, a .fam or .bim whose count disagrees with the .bed, a corrupt or missing member network:
+    exit 2 and one line naming the file, nothing written."""
+    young = tmp_path / "young"
+    for name, damage in {
+        "truncated": lambda f: f["bed"].write_bytes(f["bed"].read_bytes()[:-500]),
+        "fam": lambda f: f["fam"].write_text("".join(f["fam"].read_text().splitlines(True)[:-4])),
+        "bim": lambda f: f["bim"].write_text(f["bim"].read_text() + "1\textra\t0\t9\tA\tG\n"),
+    }.items():
+        folder = tmp_path / f"damaged-{name}"
+        shutil.copytree(young, folder)
+        damage({ext: folder / f"genotypes.{ext}" for ext in ("bed", "bim", "fam")})
+        assert main([*predict[:3], "--bed", str(folder / "genotypes"), "--out", str(tmp_path / "none.csv")]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "Traceback" not in err
+        assert f"damaged-{name}/genotypes.bed: not a PLINK 1 .bed for " in err and "expected" in err
+    model = tmp_path / "fit" / "model"
+    for name, damage in {
+        "corrupt": lambda p: p.write_bytes(b"not a zip archive"),
+        "missing": lambda p: p.unlink(),
+    }.items():
+        broken = tmp_path / f"model-{name}"
+        shutil.copytree(model, broken)
+        damage(broken / "members" / "member-01.keras")
+        assert main(["predict", "--model", str(broken), *predict[3:5], "--out", str(tmp_path / "none.csv")]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "Traceback" not in err and f"model-{name}/members/member-01.keras: " in err
+    assert not (tmp_path / "none.csv").exists()
+
+
+def test_tune_space_wide_searches_lambda_on_a_log_scale(tmp_path, capsys):
+    """--space goes through search_space only: 'wide' keeps its log-uniform lambda (the tuning folder records it and
+    every lambda tried lies in its bounds), and own bounds replace some of the paper's."""
+    assert main(["simulate", "--seed", "3", "--small", "--out", str(tmp_path / "sim")]) == 0
+    common = [
+        "tune",
+        "--data",
+        str(tmp_path / "sim"),
+        "--profile",
+        "smoke",
+        "--replicates",
+        "1",
+        "--members",
+        "1",
+        "--scheduler",
+        "in-process",
+        "--no-progress",
+    ]
+    assert main([*common, "--space", "wide", "--out", str(tmp_path / "wide")]) == 0
+    space = json.loads((tmp_path / "wide" / "tuning.json").read_text())["space"]
+    assert space == {"filters": [20, 100], "kernel_size": [10, 50], "l1": [0.1, 10.0], "l1_prior": "log-uniform"}
+    l1 = pd.read_csv(tmp_path / "wide" / "evaluations.csv")["l1"]
+    assert ((l1 >= 0.1) & (l1 <= 10.0)).all()
+    assert main([*common, "--space", "filters=4:8,l1=0.5:5", "--out", str(tmp_path / "own")]) == 0
+    space = json.loads((tmp_path / "own" / "tuning.json").read_text())["space"]
+    assert space == {"filters": [4, 8], "kernel_size": [10, 50], "l1": [0.5, 5.0], "l1_prior": "uniform"}
+    assert main([*common, "--space", "l1=5:1", "--out", str(tmp_path / "bad")]) == 2
+    assert "search space l1: expected 0 < low < high, got (5.0, 1.0)" in capsys.readouterr().err

@@ -4,8 +4,8 @@ import keras
 import numpy as np
 import pytest
 
-from cnngwp.models.cnn import fused
 from cnngwp.data.genotypes import Standardizer
+from cnngwp.models.cnn import fused
 from cnngwp.models.cnn.estimator import CNNGWPRegressor
 from cnngwp.models.cnn.network import NetworkSpec, build_cnngwp
 

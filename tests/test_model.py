@@ -2,10 +2,10 @@ import keras
 import numpy as np
 import pytest
 
-from cnngwp.models.cnn import fused
 from cnngwp.data.splits import validation_split
 from cnngwp.errors import CnngwpInputError
 from cnngwp.models.baselines import RidgeBLUP
+from cnngwp.models.cnn import fused
 from cnngwp.models.cnn.estimator import CNNGWPRegressor
 from cnngwp.models.cnn.network import TARGET_SD, NetworkSpec, build_cnngwp, model_summary, snp_weight_summary
 
@@ -157,8 +157,7 @@ def test_the_penalty_is_scale_free(planted):
 
 @pytest.mark.parametrize("gpu", [True, False])
 def test_auto_trains_members_together_exactly_when_the_backend_sees_a_gpu(planted, monkeypatch, gpu):
-    import cnngwp.models.cnn.device as device
-    import cnngwp.models.cnn.estimator as estimator
+    from cnngwp.models.cnn import device, estimator
 
     monkeypatch.setattr(device, "accelerator_available", lambda: gpu)
     calls = []

@@ -18,6 +18,7 @@ from cnngwp.runs.notebooks import (
     NOTEBOOK_DIR,
     NOTEBOOKS,
     STUDY_NOTEBOOK,
+    NotebookSettings,
     notebook_context,
     run_notebooks,
     run_study_notebook,
@@ -32,7 +33,7 @@ def smoke_runs(tmp_path_factory):
     """The seven notebooks executed once on the tiny simulated data set with the smoke profile."""
     root = tmp_path_factory.mktemp("smoke")
     spec = DatasetSpec(key=TINY, kind="simulated", path=str(root / "data"), small=True, seed=1)
-    records = run_notebooks(spec, runs_root=root / "runs", profile="smoke", scheduler=IN_PROCESS)
+    records = run_notebooks(spec, NotebookSettings(profile="smoke"), runs_root=root / "runs", scheduler=IN_PROCESS)
     run_study_notebook("smoke", runs_root=root / "runs", scheduler=IN_PROCESS)
     return root / "runs", records
 
@@ -111,7 +112,8 @@ def test_two_plink_folds_run_in_parallel_and_a_second_call_does_nothing(small_si
     spec = DatasetSpec(key="tiny-plink", kind="plink", path=str(tmp_path / "plink" / "genotypes.bed"),
                        phenotypes=str(tmp_path / "plink" / "phenotypes.csv"), folds=str(tmp_path / "folds.csv"))
     chapters = NOTEBOOKS[:2]
-    first = run_notebooks(spec, runs_root=tmp_path / "runs", profile="smoke", folds=[0, 1], notebooks=chapters)
+    first = run_notebooks(spec, NotebookSettings(profile="smoke"), runs_root=tmp_path / "runs", folds=[0, 1],
+                          notebooks=chapters)
     assert [r["skipped"] for r in first] == [False, False]
     stamps = {}
     for fold in (0, 1):
@@ -121,7 +123,8 @@ def test_two_plink_folds_run_in_parallel_and_a_second_call_does_nothing(small_si
             assert notebook.metadata["papermill"]["parameters"]["fold"] == fold
             assert notebook.metadata["papermill"]["parameters"]["kind"] == "plink"
             stamps[path] = path.stat().st_mtime_ns
-    second = run_notebooks(spec, runs_root=tmp_path / "runs", profile="smoke", folds=[0, 1], notebooks=chapters)
+    second = run_notebooks(spec, NotebookSettings(profile="smoke"), runs_root=tmp_path / "runs", folds=[0, 1],
+                          notebooks=chapters)
     assert [r["skipped"] for r in second] == [True, True]
     assert {path: path.stat().st_mtime_ns for path in stamps} == stamps
 

@@ -18,7 +18,7 @@ from cnngwp.runs.workflow import run_cnngwp
 from cnngwp.seeds import ensemble_chunk_seed
 from cnngwp.tuning.ensemble import fit_ensemble
 from cnngwp.tuning.problem import PROFILES, TuningProblem
-from cnngwp.tuning.search import SEARCH_SPACES, Gamma
+from cnngwp.tuning.search import SEARCH_SPACES, Gamma, RunSettings
 
 SMOKE = PROFILES["smoke"]
 
@@ -74,8 +74,8 @@ def test_a_run_sends_its_data_to_the_workers_once(small_sim, tmp_path, monkeypat
             return original(*args, **kwargs)
 
         monkeypatch.setattr(client, "scatter", counting)
-        run_cnngwp(data, split_by_generation(data), tmp_path, client, space=SEARCH_SPACES["qtlmas2010"],
-                   profile=SMOKE, replicates=1, n_members=2, progress=False)
+        run_cnngwp(data, split_by_generation(data), tmp_path, client,
+                   RunSettings(SEARCH_SPACES["qtlmas2010"], SMOKE, replicates=1, n_members=2), progress=False)
     assert scatters == [True]
 
 
@@ -84,15 +84,15 @@ def test_the_ensemble_hands_chunks_of_members_to_the_estimator(small_sim, tmp_pa
     """One path for both devices: on CPU workers one member per task, on a GPU worker all members in one task (one
     estimator with n_members = 3, which trains them together there); detection stubbed both ways. A chunk's
     estimator seeds its members seed * 1000 + 0, 1, 2; one-member tasks each have their own estimator seed."""
-    import cnngwp.models.cnn.device as device
+    from cnngwp.models.cnn import device
 
     data = quality_control(small_sim)[0]
     problem = TuningProblem.from_split(data, split_by_generation(data), seed=1)
     monkeypatch.setattr(device, "accelerator_available", lambda: gpu)
     with open_client(IN_PROCESS) as client:
         assert client.submit(device.members_per_task, 3).result() == (3 if gpu else 1)
-        ensemble = fit_ensemble(problem, Gamma(4, 5, 0.3), client, tmp_path, training=SMOKE.training,
-                                protocol="honest", n_members=3, seed=2, progress=False)
+        ensemble = fit_ensemble(problem, Gamma(4, 5, 0.3), client, tmp_path,
+                                RunSettings(SEARCH_SPACES["qtlmas2010"], SMOKE, seed=2, n_members=3), progress=False)
     seeds = [m.seed for m in ensemble.members]
     first = ensemble_chunk_seed(2, 0) * 1000
     if gpu:

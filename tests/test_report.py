@@ -50,7 +50,9 @@ def test_table2_and_paired_differences_over_folds(tmp_path):
     mice = table[table["dataset"] == "mice"].set_index("model")
     assert list(mice.index) == ["GBLUP", "BLASSO", "CNN (best single)", "CNN ensemble"]
     assert mice.loc["GBLUP", "folds"] == 3 and mice.loc["GBLUP", "profile"] == "smoke"
-    assert mice.loc["GBLUP", "mse"] == pytest.approx(comparisons.query("dataset == 'mice' and model == 'GBLUP'")["mse"].mean())
+    assert mice.loc["GBLUP", "mse"] == pytest.approx(
+        comparisons.query("dataset == 'mice' and model == 'GBLUP'")["mse"].mean()
+    )
     assert table[table["dataset"] == "sim"].set_index("model").loc["CNN ensemble", "note"].startswith("optimistic")
     differences = paired_differences(tmp_path).set_index(["dataset", "model"])
     assert differences.loc[("mice", "CNN ensemble"), "method"] == "t interval over 3 folds"

@@ -17,7 +17,9 @@ from cnngwp.models.saved_model import GenomicModel, load_model
 from cnngwp.runs.parallel import IN_PROCESS, open_client
 from cnngwp.runs.workflow import fit_model, run_cnngwp
 from cnngwp.tuning.problem import PROFILES
-from cnngwp.tuning.search import SEARCH_SPACES
+from cnngwp.tuning.search import SEARCH_SPACES, RunSettings
+
+SMOKE_RUN = RunSettings(SEARCH_SPACES["qtlmas2010"], PROFILES["smoke"], replicates=1, n_members=2)
 
 
 @pytest.fixture(scope="module")
@@ -132,7 +134,7 @@ def test_other_alleles_and_unseen_levels_are_named(fitted, small_sim, tmp_path):
         model.predict(read_candidates(bed, covariates))
     pd.DataFrame({"id": small_sim.samples.index[split.test], "sex": 3}).to_csv(tmp_path / "odd.csv", index=False)
     _write = _candidate_file(small_sim, split.test, tmp_path / "again")
-    with pytest.raises(CnngwpInputError, match=r"covariate 'sex': level '3' was not among the training animals' levels"):
+    with pytest.raises(CnngwpInputError, match=r"covariate 'sex': level '3' was not among the training animals'"):
         model.predict(read_candidates(_write[0], tmp_path / "odd.csv"))
 
 
@@ -142,35 +144,60 @@ def test_unphenotyped_animals_are_predicted_and_never_scored(small_sim, tmp_path
     samples = small_sim.samples.copy()
     unknown = samples.index[np.r_[300:310, 420:430]]
     samples.loc[unknown, "y"] = np.nan
-    data = small_sim.__class__(small_sim.genotypes, samples, small_sim.snps, trait="y", source="masked")
+    data = small_sim.__class__(
+        small_sim.genotypes, samples, small_sim.snps, trait="y", source="masked"
+    )
     split = split_by_generation(data)
-    assert len(split.candidates) == 20 and not np.isin(split.candidates, np.r_[split.train, split.test]).any()
+    assert (
+        len(split.candidates) == 20
+        and not np.isin(split.candidates, np.r_[split.train, split.test]).any()
+    )
     with open_client(IN_PROCESS) as client:
-        run = run_cnngwp(data, split, tmp_path, client, space=SEARCH_SPACES["qtlmas2010"], profile=PROFILES["smoke"],
-                         replicates=1, n_members=2, progress=False)
+        run = run_cnngwp(data, split, tmp_path, client, SMOKE_RUN, progress=False)
     predictions = pd.read_csv(tmp_path / "predictions.csv", dtype={"id": str})
     assert len(predictions) == 110 and not predictions["id"].isin(unknown).any()
     assert np.isfinite(predictions["observed"]).all()
     ensemble = run.comparison.set_index("model").loc["CNN ensemble (S=2)", "mse"]
-    assert ensemble == pytest.approx(np.mean((predictions["observed"] - predictions["prediction"]) ** 2))
+    assert ensemble == pytest.approx(
+        np.mean((predictions["observed"] - predictions["prediction"]) ** 2)
+    )
     candidates = pd.read_csv(tmp_path / "candidates.csv", dtype={"id": str})
     assert candidates["id"].tolist() == unknown.tolist()
-    assert {"prediction", "lower_90", "upper_90", "GBLUP", "BLASSO", "rank"} <= set(candidates.columns)
+    assert {"prediction", "lower_90", "upper_90", "GBLUP", "BLASSO", "rank"} <= set(
+        candidates.columns
+    )
     assert run.summary["n_candidates"] == 20 and run.summary["n_test"] == 110
     loaded = load_model(tmp_path / "model")
     test_rows = data.select_samples(split.test)
-    np.testing.assert_allclose(loaded.predict(test_rows), predictions["prediction"], rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(
+        loaded.predict(test_rows), predictions["prediction"], rtol=1e-6, atol=1e-6
+    )
 
 
 def test_fit_model_trains_on_every_phenotyped_animal(small_sim, tmp_path):
     samples = small_sim.samples.copy()
-    samples.loc[small_sim.generations == 5, "y"] = np.nan  # the young generation: genotyped, not yet phenotyped
-    data = small_sim.__class__(small_sim.genotypes, samples, small_sim.snps, trait="y", source="young")
+    samples.loc[small_sim.generations == 5, "y"] = (
+        np.nan
+    )  # the young generation: genotyped, not yet phenotyped
+    data = small_sim.__class__(
+        small_sim.genotypes, samples, small_sim.snps, trait="y", source="young"
+    )
     with open_client(IN_PROCESS) as client:
-        run = fit_model(data, tmp_path, client, space=SEARCH_SPACES["qtlmas2010"], profile=PROFILES["smoke"],
-                        replicates=1, n_members=2, progress=False, covariates=("sex",), categorical=("sex",))
+        run = fit_model(
+            data,
+            tmp_path,
+            client,
+            SMOKE_RUN,
+            progress=False,
+            covariates=("sex",),
+            categorical=("sex",),
+        )
     assert run.comparison is None
-    assert run.summary["n_train"] == 338 and run.summary["n_test"] == 0 and run.summary["n_candidates"] == 120
+    assert (
+        run.summary["n_train"] == 338
+        and run.summary["n_test"] == 0
+        and run.summary["n_candidates"] == 120
+    )
     assert run.summary["covariates"]["names"] == ["sex[2]"]
     candidates = pd.read_csv(tmp_path / "candidates.csv")
     assert len(candidates) == 120
@@ -182,9 +209,23 @@ def test_a_candidate_without_its_covariates_stops_the_run_before_any_training(sm
     samples = small_sim.samples.copy()
     samples.loc[samples.index[440:], "y"] = np.nan
     samples.loc[samples.index[450], "sex"] = np.nan
-    data = small_sim.__class__(small_sim.genotypes, samples, small_sim.snps, trait="y", source="gaps")
-    with open_client(IN_PROCESS) as client, pytest.raises(
-            CnngwpInputError, match=rf"gaps: sample '{samples.index[450]}', covariate 'sex': value is missing"):
-        fit_model(data, tmp_path, client, space=SEARCH_SPACES["qtlmas2010"], profile=PROFILES["smoke"],
-                  replicates=1, n_members=2, progress=False, covariates=("sex",), categorical=("sex",))
+    data = small_sim.__class__(
+        small_sim.genotypes, samples, small_sim.snps, trait="y", source="gaps"
+    )
+    with (
+        open_client(IN_PROCESS) as client,
+        pytest.raises(
+            CnngwpInputError,
+            match=rf"gaps: sample '{samples.index[450]}', covariate 'sex': value is missing",
+        ),
+    ):
+        fit_model(
+            data,
+            tmp_path,
+            client,
+            SMOKE_RUN,
+            progress=False,
+            covariates=("sex",),
+            categorical=("sex",),
+        )
     assert not (tmp_path / "evaluations.csv").exists()

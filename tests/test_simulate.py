@@ -125,7 +125,8 @@ def test_add_dominance_loci_on_any_data_set():
     data = GenotypeData(genotypes, samples, snps)
     out = add_dominance_loci(data, loci={"dominance": 5, "under-dominance": 9}, min_maf=0.25)
     assert out.truth["snp_index"].tolist() == [4, 9]  # 5 is monomorphic: nearest qualifying SNP, lower first
-    expected = np.array([0.0, 5.0, 5.01, 5.0])[np.arange(100) % 4] + np.array([-0.01, -5.0, 0.01, -5.0])[np.arange(100) % 4]
+    phase = np.arange(100) % 4
+    expected = np.array([0.0, 5.0, 5.01, 5.0])[phase] + np.array([-0.01, -5.0, 0.01, -5.0])[phase]
     np.testing.assert_allclose(out.y, expected, atol=1e-12)
     assert data.y.sum() == 0  # input unchanged
     with pytest.raises(CnngwpInputError, match="unknown dominance kind"):
@@ -141,9 +142,13 @@ def full_population():
 
 
 @pytest.mark.parametrize("architecture", ARCHITECTURES)
-def test_each_architecture_meets_its_heritability_at_the_default_size(full_population, architecture):
+def test_each_architecture_meets_its_heritability_at_the_default_size(
+    full_population, architecture
+):
     for h2 in (0.25, 0.6):
-        data = full_population.trait(replace(SimulationConfig(), architecture=architecture, heritability=h2), seed=4)
+        data = full_population.trait(
+            replace(SimulationConfig(), architecture=architecture, heritability=h2), seed=4
+        )
         components = realised_variance_components(data)
         assert components["h2"] == pytest.approx(h2, abs=0.05)
         genetic = components["additive"] + components["dominance"] + components["epistatic"]
@@ -156,13 +161,22 @@ def test_each_architecture_meets_its_heritability_at_the_default_size(full_popul
             assert shares["epistatic"] > 0.15
         else:  # the paper's three loci are the dominance; QTLMAS2010's pairs and imprinted loci the rest
             assert shares["dominance"] > 0.15 and shares["epistatic"] > 0.0
-            assert set(data.truth["kind"]) >= {"dominance", "over-dominance", "under-dominance", "imprinted"}
+            assert set(data.truth["kind"]) >= {
+                "dominance",
+                "over-dominance",
+                "under-dominance",
+                "imprinted",
+            }
 
 
 def test_architectures_share_their_additive_qtls_and_the_same_seed_gives_identical_files(tmp_path):
     population = simulate_population(seed=3, config=SimulationConfig.small())
-    traits = {a: population.trait(replace(SimulationConfig.small(), architecture=a, heritability=0.4), seed=9)
-              for a in ARCHITECTURES}
+    traits = {
+        a: population.trait(
+            replace(SimulationConfig.small(), architecture=a, heritability=0.4), seed=9
+        )
+        for a in ARCHITECTURES
+    }
     additive = traits["additive"].truth
     for data in traits.values():
         assert set(additive["snp_index"]) <= set(data.truth["snp_index"])
@@ -171,7 +185,9 @@ def test_architectures_share_their_additive_qtls_and_the_same_seed_gives_identic
         write_dataset(simulate_qtlmas2010(seed=5, config=config), tmp_path / name)
     for file in ("genotypes.bed", "phenotypes.csv", "truth.csv"):
         assert (tmp_path / "a" / file).read_bytes() == (tmp_path / "b" / file).read_bytes()
-    assert "y_original" in population.trait(SimulationConfig.small(), seed=9).samples.columns  # the book's default
+    assert (
+        "y_original" in population.trait(SimulationConfig.small(), seed=9).samples.columns
+    )  # the book's default
     with pytest.raises(CnngwpInputError, match="architecture 'mixed'"):
         SimulationConfig(architecture="mixed")
     with pytest.raises(CnngwpInputError, match="heritability 1.2"):

@@ -18,7 +18,7 @@ def test_generation_split_and_forward_validation(small_sim):
 
 
 def test_random_validation_without_generations():
-    data = make_data(np.zeros((50, 2), dtype=np.int8))
+    make_data(np.zeros((50, 2), dtype=np.int8))
     train = np.arange(40)
     a = validation_split(None, rows=train, fraction=0.25, seed=3)
     b = validation_split(None, rows=train, fraction=0.25, seed=3)
@@ -37,7 +37,9 @@ def test_kfold_is_a_seeded_partition():
 
 def test_fold_column_and_too_small_fold():
     data = make_data(np.zeros((8, 2), dtype=np.int8), fold=[0, 0, 0, 1, 1, 1, 1, 2])
-    with pytest.raises(CnngwpInputError, match=r"column 'fold': fold-2 has 1 phenotyped individual\(s\) in its held-out part"):
+    with pytest.raises(
+        CnngwpInputError, match=r"column 'fold': fold-2 has 1 phenotyped individual\(s\) in its held-out part"
+    ):
         fold_column_splits(data)
     data = make_data(np.zeros((8, 2), dtype=np.int8), fold=[0, 0, 0, 1, 1, 1, 1, 1])
     assert [s.name for s in fold_column_splits(data)] == ["fold-0", "fold-1"]

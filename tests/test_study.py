@@ -98,7 +98,10 @@ def test_relative_mse_and_verdicts_come_from_the_numbers():
     assert verdicts.loc["dominance", "best_model"] == "GDBLUP" and verdicts.loc["dominance", "kernel_model"] == "GDBLUP"
     assert verdicts.loc["dominance", "difference"] == pytest.approx(15.0)
     assert verdicts.loc["dominance", "judgement"] == "GDBLUP is better"
-    assert verdicts.loc["epistatic", "best_model"] == "CNN ensemble" and verdicts.loc["epistatic", "kernel_model"] == "RKHS"
+    assert (
+        verdicts.loc["epistatic", "best_model"] == "CNN ensemble"
+        and verdicts.loc["epistatic", "kernel_model"] == "RKHS"
+    )
     assert verdicts.loc["epistatic", "judgement"] == "the CNN ensemble is better"
     text = verdict_markdown(study_verdicts(study))
     assert "better in 1, not clearly different in 0 and worse in 1" in text

@@ -17,7 +17,7 @@ from cnngwp.runs.parallel import IN_PROCESS, open_client
 from cnngwp.runs.workflow import run_cnngwp
 from cnngwp.tuning.evaluation_log import EvaluationLog
 from cnngwp.tuning.problem import PROFILES, TuningProblem, fit_cnn
-from cnngwp.tuning.search import SEARCH_SPACES, SearchSpace, gamma_ma, search_space, tune
+from cnngwp.tuning.search import SEARCH_SPACES, RunSettings, SearchSpace, gamma_ma, search_space, tune
 
 SMOKE = PROFILES["smoke"]
 SPACE = SEARCH_SPACES["qtlmas2010"]
@@ -96,7 +96,7 @@ def test_local_cluster_gives_the_in_process_gamma(problem, tmp_path):
     for name, scheduler, workers in (("cluster", None, 2), ("in-process", IN_PROCESS, None)):
         with open_client(scheduler, n_workers=workers) as client:
             assert len(client.scheduler_info()["workers"]) == (workers or 1)
-            results[name] = tune(problem, client, tmp_path / name, space=SPACE, profile=SMOKE, seed=3, progress=False)
+            results[name] = tune(problem, client, tmp_path / name, RunSettings(SPACE, SMOKE, seed=3), progress=False)
     cluster, local = results["cluster"], results["in-process"]
     assert len(cluster.evaluations) == SMOKE.replicates * SMOKE.n_points
     assert (cluster.gamma.filters, cluster.gamma.kernel_size) == (local.gamma.filters, local.gamma.kernel_size)
@@ -109,11 +109,10 @@ def test_paper_protocol_logs_test_mse_and_says_it_is_optimistic(small_sim, tmp_p
     data = quality_control(small_sim)[0]
     split = split_by_generation(data)
     with open_client(IN_PROCESS) as client:
-        run = run_cnngwp(data, split, tmp_path, client, space=SPACE, profile=SMOKE, protocol="paper", replicates=1,
-                         n_members=3, progress=False)
+        paper = RunSettings(SPACE, SMOKE, "paper", replicates=1, n_members=3)
+        run = run_cnngwp(data, split, tmp_path, client, paper, progress=False)
         members_written = {p.name: p.stat().st_mtime_ns for p in (tmp_path / "members").glob("*.npz")}
-        again = run_cnngwp(data, split, tmp_path, client, space=SPACE, profile=SMOKE, protocol="paper",
-                           replicates=1, n_members=3, progress=False)
+        again = run_cnngwp(data, split, tmp_path, client, paper, progress=False)
     evaluations = run.tuning.evaluations
     assert (evaluations["test_mse"] == evaluations["validation_mse"]).all()
     cnn_rows = run.comparison["model"].str.startswith("CNN")
@@ -147,7 +146,7 @@ def test_honest_run_records_refit_and_profile_and_refits_its_members(small_sim, 
     data = quality_control(small_sim)[0]
     split = split_by_generation(data)
     with open_client(IN_PROCESS) as client:
-        run = run_cnngwp(data, split, tmp_path, client, space=SPACE, profile=SMOKE, replicates=1, n_members=2,
+        run = run_cnngwp(data, split, tmp_path, client, RunSettings(SPACE, SMOKE, replicates=1, n_members=2),
                          progress=False)
     settings = json.loads((tmp_path / "run.json").read_text())
     assert settings["profile"]["name"] == "smoke" and settings["profile"]["training"]["refit"] is True

@@ -171,25 +171,34 @@ def _read_bed(bed: str | os.PathLike) -> tuple[Path, np.ndarray, np.ndarray, pd.
         bed_path = bed_path.with_name(bed_path.name + ".bed")
     for ext in (".bed", ".bim", ".fam"):
         _require_file(bed_path.with_suffix(ext), f"PLINK {ext} file")
-    with open_bed(bed_path, count_A1=True) as reader:
-        genotypes = reader.read(dtype="int8")
-        iid = np.array(reader.iid.astype(str).tolist(), dtype=object)
-        fam = pd.DataFrame({"sex": reader.sex, "sire": reader.father, "dam": reader.mother})
-        snps = pd.DataFrame(
-            {
-                "snp_id": reader.sid.astype(str),
-                "chromosome": reader.chromosome.astype(str),
-                "position": reader.bp_position,
-                "allele_1": reader.allele_1.astype(str),
-                "allele_2": reader.allele_2.astype(str),
-            }
-        )
+    try:
+        with open_bed(bed_path, count_A1=True) as reader:
+            genotypes = reader.read(dtype="int8")
+            iid = np.array(reader.iid.astype(str).tolist(), dtype=object)
+            fam = pd.DataFrame({"sex": reader.sex, "sire": reader.father, "dam": reader.mother})
+            snps = pd.DataFrame({"snp_id": reader.sid.astype(str), "chromosome": reader.chromosome.astype(str),
+                                 "position": reader.bp_position, "allele_1": reader.allele_1.astype(str),
+                                 "allele_2": reader.allele_2.astype(str)})
+    except (ValueError, OSError, IndexError) as error:
+        raise CnngwpInputError(_bed_mismatch(bed_path, error)) from None
     genotypes[genotypes == _BED_MISSING] = MISSING
     dup = pd.Index(iid)[pd.Index(iid).duplicated()]
     if len(dup):
         raise CnngwpInputError(f"{bed_path.with_suffix('.fam')}: duplicated sample id {dup[0]!r} (column 2); "
                                "ids must be unique")
     return bed_path, genotypes, iid, fam, snps
+
+
+def _bed_mismatch(bed_path: Path, error: Exception) -> str:
+    """Why a PLINK 1 fileset could not be read: the .bed's size against the .fam's and .bim's line counts."""
+    def lines(path: Path) -> int:
+        with open(path, "rb") as handle:
+            return sum(1 for line in handle if line.strip())
+    n, m = lines(bed_path.with_suffix(".fam")), lines(bed_path.with_suffix(".bim"))
+    expected = 3 + m * ((n + 3) // 4)
+    reason = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+    return (f"{bed_path}: not a PLINK 1 .bed for {n} samples (lines of the .fam) x {m} SNPs (lines of the .bim): "
+            f"expected {expected} bytes in SNP-major order, found {bed_path.stat().st_size} ({reason})")
 
 
 def read_candidates(bed: str | os.PathLike, covariates: str | os.PathLike | None = None, *,
@@ -273,7 +282,7 @@ def _read_folds(path: Path, iid: np.ndarray, phenotyped: np.ndarray) -> np.ndarr
     bad = np.flatnonzero(~((positions >= 0) & (positions < len(iid))) | pd.isna(positions))
     if len(bad):
         raise CnngwpInputError(
-            f"{path}: line {bad[0] + 2}, column {key!r}: {table[key].iloc[bad[0]]!r} is not a sample of the .fam"
+            f"{path}: line {bad[0] + 2}, column {key!r}: {table[key].tolist()[bad[0]]!r} is not a sample of the .fam"
         )
     folds = np.full(len(iid), -1, dtype=np.int64)
     folds[positions.astype(np.int64)] = pd.to_numeric(table["fold"], errors="raise").to_numpy()
@@ -339,20 +348,29 @@ def write_candidates(data: GenotypeData, out_dir: str | os.PathLike, *, covariat
     """
     absent = [c for c in covariates if c not in data.samples.columns]
     if absent:
-        raise CnngwpInputError(f"{data.source}: no covariate column(s) {absent}; columns are {list(data.samples.columns)}")
+        raise CnngwpInputError(f"{data.source}: no covariate column(s) {absent}; "
+                               f"columns are {list(data.samples.columns)}")
     kept = [c for c in ("sex", "sire", "dam") if c in data.samples.columns] + list(covariates)
     samples = data.samples[kept].assign(phenotype=np.nan)
-    return write_dataset(GenotypeData(data.genotypes, samples, data.snps, trait="phenotype", source=data.source),
-                         out_dir)
+    return write_dataset(
+        GenotypeData(data.genotypes, samples, data.snps, trait="phenotype", source=data.source),
+        out_dir,
+    )
 
 
-def read_dataset(directory: str | os.PathLike, *, trait: str = "y", prefix: str = "genotypes") -> GenotypeData:
+def read_dataset(
+    directory: str | os.PathLike, *, trait: str = "y", prefix: str = "genotypes"
+) -> GenotypeData:
     """Read a folder written by :func:`write_dataset` (e.g. by ``cnngwp simulate``)."""
     directory = Path(directory)
-    data = read_plink(directory / f"{prefix}.bed", directory / "phenotypes.csv", trait=trait, id_column="id")
+    data = read_plink(
+        directory / f"{prefix}.bed", directory / "phenotypes.csv", trait=trait, id_column="id"
+    )
     truth_path = directory / "truth.csv"
     truth = None
     if truth_path.is_file():
         truth = pd.read_csv(truth_path)
         truth["snp_index"] = truth["snp_index"].astype("Int64")
-    return GenotypeData(data.genotypes, data.samples, data.snps, trait=trait, truth=truth, source=str(directory))
+    return GenotypeData(
+        data.genotypes, data.samples, data.snps, trait=trait, truth=truth, source=str(directory)
+    )

@@ -615,7 +615,8 @@ def add_dominance_loci(
     rows = []
     for kind, column in loci.items():
         if not 0 <= column < data.n_snps:
-            raise CnngwpInputError(f"{data.source}: {kind} locus at SNP column {column} but the data have {data.n_snps}")
+            raise CnngwpInputError(f"{data.source}: {kind} locus at SNP column {column} "
+                                   f"but the data have {data.n_snps}")
         if min_maf is not None:
             column = _nearest(np.flatnonzero((np.nan_to_num(maf) >= min_maf) & ~taken), column)
         codes = data.genotypes[:, column]
@@ -630,7 +631,13 @@ def add_dominance_loci(
         if "genetic_value" in samples.columns:
             samples["genetic_value"] = samples["genetic_value"].to_numpy() + values[codes]
         rows.append(
-            {"snp_index": column, "kind": kind, "value_0": values[0], "value_1": values[1], "value_2": values[2]}
+            {
+                "snp_index": column,
+                "kind": kind,
+                "value_0": values[0],
+                "value_1": values[1],
+                "value_2": values[2],
+            }
         )
     added = pd.DataFrame(rows).reindex(columns=list(TRUTH_COLUMNS))
     truth = added if data.truth is None else pd.concat([data.truth, added], ignore_index=True)
@@ -669,17 +676,30 @@ class Population:
         """
         source = f"simulate_qtlmas2010(seed={self.seed})"
         if config.architecture == "qtlmas2010" and config.heritability is None:
-            truth, genetic_value, y = simulate_trait(self.genotypes, self.paternal, config, seed=seed)
+            truth, genetic_value, y = simulate_trait(
+                self.genotypes, self.paternal, config, seed=seed
+            )
             samples = self.pedigree.assign(y=y, y_original=y, genetic_value=genetic_value)
-            data = GenotypeData(self.genotypes, samples, self.snps, trait="y", truth=truth, source=source)
-            return add_dominance_loci(data, loci=_paper_dominance_columns(data.n_snps),
-                                      min_maf=config.dominance_min_maf)
-        truth, genetic_value, y = simulate_architecture(self.genotypes, self.paternal,
-                                                        self.pedigree["generation"].to_numpy(), config, seed=seed)
-        truth["snp_id"] = self.snps["snp_id"].to_numpy()[truth["snp_index"].to_numpy(dtype=np.int64)]
-        return GenotypeData(self.genotypes, self.pedigree.assign(y=y, genetic_value=genetic_value), self.snps,
-                            trait="y", truth=truth, source=f"{source[:-1]}, architecture={config.architecture}, "
-                                                           f"h2={config.heritability}, trait seed={seed})")
+            data = GenotypeData(
+                self.genotypes, samples, self.snps, trait="y", truth=truth, source=source
+            )
+            return add_dominance_loci(
+                data, loci=_paper_dominance_columns(data.n_snps), min_maf=config.dominance_min_maf
+            )
+        truth, genetic_value, y = simulate_architecture(
+            self.genotypes, self.paternal, self.pedigree["generation"].to_numpy(), config, seed=seed
+        )
+        truth["snp_id"] = self.snps["snp_id"].to_numpy()[
+            truth["snp_index"].to_numpy(dtype=np.int64)
+        ]
+        return GenotypeData(
+            self.genotypes,
+            self.pedigree.assign(y=y, genetic_value=genetic_value),
+            self.snps,
+            trait="y",
+            truth=truth,
+            source=f"{source[:-1]}, architecture={config.architecture}, h2={config.heritability}, trait seed={seed})",
+        )
 
 
 def _seeds(seed: int) -> np.ndarray:

@@ -323,7 +323,8 @@ class GDBLUP(_VarianceComponentsMixin, RegressorMixin, BaseEstimator):
     Vitezica, Varona & Legarra (2013) Genetics 195:1223; Su et al. (2012) PLoS ONE 7:e45293.
     """
 
-    _variance_labels: ClassVar[dict[str, str]] = {"sigma2_g_": "additive", "sigma2_d_": "dominance", "sigma2_e_": "residual"}
+    _variance_labels: ClassVar[dict[str, str]] = {"sigma2_g_": "additive", "sigma2_d_": "dominance",
+                                                  "sigma2_e_": "residual"}
 
     def fit(self, X, y, *, covariates=None) -> GDBLUP:
         """Estimate the additive, dominance and residual variances by REML and solve for the effects."""
@@ -339,7 +340,9 @@ class GDBLUP(_VarianceComponentsMixin, RegressorMixin, BaseEstimator):
         self.h2_ = self.sigma2_g_ / (self.sigma2_g_ + self.sigma2_d_ + self.sigma2_e_)
         self.intercept_, self.fixed_effects_ = float(fit.beta[0]), fit.beta[1:]
         self.coef_ = _back_solve(self._standardise, X, fit.alpha[0]) / X.shape[1]
-        self.dominance_coef_ = _back_solve(self._dominance, X, fit.alpha[1]) / dominance_scale(self._frequency())
+        self.dominance_coef_ = _back_solve(self._dominance, X, fit.alpha[1]) / dominance_scale(
+            self._frequency()
+        )
         return self
 
     def _frequency(self) -> np.ndarray:
@@ -362,8 +365,9 @@ class GDBLUP(_VarianceComponentsMixin, RegressorMixin, BaseEstimator):
         _check_genotype_range(X)
         dominance = np.empty(len(X))
         for start in range(0, len(X), _BATCH):
-            dominance[start:start + _BATCH] = dominance_codes(X[start:start + _BATCH], self._frequency()) \
-                @ self.dominance_coef_
+            dominance[start : start + _BATCH] = (
+                dominance_codes(X[start : start + _BATCH], self._frequency()) @ self.dominance_coef_
+            )
         return additive + dominance
 
 
@@ -418,8 +422,11 @@ class RKHS(_SavedStateMixin, RegressorMixin, BaseEstimator):
         self.scaler_ = Standardizer().fit(X)
         distances = squared_distances(self.scaler_, X)
         self.distance_scale_ = median_distance(distances)
-        fit = reml_variance_components(gaussian_kernels(distances, self.bandwidths, self.distance_scale_),
-                                       y.astype(np.float64), fixed)
+        fit = reml_variance_components(
+            gaussian_kernels(distances, self.bandwidths, self.distance_scale_),
+            y.astype(np.float64),
+            fixed,
+        )
         self.variances_, self.sigma2_e_ = fit.variances, fit.sigma2_e
         self.intercept_, self.fixed_effects_ = float(fit.beta[0]), fit.beta[1:]
         self.alpha_ = np.vstack(fit.alpha)
@@ -431,13 +438,22 @@ class RKHS(_SavedStateMixin, RegressorMixin, BaseEstimator):
     def variance_components(self) -> dict[str, float]:
         """The variance of each kernel (``kernel h=...``) and the residual variance."""
         check_is_fitted(self, "variances_")
-        return {**{f"kernel h={h:g}": float(v) for h, v in zip(self.bandwidths, self.variances_, strict=True)},
-                "residual": float(self.sigma2_e_)}
+        return {
+            **{
+                f"kernel h={h:g}": float(v)
+                for h, v in zip(self.bandwidths, self.variances_, strict=True)
+            },
+            "residual": float(self.sigma2_e_),
+        }
 
     def _state(self) -> dict[str, np.ndarray]:
-        return {**super()._state(), "bandwidths": np.asarray(self.bandwidths, dtype=np.float64),
-                "distance_scale": np.array(self.distance_scale_), "alpha": self.alpha_,
-                "train_genotypes": self.train_genotypes_}
+        return {
+            **super()._state(),
+            "bandwidths": np.asarray(self.bandwidths, dtype=np.float64),
+            "distance_scale": np.array(self.distance_scale_),
+            "alpha": self.alpha_,
+            "train_genotypes": self.train_genotypes_,
+        }
 
     def _restore(self, state: dict[str, np.ndarray]) -> None:
         super()._restore(state)
@@ -451,10 +467,13 @@ class RKHS(_SavedStateMixin, RegressorMixin, BaseEstimator):
         X = validate_data(self, X, dtype="numeric", reset=False)
         genetic = np.empty(len(X))
         for start in range(0, len(X), _BATCH):
-            distances = squared_distances(self.scaler_, X[start:start + _BATCH], self.train_genotypes_)
+            distances = squared_distances(
+                self.scaler_, X[start : start + _BATCH], self.train_genotypes_
+            )
             kernels = gaussian_kernels(distances, self.bandwidths, self.distance_scale_)
-            genetic[start:start + _BATCH] = sum(kernel @ alpha for kernel, alpha in zip(kernels, self.alpha_,
-                                                                                          strict=True))
+            genetic[start : start + _BATCH] = sum(
+                kernel @ alpha for kernel, alpha in zip(kernels, self.alpha_, strict=True)
+            )
         return self.intercept_ + genetic + self._fixed_part(covariates, len(X))
 
 
@@ -515,8 +534,17 @@ class BayesianLasso(_MarkerEffectsMixin, RegressorMixin, BaseEstimator):
     Park & Casella (2008) JASA 103:681; Pérez & de los Campos (2014) Genetics 198:483.
     """
 
-    def __init__(self, *, n_iter: int = 1500, burn_in: int = 500, thin: int = 5, r2: float = 0.5,
-                 df0: float = 5.0, shape: float = 1.1, seed: int = 0):
+    def __init__(
+        self,
+        *,
+        n_iter: int = 1500,
+        burn_in: int = 500,
+        thin: int = 5,
+        r2: float = 0.5,
+        df0: float = 5.0,
+        shape: float = 1.1,
+        seed: int = 0,
+    ):
         self.n_iter = n_iter
         self.burn_in = burn_in
         self.thin = thin
@@ -559,8 +587,9 @@ class BayesianLasso(_MarkerEffectsMixin, RegressorMixin, BaseEstimator):
         post_b, post_beta, post_var_e, post_lambda = np.zeros(p), np.zeros(len(beta)), 0.0, 0.0
         for it in range(1, self.n_iter + 1):
             e += fixed @ beta
-            beta = (cho_solve(cross, fixed.T @ e, check_finite=False)
-                    + np.sqrt(var_e) * root @ rng.standard_normal(len(beta)))
+            beta = cho_solve(cross, fixed.T @ e, check_finite=False) + np.sqrt(
+                var_e
+            ) * root @ rng.standard_normal(len(beta))
             e -= fixed @ beta
             _gibbs_sweep(x, x2, b, e, tau2, var_e, rng.standard_normal(p))
             nu = np.sqrt(var_e) * np.sqrt(lambda2) / np.maximum(np.abs(b), 1e-300)
@@ -583,10 +612,14 @@ class BayesianLasso(_MarkerEffectsMixin, RegressorMixin, BaseEstimator):
         return self
 
 
-
 def baseline_models(*, seed: int = 1) -> dict:
     """Fresh estimators of every comparison's baselines, by the name tables use, in table order."""
-    return {"GBLUP": GBLUP(), "GDBLUP": GDBLUP(), "RKHS": RKHS(), "BLASSO": BayesianLasso(seed=seed)}
+    return {
+        "GBLUP": GBLUP(),
+        "GDBLUP": GDBLUP(),
+        "RKHS": RKHS(),
+        "BLASSO": BayesianLasso(seed=seed),
+    }
 
 
 #: The class of each baseline (what a saved model's file is read with), by name.

@@ -24,6 +24,7 @@ import json
 import os
 import tempfile
 import warnings
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -115,7 +116,9 @@ def align_snps(model_snps: pd.DataFrame, data: GenotypeData, *, max_missing: flo
         (naming how many and the first few ids).
     """
     if not 0.0 <= max_missing <= 1.0:
-        raise CnngwpInputError(f"the largest share of missing SNPs must be between 0 and 1 (e.g. 0.05), got {max_missing}")
+        raise CnngwpInputError(
+            f"the largest share of missing SNPs must be between 0 and 1 (e.g. 0.05), got {max_missing}"
+        )
     ids = data.snps["snp_id"].astype(str)
     duplicated = ids[ids.duplicated()]
     if len(duplicated):
@@ -128,7 +131,8 @@ def align_snps(model_snps: pd.DataFrame, data: GenotypeData, *, max_missing: flo
     if share > max_missing:
         raise CnngwpInputError(
             f"{data.source}: {len(missing)} of the model's {len(model_snps)} SNPs ({share:.1%}) are not in the file, "
-            f"first {missing[:5]}; at most {max_missing:.0%} may be missing (they are mean-imputed)")
+            f"first {missing[:5]}; at most {max_missing:.0%} may be missing (they are mean-imputed)"
+        )
     model_a1 = model_snps["allele_1"].astype(str).to_numpy()
     model_a2 = model_snps["allele_2"].astype(str).to_numpy()
     their_a1 = data.snps["allele_1"].astype(str).to_numpy()[column]
@@ -138,10 +142,15 @@ def align_snps(model_snps: pd.DataFrame, data: GenotypeData, *, max_missing: flo
     clash = found & ~same & ~swapped
     if clash.any():
         first = np.flatnonzero(clash)[:3]
-        details = ", ".join(f"{model_snps['snp_id'].iloc[j]} ({their_a1[j]}/{their_a2[j]} in the file, "
-                            f"{model_a1[j]}/{model_a2[j]} in the model)" for j in first)
-        raise CnngwpInputError(f"{data.source}: {int(clash.sum())} SNP(s) have other alleles than the model's: "
-                               f"{details}; expected the same alleles, possibly swapped")
+        details = ", ".join(
+            f"{model_snps['snp_id'].iloc[j]} ({their_a1[j]}/{their_a2[j]} in the file, "
+            f"{model_a1[j]}/{model_a2[j]} in the model)"
+            for j in first
+        )
+        raise CnngwpInputError(
+            f"{data.source}: {int(clash.sum())} SNP(s) have other alleles than the model's: "
+            f"{details}; expected the same alleles, possibly swapped"
+        )
     codes = np.full((data.n_samples, len(model_snps)), MISSING, dtype=np.int8)
     block = data.genotypes[:, column[found]]
     flip = swapped[found]
@@ -174,8 +183,16 @@ class GenomicModel:
         What the model was trained with (trait, gamma, training, protocol, ...).
     """
 
-    def __init__(self, *, snps: pd.DataFrame, networks: list[keras.Model], target_scaling: list[tuple[float, float]],
-                 baselines: dict, covariates: CovariateDesign | None, record: dict):
+    def __init__(
+        self,
+        *,
+        snps: pd.DataFrame,
+        networks: list[keras.Model],
+        target_scaling: list[tuple[float, float]],
+        baselines: dict,
+        covariates: CovariateDesign | None,
+        record: dict,
+    ):
         self.snps = snps.loc[:, list(SNP_COLUMNS)].reset_index(drop=True)
         self.networks = networks
         self.target_scaling = [(float(m), float(s)) for m, s in target_scaling]
@@ -184,16 +201,33 @@ class GenomicModel:
         self.record = record
 
     @classmethod
-    def from_estimators(cls, cnn, baselines: dict, *, snps: pd.DataFrame, covariates: CovariateDesign | None = None,
-                        record: dict | None = None) -> GenomicModel:
+    def from_estimators(
+        cls,
+        cnn,
+        baselines: dict,
+        *,
+        snps: pd.DataFrame,
+        covariates: CovariateDesign | None = None,
+        record: dict | None = None,
+    ) -> GenomicModel:
         """From a fitted :class:`cnngwp.models.cnn.estimator.CNNGWPRegressor` and fitted baselines on the same SNPs."""
-        return cls(snps=snps, networks=list(cnn.members_), target_scaling=[(cnn.y_mean_, cnn.y_scale_)] * len(cnn.members_),
-                   baselines=baselines, covariates=covariates,
-                   record={"filters": cnn.filters, "kernel_size": cnn.kernel_size, "l1": cnn.l1, **(record or {})})
+        return cls(
+            snps=snps,
+            networks=list(cnn.members_),
+            target_scaling=[(cnn.y_mean_, cnn.y_scale_)] * len(cnn.members_),
+            baselines=baselines,
+            covariates=covariates,
+            record={"filters": cnn.filters, "kernel_size": cnn.kernel_size, "l1": cnn.l1, **(record or {})},
+        )
 
     # --- applying the model -------------------------------------------------------------------------------------
-    def inputs(self, data: GenotypeData | np.ndarray, *, max_missing: float = MAX_MISSING_SNPS,
-               covariates: pd.DataFrame | None = None) -> tuple[np.ndarray, np.ndarray | None, SnpAlignment | None]:
+    def inputs(
+        self,
+        data: GenotypeData | np.ndarray,
+        *,
+        max_missing: float = MAX_MISSING_SNPS,
+        covariates: pd.DataFrame | None = None,
+    ) -> tuple[np.ndarray, np.ndarray | None, SnpAlignment | None]:
         """Codes in the model's SNP order and the covariate design for `data`.
 
         `data` is a :class:`cnngwp.data.genotypes.GenotypeData` (SNPs matched by id, covariates read from its
@@ -206,14 +240,16 @@ class GenomicModel:
         else:
             codes = np.asarray(data)
             if codes.ndim != 2 or codes.shape[1] != len(self.snps):
-                raise CnngwpInputError(f"genotypes: expected {len(self.snps)} SNP columns in the model's order; "
-                                       f"got shape {codes.shape}")
+                raise CnngwpInputError(
+                    f"genotypes: expected {len(self.snps)} SNP columns in the model's order; got shape {codes.shape}"
+                )
             alignment, table, source = SnpAlignment(codes.astype(np.int8)), covariates, "covariates"
         design = None
         if self.covariates is not None:
             if table is None:
-                raise CnngwpInputError(f"the model was fitted with covariates {list(self.covariates.columns)}; "
-                                       "give them for every animal")
+                raise CnngwpInputError(
+                    f"the model was fitted with covariates {list(self.covariates.columns)}; give them for every animal"
+                )
             design = self.covariates.transform(table, source=source)
         return alignment.codes, design, alignment
 
@@ -235,8 +271,9 @@ class GenomicModel:
         codes, design, _ = self.inputs(data, **options)
         return pd.DataFrame({name: model.predict(codes, covariates=design) for name, model in self.baselines.items()})
 
-    def predict_table(self, data: GenotypeData, *, level: float = 0.9, ascending: bool = False,
-                      max_missing: float = MAX_MISSING_SNPS) -> tuple[pd.DataFrame, SnpAlignment]:
+    def predict_table(
+        self, data: GenotypeData, *, level: float = 0.9, ascending: bool = False, max_missing: float = MAX_MISSING_SNPS
+    ) -> tuple[pd.DataFrame, SnpAlignment]:
         """One row per animal: ensemble prediction, its interval, each baseline's and the rank (1 = best).
 
         Ranks follow the ensemble prediction, highest first (lowest with `ascending`).
@@ -245,8 +282,14 @@ class GenomicModel:
         members = network_predictions(self.networks, NetworkInputs(codes, design), self.target_scaling)
         lower, upper = member_interval(members, level=level)
         percent = f"{round(level * 100):d}"
-        table = pd.DataFrame({"id": data.samples.index.astype(str), "prediction": members.mean(axis=0),
-                              f"lower_{percent}": lower, f"upper_{percent}": upper})
+        table = pd.DataFrame(
+            {
+                "id": data.samples.index.astype(str),
+                "prediction": members.mean(axis=0),
+                f"lower_{percent}": lower,
+                f"upper_{percent}": upper,
+            }
+        )
         for name, model in self.baselines.items():
             table[name] = model.predict(codes, covariates=design)
         table["rank"] = table["prediction"].rank(ascending=ascending, method="min").astype(int)
@@ -269,11 +312,30 @@ class GenomicModel:
                 model.save_state(scratch / path)
                 baselines[name] = {"file": path, "class": type(model).__name__}
             self.snps.to_csv(scratch / "snps.csv", index=False)
-            record = {"format": MODEL_FORMAT, "cnngwp_version": __version__, **self.record, "members": members,
-                      "baselines": baselines,
-                      "covariates": None if self.covariates is None else self.covariates.to_dict()}
+            record = {
+                "format": MODEL_FORMAT,
+                "cnngwp_version": __version__,
+                **self.record,
+                "members": members,
+                "baselines": baselines,
+                "covariates": None if self.covariates is None else self.covariates.to_dict(),
+            }
             (scratch / "model.json").write_text(json.dumps(record, indent=2, default=json_scalar))
         return Path(folder)
+
+
+def _load_member(path: Path) -> keras.Model:
+    """One member's network from the model folder, or an error naming the file."""
+    if not path.is_file():
+        raise CnngwpInputError(f"{path}: member network missing; expected the Keras file 'cnngwp fit' wrote there")
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except (ValueError, OSError, KeyError, zipfile.BadZipFile) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise CnngwpInputError(
+            f"{path}: not a readable Keras network ({reason[:200]}); the model folder is damaged, "
+            "write it again with 'cnngwp fit'"
+        ) from None
 
 
 def load_model(folder: str | os.PathLike) -> GenomicModel:
@@ -287,12 +349,15 @@ def load_model(folder: str | os.PathLike) -> GenomicModel:
     folder = Path(folder)
     path = folder / "model.json"
     if not path.is_file():
-        raise CnngwpInputError(f"{folder}: not a model folder (no model.json); expected a folder written by "
-                               "'cnngwp fit' or a run's model/")
+        raise CnngwpInputError(
+            f"{folder}: not a model folder (no model.json); expected a folder written by 'cnngwp fit' or a run's model/"
+        )
     record = json.loads(path.read_text())
     if record.get("format") != MODEL_FORMAT:
-        raise CnngwpInputError(f"{path}: model format {record.get('format')!r}; this cnngwp reads format {MODEL_FORMAT}")
-    networks = [keras.saving.load_model(folder / m["file"], compile=False) for m in record["members"]]
+        raise CnngwpInputError(
+            f"{path}: model format {record.get('format')!r}; this cnngwp reads format {MODEL_FORMAT}"
+        )
+    networks = [_load_member(folder / m["file"]) for m in record["members"]]
     scaling = [(m["trait_mean"], m["trait_sd"]) for m in record["members"]]
     baselines = {}
     for name, entry in record["baselines"].items():
@@ -300,5 +365,6 @@ def load_model(folder: str | os.PathLike) -> GenomicModel:
     snps = pd.read_csv(folder / "snps.csv", dtype={"snp_id": str, "chromosome": str, "allele_1": str, "allele_2": str})
     covariates = None if record["covariates"] is None else CovariateDesign.from_dict(record["covariates"])
     kept = {k: v for k, v in record.items() if k not in ("members", "baselines", "covariates", "format")}
-    return GenomicModel(snps=snps, networks=networks, target_scaling=scaling, baselines=baselines,
-                        covariates=covariates, record=kept)
+    return GenomicModel(
+        snps=snps, networks=networks, target_scaling=scaling, baselines=baselines, covariates=covariates, record=kept
+    )

@@ -33,7 +33,7 @@ from cnngwp.runs.notebooks import (
 from cnngwp.runs.study import GRIDS, study_folder
 from cnngwp.tuning.problem import OPTIMISTIC
 
-__all__ = ["build_book", "headline_markdown", "headline_sentence", "write_headline"]
+__all__ = ["book_inputs", "build_book", "headline_markdown", "headline_sentence", "write_headline"]
 
 #: Where the generated headline goes in the landing page (``book/intro.md``).
 HEADLINE_MARK = "<!-- headline -->"
@@ -92,6 +92,35 @@ def build_book(runs_root: str | os.PathLike, default_run: str, *, study: str = "
     if not index.exists():
         raise CnngwpInputError(f"{index}: the build finished but wrote no index page")
     return index
+
+
+def book_inputs(runs_root: str | os.PathLike, *, default_run: str | None = None,
+                study: str | None = None) -> tuple[str, str]:
+    """The default run and study grid a book is built from, where not given: ``qtlmas2010-sim/fold-0`` and
+    ``default`` (what ``make book`` runs), else the only complete run folder and the only study under `runs_root`.
+
+    Raises
+    ------
+    CnngwpInputError
+        If there is none, or several to choose from (naming them and the option that chooses).
+    """
+    root = Path(runs_root)
+    if default_run is None:
+        complete = sorted(str(p.parent.relative_to(root)) for p in root.glob("*/fold-*/complete.json"))
+        default_run = _one_of(complete, "qtlmas2010-sim/fold-0", f"{root}: complete run folders",
+                              "run 'cnngwp run' first, or choose one with --default-run")
+    if study is None:
+        studies = sorted(name for name in GRIDS if study_folder(root, GRIDS[name]).joinpath(
+            f"{STUDY_NOTEBOOK}.ipynb").exists())
+        study = _one_of(studies, "default", f"{root}: executed studies",
+                        "run 'cnngwp study --grid NAME' first, or choose one with --study")
+    return default_run, study
+
+
+def _one_of(found: list[str], preferred: str, what: str, advice: str) -> str:
+    if preferred in found or len(found) == 1:
+        return preferred if preferred in found else found[0]
+    raise CnngwpInputError(f"{what}: {found or 'none'}; expected {preferred!r} or exactly one ({advice})")
 
 
 def _model_column(comparison: pd.DataFrame) -> dict[str, str]:

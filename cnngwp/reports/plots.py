@@ -135,36 +135,65 @@ def plot_observed_vs_predicted(predictions: pd.DataFrame, *, models: tuple[str, 
     for ax, model in zip(axes[0], models):
         if model == "prediction" and "lower_90" in predictions:
             ax.errorbar(predictions[model], predictions["observed"], linestyle="none", color="0.7", linewidth=0.6,
-                        xerr=[predictions[model] - predictions["lower_90"], predictions["upper_90"] - predictions[model]])
-        sns.regplot(data=predictions, x=model, y="observed", scatter_kws={"s": 6}, line_kws={"color": "red"}, ax=ax)
+                        xerr=[predictions[model] - predictions["lower_90"],
+                              predictions["upper_90"] - predictions[model]])
+        sns.regplot(
+            data=predictions,
+            x=model,
+            y="observed",
+            scatter_kws={"s": 6},
+            line_kws={"color": "red"},
+            ax=ax,
+        )
         ax.set(xlabel="CNN ensemble" if model == "prediction" else model)
     return fig
 
 
-def plot_max_pooling(convolution: np.ndarray, pooled: np.ndarray, *, positions: int = 200, pool_size: int = 2,
-                     ax: plt.Axes | None = None) -> plt.Axes:
+def plot_max_pooling(
+    convolution: np.ndarray,
+    pooled: np.ndarray,
+    *,
+    positions: int = 200,
+    pool_size: int = 2,
+    ax: plt.Axes | None = None,
+) -> plt.Axes:
     """One filter's convolution output along the first `positions` and what max-pooling keeps of it.
 
     `convolution` and `pooled` are one animal's maps for one filter (:func:`cnngwp.models.cnn.estimator.feature_maps`).
     """
     if ax is None:
         _, ax = plt.subplots(figsize=(9, 3))
-    conv, kept = convolution[:positions], pooled[:positions // pool_size]
+    conv, kept = convolution[:positions], pooled[: positions // pool_size]
     ax.plot(range(len(conv)), conv, color="0.6", label="convolution output")
-    ax.step(range(0, pool_size * len(kept), pool_size), kept, where="post", color="red", label="after max-pooling")
+    ax.step(
+        range(0, pool_size * len(kept), pool_size),
+        kept,
+        where="post",
+        color="red",
+        label="after max-pooling",
+    )
     ax.set(xlabel=f"position (first {positions})", ylabel="filter output")
     ax.legend()
     return ax
 
 
-def plot_prediction_intervals(observed: np.ndarray, prediction: np.ndarray, lower: np.ndarray, upper: np.ndarray,
-                              *, ylabel: str = "trait", ax: plt.Axes | None = None) -> plt.Axes:
+def plot_prediction_intervals(
+    observed: np.ndarray,
+    prediction: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    *,
+    ylabel: str = "trait",
+    ax: plt.Axes | None = None,
+) -> plt.Axes:
     """Test animals sorted by their ensemble prediction: the members' interval, the prediction, the observation."""
     if ax is None:
         _, ax = plt.subplots(figsize=(9, 3.5))
     order = np.argsort(prediction)
     x = np.arange(len(order))
-    ax.fill_between(x, lower[order], upper[order], color="0.8", label="90 % interval of the members")
+    ax.fill_between(
+        x, lower[order], upper[order], color="0.8", label="90 % interval of the members"
+    )
     ax.plot(x, prediction[order], color="red", label="ensemble prediction")
     ax.scatter(x, np.asarray(observed)[order], s=4, color="0.2", label="observed")
     ax.set(xlabel="test animals (sorted by prediction)", ylabel=ylabel)
@@ -176,56 +205,110 @@ def plot_search_points(evaluations: pd.DataFrame, *, ax: plt.Axes | None = None)
     """Every evaluated gamma: filters against kernel size, coloured by objective MSE, sized by lambda."""
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 4))
-    sns.scatterplot(data=evaluations, x="filters", y="kernel_size", hue="validation_mse", size="l1",
-                    palette="viridis_r", ax=ax)
+    sns.scatterplot(
+        data=evaluations,
+        x="filters",
+        y="kernel_size",
+        hue="validation_mse",
+        size="l1",
+        palette="viridis_r",
+        ax=ax,
+    )
     ax.set(title="evaluated points")
     return ax
 
 
-def plot_selection(truth: np.ndarray, predicted: np.ndarray, *, top: float = 0.1, label: str = "CNN ensemble",
-                   truth_label: str = "true genetic value", ax: plt.Axes | None = None) -> plt.Axes:
+def plot_selection(
+    truth: np.ndarray,
+    predicted: np.ndarray,
+    *,
+    top: float = 0.1,
+    label: str = "CNN ensemble",
+    truth_label: str = "true genetic value",
+    ax: plt.Axes | None = None,
+) -> plt.Axes:
     """Candidates' predictions against their true values; the predicted top fraction (selected) highlighted."""
     ax = ax or plt.subplots(figsize=(5.5, 4.5))[1]
     truth, predicted = np.asarray(truth, float), np.asarray(predicted, float)
     selected = np.zeros(len(truth), dtype=bool)
     selected[top_rows(predicted, top)] = True
     ax.scatter(predicted[~selected], truth[~selected], s=10, color="0.6", label="not selected")
-    ax.scatter(predicted[selected], truth[selected], s=14, color="tab:red", label=f"selected: top {top:.0%}")
-    ax.axhline(truth[top_rows(truth, top)].min(), color="tab:red", lw=0.8, ls="--", label=f"true top {top:.0%} threshold")
+    ax.scatter(
+        predicted[selected],
+        truth[selected],
+        s=14,
+        color="tab:red",
+        label=f"selected: top {top:.0%}",
+    )
+    ax.axhline(
+        truth[top_rows(truth, top)].min(),
+        color="tab:red",
+        lw=0.8,
+        ls="--",
+        label=f"true top {top:.0%} threshold",
+    )
     ax.set_xlabel(f"predicted ({label})")
     ax.set_ylabel(truth_label)
     ax.legend(frameon=False, fontsize="small")
     return ax
 
 
-
 def plot_study(relative: pd.DataFrame, components: pd.DataFrame) -> plt.Figure:
     """Each model's test MSE relative to GBLUP against the scenario's non-additive share of the genetic variance,
     one panel per heritability; bars are the t intervals over replicates, the line at 1 is GBLUP."""
-    table = relative.merge(components[["architecture", "h2", "non_additive_share"]], on=["architecture", "h2"])
+    table = relative.merge(
+        components[["architecture", "h2", "non_additive_share"]], on=["architecture", "h2"]
+    )
     table = table[table["model"] != "GBLUP"]
     heritabilities = sorted(table["h2"].unique())
     models = list(dict.fromkeys(table["model"]))
-    fig, axes = plt.subplots(1, len(heritabilities), figsize=(5.2 * len(heritabilities), 4), sharey=True,
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(heritabilities), figsize=(5.2 * len(heritabilities), 4), sharey=True, squeeze=False
+    )
     offsets = np.linspace(-0.012, 0.012, len(models))  # side by side where the shares coincide
     for ax, h2 in zip(axes[0], heritabilities, strict=True):
         panel = table[table["h2"] == h2]
-        for offset, (model, colour) in zip(offsets, zip(models, sns.color_palette("colorblind", len(models)),
-                                                        strict=True), strict=True):
+        for offset, (model, colour) in zip(
+            offsets,
+            zip(models, sns.color_palette("colorblind", len(models)), strict=True),
+            strict=True,
+        ):
             rows = panel[panel["model"] == model].sort_values("non_additive_share")
             x = rows["non_additive_share"] + offset
             error = np.vstack([rows["ratio"] - rows["lower"], rows["upper"] - rows["ratio"]])
-            ax.errorbar(x, rows["ratio"], yerr=np.nan_to_num(error), marker="o", linestyle="none", capsize=3,
-                        color=colour, label=model)
-        for row in panel.drop_duplicates("architecture").itertuples():  # scenario names along the top
-            ax.annotate(row.architecture, (row.non_additive_share, 0.98), xycoords=ax.get_xaxis_transform(),
-                        ha="center", va="top", rotation=90, fontsize="x-small", color="0.35")
+            ax.errorbar(
+                x,
+                rows["ratio"],
+                yerr=np.nan_to_num(error),
+                marker="o",
+                linestyle="none",
+                capsize=3,
+                color=colour,
+                label=model,
+            )
+        for row in panel.drop_duplicates(
+            "architecture"
+        ).itertuples():  # scenario names along the top
+            ax.annotate(
+                row.architecture,
+                (row.non_additive_share, 0.98),
+                xycoords=ax.get_xaxis_transform(),
+                ha="center",
+                va="top",
+                rotation=90,
+                fontsize="x-small",
+                color="0.35",
+            )
         ax.axhline(1.0, color="0.4", lw=0.8, ls="--")
-        ax.set(title=f"h² = {h2:g}", xlabel="dominance + epistatic share of the genetic variance",
-               ylim=(min(0.6, table["ratio"].min() - 0.05), max(1.4, table["ratio"].max() + 0.05)))
+        ax.set(
+            title=f"h² = {h2:g}",
+            xlabel="dominance + epistatic share of the genetic variance",
+            ylim=(min(0.6, table["ratio"].min() - 0.05), max(1.4, table["ratio"].max() + 0.05)),
+        )
     axes[0, 0].set_ylabel("test MSE / GBLUP's (same data set)")
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=len(models), frameon=False, fontsize="small")
+    fig.legend(
+        handles, labels, loc="lower center", ncol=len(models), frameon=False, fontsize="small"
+    )
     fig.subplots_adjust(bottom=0.22)
     return fig

@@ -78,18 +78,34 @@ def table2(comparisons: pd.DataFrame) -> pd.DataFrame:
     ``mse_sd`` is empty (``""``) for a data set with one split, where there is no SD over folds.
     """
     order = {name: rank for rank, name in enumerate(MODEL_ORDER)}
-    grouped = comparisons.fillna({"note": "", "profile": "", "covariates": ""}).groupby(["dataset", "model"], sort=False)
-    table = grouped.agg(profile=("profile", "first"), folds=("fold", "nunique"), mse=("mse", "mean"),
-                        mse_sd=("mse", "std"),
-                        correlation=("correlation", "mean"), slope=("slope", "mean"), seconds=("seconds", "mean"),
-                        covariates=("covariates", "first"), note=("note", "first")).reset_index()
+    grouped = comparisons.fillna({"note": "", "profile": "", "covariates": ""}).groupby(
+        ["dataset", "model"], sort=False
+    )
+    table = grouped.agg(
+        profile=("profile", "first"),
+        folds=("fold", "nunique"),
+        mse=("mse", "mean"),
+        mse_sd=("mse", "std"),
+        correlation=("correlation", "mean"),
+        slope=("slope", "mean"),
+        seconds=("seconds", "mean"),
+        covariates=("covariates", "first"),
+        note=("note", "first"),
+    ).reset_index()
     table = table.assign(rank=table["model"].map(order)).sort_values(["dataset", "rank"]).drop(columns="rank")
     table["mse_sd"] = table["mse_sd"].round(3).astype(object).where(table["folds"] > 1, "")
     return table.reset_index(drop=True)
 
 
-def bootstrap_mse_difference(observed: np.ndarray, first: np.ndarray, second: np.ndarray, *, n_boot: int = 2000,
-                             seed: int = 1, level: float = 0.95) -> tuple[float, float, float]:
+def bootstrap_mse_difference(
+    observed: np.ndarray,
+    first: np.ndarray,
+    second: np.ndarray,
+    *,
+    n_boot: int = 2000,
+    seed: int = 1,
+    level: float = 0.95,
+) -> tuple[float, float, float]:
     """MSE(first) - MSE(second) on the same animals and its paired bootstrap interval.
 
     Returns
@@ -120,17 +136,33 @@ def paired_differences(runs_root: str | os.PathLike, *, reference: str = "GBLUP"
             if model == reference or any(column not in f.columns for f in folds):  # runs made before GDBLUP/RKHS
                 continue
             if len(folds) == 1:
-                diff, lower, upper = bootstrap_mse_difference(folds[0]["observed"], folds[0][column],
-                                                              folds[0][PREDICTION_COLUMNS[reference]], seed=seed)
+                diff, lower, upper = bootstrap_mse_difference(
+                    folds[0]["observed"], folds[0][column], folds[0][PREDICTION_COLUMNS[reference]], seed=seed
+                )
                 method = "paired bootstrap over animals"
             else:
-                per_fold = np.array([np.mean((f["observed"] - f[column]) ** 2)
-                                     - np.mean((f["observed"] - f[PREDICTION_COLUMNS[reference]]) ** 2) for f in folds])
+                per_fold = np.array(
+                    [
+                        np.mean((f["observed"] - f[column]) ** 2)
+                        - np.mean((f["observed"] - f[PREDICTION_COLUMNS[reference]]) ** 2)
+                        for f in folds
+                    ]
+                )
                 diff = float(per_fold.mean())
                 half = float(stats.t.ppf(0.975, len(per_fold) - 1) * per_fold.std(ddof=1) / np.sqrt(len(per_fold)))
                 lower, upper = diff - half, diff + half
                 method = f"t interval over {len(per_fold)} folds"
-            rows.append({"dataset": dataset, "model": model, "reference": reference, "mse_difference": diff,
-                         "lower_95": lower, "upper_95": upper, "method": method})
-    return pd.DataFrame(rows, columns=["dataset", "model", "reference", "mse_difference", "lower_95", "upper_95",
-                                       "method"])
+            rows.append(
+                {
+                    "dataset": dataset,
+                    "model": model,
+                    "reference": reference,
+                    "mse_difference": diff,
+                    "lower_95": lower,
+                    "upper_95": upper,
+                    "method": method,
+                }
+            )
+    return pd.DataFrame(
+        rows, columns=["dataset", "model", "reference", "mse_difference", "lower_95", "upper_95", "method"]
+    )

@@ -14,7 +14,7 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -33,13 +33,14 @@ from cnngwp.runs.parallel import IN_PROCESS, open_client
 from cnngwp.data.splits import Split
 from cnngwp.runs.study import GRIDS, study_context, study_folder
 from cnngwp.tuning.problem import PROFILES, PROTOCOLS, Profile, TuningProblem
-from cnngwp.tuning.search import SearchSpace, search_space
+from cnngwp.tuning.search import RunSettings, search_space
 from cnngwp.runs.workflow import baselines_for_run, covariate_design
 
 __all__ = [
     "DEFAULT_PARAMETERS",
     "NOTEBOOKS",
     "NOTEBOOK_DIR",
+    "NotebookSettings",
     "SOURCES",
     "NotebookError",
     "RunContext",
@@ -89,10 +90,7 @@ class RunContext:
 
     spec: DatasetSpec
     fold: int
-    protocol: str
-    profile: Profile
-    space: SearchSpace
-    seed: int
+    settings: RunSettings
     runs_root: Path
     scheduler: str | None
     covariate_columns: tuple[str, ...] = ()
@@ -117,11 +115,12 @@ class RunContext:
 
     @cached_property
     def problem(self) -> TuningProblem:
-        return TuningProblem.from_split(self.data, self.split, seed=self.seed, covariates=self.covariates)
+        return TuningProblem.from_split(self.data, self.split, seed=self.settings.seed, covariates=self.covariates)
 
     def baselines(self) -> BaselineFits:
         """GBLUP and BLASSO on this split, fitted once per run folder."""
-        return baselines_for_run(self.data, self.split, self.run_dir, seed=self.seed, covariates=self.covariates)
+        return baselines_for_run(self.data, self.split, self.run_dir, seed=self.settings.seed,
+                                 covariates=self.covariates)
 
     @contextmanager
     def client(self) -> Iterator[Client]:
@@ -151,14 +150,13 @@ def notebook_context(**parameters) -> RunContext:
     for name, allowed in (("profile", PROFILES), ("protocol", PROTOCOLS)):
         if p[name] not in allowed:
             raise CnngwpInputError(f"notebook parameter {name}={p[name]!r}: expected one of {sorted(allowed)}")
-    space = search_space(p["space"])
+    settings = RunSettings(search_space(p["space"]), PROFILES[p["profile"]], p["protocol"], p["seed"])
     if not isinstance(p["fold"], int) or p["fold"] < 0:
         raise CnngwpInputError(f"notebook parameter fold={p['fold']!r}: expected a non-negative integer")
     spec = DatasetSpec(key=p["dataset"], kind=p["kind"], path=p["data_path"], phenotypes=p["phenotypes"] or None,
                        trait=p["trait"], folds=p["folds"] or None, k=p["k"], seed=p["seed"], small=bool(p["small"]),
                        dominance_in_file=bool(p["dominance_in_file"]))
-    return RunContext(spec, p["fold"], p["protocol"], PROFILES[p["profile"]], space, p["seed"],
-                      Path(p["runs_root"]), p["scheduler"] or None, parse_columns(p["covariates"]),
+    return RunContext(spec, p["fold"], settings, Path(p["runs_root"]), p["scheduler"] or None, parse_columns(p["covariates"]),
                       parse_columns(p["categorical"]))
 
 
@@ -193,7 +191,7 @@ def execute_notebook(source: Path, output: Path, parameters: dict, *, cwd: Path 
     os.replace(partial, output)
 
 
-def _execute_run(parameters: dict, notebooks: tuple[str, ...], notebook_dir: Path, root: Path) -> dict:
+def _execute_run(parameters: dict, notebooks: tuple[str, ...], root: Path) -> dict:
     """Execute the notebooks of one (data set, fold) in order, in the runs folder `root` (the kernels' working
     folder, so the parameters hold paths relative to it); each output replaces its file only when it succeeded."""
     folder = run_folder(root, parameters["dataset"], parameters["fold"])
@@ -202,7 +200,7 @@ def _execute_run(parameters: dict, notebooks: tuple[str, ...], notebook_dir: Pat
     start = time.perf_counter()
     for number, name in enumerate(notebooks, 1):
         began = time.perf_counter()
-        execute_notebook(notebook_dir / f"{name}.md", folder / f"{name}.ipynb", parameters, cwd=root)
+        execute_notebook(NOTEBOOK_DIR / f"{name}.md", folder / f"{name}.ipynb", parameters, cwd=root)
         print(f"{label}: [{number}/{len(notebooks)}] {name} done in {time.perf_counter() - began:.0f} s", flush=True)
     record = {"parameters": parameters, "notebooks": list(notebooks), "seconds": time.perf_counter() - start}
     atomic_write(folder / "complete.json", lambda tmp: tmp.write_text(json.dumps(record, indent=2)))
@@ -218,10 +216,22 @@ def is_complete(root: Path, parameters: dict, notebooks: tuple[str, ...]) -> boo
     return record["parameters"] == parameters and record["notebooks"] == list(notebooks)
 
 
-def run_notebooks(spec: DatasetSpec, *, runs_root: str | os.PathLike = "runs", profile: str = "quick",
-                  protocol: str = "honest", space: str = "qtlmas2010", seed: int = 1, scheduler: str | None = None,
-                  folds: list[int] | None = None, covariates: str = "", categorical: str = "",
-                  notebooks: tuple[str, ...] = NOTEBOOKS, notebook_dir: Path = NOTEBOOK_DIR) -> list[dict]:
+@dataclass(frozen=True)
+class NotebookSettings:
+    """A run's settings as the notebooks take them (scalar parameters, checked by :func:`notebook_context`):
+    profile, protocol and search space by name, the seed, and the covariate columns as comma-separated text."""
+
+    profile: str = "quick"
+    protocol: str = "honest"
+    space: str = "qtlmas2010"
+    seed: int = 1
+    covariates: str = ""
+    categorical: str = ""
+
+
+def run_notebooks(spec: DatasetSpec, settings: NotebookSettings = NotebookSettings(), *,
+                  runs_root: str | os.PathLike = "runs", scheduler: str | None = None, folds: list[int] | None = None,
+                  notebooks: tuple[str, ...] = NOTEBOOKS) -> list[dict]:
     """Execute the notebooks for every fold of `spec` (or the given `folds`) into the run folders.
 
     One run at a time when there is a single run or a `scheduler` address (each
@@ -244,9 +254,7 @@ def run_notebooks(spec: DatasetSpec, *, runs_root: str | os.PathLike = "runs", p
     many = len(chosen) > 1 and scheduler is None
     base = {"dataset": spec.key, "kind": spec.kind, "data_path": spec.path, "phenotypes": spec.phenotypes or "",
             "trait": spec.trait, "folds": spec.folds or "", "k": spec.k, "small": spec.small,
-            "dominance_in_file": spec.dominance_in_file, "protocol": protocol,
-            "profile": profile, "space": space, "covariates": covariates, "categorical": categorical, "seed": seed,
-            "runs_root": ".",
+            "dominance_in_file": spec.dominance_in_file, **asdict(settings), "runs_root": ".",
             "scheduler": IN_PROCESS if many else (scheduler or "")}
     todo, done = [], []
     for fold in chosen:
@@ -258,9 +266,9 @@ def run_notebooks(spec: DatasetSpec, *, runs_root: str | os.PathLike = "runs", p
         else:
             todo.append(parameters)
     if not many:
-        return done + [{**_execute_run(p, notebooks, notebook_dir, root), "skipped": False} for p in todo]
+        return done + [{**_execute_run(p, notebooks, root), "skipped": False} for p in todo]
     with open_client(None, n_workers=min(len(todo), os.cpu_count() or 1)) as client:
-        futures = [client.submit(_execute_run, p, notebooks, notebook_dir, root, pure=False) for p in todo]
+        futures = [client.submit(_execute_run, p, notebooks, root, pure=False) for p in todo]
         return done + [{**future.result(), "skipped": False} for future in futures]
 
 

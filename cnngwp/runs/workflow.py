@@ -21,23 +21,23 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import pandas as pd
 from distributed import Client
 
-from cnngwp.models.baselines import BASELINE_MODELS
+from cnngwp.atomic import atomic_write, json_scalar, tie_to_settings
 from cnngwp.data.covariates import CovariateDesign
 from cnngwp.data.genotypes import GenotypeData
-from cnngwp.tuning.ensemble import ModelAveragedEnsemble, fit_ensemble
-from cnngwp.errors import CnngwpInputError
-from cnngwp.reports.comparison import BaselineFits, fit_baselines, prediction_metrics
-from cnngwp.atomic import atomic_write, json_scalar, tie_to_settings
-from cnngwp.models.saved_model import GenomicModel, network_from_archive
 from cnngwp.data.splits import Split, all_phenotyped
-from cnngwp.tuning.problem import OPTIMISTIC, Profile, TuningProblem
-from cnngwp.tuning.search import SearchSpace, TuningResult, settings_record, tune
+from cnngwp.errors import CnngwpInputError
+from cnngwp.models.baselines import BASELINE_MODELS
+from cnngwp.models.saved_model import GenomicModel, network_from_archive
+from cnngwp.reports.comparison import BaselineFits, fit_baselines, prediction_metrics
+from cnngwp.tuning.ensemble import ModelAveragedEnsemble, fit_ensemble
+from cnngwp.tuning.problem import OPTIMISTIC, TuningProblem
+from cnngwp.tuning.search import RunSettings, TuningResult, tune
 
 __all__ = ["CnngwpRun", "baselines_for_run", "comparison_table", "covariate_design", "fit_model", "run_cnngwp",
            "save_trained_model"]
@@ -49,10 +49,11 @@ class CnngwpRun:
 
     tuning: TuningResult
     ensemble: ModelAveragedEnsemble
-    comparison: pd.DataFrame | None
-    summary: dict
+    baselines: BaselineFits
     model: GenomicModel
     candidates: pd.DataFrame
+    summary: dict
+    comparison: pd.DataFrame | None = None
 
 
 def covariate_design(data: GenotypeData, split: Split, covariates: tuple[str, ...] = (),
@@ -129,43 +130,27 @@ def save_trained_model(data: GenotypeData, split: Split, ensemble: ModelAveraged
     return model
 
 
-@dataclass
-class _Trained:
-    tuning: TuningResult
-    ensemble: ModelAveragedEnsemble
-    baselines: BaselineFits
-    model: GenomicModel
-    candidates: pd.DataFrame
-    ensemble_seconds: float
-    record: dict
-
-
-def _train(data: GenotypeData, split: Split, run_dir: Path, client: Client, *, space: SearchSpace, profile: Profile,
-           protocol: str, replicates: int | None, n_members: int | None, seed: int, batch_points: int,
-           progress: bool, covariates: CovariateDesign | None) -> _Trained:
+def _train(data: GenotypeData, split: Split, run_dir: Path, client: Client, settings: RunSettings, *,
+           progress: bool, covariates: CovariateDesign | None) -> CnngwpRun:
     """Tune, fit the ensemble and the baselines, save the model, predict the split's candidates."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    replicates = profile.replicates if replicates is None else replicates
-    n_members = profile.n_members if n_members is None else n_members
-    settings = settings_record(space, profile, protocol, seed, replicates, batch_points)
+    profile, protocol, seed = settings.profile, settings.protocol, settings.seed
     design = None if covariates is None else covariates.to_dict()
-    tie_to_settings(run_dir / "run.json", {**settings, "data": data.source, "split": split.name, "n_members": n_members,
-                                           "n_train": len(split.train), "n_test": len(split.test),
-                                           "n_snps": data.n_snps, "covariates": design})
+    tie_to_settings(run_dir / "run.json", {**settings.record(), "data": data.source, "split": split.name,
+                                           "n_members": settings.n_members, "n_train": len(split.train),
+                                           "n_test": len(split.test), "n_snps": data.n_snps, "covariates": design})
     problem = TuningProblem.from_split(data, split, seed=seed, covariates=covariates)
     if covariates is not None:  # the candidates are predicted at the end: their covariates are checked first
         covariates.for_rows(data, split.candidates)
     scattered = client.scatter(problem, broadcast=True)  # once per run, held until both stages are done
-    tuning = tune(problem, client, run_dir, space=space, profile=profile, protocol=protocol,
-                  replicates=replicates, seed=seed, batch_points=batch_points, progress=progress, scattered=scattered)
+    tuning = tune(problem, client, run_dir, settings, progress=progress, scattered=scattered)
     start = time.perf_counter()
-    ensemble = fit_ensemble(problem, tuning.gamma, client, run_dir, training=profile.training, protocol=protocol,
-                            n_members=n_members, seed=seed, progress=progress, scattered=scattered)
+    ensemble = fit_ensemble(problem, tuning.gamma, client, run_dir, settings, progress=progress, scattered=scattered)
     ensemble_seconds = time.perf_counter() - start
     baselines = baselines_for_run(data, split, run_dir, seed=seed, covariates=covariates)
     record = {"protocol": protocol, "validation": problem.validation_rule, "note": tuning.label,
-              "profile": profile.name, "seed": seed,
-              "replicates": replicates, "n_members": n_members, "refit": profile.training.refits(protocol),
+              "profile": profile.name, "seed": seed, "replicates": settings.replicates,
+              "n_members": settings.n_members, "refit": profile.training.refits(protocol),
               "training": asdict(profile.training), "covariates": design}
     model = save_trained_model(data, split, ensemble, baselines, run_dir / "model", covariates=covariates,
                                record=record)
@@ -173,18 +158,13 @@ def _train(data: GenotypeData, split: Split, run_dir: Path, client: Client, *, s
     if len(split.candidates):
         candidates = model.predict_table(data.select_samples(split.candidates))[0]
         atomic_write(run_dir / "candidates.csv", lambda tmp: candidates.to_csv(tmp, index=False))
-    return _Trained(tuning, ensemble, baselines, model, candidates, ensemble_seconds,
-                    {"data": data.source, "split": split.name, **record, "n_train": len(split.train),
-                     "n_test": len(split.test), "n_candidates": len(split.candidates)})
-
-
-def _tuning_summary(trained: _Trained) -> dict:
-    tuning = trained.tuning
-    return {"gamma_per_replicate": tuning.best[["replicate", "filters", "kernel_size", "l1", "validation_mse"]]
-            .to_dict(orient="records"),
-            "gamma_ma": tuning.gamma.as_dict(), "tuning_task_seconds": float(tuning.evaluations["seconds"].sum()),
-            "tuning_wall_seconds_this_call": tuning.seconds,
-            "ensemble_wall_seconds_this_call": trained.ensemble_seconds}
+    summary = {"data": data.source, "split": split.name, **record, "n_train": len(split.train),
+               "n_test": len(split.test), "n_candidates": len(split.candidates),
+               "gamma_per_replicate": tuning.best[["replicate", "filters", "kernel_size", "l1", "validation_mse"]]
+               .to_dict(orient="records"),
+               "gamma_ma": tuning.gamma.as_dict(), "tuning_task_seconds": float(tuning.evaluations["seconds"].sum()),
+               "tuning_wall_seconds_this_call": tuning.seconds, "ensemble_wall_seconds_this_call": ensemble_seconds}
+    return CnngwpRun(tuning, ensemble, baselines, model, candidates, summary)
 
 
 def _write_summary(run_dir: Path, summary: dict) -> None:
@@ -192,43 +172,35 @@ def _write_summary(run_dir: Path, summary: dict) -> None:
     atomic_write(run_dir / "summary.json", lambda tmp: tmp.write_text(text))
 
 
-def run_cnngwp(data: GenotypeData, split: Split, run_dir: str | Path, client: Client, *, space: SearchSpace,
-               profile: Profile, protocol: str = "honest", replicates: int | None = None, n_members: int | None = None,
-               seed: int = 1, batch_points: int = 1, progress: bool = True,
-               covariates: CovariateDesign | None = None) -> CnngwpRun:
+def run_cnngwp(data: GenotypeData, split: Split, run_dir: str | Path, client: Client, settings: RunSettings, *,
+               progress: bool = True, covariates: CovariateDesign | None = None) -> CnngwpRun:
     """Tune gamma, fit the ensemble with gamma_MA, score it and the baselines on the test rows once.
 
     The trained model is saved to ``run_dir/model`` and the split's animals without a
     phenotype are predicted into ``candidates.csv``. Resumable: finished evaluations and
-    members in `run_dir` are not repeated. Parameters as in :func:`cnngwp.tuning.search.tune`;
-    `n_members` defaults to the profile's S; `covariates` (:func:`covariate_design`) are
-    fixed effects of every model.
+    members in `run_dir` are not repeated. `settings` as in :func:`cnngwp.tuning.search.tune`;
+    `covariates` (:func:`covariate_design`) are fixed effects of every model.
     """
     run_dir = Path(run_dir)
-    trained = _train(data, split, run_dir, client, space=space, profile=profile, protocol=protocol,
-                     replicates=replicates, n_members=n_members, seed=seed, batch_points=batch_points,
-                     progress=progress, covariates=covariates)
-    ensemble, baselines = trained.ensemble, trained.baselines
-    comparison = comparison_table(baselines.table, ensemble, trained.tuning, covariates=covariates)
+    run = _train(data, split, run_dir, client, settings, progress=progress, covariates=covariates)
+    ensemble, baselines = run.ensemble, run.baselines
+    comparison = comparison_table(baselines.table, ensemble, run.tuning, covariates=covariates)
     lower, upper = ensemble.prediction_interval()
     predictions = pd.DataFrame({"id": data.samples.index[split.test], "observed": ensemble.y_test,
                                 "prediction": ensemble.predict(), "lower_90": lower, "upper_90": upper,
                                 **{name: baselines.predictions[name].to_numpy() for name in BASELINE_MODELS}})
     for m, row in enumerate(ensemble.member_predictions):
         predictions[f"member_{m:02d}"] = row
-    summary = {**trained.record, **_tuning_summary(trained), "ensemble": ensemble.metrics(),
-               "members": ensemble.member_table().to_dict(orient="records"),
-               "comparison": comparison.to_dict(orient="records")}
+    run.summary.update({"ensemble": ensemble.metrics(), "members": ensemble.member_table().to_dict(orient="records"),
+                        "comparison": comparison.to_dict(orient="records")})
     atomic_write(run_dir / "comparison.csv", lambda tmp: comparison.to_csv(tmp, index=False))
     atomic_write(run_dir / "predictions.csv", lambda tmp: predictions.to_csv(tmp, index=False))
-    _write_summary(run_dir, summary)
-    return CnngwpRun(trained.tuning, ensemble, comparison, summary, trained.model, trained.candidates)
+    _write_summary(run_dir, run.summary)
+    return replace(run, comparison=comparison)
 
 
-def fit_model(data: GenotypeData, run_dir: str | Path, client: Client, *, space: SearchSpace, profile: Profile,
-              replicates: int | None = None, n_members: int | None = None, seed: int = 1, batch_points: int = 1,
-              progress: bool = True, covariates: tuple[str, ...] = (),
-              categorical: tuple[str, ...] = ()) -> CnngwpRun:
+def fit_model(data: GenotypeData, run_dir: str | Path, client: Client, settings: RunSettings, *,
+              progress: bool = True, covariates: tuple[str, ...] = (), categorical: tuple[str, ...] = ()) -> CnngwpRun:
     """Train on every phenotyped animal (honest protocol: tuning and epochs on rows carved from them), for use.
 
     Saves the model to ``run_dir/model`` and predicts the animals without a phenotype
@@ -238,10 +210,8 @@ def fit_model(data: GenotypeData, run_dir: str | Path, client: Client, *, space:
     run_dir = Path(run_dir)
     split = all_phenotyped(data)
     design = covariate_design(data, split, covariates, categorical)
-    trained = _train(data, split, run_dir, client, space=space, profile=profile, protocol="honest",
-                     replicates=replicates, n_members=n_members, seed=seed, batch_points=batch_points,
-                     progress=progress, covariates=design)
-    summary = {**trained.record, **_tuning_summary(trained),
-               "members": trained.ensemble.member_table().to_dict(orient="records")}
-    _write_summary(run_dir, summary)
-    return CnngwpRun(trained.tuning, trained.ensemble, None, summary, trained.model, trained.candidates)
+    run = _train(data, split, run_dir, client, replace(settings, protocol="honest"), progress=progress,
+                 covariates=design)
+    run.summary["members"] = run.ensemble.member_table().to_dict(orient="records")
+    _write_summary(run_dir, run.summary)
+    return run

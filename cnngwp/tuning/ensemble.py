@@ -29,7 +29,7 @@ from cnngwp.models.saved_model import keras_archive
 from cnngwp.reports.comparison import prediction_metrics
 from cnngwp.seeds import ensemble_chunk_seed
 from cnngwp.tuning.problem import TrainingSettings, TuningProblem, fit_cnn
-from cnngwp.tuning.search import Gamma
+from cnngwp.tuning.search import Gamma, RunSettings
 
 __all__ = ["MemberFit", "ModelAveragedEnsemble", "fit_ensemble", "fit_members"]
 
@@ -57,33 +57,60 @@ class MemberFit:
         """Write atomically as ``.npz``."""
         def write(tmp: Path) -> None:
             with open(tmp, "wb") as handle:
-                np.savez(handle, member=self.member, seed=self.seed, best_epoch=self.best_epoch,
-                         validation_mse=self.validation_mse, seconds=self.seconds, test_predictions=self.test_predictions,
-                         weights=self.weights, train_mse=self.history["train_mse"].to_numpy(),
-                         history_validation_mse=self.history["validation_mse"].to_numpy(),
-                         network=np.frombuffer(self.network, dtype=np.uint8), trait_mean=self.trait_mean,
-                         trait_sd=self.trait_sd)
+                np.savez(
+                    handle,
+                    member=self.member,
+                    seed=self.seed,
+                    best_epoch=self.best_epoch,
+                    validation_mse=self.validation_mse,
+                    seconds=self.seconds,
+                    test_predictions=self.test_predictions,
+                    weights=self.weights,
+                    train_mse=self.history["train_mse"].to_numpy(),
+                    history_validation_mse=self.history["validation_mse"].to_numpy(),
+                    network=np.frombuffer(self.network, dtype=np.uint8),
+                    trait_mean=self.trait_mean,
+                    trait_sd=self.trait_sd,
+                )
+
         atomic_write(path, write)
 
     @classmethod
     def load(cls, path: Path) -> MemberFit:
         with np.load(path) as f:
-            history = pd.DataFrame({"epoch": np.arange(1, len(f["train_mse"]) + 1), "train_mse": f["train_mse"],
-                                    "validation_mse": f["history_validation_mse"]})
-            return cls(int(f["member"]), int(f["seed"]), int(f["best_epoch"]), float(f["validation_mse"]),
-                       float(f["seconds"]), f["test_predictions"], f["weights"], history, f["network"].tobytes(),
-                       float(f["trait_mean"]), float(f["trait_sd"]))
+            history = pd.DataFrame(
+                {
+                    "epoch": np.arange(1, len(f["train_mse"]) + 1),
+                    "train_mse": f["train_mse"],
+                    "validation_mse": f["history_validation_mse"],
+                }
+            )
+            return cls(
+                int(f["member"]),
+                int(f["seed"]),
+                int(f["best_epoch"]),
+                float(f["validation_mse"]),
+                float(f["seconds"]),
+                f["test_predictions"],
+                f["weights"],
+                history,
+                f["network"].tobytes(),
+                float(f["trait_mean"]),
+                float(f["trait_sd"]),
+            )
 
 
 #: Version of the member files: 2 holds each member's network and trait scaling.
 MEMBER_FORMAT = 2
 
 
-def fit_members(problem: TuningProblem, gamma: Gamma, training: TrainingSettings, protocol: str,
-                members: tuple[int, ...], seed: int) -> list[MemberFit]:
+def fit_members(
+    problem: TuningProblem, gamma: Gamma, training: TrainingSettings, protocol: str, members: tuple[int, ...], seed: int
+) -> list[MemberFit]:
     """Train a chunk of members with `gamma` in one estimator and predict the test rows once.
 
-    The estimator (seeded `seed`, its members' seeds from :func:`cnngwp.seeds.member_seeds`) trains the chunk together in one network where Keras' backend sees a GPU and one by
+    The estimator (seeded `seed`, its members' seeds from :func:`cnngwp.seeds.member_seeds`) trains
+    the chunk together in one network where Keras' backend sees a GPU and one by
     one otherwise (``ensemble_mode="auto"``). Under the honest protocol with
     ``training.refit`` each member chooses its number of epochs on the validation rows and
     is then refitted on every training row for that many epochs; its ``validation_mse`` is
@@ -92,12 +119,27 @@ def fit_members(problem: TuningProblem, gamma: Gamma, training: TrainingSettings
     start = time.perf_counter()
     model = fit_cnn(problem, gamma, training, protocol, seed, refit=True, n_members=len(members))
     seconds = (time.perf_counter() - start) / len(members)
-    test = (model.predict_members(problem.X_test, covariates=problem.C_test) if len(problem.y_test)
-            else np.empty((len(members), 0)))  # a final model (cnngwp fit) holds nothing out
-    return [MemberFit(member, model.member_seeds_[i], model.best_epochs_[i], float(model.history_[i]["validation_mse"].min()),
-                      seconds, test[i], output_weights(model.members_[i]), model.history_[i],
-                      keras_archive(model.members_[i]), model.y_mean_, model.y_scale_)
-            for i, member in enumerate(members)]
+    test = (
+        model.predict_members(problem.X_test, covariates=problem.C_test)
+        if len(problem.y_test)
+        else np.empty((len(members), 0))
+    )  # a final model (cnngwp fit) holds nothing out
+    return [
+        MemberFit(
+            member,
+            model.member_seeds_[i],
+            model.best_epochs_[i],
+            float(model.history_[i]["validation_mse"].min()),
+            seconds,
+            test[i],
+            output_weights(model.members_[i]),
+            model.history_[i],
+            keras_archive(model.members_[i]),
+            model.y_mean_,
+            model.y_scale_,
+        )
+        for i, member in enumerate(members)
+    ]
 
 
 @dataclass(frozen=True)
@@ -135,13 +177,28 @@ class ModelAveragedEnsemble:
     def member_table(self) -> pd.DataFrame:
         """Per member: seed, best epoch, validation MSE (before any refit) and test metrics (after it; none when
         nothing is held out)."""
+
         def test_metrics(member: MemberFit) -> dict:
             if not len(self.y_test):
                 return {}
-            return {f"test_{k}": v for k, v in prediction_metrics(self.y_test, member.test_predictions).items()}
-        return pd.DataFrame([{"member": m.member, "seed": m.seed, "best_epoch": m.best_epoch,
-                              "validation_mse": m.validation_mse, "seconds": m.seconds, **test_metrics(m)}
-                             for m in self.members])
+            return {
+                f"test_{k}": v
+                for k, v in prediction_metrics(self.y_test, member.test_predictions).items()
+            }
+
+        return pd.DataFrame(
+            [
+                {
+                    "member": m.member,
+                    "seed": m.seed,
+                    "best_epoch": m.best_epoch,
+                    "validation_mse": m.validation_mse,
+                    "seconds": m.seconds,
+                    **test_metrics(m),
+                }
+                for m in self.members
+            ]
+        )
 
     def best_member(self) -> MemberFit:
         """The member with the lowest validation MSE (chosen without the test set under ``honest``)."""
@@ -151,19 +208,31 @@ class ModelAveragedEnsemble:
         """MSE_MA, correlation and slope of the averaged prediction, the mean member MSE and interval width."""
         lower, upper = self.prediction_interval()
         members = self.member_table()
-        return {**prediction_metrics(self.y_test, self.predict()), "mean_member_mse": float(members["test_mse"].mean()),
-                "mean_interval_width": float(np.mean(upper - lower))}
+        return {
+            **prediction_metrics(self.y_test, self.predict()),
+            "mean_member_mse": float(members["test_mse"].mean()),
+            "mean_interval_width": float(np.mean(upper - lower)),
+        }
 
     def weight_map(self, n_snps: int) -> pd.DataFrame:
         """Output-layer weights averaged over members, mapped back to SNP index (the paper's Figure 1)."""
-        return map_weights(np.mean([m.weights for m in self.members], axis=0), n_snps, self.gamma.filters)
+        return map_weights(
+            np.mean([m.weights for m in self.members], axis=0), n_snps, self.gamma.filters
+        )
 
 
-def fit_ensemble(problem: TuningProblem, gamma: Gamma, client: Client, run_dir: str | os.PathLike, *,
-                 training: TrainingSettings, protocol: str, n_members: int, seed: int,
-                 progress: bool = True, scattered: Future | None = None,
-                 chunk: int | None = None) -> ModelAveragedEnsemble:
-    """Fit (or finish fitting) `n_members` members with `gamma` on the Dask `client`.
+def fit_ensemble(
+    problem: TuningProblem,
+    gamma: Gamma,
+    client: Client,
+    run_dir: str | os.PathLike,
+    settings: RunSettings,
+    *,
+    progress: bool = True,
+    scattered: Future | None = None,
+    chunk: int | None = None,
+) -> ModelAveragedEnsemble:
+    """Fit (or finish fitting) ``settings.n_members`` members with `gamma` on the Dask `client`.
 
     The missing members go to the workers in chunks of `chunk` members, one task and one
     estimator per chunk (:func:`fit_members`); the default, :func:`members_per_task`,
@@ -172,24 +241,55 @@ def fit_ensemble(problem: TuningProblem, gamma: Gamma, client: Client, run_dir: 
     to gamma, the training settings, protocol and seed by ``members/ensemble.json``.
     `scattered` as in :func:`cnngwp.tuning.search.tune`.
     """
+    training, protocol, n_members, seed = (
+        settings.training,
+        settings.protocol,
+        settings.n_members,
+        settings.seed,
+    )
     folder = Path(run_dir) / "members"
     folder.mkdir(parents=True, exist_ok=True)
-    tie_to_settings(folder / "ensemble.json", {"gamma": gamma.as_dict(), "training": asdict(training),
-                                                "protocol": protocol, "seed": seed, "problem": problem.name,
-                                                "member_files": MEMBER_FORMAT})
+    tie_to_settings(
+        folder / "ensemble.json",
+        {
+            "gamma": gamma.as_dict(),
+            "training": asdict(training),
+            "protocol": protocol,
+            "seed": seed,
+            "problem": problem.name,
+            "member_files": MEMBER_FORMAT,
+        },
+    )
     paths = [folder / f"member-{m:02d}.npz" for m in range(n_members)]
     fits = {m: MemberFit.load(path) for m, path in enumerate(paths) if path.exists()}
     missing = [m for m in range(n_members) if m not in fits]
     with tqdm(total=n_members, initial=len(fits), desc="ensemble", disable=not progress) as bar:
         if missing:
             shared = client.scatter(problem, broadcast=True) if scattered is None else scattered
-            size = client.submit(members_per_task, len(missing), pure=False).result() if chunk is None else chunk
-            chunks = [tuple(missing[i:i + size]) for i in range(0, len(missing), size)]
-            futures = [client.submit(fit_members, shared, gamma, training, protocol, members,
-                                     ensemble_chunk_seed(seed, members[0]), pure=False) for members in chunks]
+            size = (
+                client.submit(members_per_task, len(missing), pure=False).result()
+                if chunk is None
+                else chunk
+            )
+            chunks = [tuple(missing[i : i + size]) for i in range(0, len(missing), size)]
+            futures = [
+                client.submit(
+                    fit_members,
+                    shared,
+                    gamma,
+                    training,
+                    protocol,
+                    members,
+                    ensemble_chunk_seed(seed, members[0]),
+                    pure=False,
+                )
+                for members in chunks
+            ]
             for future in as_completed(futures):
                 for fit in future.result():
                     fit.save(paths[fit.member])
                     fits[fit.member] = fit
                     bar.update(1)
-    return ModelAveragedEnsemble([fits[m] for m in range(n_members)], problem.y_test, gamma, protocol)
+    return ModelAveragedEnsemble(
+        [fits[m] for m in range(n_members)], problem.y_test, gamma, protocol
+    )

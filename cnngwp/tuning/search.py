@@ -41,11 +41,23 @@ from cnngwp.seeds import evaluation_seed, optimizer_seed
 from cnngwp.tuning.evaluation_log import EvaluationLog
 from cnngwp.tuning.problem import OPTIMISTIC, Profile, TrainingSettings, TuningProblem, check_protocol, fit_cnn
 
-__all__ = ["KAPPA", "SEARCH_SPACES", "Gamma", "SearchSpace", "TuningResult", "evaluate_gamma", "gamma_ma",
-           "search_space", "tune"]
+__all__ = [
+    "KAPPA",
+    "SEARCH_SPACES",
+    "Gamma",
+    "RunSettings",
+    "SearchSpace",
+    "TuningResult",
+    "evaluate_gamma",
+    "gamma_ma",
+    "search_space",
+    "tune",
+]
 
 #: Exploration weight of the confidence bound (the paper's kappa).
 KAPPA = 2.576
+
+
 @dataclass(frozen=True)
 class Gamma:
     """The tuned hyperparameters: filters, kernel size and the output layer's L1 penalty lambda."""
@@ -77,8 +89,11 @@ class SearchSpace:
 
     def dimensions(self) -> list:
         """The scikit-optimize dimensions."""
-        return [Integer(*self.filters, name="filters"), Integer(*self.kernel_size, name="kernel_size"),
-                Real(*self.l1, prior=self.l1_prior, name="l1")]
+        return [
+            Integer(*self.filters, name="filters"),
+            Integer(*self.kernel_size, name="kernel_size"),
+            Real(*self.l1, prior=self.l1_prior, name="l1"),
+        ]
 
 
 #: The named bounds of gamma; ``qtlmas2010`` is the paper's (filters 20-100, kernel 10-50,
@@ -112,8 +127,10 @@ def search_space(text: str) -> SearchSpace:
         name, _, value = part.strip().partition("=")
         low, _, high = value.partition(":")
         if name not in bounds or not low or not high:
-            raise CnngwpInputError(f"search space {text!r}: part {part!r}: expected one of {sorted(SEARCH_SPACES)} "
-                                   "or NAME=LOW:HIGH with NAME filters, kernel_size or l1")
+            raise CnngwpInputError(
+                f"search space {text!r}: part {part!r}: expected one of {sorted(SEARCH_SPACES)} "
+                "or NAME=LOW:HIGH with NAME filters, kernel_size or l1"
+            )
         cast = float if name == "l1" else int
         try:
             bounds[name] = (cast(low), cast(high))
@@ -122,8 +139,7 @@ def search_space(text: str) -> SearchSpace:
     return SearchSpace(**{name: value if name == "l1_prior" else tuple(value) for name, value in bounds.items()})
 
 
-def evaluate_gamma(problem: TuningProblem, gamma: Gamma, training: TrainingSettings, protocol: str,
-                   seed: int) -> dict:
+def evaluate_gamma(problem: TuningProblem, gamma: Gamma, training: TrainingSettings, protocol: str, seed: int) -> dict:
     """The BO objective at `gamma`: the best validation (``paper``: test) MSE over epochs.
 
     Returns
@@ -134,14 +150,19 @@ def evaluate_gamma(problem: TuningProblem, gamma: Gamma, training: TrainingSetti
     start = time.perf_counter()
     history = fit_cnn(problem, gamma, training, protocol, seed).history_[0]
     best = int(history["validation_mse"].idxmin())
-    return {"validation_mse": float(history["validation_mse"].iloc[best]), "best_epoch": best + 1,
-            "epochs_trained": len(history), "seconds": time.perf_counter() - start}
+    return {
+        "validation_mse": float(history["validation_mse"].iloc[best]),
+        "best_epoch": best + 1,
+        "epochs_trained": len(history),
+        "seconds": time.perf_counter() - start,
+    }
 
 
 def gamma_ma(best: pd.DataFrame) -> Gamma:
     """gamma_MA: the replicates' best gammas averaged, filters and kernel size rounded (half up)."""
-    return Gamma(math.floor(best["filters"].mean() + 0.5), math.floor(best["kernel_size"].mean() + 0.5),
-                 float(best["l1"].mean()))
+    return Gamma(
+        math.floor(best["filters"].mean() + 0.5), math.floor(best["kernel_size"].mean() + 0.5), float(best["l1"].mean())
+    )
 
 
 @dataclass
@@ -163,15 +184,20 @@ class TuningResult:
 class _Replicate:
     """The BO state of one replicate: its optimiser and the batch being evaluated."""
 
-    def __init__(self, replicate: int, space: SearchSpace, profile: Profile, seed: int, batch_points: int,
-                 logged: pd.DataFrame, bar: tqdm):
+    def __init__(self, replicate: int, settings: RunSettings, logged: pd.DataFrame, bar: tqdm):
         self.replicate = replicate
-        self.total = profile.n_points
-        self.batch_points = batch_points
-        self.optimizer = Optimizer(space.dimensions(), base_estimator="GP", n_initial_points=profile.n_initial,
-                                   initial_point_generator="random", acq_func="LCB",
-                                   acq_func_kwargs={"kappa": KAPPA}, acq_optimizer="lbfgs",
-                                   random_state=optimizer_seed(seed, replicate))
+        self.total = settings.profile.n_points
+        self.batch_points = settings.batch_points
+        self.optimizer = Optimizer(
+            settings.space.dimensions(),
+            base_estimator="GP",
+            n_initial_points=settings.profile.n_initial,
+            initial_point_generator="random",
+            acq_func="LCB",
+            acq_func_kwargs={"kappa": KAPPA},
+            acq_optimizer="lbfgs",
+            random_state=optimizer_seed(settings.seed, replicate),
+        )
         self.logged = {int(row.iteration): row._asdict() for row in logged.itertuples(index=False)}
         self.next_iteration = 0
         self.batch: dict[int, list] = {}
@@ -207,9 +233,69 @@ class _Replicate:
         self.batch = {}
 
 
-def tune(problem: TuningProblem, client: Client, run_dir: str | Path, *, space: SearchSpace, profile: Profile,
-         protocol: str = "honest", replicates: int | None = None, seed: int = 1, batch_points: int = 1,
-         progress: bool = True, scattered: Future | None = None) -> TuningResult:
+@dataclass(frozen=True)
+class RunSettings:
+    """One run's settings, passed whole to the tuning, the ensemble and the run: the profile's overrides are
+    applied here, once.
+
+    Attributes
+    ----------
+    space, profile
+        Bounds of gamma; BO points, S, ensemble size and training settings.
+    protocol
+        ``"honest"`` or ``"paper"`` (module docstring).
+    seed
+        Seeds the optimisers and every CNN (:mod:`cnngwp.seeds`); the same seed gives the same run.
+    replicates, n_members
+        S and the ensemble size; None on construction means the profile's.
+    batch_points
+        k points asked at once per replicate (constant liar), so k workers stay busy
+        within one replicate; 1 is the paper's sequential BO.
+    """
+
+    space: SearchSpace
+    profile: Profile
+    protocol: str = "honest"
+    seed: int = 1
+    replicates: int | None = None
+    n_members: int | None = None
+    batch_points: int = 1
+
+    def __post_init__(self):
+        check_protocol(self.protocol)
+        if self.batch_points < 1:
+            raise CnngwpInputError(f"batch_points must be at least 1, got {self.batch_points}")
+        if self.replicates is None:
+            object.__setattr__(self, "replicates", self.profile.replicates)
+        if self.n_members is None:
+            object.__setattr__(self, "n_members", self.profile.n_members)
+
+    @property
+    def training(self) -> TrainingSettings:
+        """How each CNN is trained (the profile's)."""
+        return self.profile.training
+
+    def record(self) -> dict:
+        """The settings a tuning folder is tied to (compared when resuming)."""
+        return {
+            "space": asdict(self.space),
+            "profile": asdict(self.profile),
+            "protocol": self.protocol,
+            "seed": self.seed,
+            "replicates": self.replicates,
+            "batch_points": self.batch_points,
+        }
+
+
+def tune(
+    problem: TuningProblem,
+    client: Client,
+    run_dir: str | Path,
+    settings: RunSettings,
+    *,
+    progress: bool = True,
+    scattered: Future | None = None,
+) -> TuningResult:
     """Run (or resume) S replicates of the Bayesian optimisation and average their best gammas.
 
     Parameters
@@ -220,17 +306,8 @@ def tune(problem: TuningProblem, client: Client, run_dir: str | Path, *, space: 
         Dask client the evaluations run on (:func:`cnngwp.runs.parallel.open_client`).
     run_dir
         Folder of ``evaluations.csv``; finished evaluations found there are not repeated.
-    space, profile
-        Bounds of gamma; BO points, S and training settings.
-    protocol
-        ``"honest"`` or ``"paper"`` (module docstring).
-    replicates
-        S; default the profile's.
-    seed
-        Seeds the optimisers and every CNN; the same seed gives the same run.
-    batch_points
-        k points asked at once per replicate (constant liar), so k workers stay busy
-        within one replicate; 1 is the paper's sequential BO.
+    settings
+        The search space, profile, protocol, seed, S and batch size (:class:`RunSettings`).
     progress
         Show one tqdm bar per replicate with its best MSE so far.
     scattered
@@ -243,15 +320,27 @@ def tune(problem: TuningProblem, client: Client, run_dir: str | Path, *, space: 
     -------
     TuningResult
     """
-    check_protocol(protocol)
-    if batch_points < 1:
-        raise CnngwpInputError(f"batch_points must be at least 1, got {batch_points}")
-    n_replicates = profile.replicates if replicates is None else replicates
-    columns = ["replicate", "iteration", "filters", "kernel_size", "l1", "validation_mse", "best_epoch",
-               "epochs_trained", "seconds"] + (["test_mse"] if protocol == "paper" else [])
-    tie_to_settings(Path(run_dir) / "tuning.json",
-                    {**settings_record(space, profile, protocol, seed, n_replicates, batch_points),
-                     "problem": problem.name, "n_train": len(problem.y_train), "n_snps": problem.X_train.shape[1]})
+    protocol, profile, n_replicates = settings.protocol, settings.profile, settings.replicates
+    columns = [
+        "replicate",
+        "iteration",
+        "filters",
+        "kernel_size",
+        "l1",
+        "validation_mse",
+        "best_epoch",
+        "epochs_trained",
+        "seconds",
+    ] + (["test_mse"] if protocol == "paper" else [])
+    tie_to_settings(
+        Path(run_dir) / "tuning.json",
+        {
+            **settings.record(),
+            "problem": problem.name,
+            "n_train": len(problem.y_train),
+            "n_snps": problem.X_train.shape[1],
+        },
+    )
     log = EvaluationLog(Path(run_dir) / "evaluations.csv", columns)
     logged = log.read()
     start = time.perf_counter()
@@ -259,23 +348,30 @@ def tune(problem: TuningProblem, client: Client, run_dir: str | Path, *, space: 
     states = []
     for r in range(n_replicates):
         mine = logged[logged["replicate"] == r]
-        bar = tqdm(total=profile.n_points, initial=0, desc=f"replicate {r}", position=r, leave=True,
-                   disable=not progress)
-        states.append(_Replicate(r, space, profile, seed, batch_points, mine, bar))
+        bar = tqdm(
+            total=profile.n_points, initial=0, desc=f"replicate {r}", position=r, leave=True, disable=not progress
+        )
+        states.append(_Replicate(r, settings, mine, bar))
     running, submitted = as_completed(), {}
     for state in states:
-        _advance(state, client, running, submitted, shared, profile, protocol, seed)
+        _advance(state, client, (running, submitted), shared, settings)
     for future in running:
         state, iteration, point = submitted.pop(future.key)
-        row = {"replicate": state.replicate, "iteration": iteration, "filters": point[0],
-               "kernel_size": point[1], "l1": point[2], **future.result()}
+        row = {
+            "replicate": state.replicate,
+            "iteration": iteration,
+            "filters": point[0],
+            "kernel_size": point[1],
+            "l1": point[2],
+            **future.result(),
+        }
         if protocol == "paper":
             row["test_mse"] = row["validation_mse"]
         log.append(row)
         state.record(iteration, row)
         if state.batch_complete():
             state.tell_batch()
-            _advance(state, client, running, submitted, shared, profile, protocol, seed)
+            _advance(state, client, (running, submitted), shared, settings)
     for state in states:
         state.bar.close()
     evaluations = log.read().query("replicate < @n_replicates").sort_values(["replicate", "iteration"])
@@ -284,25 +380,29 @@ def tune(problem: TuningProblem, client: Client, run_dir: str | Path, *, space: 
     return TuningResult(evaluations, best, gamma_ma(best), protocol, time.perf_counter() - start)
 
 
-def _advance(state: _Replicate, client: Client, running: as_completed, submitted: dict, shared, profile: Profile,
-             protocol: str, seed: int) -> None:
-    """Ask batches until one needs evaluating (submitted) or the replicate is done; replays logged points."""
+def _advance(
+    state: _Replicate, client: Client, queue: tuple[as_completed, dict], shared, settings: RunSettings
+) -> None:
+    """Ask batches until one needs evaluating (submitted) or the replicate is done; replays logged points.
+
+    `queue` is the running futures and what each was submitted for."""
+    running, submitted = queue
     while batch := state.ask_batch():
         for iteration, point in batch:
             if iteration in state.logged:
                 state.record(iteration, state.logged[iteration])
                 continue
-            future = client.submit(evaluate_gamma, shared, Gamma(*point), profile.training, protocol,
-                                   evaluation_seed(seed, state.replicate, iteration), pure=False)
+            future = client.submit(
+                evaluate_gamma,
+                shared,
+                Gamma(*point),
+                settings.training,
+                settings.protocol,
+                evaluation_seed(settings.seed, state.replicate, iteration),
+                pure=False,
+            )
             submitted[future.key] = (state, iteration, point)
             running.add(future)
         if not state.batch_complete():
             return
         state.tell_batch()
-
-
-def settings_record(space: SearchSpace, profile: Profile, protocol: str, seed: int, replicates: int,
-                    batch_points: int) -> dict:
-    """The settings a run folder is tied to (compared when resuming)."""
-    return {"space": asdict(space), "profile": asdict(profile), "protocol": protocol, "seed": seed,
-            "replicates": replicates, "batch_points": batch_points}

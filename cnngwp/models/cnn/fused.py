@@ -35,7 +35,17 @@ import numpy as np
 
 from cnngwp.data.genotypes import MISSING
 
-__all__ = ["AdamState", "FusedLayout", "batch_gradients", "batched", "from_network", "predict", "supports", "to_network", "train_epoch"]
+__all__ = [
+    "AdamState",
+    "FusedLayout",
+    "batch_gradients",
+    "batched",
+    "from_network",
+    "predict",
+    "supports",
+    "to_network",
+    "train_epoch",
+]
 
 _BETA_1, _BETA_2, _EPSILON = np.float32(0.9), np.float32(0.999), np.float32(1e-7)
 
@@ -62,16 +72,21 @@ def from_network(network, shape: FusedLayout) -> list[np.ndarray]:
     dense_kernel, dense_bias = network.get_layer("dense").get_weights()
     fixed = [network.get_layer("fixed_effects").get_weights()[0]] if len(network.inputs) > 1 else []
     kernel = np.zeros((shape.taps, shape.filters), dtype=np.float32)
-    kernel[:shape.kernel_size] = conv_kernel[:, 0, :]
+    kernel[: shape.kernel_size] = conv_kernel[:, 0, :]
     dense = np.ascontiguousarray(dense_kernel[:, 0].reshape(shape.positions, shape.filters).T, dtype=np.float32)
-    return [kernel, np.array(conv_bias, dtype=np.float32), dense, np.array(dense_bias, dtype=np.float32),
-            *(np.array(f[:, 0], dtype=np.float32) for f in fixed)]
+    return [
+        kernel,
+        np.array(conv_bias, dtype=np.float32),
+        dense,
+        np.array(dense_bias, dtype=np.float32),
+        *(np.array(f[:, 0], dtype=np.float32) for f in fixed),
+    ]
 
 
 def to_network(weights: list[np.ndarray], network, shape: FusedLayout) -> None:
     """The inverse of :func:`from_network`: load this engine's weights into the Keras network's layers."""
     kernel, bias, dense, dense_bias, *fixed = weights
-    network.get_layer("conv1d").set_weights([kernel[:shape.kernel_size, None, :].copy(), bias.copy()])
+    network.get_layer("conv1d").set_weights([kernel[: shape.kernel_size, None, :].copy(), bias.copy()])
     network.get_layer("dense").set_weights([dense.T.reshape(-1, 1).copy(), dense_bias.copy()])
     for f in fixed:
         network.get_layer("fixed_effects").set_weights([f[:, None].copy()])
@@ -84,15 +99,21 @@ def _offsets(covariates: np.ndarray | None, weights: list[np.ndarray], rows: np.
     return (covariates[rows] @ weights[4]).astype(np.float32)
 
 
-def predict(codes: np.ndarray, weights: list[np.ndarray], *, shape: FusedLayout,
-            covariates: np.ndarray | None = None) -> np.ndarray:
+def predict(
+    codes: np.ndarray, weights: list[np.ndarray], *, shape: FusedLayout, covariates: np.ndarray | None = None
+) -> np.ndarray:
     """Network outputs (float32) for the rows of `codes` with weights in this engine's layout.
 
     `covariates` (float32, standardised, n x q) go with a fifth weight array, the fixed effects.
     """
     kernel, bias, dense, dense_bias = weights[:4]
-    out = _forward(codes, shape.statistics, shape.pad_left, (kernel, bias, dense, dense_bias[0]),
-                   max(1, min(numba.get_num_threads(), len(codes))))
+    out = _forward(
+        codes,
+        shape.statistics,
+        shape.pad_left,
+        (kernel, bias, dense, dense_bias[0]),
+        max(1, min(numba.get_num_threads(), len(codes))),
+    )
     return out + _offsets(covariates, weights, np.arange(len(codes)))
 
 
@@ -137,8 +158,8 @@ def _convolve(ph, kernel, bias, f, start, n, c0, c1):
     for g in range(kernel.shape[0] // 4):
         w0, w1, w2, w3 = kernel[4 * g, f], kernel[4 * g + 1, f], kernel[4 * g + 2, f], kernel[4 * g + 3, f]
         o = start + g
-        p0, p1, p2, p3 = ph[0, o:o + n], ph[1, o:o + n], ph[2, o:o + n], ph[3, o:o + n]
-        n0, n1 = ph[0, o + 1:o + 1 + n], ph[1, o + 1:o + 1 + n]
+        p0, p1, p2, p3 = ph[0, o : o + n], ph[1, o : o + n], ph[2, o : o + n], ph[3, o : o + n]
+        n0, n1 = ph[0, o + 1 : o + 1 + n], ph[1, o + 1 : o + 1 + n]
         for q in range(n):
             c0[q] += w0 * p0[q] + w1 * p1[q] + w2 * p2[q] + w3 * p3[q]
             c1[q] += w0 * p2[q] + w1 * p3[q] + w2 * n0[q] + w3 * n1[q]
@@ -173,8 +194,8 @@ def _tap_sums(ph, r0, r1, start, n, taps, out):
     """out[k] += sum_q r0[q] input[4q + k] + r1[q] input[4q + 2 + k] over a block: one filter's kernel gradient."""
     for g in range(taps // 4):
         o = start + g
-        p0, p1, p2, p3 = ph[0, o:o + n], ph[1, o:o + n], ph[2, o:o + n], ph[3, o:o + n]
-        n0, n1 = ph[0, o + 1:o + 1 + n], ph[1, o + 1:o + 1 + n]
+        p0, p1, p2, p3 = ph[0, o : o + n], ph[1, o : o + n], ph[2, o : o + n], ph[3, o : o + n]
+        n0, n1 = ph[0, o + 1 : o + 1 + n], ph[1, o + 1 : o + 1 + n]
         s0 = np.float32(0.0)
         s1 = np.float32(0.0)
         s2 = np.float32(0.0)
@@ -213,7 +234,7 @@ def _forward(codes, statistics, pad_left, network, threads):
                 size = min(_BLOCK, positions - start)
                 for f in range(filters):
                     _convolve(ph, kernel, bias, f, start, size, c0, c1)
-                    total += _pool(c0, c1, dense[f, start:start + size], size)
+                    total += _pool(c0, c1, dense[f, start : start + size], size)
             out[i] = total + dense_bias
     return out
 
@@ -259,8 +280,9 @@ def _batch_gradients(codes, batch, statistics, pad_left, network, buffers, error
                 size = min(_BLOCK, positions - start)
                 for f in range(filters):
                     _convolve(ph, kernel, bias, f, start, size, c0, c1)
-                    prediction += _pool_and_route(c0, c1, dense[f, start:start + size], size,
-                                                  pooled[f, start:start + size], r0, r1)
+                    prediction += _pool_and_route(
+                        c0, c1, dense[f, start : start + size], size, pooled[f, start : start + size], r0, r1
+                    )
                     _tap_sums(ph, r0, r1, start, size, taps, sums[f])
             prediction += dense_bias + offset[i]
             error = prediction - y[row]
@@ -284,9 +306,16 @@ def _adam(w, g, mm, vv, alpha):
         w[i] -= (mm[i] * alpha) / (np.sqrt(vv[i]) + _EPSILON)
 
 
-def batch_gradients(codes: np.ndarray, y: np.ndarray, rows: np.ndarray, weights: list[np.ndarray], *,
-                    shape: FusedLayout, covariates: np.ndarray | None = None,
-                    errors: np.ndarray | None = None) -> list[np.ndarray]:
+def batch_gradients(
+    codes: np.ndarray,
+    y: np.ndarray,
+    rows: np.ndarray,
+    weights: list[np.ndarray],
+    *,
+    shape: FusedLayout,
+    covariates: np.ndarray | None = None,
+    errors: np.ndarray | None = None,
+) -> list[np.ndarray]:
     """Gradients of the mean squared error over `rows` (penalty excluded), in the layout of `weights`.
 
     `covariates` as for :func:`predict`; `errors`, if given (length ``len(rows)``), receives each row's error.
@@ -295,10 +324,17 @@ def batch_gradients(codes: np.ndarray, y: np.ndarray, rows: np.ndarray, weights:
     threads = max(1, min(numba.get_num_threads(), len(rows)))
     buffers = [np.empty((threads, *w.shape), dtype=np.float32) for w in weights[:4]]
     errors = np.empty(len(rows), dtype=np.float32) if errors is None else errors
-    _batch_gradients(codes, (y, rows, _offsets(covariates, weights, rows)), shape.statistics, shape.pad_left,
-                     (kernel, bias, dense, dense_bias[0]), tuple(buffers), errors)
+    _batch_gradients(
+        codes,
+        (y, rows, _offsets(covariates, weights, rows)),
+        shape.statistics,
+        shape.pad_left,
+        (kernel, bias, dense, dense_bias[0]),
+        tuple(buffers),
+        errors,
+    )
     gradients = [b.sum(axis=0) for b in buffers]
-    gradients[0][shape.kernel_size:] = 0.0  # the zero taps padding the kernel to a multiple of 4 stay zero
+    gradients[0][shape.kernel_size :] = 0.0  # the zero taps padding the kernel to a multiple of 4 stay zero
     if covariates is not None:
         gradients.append((2.0 / len(rows)) * (covariates[rows].T @ errors).astype(np.float32))
     return gradients
@@ -306,11 +342,20 @@ def batch_gradients(codes: np.ndarray, y: np.ndarray, rows: np.ndarray, weights:
 
 def batched(order: np.ndarray, batch_size: int) -> list[np.ndarray]:
     """The rows of `order` in mini-batches of `batch_size` (the last one shorter), as Keras batches them."""
-    return [order[start:start + batch_size] for start in range(0, len(order), batch_size)]
+    return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
 
 
-def train_epoch(codes: np.ndarray, y: np.ndarray, batches: list[np.ndarray], *, shape: FusedLayout,
-                weights: list[np.ndarray], adam: AdamState, l1: float, covariates: np.ndarray | None = None) -> float:
+def train_epoch(
+    codes: np.ndarray,
+    y: np.ndarray,
+    batches: list[np.ndarray],
+    *,
+    shape: FusedLayout,
+    weights: list[np.ndarray],
+    adam: AdamState,
+    l1: float,
+    covariates: np.ndarray | None = None,
+) -> float:
     """One epoch of mini-batch Adam over `batches` of rows (:func:`batched`), updating `weights` in place.
 
     Parameters
@@ -341,13 +386,15 @@ def train_epoch(codes: np.ndarray, y: np.ndarray, batches: list[np.ndarray], *, 
     l1 = np.float32(l1)
     start = 0
     for rows in batches:
-        gradients = batch_gradients(codes, y, rows, weights, shape=shape, covariates=covariates,
-                                    errors=errors[start:start + len(rows)])
+        gradients = batch_gradients(
+            codes, y, rows, weights, shape=shape, covariates=covariates, errors=errors[start : start + len(rows)]
+        )
         start += len(rows)
         gradients[2] += l1 * np.sign(weights[2])
         adam.step += 1
-        alpha = np.float32(adam.learning_rate * math.sqrt(1 - float(_BETA_2) ** adam.step) /
-                           (1 - float(_BETA_1) ** adam.step))
+        alpha = np.float32(
+            adam.learning_rate * math.sqrt(1 - float(_BETA_2) ** adam.step) / (1 - float(_BETA_1) ** adam.step)
+        )
         for w, g, m, v in zip(weights, gradients, adam.m, adam.v, strict=True):
             _adam(w.reshape(-1), g.astype(np.float32).reshape(-1), m.reshape(-1), v.reshape(-1), alpha)
     return float(np.mean(errors.astype(np.float64) ** 2))

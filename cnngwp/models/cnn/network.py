@@ -17,9 +17,26 @@ import pandas as pd
 from cnngwp.data.genotypes import MISSING, Standardizer, as_genotype_codes
 from cnngwp.errors import CnngwpInputError
 
-__all__ = ["TARGET_SD", "MemberDense", "NetworkInputs", "NetworkSpec", "StandardizeColumns", "StandardizeGenotypes",
-           "build_cnngwp", "feature_maps", "glorot_limit", "map_weights", "member_interval", "member_weights",
-           "model_summary", "network_predictions", "network_with_weights", "output_weights", "set_fixed_effect_start", "snp_weight_summary"]
+__all__ = [
+    "TARGET_SD",
+    "MemberDense",
+    "NetworkInputs",
+    "NetworkSpec",
+    "StandardizeColumns",
+    "StandardizeGenotypes",
+    "build_cnngwp",
+    "feature_maps",
+    "glorot_limit",
+    "map_weights",
+    "member_interval",
+    "member_weights",
+    "model_summary",
+    "network_predictions",
+    "network_with_weights",
+    "output_weights",
+    "set_fixed_effect_start",
+    "snp_weight_summary",
+]
 
 #: The networks fit the trait rescaled to mean 0 and this standard deviation.
 TARGET_SD = 10.0
@@ -68,7 +85,8 @@ class MemberDense(keras.layers.Layer):
         _, positions, members, filters = input_shape
         limit = glorot_limit(positions * filters, 1)
         self.kernel = self.add_weight(
-            shape=(positions, members, filters), name="kernel",
+            shape=(positions, members, filters),
+            name="kernel",
             initializer=keras.initializers.RandomUniform(-limit, limit, seed=self.seed),
             regularizer=keras.regularizers.L1(self.l1),
         )
@@ -128,14 +146,25 @@ def build_cnngwp(spec: NetworkSpec, *, seed: int = 0, n_members: int = 1) -> ker
     else:
         limit = glorot_limit(spec.kernel_size, spec.kernel_size * spec.filters)  # as one member's Conv1D
         initializer = keras.initializers.RandomUniform(-limit, limit, seed=seed)
-    x = keras.layers.Conv1D(n_members * spec.filters, spec.kernel_size, strides=spec.strides, padding="same",
-                            activation="linear", kernel_initializer=initializer, name="conv1d")(z)
+    x = keras.layers.Conv1D(
+        n_members * spec.filters,
+        spec.kernel_size,
+        strides=spec.strides,
+        padding="same",
+        activation="linear",
+        kernel_initializer=initializer,
+        name="conv1d",
+    )(z)
     x = keras.layers.MaxPooling1D(spec.pool_size, name="max_pooling1d")(x)
     if n_members == 1:
         x = keras.layers.Flatten(name="flatten")(x)
-        outputs = keras.layers.Dense(1, activation="linear", kernel_regularizer=keras.regularizers.L1(spec.l1),
-                                     kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 1),
-                                     name="dense")(x)
+        outputs = keras.layers.Dense(
+            1,
+            activation="linear",
+            kernel_regularizer=keras.regularizers.L1(spec.l1),
+            kernel_initializer=keras.initializers.GlorotUniform(seed=seed + 1),
+            name="dense",
+        )(x)
     else:
         x = keras.layers.Reshape((-1, n_members, spec.filters), name="members")(x)
         outputs = MemberDense(n_members, spec.l1, seed=seed + 1, name="dense")(x)
@@ -163,10 +192,12 @@ def member_weights(stack: keras.Model, member: int, filters: int) -> dict[str, l
     channels = slice(member * filters, (member + 1) * filters)
     conv_kernel, conv_bias = stack.get_layer("conv1d").get_weights()
     dense_kernel, dense_bias = stack.get_layer("dense").get_weights()
-    weights = {"conv1d": [conv_kernel[..., channels], conv_bias[channels]],
-               "dense": [dense_kernel[:, member, :].reshape(-1, 1), dense_bias[member:member + 1]]}
+    weights = {
+        "conv1d": [conv_kernel[..., channels], conv_bias[channels]],
+        "dense": [dense_kernel[:, member, :].reshape(-1, 1), dense_bias[member : member + 1]],
+    }
     if len(stack.inputs) > 1:
-        weights["fixed_effects"] = [stack.get_layer("fixed_effects").get_weights()[0][:, member:member + 1]]
+        weights["fixed_effects"] = [stack.get_layer("fixed_effects").get_weights()[0][:, member : member + 1]]
     return weights
 
 
@@ -206,13 +237,15 @@ def map_weights(weights: np.ndarray, n_snps: int, filters: int) -> pd.DataFrame:
     """
     weights = np.asarray(weights)
     index = np.arange(len(weights))
-    return pd.DataFrame({
-        "weight_index": index,
-        "position": index // filters,
-        "filter": index % filters,
-        "snp_index": np.minimum((index * n_snps / len(weights)).astype(np.int64), n_snps - 1),
-        "weight": weights,
-    })
+    return pd.DataFrame(
+        {
+            "weight_index": index,
+            "position": index // filters,
+            "filter": index % filters,
+            "snp_index": np.minimum((index * n_snps / len(weights)).astype(np.int64), n_snps - 1),
+            "weight": weights,
+        }
+    )
 
 
 def snp_weight_summary(weight_map: pd.DataFrame) -> pd.DataFrame:
@@ -253,15 +286,24 @@ def _predict_eagerly(model: keras.Model, inputs: NetworkInputs, batch_size: int 
     n = len(inputs.codes)
     if n == 0:
         return np.empty(0, dtype=np.float32)
-    return np.concatenate([np.asarray(model(inputs.feed(slice(i, i + batch_size)), training=False))[:, 0]
-                           for i in range(0, n, batch_size)])
+    return np.concatenate(
+        [
+            np.asarray(model(inputs.feed(slice(i, i + batch_size)), training=False))[:, 0]
+            for i in range(0, n, batch_size)
+        ]
+    )
 
 
-def network_predictions(networks: list[keras.Model], inputs: NetworkInputs,
-                        target_scaling: list[tuple[float, float]]) -> np.ndarray:
+def network_predictions(
+    networks: list[keras.Model], inputs: NetworkInputs, target_scaling: list[tuple[float, float]]
+) -> np.ndarray:
     """Predictions in the trait's units of each network (shape (S, n)), given each one's (trait mean, trait SD)."""
-    return np.stack([_predict_eagerly(model, inputs).astype(np.float64) * (scale / TARGET_SD) + mean
-                     for model, (mean, scale) in zip(networks, target_scaling, strict=True)])
+    return np.stack(
+        [
+            _predict_eagerly(model, inputs).astype(np.float64) * (scale / TARGET_SD) + mean
+            for model, (mean, scale) in zip(networks, target_scaling, strict=True)
+        ]
+    )
 
 
 def member_interval(member_predictions: np.ndarray, *, level: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
