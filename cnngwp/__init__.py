@@ -29,13 +29,13 @@ PUBLIC_MODULES = {
         "atomic_directory", "atomic_write", "json_scalar", "replace_directory", "tie_to_settings",
     ),
     "cnngwp.data.catalogue": (
-        "KINDS", "DatasetSpec", "dataset_splits", "load_dataset", "select_split",
+        "DatasetSpec", "KINDS", "dataset_splits", "load_dataset", "select_split",
     ),
     "cnngwp.data.covariates": (
         "CovariateDesign", "as_covariate_matrix", "check_full_rank", "parse_columns",
     ),
     "cnngwp.data.genotypes": (
-        "MISSING", "SNP_COLUMNS", "GenotypeData", "QCReport", "Standardizer", "adjacent_r2", "allele_counts",
+        "GenotypeData", "MISSING", "QCReport", "SNP_COLUMNS", "Standardizer", "adjacent_r2", "allele_counts",
         "as_genotype_codes", "check_genotype_codes", "minor_allele_frequency", "quality_control", "summarise_dataset",
     ),
     "cnngwp.data.readers": (
@@ -43,20 +43,19 @@ PUBLIC_MODULES = {
         "write_candidates", "write_dataset",
     ),
     "cnngwp.data.simulate": (
-        "ARCHITECTURES", "DOMINANCE_VALUES", "PAPER_DOMINANCE_SNPS", "QTLMAS2010_N_SNPS", "TRUTH_COLUMNS",
-        "Population", "SimulationConfig", "add_dominance_loci", "realised_variance_components",
+        "ARCHITECTURES", "DOMINANCE_VALUES", "PAPER_DOMINANCE_SNPS", "Population", "QTLMAS2010_N_SNPS",
+        "SimulationConfig", "TRUTH_COLUMNS", "add_dominance_loci", "realised_variance_components",
         "simulate_architecture", "simulate_genomes", "simulate_pedigree", "simulate_population",
         "simulate_qtlmas2010", "simulate_trait",
     ),
     "cnngwp.data.splits": (
-        "Split", "all_phenotyped", "fold_column_splits", "inner_validation_split", "kfold_splits",
-        "split_by_generation", "validation_split",
+        "Split", "all_phenotyped", "fold_column_splits", "kfold_splits", "split_by_generation", "validation_split",
     ),
     "cnngwp.errors": (
         "CnngwpInputError",
     ),
     "cnngwp.models.baselines": (
-        "BASELINE_MODELS", "GBLUP", "GDBLUP", "RKHS", "BayesianLasso", "RidgeBLUP", "baseline_models",
+        "BASELINE_MODELS", "BayesianLasso", "GBLUP", "GDBLUP", "RKHS", "RidgeBLUP", "baseline_models",
         "reml_variance_ratio",
     ),
     "cnngwp.models.cnn.device": (
@@ -70,7 +69,7 @@ PUBLIC_MODULES = {
         "train_epoch",
     ),
     "cnngwp.models.cnn.network": (
-        "TARGET_SD", "MemberDense", "NetworkInputs", "NetworkSpec", "StandardizeColumns", "StandardizeGenotypes",
+        "MemberDense", "NetworkInputs", "NetworkSpec", "StandardizeColumns", "StandardizeGenotypes", "TARGET_SD",
         "build_cnngwp", "feature_maps", "glorot_limit", "map_weights", "member_interval", "member_weights",
         "model_summary", "network_predictions", "network_with_weights", "output_weights", "set_fixed_effect_start",
         "snp_weight_summary",
@@ -83,11 +82,11 @@ PUBLIC_MODULES = {
         "median_distance", "reml_variance_components", "squared_distances",
     ),
     "cnngwp.models.saved_model": (
-        "MAX_MISSING_SNPS", "MODEL_FORMAT", "GenomicModel", "SnpAlignment", "align_snps", "keras_archive",
+        "GenomicModel", "MAX_MISSING_SNPS", "MODEL_FORMAT", "SnpAlignment", "align_snps", "keras_archive",
         "load_model", "network_from_archive", "save_network",
     ),
     "cnngwp.reports.book": (
-        "build_book", "headline_markdown", "headline_sentence", "write_headline",
+        "book_inputs", "build_book", "headline_markdown", "headline_sentence", "write_headline",
     ),
     "cnngwp.reports.comparison": (
         "BaselineFits", "compare_baselines", "fit_baselines", "fixed_effects_table", "prediction_metrics",
@@ -95,9 +94,9 @@ PUBLIC_MODULES = {
     ),
     "cnngwp.reports.plots": (
         "ADDITIVE_KINDS", "plot_dominance_values", "plot_max_pooling", "plot_observed_vs_predicted",
-        "plot_phenotypes_by_generation", "plot_prediction_intervals", "plot_search_points", "plot_search_trace",
-        "plot_selection", "plot_snp_effects", "plot_study", "plot_training_curves", "plot_weight_map",
-        "true_qtl_weight_positions",
+        "plot_paired_differences", "plot_phenotypes_by_generation", "plot_prediction_intervals", "plot_search_points",
+        "plot_search_trace", "plot_selection", "plot_snp_effects", "plot_study", "plot_training_curves",
+        "plot_weight_map", "true_qtl_weight_positions",
     ),
     "cnngwp.reports.study_tables": (
         "KERNEL_MODELS", "relative_mse", "relative_mse_table", "scenario_components", "study_verdicts",
@@ -108,9 +107,9 @@ PUBLIC_MODULES = {
         "table2",
     ),
     "cnngwp.runs.notebooks": (
-        "DEFAULT_PARAMETERS", "NOTEBOOKS", "NOTEBOOK_DIR", "SOURCES", "NotebookError", "RunContext",
-        "context_from_namespace", "copy_run_notebooks", "execute_notebook", "notebook_context", "prepare_for_book",
-        "run_folder", "run_notebooks", "run_study_notebook",
+        "DEFAULT_PARAMETERS", "NOTEBOOKS", "NOTEBOOK_DIR", "NotebookError", "NotebookSettings", "RunContext",
+        "SOURCES", "context_from_namespace", "copy_run_notebooks", "execute_notebook", "notebook_context",
+        "prepare_for_book", "run_folder", "run_notebooks", "run_study_notebook",
     ),
     "cnngwp.runs.parallel": (
         "IN_PROCESS", "open_client", "worker_environment",
@@ -138,7 +137,7 @@ PUBLIC_MODULES = {
         "fit_cnn",
     ),
     "cnngwp.tuning.search": (
-        "KAPPA", "SEARCH_SPACES", "Gamma", "SearchSpace", "TuningResult", "evaluate_gamma", "gamma_ma",
+        "Gamma", "KAPPA", "RunSettings", "SEARCH_SPACES", "SearchSpace", "TuningResult", "evaluate_gamma", "gamma_ma",
         "search_space", "tune",
     ),
 }

@@ -65,3 +65,29 @@ def test_estimator_trains_on_jax_without_tensorflow():
     for name, score in result["scores"].items():
         assert score < 0.85, f"{name}: MSE {score:.3f} of the training mean's"
     assert result["round_trip"] < 1e-5
+
+
+FIT_WITH_TENSORFLOW_INSTALLED = r"""
+import sys
+import numpy as np
+from cnngwp import CNNGWPRegressor
+
+rng = np.random.default_rng(0)
+X = rng.binomial(2, 0.4, (200, 60)).astype(np.int8)
+y = X[:, 3] + rng.normal(0, 1, 200)
+for engine in ("numba", "keras"):
+    CNNGWPRegressor(filters=4, kernel_size=5, l1=0.3, epochs=3, engine=engine, n_members=2, refit=True).fit(X, y)
+print(sorted(name for name in sys.modules if name.split(".")[0] == "tensorflow"))
+"""
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jax") is None or importlib.util.find_spec("tensorflow") is None,
+                    reason="needs both JAX (the test extra) and TensorFlow (the CPU default)")
+def test_fitting_on_jax_imports_no_tensorflow_even_where_it_is_installed():
+    """Seeding goes through cnngwp.seeds.seed_frameworks, not keras.utils.set_random_seed (which imports TensorFlow
+    whenever it is installed, and its start-up lines reach the terminal)."""
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+    finished = subprocess.run([sys.executable, "-c", FIT_WITH_TENSORFLOW_INSTALLED], capture_output=True, text=True,
+                              env=env, timeout=900, check=False)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    assert finished.stdout.strip().splitlines()[-1] == "[]"

@@ -39,3 +39,36 @@ def test_ci_runs_the_readme_test_command():
     assert "make test" in readme and "make book" in readme
     ci = [line for line in (ROOT / ".ci" / "run").read_text().splitlines() if line and not line.startswith("#")]
     assert ci[-1] == "make test"
+
+
+def test_every_public_name_is_importable_from_cnngwp_and_the_map_follows_each_modules_all():
+    import ast
+    import importlib
+
+    import cnngwp
+
+    for path in sorted((ROOT / "cnngwp").rglob("*.py")):
+        module = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        if path.name in ("__init__.py", "__main__.py", "cli.py", "startup.py"):
+            continue
+        declared = next(ast.literal_eval(node.value) for node in ast.parse(path.read_text()).body
+                        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "__all__")
+        assert sorted(cnngwp.PUBLIC_MODULES.get(module, ())) == sorted(declared), module
+    for module, names in cnngwp.PUBLIC_MODULES.items():
+        for name in names:
+            assert getattr(cnngwp, name) is getattr(importlib.import_module(module), name)
+
+
+def test_no_library_function_takes_more_than_eight_parameters_and_the_estimator_stays_small():
+    import ast
+
+    for path in sorted((ROOT / "cnngwp").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ClassDef) and node.name == "CNNGWPRegressor":
+                assert node.end_lineno - node.lineno + 1 <= 150
+            if not isinstance(node, ast.FunctionDef) or node.name == "__init__" and "estimator" in path.name:
+                continue
+            args = node.args
+            names = [a.arg for a in args.posonlyargs + args.args + args.kwonlyargs]
+            count = len(names) - (names[:1] in (["self"], ["cls"])) + bool(args.vararg) + bool(args.kwarg)
+            assert count <= 8, f"{path.relative_to(ROOT)}:{node.lineno} {node.name} takes {count} parameters"

@@ -169,7 +169,7 @@ def headline_markdown(run_dir: Path, figure: str) -> str:
     data = Path(summary["data"]).name
     return f"""## The headline
 
-The default run ({data}, {summary['split']}: trained on the older generations, tested on the youngest;
+The default run ({data}, {summary['split']}: {split_in_words(summary['split'], summary['n_train'], summary['n_test'])};
 profile `{summary['profile']}`, {protocol}):
 
 | model | test MSE | correlation | slope |
@@ -184,6 +184,14 @@ reproduce by design (`--protocol paper` does).
 
 ![Observed against predicted test values: every baseline and the CNN ensemble]({figure})
 """
+
+
+def split_in_words(split: str, n_train: int, n_test: int) -> str:
+    """What a split name means, for any split kind (``generation-5``, ``fold-2``, ...)."""
+    if split.startswith("generation-"):
+        return (f"{n_train} animals of the other generations trained on, {n_test} of generation(s) "
+                f"{split.removeprefix('generation-').replace('-', ', ')} tested on")
+    return f"{n_train} animals trained on, {n_test} held out and tested on"
 
 
 def write_headline(run_dir: Path, book_dir: Path) -> None:

@@ -11,9 +11,9 @@ from cnngwp.data.simulate import DOMINANCE_VALUES
 from cnngwp.reports.comparison import top_rows
 
 __all__ = ["ADDITIVE_KINDS", "plot_dominance_values", "plot_max_pooling", "plot_observed_vs_predicted",
-           "plot_phenotypes_by_generation", "plot_prediction_intervals", "plot_search_points", "plot_search_trace",
-           "plot_selection", "plot_snp_effects", "plot_study", "plot_training_curves", "plot_weight_map",
-           "true_qtl_weight_positions"]
+           "plot_paired_differences", "plot_phenotypes_by_generation", "plot_prediction_intervals",
+           "plot_search_points", "plot_search_trace", "plot_selection", "plot_snp_effects", "plot_study",
+           "plot_training_curves", "plot_weight_map", "true_qtl_weight_positions"]
 
 #: Kinds marked as additive (red +) in the weight map, as in the paper's Figure 1.
 ADDITIVE_KINDS = ("additive-major", "epistatic")
@@ -311,4 +311,25 @@ def plot_study(relative: pd.DataFrame, components: pd.DataFrame) -> plt.Figure:
         handles, labels, loc="lower center", ncol=len(models), frameon=False, fontsize="small"
     )
     fig.subplots_adjust(bottom=0.22)
+    return fig
+
+
+def plot_paired_differences(differences: pd.DataFrame) -> plt.Figure:
+    """Each model's test-MSE difference from the reference (GBLUP) with its 95 % interval, one panel per data set
+    (:func:`cnngwp.reports.tables.paired_differences`); left of the dashed line at 0 is better than the reference."""
+    datasets = list(dict.fromkeys(differences["dataset"]))
+    fig, axes = plt.subplots(len(datasets), 1, figsize=(7, 0.45 * differences["model"].nunique() * len(datasets) + 1.2),
+                             squeeze=False)
+    for ax, dataset in zip(axes[:, 0], datasets, strict=True):
+        rows = differences[differences["dataset"] == dataset].reset_index(drop=True)
+        y = np.arange(len(rows))[::-1]
+        ax.errorbar(rows["mse_difference"], y, xerr=[rows["mse_difference"] - rows["lower_95"],
+                                                     rows["upper_95"] - rows["mse_difference"]],
+                    marker="o", linestyle="none", capsize=3, color="tab:blue")
+        ax.axvline(0.0, color="0.4", lw=0.8, ls="--")
+        ax.set_yticks(y, rows["model"])
+        ax.set_ylim(-0.7, len(rows) - 0.3)
+        ax.set_title(f"{dataset}: {rows['method'].iloc[0]}", fontsize="small")
+        ax.set_xlabel(f"test MSE minus {rows['reference'].iloc[0]}'s (95 % interval)")
+    fig.tight_layout()
     return fig
