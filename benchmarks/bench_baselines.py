@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from cnngwp.data.genotypes import quality_control
-from cnngwp.data.readers import read_plink
+from cnngwp.data.readers import read_genotypes
 from cnngwp.data.simulate import simulate_qtlmas2010
 from cnngwp.data.splits import fold_column_splits, split_by_generation
 from cnngwp.models.baselines import BASELINE_MODELS, BayesianLasso
@@ -37,7 +37,7 @@ def main() -> None:
     BayesianLasso(n_iter=10, burn_in=0).fit(warm_up, [1.0, 2.0, 3.0])  # numba compilation outside the timings
     print(f"{'data':<16}{'split':<15}{'model':<8}{'MSE':>10}{'corr':>8}{'slope':>8}{'seconds':>9}")
     if (MICE / "mice.bed").is_file():
-        mice = read_plink(MICE / "mice.bed", MICE / "mice_pheno.csv", trait="Obesity.BodyLength",
+        mice = read_genotypes(MICE / "mice.bed", MICE / "mice_pheno.csv", trait="Obesity.BodyLength",
                           id_column="SUBJECT.NAME", folds=MICE / "mice_folds.csv")
         results = pd.concat([compare_baselines(mice, split) for split in fold_column_splits(mice)])
         for r in results.itertuples():

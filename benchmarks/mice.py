@@ -17,8 +17,9 @@ def mice_spec() -> DatasetSpec | None:
     if not (MICE / "mice.bed").is_file():
         print(f"mice data not found at {MICE}", file=sys.stderr)
         return None
-    return DatasetSpec(key="mice", kind="plink", path=str(MICE / "mice.bed"), phenotypes=str(MICE / "mice_pheno.csv"),
-                       trait="Obesity.BodyLength", folds=str(MICE / "mice_folds.csv"))
+    return DatasetSpec(key="mice", kind="genotypes", path=str(MICE / "mice.bed"),
+                       phenotypes=str(MICE / "mice_pheno.csv"), trait="Obesity.BodyLength",
+                       folds=str(MICE / "mice_folds.csv"))
 
 
 def mice_folds() -> tuple[GenotypeData, list[Split]] | None:

@@ -35,12 +35,16 @@ PUBLIC_MODULES = {
         "CovariateDesign", "as_covariate_matrix", "check_full_rank", "parse_columns",
     ),
     "cnngwp.data.genotypes": (
-        "GenotypeData", "MISSING", "QCReport", "SNP_COLUMNS", "Standardizer", "adjacent_r2", "allele_counts",
-        "as_genotype_codes", "check_genotype_codes", "minor_allele_frequency", "quality_control", "summarise_dataset",
+        "GenotypeData", "GenotypeFile", "MISSING", "QCReport", "SNP_COLUMNS", "Standardizer", "adjacent_r2",
+        "allele_counts", "as_genotype_codes", "check_genotype_codes", "minor_allele_frequency", "quality_control",
+        "summarise_dataset",
+    ),
+    "cnngwp.data.pgen": (
+        "is_pgen", "pgen_path", "read_pgen_genotypes",
     ),
     "cnngwp.data.readers": (
-        "QTLMAS2010_GENERATION_SIZES", "read_candidates", "read_dataset", "read_plink", "read_qtlmas_csv",
-        "write_candidates", "write_dataset",
+        "QTLMAS2010_GENERATION_SIZES", "read_candidates", "read_dataset", "read_genotype_file", "read_genotypes",
+        "read_qtlmas_csv", "write_candidates", "write_dataset",
     ),
     "cnngwp.data.simulate": (
         "ARCHITECTURES", "DOMINANCE_VALUES", "PAPER_DOMINANCE_SNPS", "Population", "QTLMAS2010_N_SNPS",
@@ -50,6 +54,9 @@ PUBLIC_MODULES = {
     ),
     "cnngwp.data.splits": (
         "Split", "all_phenotyped", "fold_column_splits", "kfold_splits", "split_by_generation", "validation_split",
+    ),
+    "cnngwp.data.vcf": (
+        "VCF_SUFFIXES", "is_vcf", "read_vcf_genotypes",
     ),
     "cnngwp.errors": (
         "CnngwpInputError",

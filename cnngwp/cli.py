@@ -75,14 +75,28 @@ def _baselines(args: argparse.Namespace) -> None:
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
 
 
-def _plink_spec(args: argparse.Namespace, key: str) -> DatasetSpec:
-    return DatasetSpec(key=key, kind="plink", path=args.bed, phenotypes=args.phenotypes, trait=args.trait,
+def _genotype_path(args: argparse.Namespace) -> str | None:
+    """The genotype file given by --bed, --pgen or --vcf (None: none of them)."""
+    return args.bed or args.pgen or args.vcf
+
+
+def _genotype_spec(args: argparse.Namespace, key: str) -> DatasetSpec:
+    return DatasetSpec(key=key, kind="genotypes", path=_genotype_path(args), dosages=args.dosages,
+                       phenotypes=args.phenotypes, trait=args.trait,
                        folds=args.folds, k=args.k, seed=args.seed)
 
 
+def _file_key(path: str) -> str:
+    """A data set key from a genotype file's name (``mice.bed`` -> ``mice``, ``chr1.vcf.gz`` -> ``chr1``)."""
+    name = Path(path).name
+    for suffix in (".vcf.gz", ".vcf.bgz", ".vcf", ".bcf", ".pgen", ".bed"):
+        name = name.removesuffix(suffix)
+    return name
+
+
 def _dataset_from_args(args: argparse.Namespace) -> DatasetSpec:
-    if args.bed is not None:
-        return _plink_spec(args, Path(args.bed).stem)
+    if _genotype_path(args) is not None:
+        return _genotype_spec(args, _file_key(_genotype_path(args)))
     return DatasetSpec(key=Path(args.data).name, kind="folder", path=args.data, trait=args.trait)
 
 
@@ -141,7 +155,8 @@ def _fit(args: argparse.Namespace) -> None:
 
 def _predict(args: argparse.Namespace) -> None:
     model = load_model(args.model)
-    candidates = read_candidates(args.bed, args.covariates_csv, id_column=args.id_column)
+    candidates = read_candidates(_genotype_path(args), args.covariates_csv, id_column=args.id_column,
+                                 dosages=args.dosages)
     table, alignment = model.predict_table(candidates, level=args.level, ascending=args.ascending,
                                            max_missing=args.max_missing)
     atomic_write(args.out, lambda tmp: table.to_csv(tmp, index=False))
@@ -151,8 +166,8 @@ def _predict(args: argparse.Namespace) -> None:
 
 
 def _run(args: argparse.Namespace) -> None:
-    if args.bed is not None:
-        spec = _plink_spec(args, args.name or Path(args.bed).stem)
+    if _genotype_path(args) is not None:
+        spec = _genotype_spec(args, args.name or _file_key(_genotype_path(args)))
     elif args.csv is not None:
         spec = DatasetSpec(key=args.name or "qtlmas2010-csv", kind="qtlmas2010-csv", path=args.csv,
                            dominance_in_file=args.dominance_in_file)
@@ -197,7 +212,7 @@ def _add_data_arguments(parser: argparse.ArgumentParser, *, folds: bool = True) 
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--data", help="folder written by 'cnngwp simulate'" +
                         (" (generations 1-4 train, 5 test)" if folds else ""))
-    source.add_argument("--bed", help="PLINK .bed file or prefix" + (" (k-fold cross-validation)" if folds else ""))
+    _add_genotype_file_arguments(source, " (k-fold cross-validation)" if folds else "")
     _add_plink_arguments(parser)
     if folds:
         parser.add_argument("--fold", type=int, default=0, help="which split to run (0-based; 0 for generation data)")
@@ -227,9 +242,18 @@ def _add_training_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
+def _add_genotype_file_arguments(group, purpose: str) -> None:
+    group.add_argument("--bed", help="PLINK 1 .bed file or prefix" + purpose)
+    group.add_argument("--pgen", help="PLINK 2 .pgen file or prefix (.pvar, .psam beside it)" + purpose)
+    group.add_argument("--vcf", help="VCF or BCF file (.vcf, .vcf.gz, .bcf; biallelic sites, ALT counted)" + purpose)
+
+
 def _add_plink_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--phenotypes", help="phenotype CSV for --bed (an id column and trait columns)")
-    parser.add_argument("--folds", help="fold CSV for --bed (columns fold and id or row); default seeded k folds")
+    parser.add_argument("--dosages", action="store_true",
+                        help="--vcf/--pgen: read dosages (VCF DS, PLINK 2 dosages) rounded to counts, not hard calls")
+    parser.add_argument("--phenotypes", help="phenotype CSV for a genotype file (an id column and trait columns)")
+    parser.add_argument("--folds", help="fold CSV for a genotype file (columns fold and id or row); "
+                                        "default seeded k folds")
     parser.add_argument("--k", type=int, default=5, help="number of random folds when --folds is not given")
     parser.add_argument("--trait", default="y", help="trait column of the phenotype file")
 
@@ -320,9 +344,10 @@ def build_parser() -> argparse.ArgumentParser:
     pred.add_argument(
         "--model", required=True, help="model folder (from 'cnngwp fit', or a run's model/)"
     )
-    pred.add_argument(
-        "--bed", required=True, help="candidates' PLINK .bed file or prefix; SNPs are matched by id"
-    )
+    candidates = pred.add_mutually_exclusive_group(required=True)
+    _add_genotype_file_arguments(candidates, ": the candidates; SNPs are matched by id, alleles flipped")
+    pred.add_argument("--dosages", action="store_true",
+                      help="--vcf/--pgen: read dosages rounded to counts, not hard calls")
     pred.add_argument(
         "--covariates-csv",
         help="CSV of the candidates' covariates (an id column and the model's "
@@ -350,20 +375,18 @@ def build_parser() -> argparse.ArgumentParser:
         "into RUNS/<dataset>/fold-<k>/ (complete runs are skipped)",
     )
     source = run.add_mutually_exclusive_group()
-    source.add_argument(
-        "--bed", help="PLINK .bed file or prefix: k-fold cross-validation, one run per fold"
-    )
+    _add_genotype_file_arguments(source, ": k-fold cross-validation, one run per fold")
     source.add_argument("--csv", help="a QTLMAS2010ny012.csv file: generations 1-4 -> 5")
     _add_plink_arguments(run)
     run.add_argument(
         "--dominance-in-file", action="store_true", help="--csv: the dominance loci are in the file"
     )
     run.add_argument(
-        "--small", action="store_true", help="no --bed/--csv: the tiny simulated data set"
+        "--small", action="store_true", help="no genotype file or --csv: the tiny simulated data set"
     )
     run.add_argument(
         "--name",
-        help="data set key (default: qtlmas2010-sim, tiny-sim, qtlmas2010-csv or the .bed name)",
+        help="data set key (default: qtlmas2010-sim, tiny-sim, qtlmas2010-csv or the genotype file name)",
     )
     run.add_argument("--runs", default="runs", help="folder of the run folders (default runs)")
     run.add_argument("--only-folds", type=int, nargs="+", help="run only these folds (0-based)")

@@ -10,7 +10,7 @@ from cnngwp.data.genotypes import summarise_dataset
 from cnngwp.data.readers import (
     read_candidates,
     read_dataset,
-    read_plink,
+    read_genotypes,
     read_qtlmas_csv,
     write_candidates,
     write_dataset,
@@ -98,7 +98,7 @@ def test_missing_files_are_named(tmp_path):
     with pytest.raises(CnngwpInputError, match=r"nope\.csv: QTLMAS2010 CSV file not found"):
         read_qtlmas_csv(tmp_path / "nope.csv")
     with pytest.raises(CnngwpInputError, match=r"x\.bed: PLINK \.bed file not found"):
-        read_plink(tmp_path / "x", tmp_path / "p.csv", trait="y")
+        read_genotypes(tmp_path / "x", tmp_path / "p.csv", trait="y")
 
 
 @pytest.fixture()
@@ -117,20 +117,20 @@ def test_plink_reader_checks_the_phenotype_table(plink_dir):
     pheno.loc[3, "id"] = pheno.loc[2, "id"]
     pheno.to_csv(plink_dir / "dup.csv", index=False)
     with pytest.raises(CnngwpInputError, match=r"dup\.csv: row 5: duplicated sample id"):
-        read_plink(bed, plink_dir / "dup.csv", trait="y")
+        read_genotypes(bed, plink_dir / "dup.csv", trait="y")
     pheno = _pheno(plink_dir)
     pheno["id"] = "x" + pheno["id"].astype(str)
     pheno.to_csv(plink_dir / "other.csv", index=False)
     with pytest.raises(CnngwpInputError, match=r"other\.csv: none of the \d+ genotyped samples has a value in "
-                                               r"column 'y'; expected phenotypes matched to the \.fam ids"):
-        read_plink(bed, plink_dir / "other.csv", trait="y")
+                                               r"column 'y'; expected phenotypes matched to the genotype file's"):
+        read_genotypes(bed, plink_dir / "other.csv", trait="y")
     pheno = _pheno(plink_dir).astype({"y": object})
     pheno.loc[10, "y"] = "tall"
     pheno.to_csv(plink_dir / "text.csv", index=False)
     with pytest.raises(CnngwpInputError, match=r"text\.csv: sample '11', column 'y': value 'tall' is not a number"):
-        read_plink(bed, plink_dir / "text.csv", trait="y")
+        read_genotypes(bed, plink_dir / "text.csv", trait="y")
     with pytest.raises(CnngwpInputError, match=r"no column 'height'"):
-        read_plink(bed, plink_dir / "phenotypes.csv", trait="height")
+        read_genotypes(bed, plink_dir / "phenotypes.csv", trait="height")
 
 
 def test_animals_without_a_phenotype_are_kept_unphenotyped(plink_dir):
@@ -144,7 +144,7 @@ def test_animals_without_a_phenotype_are_kept_unphenotyped(plink_dir):
     n = len(pheno)
     folds = pd.DataFrame({"row": np.arange(n), "fold": np.arange(n) % 3}).drop(index=[12, 13])
     folds.to_csv(plink_dir / "folds.csv", index=False)
-    data = read_plink(bed, plink_dir / "gaps.csv", trait="y", folds=plink_dir / "folds.csv")
+    data = read_genotypes(bed, plink_dir / "gaps.csv", trait="y", folds=plink_dir / "folds.csv")
     assert data.n_samples == n
     assert np.flatnonzero(~data.phenotyped).tolist() == [10, 11, 12, 13]
     for split in fold_column_splits(data):
@@ -158,7 +158,7 @@ def test_animals_without_a_phenotype_are_kept_unphenotyped(plink_dir):
     folds.drop(index=[20]).to_csv(plink_dir / "short.csv", index=False)
     with pytest.raises(CnngwpInputError, match=r"short\.csv: sample '21' has no fold; expected a non-negative fold "
                                                r"for every phenotyped sample"):
-        read_plink(bed, plink_dir / "gaps.csv", trait="y", folds=plink_dir / "short.csv")
+        read_genotypes(bed, plink_dir / "gaps.csv", trait="y", folds=plink_dir / "short.csv")
 
 
 def test_plink_reader_rejects_duplicated_fam_ids(plink_dir):
@@ -167,7 +167,7 @@ def test_plink_reader_rejects_duplicated_fam_ids(plink_dir):
     lines[1] = lines[0]
     fam.write_text("\n".join(lines) + "\n")
     with pytest.raises(CnngwpInputError, match=r"genotypes\.fam: duplicated sample id '1'"):
-        read_plink(plink_dir / "genotypes.bed", plink_dir / "phenotypes.csv", trait="y")
+        read_genotypes(plink_dir / "genotypes.bed", plink_dir / "phenotypes.csv", trait="y")
 
 
 def test_plink_reader_joins_folds_and_reorders_phenotypes(plink_dir):
@@ -175,16 +175,16 @@ def test_plink_reader_joins_folds_and_reorders_phenotypes(plink_dir):
     pheno.to_csv(plink_dir / "shuffled.csv", index=False)
     n = len(pheno)
     pd.DataFrame({"row": np.arange(n), "fold": np.arange(n) % 3}).to_csv(plink_dir / "folds.csv", index=False)
-    data = read_plink(plink_dir / "genotypes", plink_dir / "shuffled.csv", trait="y", folds=plink_dir / "folds.csv")
+    data = read_genotypes(plink_dir / "genotypes", plink_dir / "shuffled.csv", trait="y", folds=plink_dir / "folds.csv")
     assert data.samples.index.tolist() == [str(i + 1) for i in range(n)]
     assert data.samples["fold"].tolist() == (np.arange(n) % 3).tolist()
     pd.DataFrame({"row": [0, n + 5], "fold": [0, 1]}).to_csv(plink_dir / "badfolds.csv", index=False)
     with pytest.raises(CnngwpInputError, match=r"badfolds\.csv: line 3, column 'row'"):
-        read_plink(plink_dir / "genotypes", plink_dir / "shuffled.csv", trait="y", folds=plink_dir / "badfolds.csv")
+        read_genotypes(plink_dir / "genotypes", plink_dir / "shuffled.csv", trait="y", folds=plink_dir / "badfolds.csv")
 
 
 def test_reads_the_shared_mice_fileset(mice_dir):
-    data = read_plink(mice_dir / "mice.bed", mice_dir / "mice_pheno.csv", trait="Obesity.BodyLength",
+    data = read_genotypes(mice_dir / "mice.bed", mice_dir / "mice_pheno.csv", trait="Obesity.BodyLength",
                       id_column="SUBJECT.NAME", folds=mice_dir / "mice_folds.csv")
     assert data.genotypes.shape == (1814, 10346)
     assert set(np.unique(data.genotypes)) <= {0, 1, 2}

@@ -109,7 +109,7 @@ def test_two_plink_folds_run_in_parallel_and_a_second_call_does_nothing(small_si
     write_dataset(small_sim, tmp_path / "plink")
     folds = pd.DataFrame({"id": small_sim.samples.index, "fold": np.arange(small_sim.n_samples) % 3})
     folds.to_csv(tmp_path / "folds.csv", index=False)
-    spec = DatasetSpec(key="tiny-plink", kind="plink", path=str(tmp_path / "plink" / "genotypes.bed"),
+    spec = DatasetSpec(key="tiny-plink", kind="genotypes", path=str(tmp_path / "plink" / "genotypes.bed"),
                        phenotypes=str(tmp_path / "plink" / "phenotypes.csv"), folds=str(tmp_path / "folds.csv"))
     chapters = NOTEBOOKS[:2]
     first = run_notebooks(spec, NotebookSettings(profile="smoke"), runs_root=tmp_path / "runs", folds=[0, 1],
@@ -121,7 +121,7 @@ def test_two_plink_folds_run_in_parallel_and_a_second_call_does_nothing(small_si
             path = tmp_path / "runs" / "tiny-plink" / f"fold-{fold}" / f"{name}.ipynb"
             notebook = nbformat.read(path, as_version=4)
             assert notebook.metadata["papermill"]["parameters"]["fold"] == fold
-            assert notebook.metadata["papermill"]["parameters"]["kind"] == "plink"
+            assert notebook.metadata["papermill"]["parameters"]["kind"] == "genotypes"
             stamps[path] = path.stat().st_mtime_ns
     second = run_notebooks(spec, NotebookSettings(profile="smoke"), runs_root=tmp_path / "runs", folds=[0, 1],
                           notebooks=chapters)

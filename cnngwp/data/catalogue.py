@@ -1,6 +1,6 @@
 """Named data sets and their train/test splits: what a run (one data set, one fold) starts from.
 
-Three kinds, each with its own split rule:
+Four kinds, each with its own split rule:
 
 ``simulated`` / ``folder``
     A folder written by ``cnngwp simulate`` (``qtlmas2010-sim`` is simulated on the fly
@@ -8,19 +8,19 @@ Three kinds, each with its own split rule:
 ``qtlmas2010-csv``
     A user's ``QTLMAS2010ny012.csv``: generations 1-4 -> 5, with the paper's dominance
     loci added unless the file already has them.
-``plink``
-    Any PLINK 1 fileset plus phenotype CSV; k-fold cross-validation, one run per fold,
-    folds from a fold CSV (or seeded random when none is given).
+``genotypes``
+    A genotype file (PLINK 1, PLINK 2 or VCF/BCF: :func:`cnngwp.data.readers.read_genotype_file`)
+    plus phenotype CSV; k-fold cross-validation, one run per fold, folds from a fold CSV (or
+    seeded random when none is given).
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 from cnngwp.data.genotypes import GenotypeData, quality_control
-from cnngwp.data.readers import read_dataset, read_plink, read_qtlmas_csv, write_dataset
+from cnngwp.data.readers import read_dataset, read_genotypes, read_qtlmas_csv, write_dataset
 from cnngwp.data.simulate import SimulationConfig, add_dominance_loci, simulate_qtlmas2010
 from cnngwp.data.splits import Split, fold_column_splits, kfold_splits, split_by_generation
 from cnngwp.errors import CnngwpInputError
@@ -28,7 +28,7 @@ from cnngwp.errors import CnngwpInputError
 __all__ = ["KINDS", "DatasetSpec", "dataset_splits", "load_dataset", "select_split"]
 
 #: The kinds of data set :class:`DatasetSpec` knows.
-KINDS = ("simulated", "folder", "qtlmas2010-csv", "plink")
+KINDS = ("simulated", "folder", "qtlmas2010-csv", "genotypes")
 
 
 @dataclass(frozen=True)
@@ -43,17 +43,19 @@ class DatasetSpec:
         One of :data:`KINDS`.
     path
         Folder (``simulated``: where the simulation is written; ``folder``), CSV file
-        (``qtlmas2010-csv``) or ``.bed`` file / prefix (``plink``).
+        (``qtlmas2010-csv``) or genotype file (``genotypes``: ``.bed`` or prefix, ``.pgen``, ``.vcf``...).
     phenotypes, trait, folds
-        ``plink`` only: phenotype CSV, trait column, optional fold CSV.
+        ``genotypes`` only: phenotype CSV, trait column, optional fold CSV.
     k
-        ``plink`` without a fold CSV: number of seeded random folds.
+        ``genotypes`` without a fold CSV: number of seeded random folds.
     seed
-        Simulation seed (``simulated``) or fold seed (``plink``).
+        Simulation seed (``simulated``) or fold seed (``genotypes``).
     small
         ``simulated`` only: the tiny configuration (seconds; tests and smoke runs).
     dominance_in_file
         ``qtlmas2010-csv`` only: the file already holds the dominance loci.
+    dosages
+        ``genotypes`` only: read VCF ``DS`` or PLINK 2 dosages, rounded to counts.
     """
 
     key: str
@@ -66,21 +68,15 @@ class DatasetSpec:
     seed: int = 1
     small: bool = False
     dominance_in_file: bool = False
+    dosages: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise CnngwpInputError(f"data set {self.key!r}: kind must be one of {KINDS}, got {self.kind!r}")
-        if self.kind == "plink" and self.phenotypes is None:
-            raise CnngwpInputError(f"data set {self.key!r}: a PLINK data set needs a phenotype CSV")
+        if self.kind == "genotypes" and self.phenotypes is None:
+            raise CnngwpInputError(f"data set {self.key!r}: a genotype file needs a phenotype CSV")
         if not self.key or "/" in self.key:
             raise CnngwpInputError(f"data set key must be a non-empty name without '/', got {self.key!r}")
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> DatasetSpec:
-        return cls(**json.loads(text))
 
 
 def load_dataset(spec: DatasetSpec) -> GenotypeData:
@@ -98,13 +94,13 @@ def load_dataset(spec: DatasetSpec) -> GenotypeData:
         if not spec.dominance_in_file:
             data = add_dominance_loci(data)
     else:
-        data = read_plink(spec.path, spec.phenotypes, trait=spec.trait, folds=spec.folds)
+        data = read_genotypes(spec.path, spec.phenotypes, trait=spec.trait, folds=spec.folds, dosages=spec.dosages)
     return quality_control(data)[0]
 
 
 def dataset_splits(data: GenotypeData, spec: DatasetSpec) -> list[Split]:
     """The train/test splits of the data set, in fold order."""
-    if spec.kind == "plink":
+    if spec.kind == "genotypes":
         if spec.folds is not None:
             return fold_column_splits(data)
         return kfold_splits(data, k=spec.k, seed=spec.seed)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,7 @@ __all__ = [
     "MISSING",
     "SNP_COLUMNS",
     "GenotypeData",
+    "GenotypeFile",
     "QCReport",
     "Standardizer",
     "adjacent_r2",
@@ -34,6 +36,18 @@ __all__ = [
 MISSING = -1
 SNP_COLUMNS = ("snp_id", "chromosome", "position", "allele_1", "allele_2")
 _BLOCK = 4096
+
+
+class GenotypeFile(NamedTuple):
+    """What a genotype file holds before phenotypes are joined: int8 codes counting ``snps.allele_1`` (missing
+    -1), the sample ids in file order, the file's own sample columns (sex, sire, dam where it has them) and the SNP
+    table (:data:`SNP_COLUMNS`). ``source`` names the file in messages."""
+
+    source: str
+    genotypes: np.ndarray
+    iid: np.ndarray
+    fam: pd.DataFrame
+    snps: pd.DataFrame
 
 
 @dataclass(frozen=True)
@@ -179,7 +193,11 @@ def allele_counts(genotypes: np.ndarray, rows: np.ndarray | None = None) -> tupl
 
 def minor_allele_frequency(genotypes: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
     """Minor allele frequency of each SNP over `rows`, ignoring missing calls (NaN if none called)."""
-    total, called = allele_counts(genotypes, rows)
+    return _minor_frequency(*allele_counts(genotypes, rows))
+
+
+def _minor_frequency(total: np.ndarray, called: np.ndarray) -> np.ndarray:
+    """Minor allele frequency from counted alleles and called genotypes per SNP (NaN if none called)."""
     with np.errstate(invalid="ignore", divide="ignore"):
         freq = total / (2.0 * called)
     return np.minimum(freq, 1.0 - freq)
@@ -228,9 +246,7 @@ def quality_control(data: GenotypeData, *, min_maf: float = 0.01) -> tuple[Genot
     if not 0.0 <= min_maf < 0.5:
         raise CnngwpInputError(f"min_maf must be in [0, 0.5), got {min_maf}")
     total, called = allele_counts(data.genotypes)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        freq = total / (2.0 * called)
-    maf = np.nan_to_num(np.minimum(freq, 1.0 - freq), nan=0.0)
+    maf = np.nan_to_num(_minor_frequency(total, called), nan=0.0)
     mono = maf == 0.0
     low = ~mono & (maf < min_maf)
     keep = ~(mono | low)

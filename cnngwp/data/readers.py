@@ -10,11 +10,13 @@ import pandas as pd
 from bed_reader import open_bed, to_bed
 
 from cnngwp.atomic import atomic_directory
-from cnngwp.data.genotypes import MISSING, GenotypeData
+from cnngwp.data.genotypes import MISSING, GenotypeData, GenotypeFile
+from cnngwp.data.pgen import is_pgen, read_pgen_genotypes
+from cnngwp.data.vcf import is_vcf, read_vcf_genotypes
 from cnngwp.errors import CnngwpInputError
 
-__all__ = ["QTLMAS2010_GENERATION_SIZES", "read_candidates", "read_dataset", "read_plink", "read_qtlmas_csv",
-           "write_candidates", "write_dataset"]
+__all__ = ["QTLMAS2010_GENERATION_SIZES", "read_candidates", "read_dataset", "read_genotype_file", "read_genotypes",
+           "read_qtlmas_csv", "write_candidates", "write_dataset"]
 
 #: Generation sizes of the QTLMAS2010 population (individuals 1-20, 21-470, ...).
 QTLMAS2010_GENERATION_SIZES = (20, 450, 956, 900, 900)
@@ -112,21 +114,41 @@ def _parse_codes(values: np.ndarray, path: Path, first_row: int) -> np.ndarray:
     return codes
 
 
-def read_plink(
-    bed: str | os.PathLike,
+def read_genotype_file(path: str | os.PathLike, *, dosages: bool = False) -> GenotypeFile:
+    """The genotypes of a file in any format read here, chosen by its name.
+
+    ``.vcf``, ``.vcf.gz``, ``.bcf``: VCF/BCF (:mod:`cnngwp.data.vcf`); ``.pgen`` or a prefix
+    with one: PLINK 2 (:mod:`cnngwp.data.pgen`); else PLINK 1 (``.bed`` or its prefix). Every
+    format gives int8 counts of ``snps.allele_1`` (PLINK's A1, VCF's ALT), missing -1.
+    `dosages` reads VCF ``DS`` or PLINK 2 dosages, rounded to counts.
+    """
+    if is_vcf(path):
+        return read_vcf_genotypes(path, dosages=dosages)
+    if is_pgen(path):
+        return read_pgen_genotypes(path, dosages=dosages)
+    if dosages:
+        raise CnngwpInputError(f"{path}: a PLINK 1 .bed holds hard calls only; dosages come from a VCF's DS field "
+                               "or a PLINK 2 .pgen")
+    return _read_bed(path)
+
+
+def read_genotypes(
+    path: str | os.PathLike,
     phenotypes: str | os.PathLike,
     *,
     trait: str,
     id_column: str | None = None,
     folds: str | os.PathLike | None = None,
+    dosages: bool = False,
 ) -> GenotypeData:
-    """Read a PLINK 1 ``.bed/.bim/.fam`` fileset and a phenotype CSV joined on sample id.
+    """Read a genotype file (PLINK 1, PLINK 2 or VCF/BCF: :func:`read_genotype_file`) and a phenotype CSV joined
+    on sample id.
 
     Parameters
     ----------
-    bed
-        Path of the ``.bed`` file (``.bim`` and ``.fam`` beside it), or the
-        fileset prefix without extension.
+    path
+        The ``.bed`` (``.bim`` and ``.fam`` beside it), ``.pgen`` (``.pvar``, ``.psam``),
+        ``.vcf``/``.vcf.gz``/``.bcf`` file, or a PLINK fileset's prefix.
     phenotypes
         CSV with one row per sample: an id column, numeric trait columns and any
         other columns (covariates). Genotyped samples without a row, or with an
@@ -139,12 +161,15 @@ def read_plink(
         Id column of `phenotypes`; default ``id`` if present, else the first column.
     folds
         Optional CSV assigning folds: columns ``fold`` and either ``id`` or
-        ``row`` (0-based row in the ``.fam``); every phenotyped sample needs one.
+        ``row`` (0-based sample row of the genotype file); every phenotyped sample needs one.
+
+    dosages
+        Read dosages (VCF ``DS``, PLINK 2 dosages) rounded to counts instead of hard calls.
 
     Returns
     -------
     GenotypeData
-        Genotypes count the ``.bim`` A1 allele (PLINK's ``--recode A`` coding).
+        Genotypes count the ``.bim`` A1 allele (PLINK's ``--recode A`` coding) or the ALT allele.
 
     Raises
     ------
@@ -152,19 +177,24 @@ def read_plink(
         Missing files or columns, duplicated ids, a non-numeric trait value, no
         phenotyped sample at all, a bad fold table.
     """
-    bed_path, genotypes, iid, fam, snps = _read_bed(bed)
+    source, genotypes, iid, fam, snps = read_genotype_file(path, dosages=dosages)
     pheno_path = _require_file(Path(phenotypes), "phenotype CSV")
     samples = _join_phenotypes(pheno_path, iid, trait, id_column)
-    for column in ("sex", "sire", "dam"):
-        if column not in samples.columns:
-            samples[column] = fam[column].to_numpy()
+    _add_file_columns(samples, fam)
     if folds is not None:
         samples["fold"] = _read_folds(_require_file(Path(folds), "fold CSV"), iid,
                                       samples[trait].notna().to_numpy())
-    return GenotypeData(genotypes, samples, snps, trait=trait, source=str(bed_path))
+    return GenotypeData(genotypes, samples, snps, trait=trait, source=source)
 
 
-def _read_bed(bed: str | os.PathLike) -> tuple[Path, np.ndarray, np.ndarray, pd.DataFrame, pd.DataFrame]:
+def _add_file_columns(samples: pd.DataFrame, fam: pd.DataFrame) -> None:
+    """The genotype file's own sample columns (sex; sire and dam from a .fam) where the CSV has none of that name."""
+    for column in fam.columns:
+        if column not in samples.columns:
+            samples[column] = fam[column].to_numpy()
+
+
+def _read_bed(bed: str | os.PathLike) -> GenotypeFile:
     """The .bed path, int8 codes (missing -1), sample ids, .fam columns and SNP table of a PLINK 1 fileset."""
     bed_path = Path(bed)
     if bed_path.suffix != ".bed":
@@ -186,7 +216,7 @@ def _read_bed(bed: str | os.PathLike) -> tuple[Path, np.ndarray, np.ndarray, pd.
     if len(dup):
         raise CnngwpInputError(f"{bed_path.with_suffix('.fam')}: duplicated sample id {dup[0]!r} (column 2); "
                                "ids must be unique")
-    return bed_path, genotypes, iid, fam, snps
+    return GenotypeFile(str(bed_path), genotypes, iid, fam, snps)
 
 
 def _bed_mismatch(bed_path: Path, error: Exception) -> str:
@@ -201,17 +231,18 @@ def _bed_mismatch(bed_path: Path, error: Exception) -> str:
             f"expected {expected} bytes in SNP-major order, found {bed_path.stat().st_size} ({reason})")
 
 
-def read_candidates(bed: str | os.PathLike, covariates: str | os.PathLike | None = None, *,
-                    id_column: str | None = None) -> GenotypeData:
-    """Genotyped animals to predict: a PLINK 1 fileset, with an optional CSV of their covariates.
+def read_candidates(path: str | os.PathLike, covariates: str | os.PathLike | None = None, *,
+                    id_column: str | None = None, dosages: bool = False) -> GenotypeData:
+    """Genotyped animals to predict: a genotype file in any format read here, with an optional CSV of their
+    covariates.
 
     Parameters
     ----------
-    bed
-        ``.bed`` file or prefix (``.bim`` and ``.fam`` beside it).
+    path
+        PLINK 1 ``.bed`` (or prefix), PLINK 2 ``.pgen`` or VCF/BCF (:func:`read_genotype_file`).
     covariates
         CSV with an id column and the covariate columns a model was fitted with; joined
-        on the ``.fam`` ids (a candidate without a row gets missing values, which the
+        on the file's sample ids (a candidate without a row gets missing values, which the
         model's design reports by sample and column).
     id_column
         Id column of `covariates`; default ``id`` if present, else the first column.
@@ -221,7 +252,7 @@ def read_candidates(bed: str | os.PathLike, covariates: str | os.PathLike | None
     GenotypeData
         Trait column ``phenotype`` all missing: candidates are predicted, never scored.
     """
-    bed_path, genotypes, iid, fam, snps = _read_bed(bed)
+    source, genotypes, iid, fam, snps = read_genotype_file(path, dosages=dosages)
     samples = pd.DataFrame(index=pd.Index(iid, name="id"))
     if covariates is not None:
         path = _require_file(Path(covariates), "covariate CSV")
@@ -235,10 +266,8 @@ def read_candidates(bed: str | os.PathLike, covariates: str | os.PathLike | None
                                    f"{ids[ids.duplicated()].iloc[0]!r} in column {id_column!r}")
         samples = table.set_axis(pd.Index(ids, name="id")).drop(columns=id_column).reindex(samples.index)
     samples["phenotype"] = np.nan
-    for column in ("sex", "sire", "dam"):
-        if column not in samples.columns:
-            samples[column] = fam[column].to_numpy()
-    return GenotypeData(genotypes, samples, snps, trait="phenotype", source=str(bed_path))
+    _add_file_columns(samples, fam)
+    return GenotypeData(genotypes, samples, snps, trait="phenotype", source=source)
 
 
 def _join_phenotypes(path: Path, iid: np.ndarray, trait: str, id_column: str | None) -> pd.DataFrame:
@@ -265,7 +294,8 @@ def _join_phenotypes(path: Path, iid: np.ndarray, trait: str, id_column: str | N
         )
     if values.isna().all():
         raise CnngwpInputError(f"{path}: none of the {len(iid)} genotyped samples has a value in column {trait!r}; "
-                               f"expected phenotypes matched to the .fam ids through column {id_column!r}")
+                               f"expected phenotypes matched to the genotype file's sample ids through column "
+                               f"{id_column!r}")
     table[trait] = values.astype(np.float64)
     return table
 
@@ -282,7 +312,8 @@ def _read_folds(path: Path, iid: np.ndarray, phenotyped: np.ndarray) -> np.ndarr
     bad = np.flatnonzero(~((positions >= 0) & (positions < len(iid))) | pd.isna(positions))
     if len(bad):
         raise CnngwpInputError(
-            f"{path}: line {bad[0] + 2}, column {key!r}: {table[key].tolist()[bad[0]]!r} is not a sample of the .fam"
+            f"{path}: line {bad[0] + 2}, column {key!r}: {table[key].tolist()[bad[0]]!r} is not a sample of the "
+            "genotype file"
         )
     folds = np.full(len(iid), -1, dtype=np.int64)
     folds[positions.astype(np.int64)] = pd.to_numeric(table["fold"], errors="raise").to_numpy()
@@ -363,7 +394,7 @@ def read_dataset(
 ) -> GenotypeData:
     """Read a folder written by :func:`write_dataset` (e.g. by ``cnngwp simulate``)."""
     directory = Path(directory)
-    data = read_plink(
+    data = read_genotypes(
         directory / f"{prefix}.bed", directory / "phenotypes.csv", trait=trait, id_column="id"
     )
     truth_path = directory / "truth.csv"

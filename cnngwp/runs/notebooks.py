@@ -75,7 +75,7 @@ KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
 #: The ``parameters`` cell of every notebook: a tiny simulated data set, the smoke profile.
 DEFAULT_PARAMETERS = {
     "dataset": "tiny-sim", "kind": "simulated", "data_path": "runs/data/tiny-sim", "phenotypes": "", "trait": "y",
-    "folds": "", "k": 5, "fold": 0, "small": True, "dominance_in_file": False, "protocol": "honest", "profile": "smoke", "space": "qtlmas2010",
+    "folds": "", "k": 5, "fold": 0, "small": True, "dominance_in_file": False, "dosages": False, "protocol": "honest", "profile": "smoke", "space": "qtlmas2010",
     "covariates": "", "categorical": "", "seed": 1, "runs_root": "runs", "scheduler": IN_PROCESS,
 }
 
@@ -155,7 +155,7 @@ def notebook_context(**parameters) -> RunContext:
         raise CnngwpInputError(f"notebook parameter fold={p['fold']!r}: expected a non-negative integer")
     spec = DatasetSpec(key=p["dataset"], kind=p["kind"], path=p["data_path"], phenotypes=p["phenotypes"] or None,
                        trait=p["trait"], folds=p["folds"] or None, k=p["k"], seed=p["seed"], small=bool(p["small"]),
-                       dominance_in_file=bool(p["dominance_in_file"]))
+                       dominance_in_file=bool(p["dominance_in_file"]), dosages=bool(p["dosages"]))
     return RunContext(spec, p["fold"], settings, Path(p["runs_root"]), p["scheduler"] or None, parse_columns(p["covariates"]),
                       parse_columns(p["categorical"]))
 
@@ -254,7 +254,8 @@ def run_notebooks(spec: DatasetSpec, settings: NotebookSettings = NotebookSettin
     many = len(chosen) > 1 and scheduler is None
     base = {"dataset": spec.key, "kind": spec.kind, "data_path": spec.path, "phenotypes": spec.phenotypes or "",
             "trait": spec.trait, "folds": spec.folds or "", "k": spec.k, "small": spec.small,
-            "dominance_in_file": spec.dominance_in_file, **asdict(settings), "runs_root": ".",
+            "dominance_in_file": spec.dominance_in_file, "dosages": spec.dosages,
+            **asdict(settings), "runs_root": ".",
             "scheduler": IN_PROCESS if many else (scheduler or "")}
     todo, done = [], []
     for fold in chosen:
