@@ -62,8 +62,8 @@ PUBLIC_MODULES = {
         "CnngwpInputError",
     ),
     "cnngwp.models.baselines": (
-        "BASELINE_MODELS", "BayesianLasso", "GBLUP", "GDBLUP", "RKHS", "RidgeBLUP", "baseline_models",
-        "reml_variance_ratio",
+        "BASELINE_MODELS", "BayesianLasso", "GBLUP", "GDBLUP", "ITERATIVE_FROM", "RKHS", "RidgeBLUP",
+        "baseline_models", "reml_variance_ratio",
     ),
     "cnngwp.models.cnn.device": (
         "ENGINES", "ENSEMBLE_MODES", "Placement", "accelerator_available", "members_per_task", "place",
@@ -87,6 +87,9 @@ PUBLIC_MODULES = {
     "cnngwp.models.kernels": (
         "REMLFit", "additive_kernel", "dominance_codes", "dominance_kernel", "dominance_scale", "gaussian_kernels",
         "median_distance", "reml_variance_components", "squared_distances",
+    ),
+    "cnngwp.models.large_scale": (
+        "KernelOperator", "LanczosQuadrature", "conjugate_gradient", "iterative_reml",
     ),
     "cnngwp.models.saved_model": (
         "GenomicModel", "MAX_MISSING_SNPS", "MODEL_FORMAT", "SnpAlignment", "align_snps", "keras_archive",

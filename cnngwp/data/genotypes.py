@@ -41,7 +41,7 @@ _BLOCK = 4096
 class GenotypeFile(NamedTuple):
     """What a genotype file holds before phenotypes are joined: int8 codes counting ``snps.allele_1`` (missing
     -1), the sample ids in file order, the file's own sample columns (sex, sire, dam where it has them) and the SNP
-    table (:data:`SNP_COLUMNS`). ``source`` names the file in messages."""
+    table (``SNP_COLUMNS``). ``source`` names the file in messages."""
 
     source: str
     genotypes: np.ndarray

@@ -159,7 +159,7 @@ def plot_max_pooling(
 ) -> plt.Axes:
     """One filter's convolution output along the first `positions` and what max-pooling keeps of it.
 
-    `convolution` and `pooled` are one animal's maps for one filter (:func:`cnngwp.models.cnn.estimator.feature_maps`).
+    `convolution` and `pooled` are one animal's maps for one filter (:func:`cnngwp.models.cnn.network.feature_maps`).
     """
     if ax is None:
         _, ax = plt.subplots(figsize=(9, 3))

@@ -235,7 +235,7 @@ def fit_ensemble(
     """Fit (or finish fitting) ``settings.n_members`` members with `gamma` on the Dask `client`.
 
     The missing members go to the workers in chunks of `chunk` members, one task and one
-    estimator per chunk (:func:`fit_members`); the default, :func:`members_per_task`,
+    estimator per chunk (:func:`fit_members`); the default, :func:`cnngwp.models.cnn.device.members_per_task`,
     sends them all as one task to a GPU worker and one by one to CPU workers. Members
     already saved under ``run_dir/members/`` are loaded, not refitted; the folder is tied
     to gamma, the training settings, protocol and seed by ``members/ensemble.json``.

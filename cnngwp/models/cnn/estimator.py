@@ -187,7 +187,7 @@ class CNNGWPRegressor(RegressorMixin, BaseEstimator):
         return model_summary(self.members_[0])
 
     def weight_map(self) -> pd.DataFrame:
-        """Output-layer weights averaged over members and mapped back to SNP positions (:func:`map_weights`)."""
+        """Output weights averaged over members, mapped to SNPs (:func:`cnngwp.models.cnn.network.map_weights`)."""
         check_is_fitted(self, "members_")
         return map_weights(np.mean([output_weights(m) for m in self.members_], axis=0), self.n_features_in_,
                            self.filters)

@@ -1,0 +1,177 @@
+"""Every model at growing numbers of animals: `python benchmarks/bench_scale.py [--sizes 2000 5000 ...] [--snps P]`.
+
+Simulates one random-mating population per size with msprime (p biallelic SNPs with MAF >= 0.01
+along one 40 Mb chromosome, an additive trait of heritability 0.5 on 500 of them), writes it as
+PLINK 1 and runs each stage in a fresh process, printing its seconds and peak memory (the
+process's maximum resident set, data included):
+
+  read        the PLINK fileset into int8 codes (cnngwp.read_dataset)
+  standardise training-row statistics and one standardised pass over every SNP block
+  cnn_epoch   one epoch of the CNN (gamma 64 filters, kernel 27; the fused numba engine)
+  gblup       GBLUP, solver "auto" (exact eigendecomposition up to ITERATIVE_FROM animals, else iterative)
+  gblup_iter  GBLUP, solver "iterative" (REML by stochastic Lanczos quadrature, BLUP by conjugate gradients)
+  gdblup      dominance GBLUP (dense n x n kernels; skipped where they cannot fit in --memory-gb)
+  rkhs        Gaussian-kernel RKHS (dense n x n kernels; skipped likewise)
+  blasso      Bayesian LASSO, 100 Gibbs iterations
+
+then the fitted exponent of each stage's cost in n (a log-log line through the sizes; above 10,000 animals where
+there are two such sizes), the iterative GBLUP against the exact one where both ran (prediction correlation and
+variance ratio), and the last line ``max_n_in_24GB=<n> gblup_exponent=<b> cnn_epoch_exponent=<b>``, where max_n
+extrapolates the largest peak memory of a stage that must run (read, standardise, cnn_epoch, gblup, blasso) to
+24 GB along a straight line in n (the genotypes and every vector the models keep grow linearly in n).
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import msprime
+import numpy as np
+import pandas as pd
+
+STAGES = ("read", "standardise", "cnn_epoch", "gblup", "gblup_iter", "gdblup", "rkhs", "blasso")
+REQUIRED = ("read", "standardise", "cnn_epoch", "gblup", "blasso")
+DENSE = ("gdblup", "rkhs")
+
+
+def simulate(n: int, p: int, seed: int, folder: Path) -> None:
+    """A random-mating population of `n` diploids with `p` SNPs (MAF >= 0.01) and an additive trait, as PLINK."""
+    from cnngwp.data.genotypes import GenotypeData
+    from cnngwp.data.readers import write_dataset
+
+    ts = msprime.sim_ancestry(samples=n, population_size=10_000, sequence_length=40e6, recombination_rate=1e-8,
+                              random_seed=seed)
+    ts = msprime.sim_mutations(ts, rate=1e-8, random_seed=seed, model=msprime.BinaryMutationModel())
+    frequency = np.array([v.genotypes.mean() for v in ts.variants()]) if ts.num_sites < 4 * p else None
+    keep = np.flatnonzero(np.minimum(frequency, 1 - frequency) >= 0.01) if frequency is not None else None
+    if keep is None:  # many sites: thin first, then filter
+        sites = np.linspace(0, ts.num_sites - 1, 4 * p).astype(int)
+        ts = ts.delete_sites(np.setdiff1d(np.arange(ts.num_sites), sites))
+        frequency = np.array([v.genotypes.mean() for v in ts.variants()])
+        keep = np.flatnonzero(np.minimum(frequency, 1 - frequency) >= 0.01)
+    chosen = keep[np.linspace(0, len(keep) - 1, min(p, len(keep))).astype(int)]
+    ts = ts.delete_sites(np.setdiff1d(np.arange(ts.num_sites), chosen))
+    genotypes = np.empty((n, ts.num_sites), dtype=np.int8)
+    for j, variant in enumerate(ts.variants()):
+        genotypes[:, j] = variant.genotypes[0::2] + variant.genotypes[1::2]
+    rng = np.random.default_rng(seed)
+    qtl = rng.choice(ts.num_sites, 500, replace=False)
+    value = (genotypes[:, qtl] - genotypes[:, qtl].mean(axis=0)) @ rng.normal(0, 1, 500)
+    y = 100 + value / value.std() * np.sqrt(50) + rng.normal(0, np.sqrt(50), n)
+    samples = pd.DataFrame({"y": y, "sex": rng.integers(1, 3, n), "generation": 1},
+                           index=pd.Index([f"a{i}" for i in range(n)], name="id"))
+    snps = pd.DataFrame({"snp_id": [f"s{j}" for j in range(ts.num_sites)], "chromosome": "1",
+                         "position": np.asarray(ts.sites_position, dtype=np.int64) + 1, "allele_1": "A",
+                         "allele_2": "G"})
+    write_dataset(GenotypeData(genotypes, samples, snps, trait="y"), folder)
+
+
+def _stage(name: str, folder: str, queue) -> None:
+    """Run one stage in this (fresh) process; put (seconds, peak GB, extra) on `queue`."""
+    from cnngwp.data.genotypes import Standardizer
+    from cnngwp.data.readers import read_dataset
+    from cnngwp.models.baselines import GBLUP, GDBLUP, RKHS, BayesianLasso
+    from cnngwp.models.cnn.estimator import CNNGWPRegressor
+
+    start = time.perf_counter()
+    data = read_dataset(folder)
+    X, y = data.genotypes, data.y
+    train, test = np.arange(len(y) * 4 // 5), np.arange(len(y) * 4 // 5, len(y))
+    extra = {}
+    if name != "read":
+        start = time.perf_counter()
+    if name == "standardise":
+        scaler = Standardizer().fit(X, train)
+        for columns in range(0, X.shape[1], 4096):
+            scaler.select_columns(slice(columns, columns + 4096)).transform(X[:, columns:columns + 4096])
+    elif name == "cnn_epoch":
+        CNNGWPRegressor(filters=64, kernel_size=27, epochs=1, patience=None, engine="numba").fit(
+            X[train], y[train], validation_rows=np.arange(len(train) // 10))
+    elif name in ("gblup", "gblup_iter"):
+        model = GBLUP(solver="auto" if name == "gblup" else "iterative").fit(X[train], y[train])
+        extra = {"solver": model.solver_, "delta": model.sigma2_e_ / model.sigma2_g_,
+                 "predictions": model.predict(X[test])}
+    elif name == "gdblup":
+        GDBLUP().fit(X[train], y[train])
+    elif name == "rkhs":
+        RKHS().fit(X[train], y[train])
+    elif name == "blasso":
+        BayesianLasso(n_iter=100, burn_in=0, thin=1).fit(X[train], y[train])
+    seconds = time.perf_counter() - start
+    queue.put((seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, extra))
+
+
+def run_stage(name: str, folder: Path) -> tuple[float, float, dict]:
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    process = context.Process(target=_stage, args=(name, str(folder), queue))
+    process.start()
+    result = queue.get()
+    process.join()
+    return result
+
+
+def exponent(sizes: list[int], values: list[float]) -> float:
+    """Slope of log(value) on log(n), over the sizes above 10,000 where there are two, else all."""
+    sizes, values = np.asarray(sizes, float), np.asarray(values, float)
+    ok = np.isfinite(values)
+    big = ok & (sizes > 10_000)
+    use = big if big.sum() >= 2 else ok
+    return float(np.polyfit(np.log(sizes[use]), np.log(values[use]), 1)[0]) if use.sum() >= 2 else float("nan")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[2000, 5000, 10_000, 20_000, 50_000])
+    parser.add_argument("--snps", type=int, default=50_000)
+    parser.add_argument("--memory-gb", type=float, default=16.0, help="the memory a stage may use")
+    parser.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES))
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch:
+        for n in args.sizes:
+            folder = Path(scratch) / f"n{n}"
+            start = time.perf_counter()
+            simulate(n, args.snps, seed=n, folder=folder)
+            print(f"n={n}: simulated {args.snps} SNPs in {time.perf_counter() - start:.0f} s", flush=True)
+            results = {}
+            for name in args.stages:
+                dense_gb = 4 * (0.8 * n) ** 2 * 8 / 2**30  # GDBLUP and RKHS hold a few n x n float64 matrices
+                if name in DENSE and dense_gb > args.memory_gb:
+                    print(f"  {name:<11} skipped: its dense n x n kernels need about {dense_gb:.0f} GB", flush=True)
+                    rows.append({"n": n, "stage": name, "seconds": np.nan, "peak_gb": np.nan})
+                    continue
+                seconds, peak, extra = run_stage(name, folder)
+                results[name] = extra
+                note = f" ({extra['solver']})" if "solver" in extra else ""
+                print(f"  {name:<11} {seconds:9.1f} s {peak:7.2f} GB{note}", flush=True)
+                rows.append({"n": n, "stage": name, "seconds": seconds, "peak_gb": peak})
+            if {"gblup", "gblup_iter"} <= set(results) and results["gblup"]["solver"] == "exact":
+                exact, iterative = results["gblup"], results["gblup_iter"]
+                print(f"  iterative vs exact GBLUP: prediction correlation "
+                      f"{np.corrcoef(exact['predictions'], iterative['predictions'])[0, 1]:.6f}, variance ratio "
+                      f"{iterative['delta'] / exact['delta']:.4f}", flush=True)
+    table = pd.DataFrame(rows)
+    seconds = table.pivot(index="n", columns="stage", values="seconds")
+    peaks = table.pivot(index="n", columns="stage", values="peak_gb")
+    print("\nseconds\n" + seconds.round(1).to_string())
+    print("\npeak memory (GB)\n" + peaks.round(2).to_string())
+    exponents = {s: exponent(list(seconds.index), seconds[s].tolist()) for s in seconds.columns}
+    print("\nexponent of seconds in n: " + ", ".join(f"{s} {b:.2f}" for s, b in exponents.items()))
+    sizes = np.asarray(peaks.index, float)
+    worst = peaks[[s for s in REQUIRED if s in peaks.columns]].max(axis=1).to_numpy()
+    per_animal, base = np.polyfit(sizes, worst, 1) if len(sizes) >= 2 else (worst[-1] / sizes[-1], 0.0)
+    max_n = int((24.0 - base) / per_animal) if per_animal > 0 else -1  # -1: memory did not grow with n here
+    print(f"max_n_in_24GB={max_n} gblup_exponent={exponents.get('gblup', float('nan')):.2f} "
+          f"cnn_epoch_exponent={exponents.get('cnn_epoch', float('nan')):.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
