@@ -36,6 +36,13 @@ __all__ = [
 MISSING = -1
 SNP_COLUMNS = ("snp_id", "chromosome", "position", "allele_1", "allele_2")
 _BLOCK = 4096
+#: A row block holds at most this many values (a float64 block 256 MB, whatever the number of SNPs).
+_BLOCK_VALUES = 2**25
+
+
+def _row_block(n_columns: int) -> int:
+    """Rows per block: up to 4,096, fewer when the SNPs are many, so a block's float copy stays bounded."""
+    return max(1, min(_BLOCK, _BLOCK_VALUES // max(n_columns, 1)))
 
 
 class GenotypeFile(NamedTuple):
@@ -150,8 +157,9 @@ class GenotypeData:
 
 def check_genotype_codes(genotypes: np.ndarray, source: str) -> None:
     """Raise if any code is outside {0, 1, 2, -1}, naming the first bad row and column."""
-    for start in range(0, genotypes.shape[0], _BLOCK):
-        block = genotypes[start : start + _BLOCK]
+    step = _row_block(genotypes.shape[1])
+    for start in range(0, genotypes.shape[0], step):
+        block = genotypes[start : start + step]
         bad = (block < MISSING) | (block > 2)
         if bad.any():
             row, col = np.argwhere(bad)[0]
@@ -183,8 +191,9 @@ def allele_counts(genotypes: np.ndarray, rows: np.ndarray | None = None) -> tupl
     rows = np.arange(genotypes.shape[0]) if rows is None else np.asarray(rows)
     total = np.zeros(genotypes.shape[1], dtype=np.int64)
     called = np.zeros(genotypes.shape[1], dtype=np.int64)
-    for start in range(0, len(rows), _BLOCK):
-        block = genotypes[rows[start : start + _BLOCK]]
+    step = _row_block(genotypes.shape[1])
+    for start in range(0, len(rows), step):
+        block = genotypes[rows[start : start + step]]
         ok = block != MISSING
         total += np.where(ok, block, 0).sum(axis=0, dtype=np.int64)
         called += ok.sum(axis=0, dtype=np.int64)
@@ -296,8 +305,9 @@ class Standardizer:
         total = np.zeros(genotypes.shape[1])
         squares = np.zeros(genotypes.shape[1])
         called = np.zeros(genotypes.shape[1])
-        for start in range(0, len(rows), _BLOCK):
-            block = genotypes[rows[start : start + _BLOCK]]
+        step = _row_block(genotypes.shape[1])
+        for start in range(0, len(rows), step):
+            block = genotypes[rows[start : start + step]]
             ok = block != MISSING if genotypes.dtype == np.int8 else np.ones(block.shape, dtype=bool)
             values = np.where(ok, block, 0).astype(np.float64)
             total += values.sum(axis=0)

@@ -1,4 +1,5 @@
-"""Readers and writers: the paper's QTLMAS2010 CSV, PLINK 1 filesets, simulated data folders."""
+"""Readers and writers: a genotype file in any format (PLINK 1 here; PLINK 2 and VCF through their modules) with
+its phenotype CSV, the paper's QTLMAS2010 CSV, and simulated data folders."""
 
 from __future__ import annotations
 

@@ -32,7 +32,13 @@ from cnngwp.models.kernels import (
     reml_variance_components,
     squared_distances,
 )
-from cnngwp.models.large_scale import KernelOperator, conjugate_gradient, iterative_reml
+from cnngwp.models.large_scale import (
+    KernelOperator,
+    conjugate_gradient,
+    iterative_reml,
+    low_rank_reml,
+    nystrom_factor,
+)
 
 __all__ = [
     "BASELINE_MODELS",
@@ -47,9 +53,9 @@ __all__ = [
 ]
 
 _BATCH = 1024
-#: ``GBLUP(solver="auto")`` turns iterative above this many training animals: the exact path's eigendecomposition
-#: took 58 s at 8,000 animals and 182 s and 5.5 GB at 12,000 on 2 cores (growing as n^2.8), while the iterative
-#: path grows as n p per step (benchmarks/bench_scale.py).
+#: ``GBLUP(solver="auto")`` turns iterative and ``RKHS(solver="auto")`` Nystrom above this many training animals:
+#: GBLUP's eigendecomposition took 58 s at 8,000 animals and 182 s and 5.5 GB at 12,000 on 2 cores (growing as
+#: n^2.8), and RKHS holds several n x n kernels, while the scalable paths grow as n p (benchmarks/bench_scale.py).
 ITERATIVE_FROM = 10_000
 _LOG_DELTA_BOUNDS = (-12.0, 12.0)  # variance ratio sigma2_e / sigma2_g between e^-12 and e^12
 
@@ -427,6 +433,13 @@ class RKHS(_SavedStateMixin, RegressorMixin, BaseEstimator):
     ----------
     bandwidths
         The h_k, in units of the median squared distance between training animals.
+    solver
+        ``"exact"``: the n x n kernels and multi-kernel REML; ``"nystrom"``: the kernels
+        approximated on `n_landmarks` training animals and REML on their features
+        (:mod:`cnngwp.models.large_scale`), O(n m) memory; ``"auto"``: exact up to
+        :data:`ITERATIVE_FROM` training animals, Nystrom above.
+    n_landmarks, seed
+        The Nystrom landmarks (a seeded random subset of the training animals).
 
     Attributes
     ----------
@@ -440,17 +453,23 @@ class RKHS(_SavedStateMixin, RegressorMixin, BaseEstimator):
     distance_scale_ : float
         Median squared distance between training animals.
     alpha_ : numpy.ndarray
-        Kernels x training animals: g_k = K_k(., train) alpha_k.
+        Kernels x training animals (or landmarks): g_k = K_k(., train) alpha_k.
     train_genotypes_ : numpy.ndarray
-        The training genotypes (int8 codes).
+        The training genotypes (int8 codes); the landmarks' under Nystrom.
+    solver_ : str
+        ``"exact"`` or ``"nystrom"``: the path that fitted.
 
     References
     ----------
     Gianola & van Kaam (2008) Genetics 178:2289; de los Campos et al. (2010) Genet. Res. 92:295.
     """
 
-    def __init__(self, *, bandwidths: tuple[float, ...] = (0.25, 1.0, 4.0)):
+    def __init__(self, *, bandwidths: tuple[float, ...] = (0.25, 1.0, 4.0), solver: str = "auto",
+                 n_landmarks: int = 1000, seed: int = 0):
         self.bandwidths = bandwidths
+        self.solver = solver
+        self.n_landmarks = n_landmarks
+        self.seed = seed
 
     def fit(self, X, y, *, covariates=None) -> RKHS:
         """Estimate the variance of each kernel and the residual by REML and solve for the kernel weights."""
@@ -460,6 +479,11 @@ class RKHS(_SavedStateMixin, RegressorMixin, BaseEstimator):
         fixed = _fixed_design(covariates, len(y))
         _check_enough_samples(len(y), 2 + len(self.bandwidths) + fixed.shape[1])
         self.scaler_ = Standardizer().fit(X)
+        if self.solver not in ("auto", "exact", "nystrom"):
+            raise ValueError(f"solver must be 'auto', 'exact' or 'nystrom'; got {self.solver!r}")
+        self.solver_ = self.solver if self.solver != "auto" else "nystrom" if len(y) > ITERATIVE_FROM else "exact"
+        if self.solver_ == "nystrom":
+            return self._fit_nystrom(X, y.astype(np.float64), fixed)
         distances = squared_distances(self.scaler_, X)
         self.distance_scale_ = median_distance(distances)
         fit = reml_variance_components(
@@ -471,6 +495,23 @@ class RKHS(_SavedStateMixin, RegressorMixin, BaseEstimator):
         self.intercept_, self.fixed_effects_ = float(fit.beta[0]), fit.beta[1:]
         self.alpha_ = np.vstack(fit.alpha)
         self.train_genotypes_ = np.array(X, dtype=np.int8 if X.dtype == np.int8 else np.float64)
+        return self
+
+    def _fit_nystrom(self, X: np.ndarray, y: np.ndarray, fixed: np.ndarray) -> RKHS:
+        rng = np.random.default_rng(self.seed)
+        landmarks = np.sort(rng.choice(len(y), min(self.n_landmarks, len(y)), replace=False))
+        between = squared_distances(self.scaler_, X[landmarks])
+        self.distance_scale_ = median_distance(between)
+        to_landmarks = np.vstack([squared_distances(self.scaler_, X[start:start + _BATCH], X[landmarks])
+                                  for start in range(0, len(y), _BATCH)])
+        factors = [nystrom_factor(k) for k in gaussian_kernels(between, self.bandwidths, self.distance_scale_)]
+        features = [kernel @ factor for kernel, factor in
+                    zip(gaussian_kernels(to_landmarks, self.bandwidths, self.distance_scale_), factors, strict=True)]
+        fit = low_rank_reml(features, y, fixed, log_ratio_bounds=_LOG_DELTA_BOUNDS)
+        self.variances_, self.sigma2_e_ = fit.variances, fit.sigma2_e
+        self.intercept_, self.fixed_effects_ = float(fit.beta[0]), fit.beta[1:]
+        self.alpha_ = np.vstack([factor @ c for factor, c in zip(factors, fit.coefficients, strict=True)])
+        self.train_genotypes_ = np.array(X[landmarks], dtype=np.int8 if X.dtype == np.int8 else np.float64)
         return self
 
     _variance_labels: ClassVar[dict[str, str]] = {"variances_": "kernels", "sigma2_e_": "residual"}

@@ -1,5 +1,5 @@
-"""GBLUP for many animals: the n x n relationship never formed, REML by stochastic Lanczos quadrature,
-the BLUP by conjugate gradients (what ``GBLUP(solver="iterative")`` runs).
+"""Kernel models for many animals, without an n x n matrix: GBLUP by stochastic Lanczos quadrature and
+conjugate gradients (``GBLUP(solver="iterative")``), RKHS on Nystrom features (``RKHS(solver="nystrom")``).
 
 With Z the n x p standardised genotypes (int8 codes standardised block by block, never a
 float copy of the whole matrix) and K = Z Z' / p, every step needs only products K V for a
@@ -19,6 +19,13 @@ tr log(I + K/delta) by quadrature on the probes' tridiagonals (Ubaru, Chen & Saa
 "stochastic Lanczos quadrature"). The probes are fixed, so l(delta) is a smooth function
 maximised as on the exact path; its only error is Hutchinson's, which shrinks as 1/sqrt(M).
 BOLT-REML (Loh et al. 2015) takes a related Monte-Carlo route.
+
+RKHS's Gaussian kernels are not products of the genotypes, so they are approximated:
+m landmark animals (a seeded random subset of the training animals) give each animal the
+features K(x, landmarks) K_mm^-1/2, whose inner products are the Nystrom approximation of
+the kernel (Williams & Seeger 2001). The kernels' variances then follow by REML on the
+features (:func:`low_rank_reml`, O(n R^2 + R^3) with R the features of all kernels), and
+prediction needs the landmarks' genotypes only.
 """
 
 from __future__ import annotations
@@ -27,11 +34,12 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.linalg import eigh_tridiagonal
-from scipy.optimize import minimize_scalar
+from scipy.optimize import minimize, minimize_scalar
 
 from cnngwp.data.genotypes import Standardizer
 
-__all__ = ["KernelOperator", "LanczosQuadrature", "conjugate_gradient", "iterative_reml"]
+__all__ = ["KernelOperator", "LanczosQuadrature", "LowRankREMLFit", "conjugate_gradient", "iterative_reml",
+           "low_rank_reml", "nystrom_factor"]
 
 _COLUMNS = 2048
 
@@ -53,12 +61,13 @@ class KernelOperator:
         return self.project(self.kernel_product(self.project(V)))
 
     def kernel_product(self, V: np.ndarray) -> np.ndarray:
-        """K V, without projections."""
-        out = np.zeros_like(V)
+        """K V, without projections: float32 products per SNP block (as the exact kernel is formed), float64 sums."""
+        out = np.zeros(V.shape, dtype=np.float64)
+        W = np.asarray(V, dtype=np.float32)
         for start in range(0, self.p, _COLUMNS):
             columns = slice(start, start + _COLUMNS)
-            Z = self.scaler.select_columns(columns).transform(self.X[:, columns], dtype=np.float64)
-            out += Z @ (Z.T @ V)
+            Z = self.scaler.select_columns(columns).transform(self.X[:, columns], dtype=np.float32)
+            out += Z @ (Z.T @ W)
         return out / self.p
 
 
@@ -108,7 +117,7 @@ class LanczosQuadrature:
         return float(self.norms2[column] * np.sum(self.weights[column] * function(self.ritz[column])))
 
 
-def conjugate_gradient(operator, shift: float, B: np.ndarray, *, tolerance: float = 1e-10,
+def conjugate_gradient(operator, shift: float, B: np.ndarray, *, tolerance: float = 1e-6,
                        max_steps: int = 2000) -> np.ndarray:
     """Solve (operator + shift I) X = B for every column of B (B in the operator's range) by conjugate gradients."""
     X = np.zeros_like(B)
@@ -129,7 +138,7 @@ def conjugate_gradient(operator, shift: float, B: np.ndarray, *, tolerance: floa
     return X
 
 
-def iterative_reml(operator: KernelOperator, y: np.ndarray, *, n_probes: int = 30, steps: int = 120, seed: int = 0,
+def iterative_reml(operator: KernelOperator, y: np.ndarray, *, n_probes: int = 100, steps: int = 80, seed: int = 0,
                    log_delta_bounds: tuple[float, float] = (-12.0, 12.0)) -> tuple[float, float]:
     """REML estimates ``(delta, sigma2_g)`` of y = X b + g + e, g ~ N(0, sigma2_g K), from `operator` products only.
 
@@ -164,3 +173,58 @@ def iterative_reml(operator: KernelOperator, y: np.ndarray, *, n_probes: int = 3
     delta = float(np.exp(log_delta))
     sigma2_g = quadrature.quadratic_form(0, lambda t: 1.0 / (t + delta)) / n_free
     return delta, float(sigma2_g)
+
+
+@dataclass(frozen=True)
+class LowRankREMLFit:
+    """What :func:`low_rank_reml` found: per-kernel variances, residual variance, fixed effects and each kernel's
+    coefficients on its features (``g_k = features_k @ coefficients[k]``)."""
+
+    variances: np.ndarray
+    sigma2_e: float
+    beta: np.ndarray
+    coefficients: list[np.ndarray]
+
+
+def nystrom_factor(kernel_landmarks: np.ndarray, *, relative_floor: float = 1e-8) -> np.ndarray:
+    """T with K_mm^+ = T T' (m x r, eigenvalues below `relative_floor` of the largest dropped): the features of
+    animals x are K(x, landmarks) T, and their inner products the Nystrom kernel K_nm K_mm^+ K_mn (Williams &
+    Seeger 2001)."""
+    values, vectors = np.linalg.eigh(kernel_landmarks)
+    keep = values > relative_floor * values.max()
+    return vectors[:, keep] / np.sqrt(values[keep])
+
+
+def low_rank_reml(features: list[np.ndarray], y: np.ndarray, fixed: np.ndarray, *,
+                  log_ratio_bounds: tuple[float, float] = (-12.0, 12.0)) -> LowRankREMLFit:
+    """REML of y = X beta + sum_k Phi_k u_k + e, u_k ~ N(0, sigma2_k I), e ~ N(0, sigma2_e I), for low-rank
+    `features` Phi_k (n x r_k): every step works on the R x R matrix Phi'Phi (R = sum r_k) by Woodbury's identity and
+    the matrix determinant lemma, never on an n x n one. The ratios sigma2_k / sigma2_e are found by L-BFGS-B on
+    their logarithms; sigma2_e is profiled out."""
+    Phi = np.hstack(features)
+    sizes = [f.shape[1] for f in features]
+    n, q = fixed.shape
+    gram, phi_x, phi_y = Phi.T @ Phi, Phi.T @ fixed, Phi.T @ y
+    xx, xy, yy = fixed.T @ fixed, fixed.T @ y, float(y @ y)
+
+    def parts(log_ratios: np.ndarray):
+        ratios = np.repeat(np.exp(log_ratios), sizes)
+        factor = np.linalg.cholesky(gram + np.diag(1.0 / ratios))
+        solved = np.linalg.solve(factor, np.column_stack([phi_x, phi_y]))
+        sx, sy = solved[:, :q], solved[:, q]
+        xwx, xwy, ywy = xx - sx.T @ sx, xy - sx.T @ sy, yy - sy @ sy
+        beta = np.linalg.solve(xwx, xwy)
+        ypy = ywy - xwy @ beta
+        logdet = np.sum(np.log(ratios)) + 2 * np.sum(np.log(np.diag(factor)))
+        loglik = -0.5 * ((n - q) * np.log(ypy / (n - q)) + logdet + np.linalg.slogdet(xwx)[1])
+        return loglik, ypy / (n - q), beta, factor
+
+    start = np.full(len(features), np.log(1.0 / len(features)))
+    result = minimize(lambda v: -parts(v)[0], start, method="L-BFGS-B",
+                      bounds=[log_ratio_bounds] * len(features))
+    _, sigma2_e, beta, factor = parts(result.x)
+    residual = y - fixed @ beta
+    weighted = residual - Phi @ np.linalg.solve(factor.T, np.linalg.solve(factor, Phi.T @ residual))  # W r
+    ratios = np.exp(result.x)
+    coefficients = [ratio * (f.T @ weighted) for ratio, f in zip(ratios, features, strict=True)]
+    return LowRankREMLFit(ratios * sigma2_e, float(sigma2_e), beta, coefficients)
