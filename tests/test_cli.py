@@ -77,65 +77,25 @@ def test_fit_then_predict_candidates_from_another_file(tmp_path, capsys):
     snps[["allele_1", "allele_2"]] = snps[["allele_2", "allele_1"]].to_numpy()
     order = np.random.default_rng(0).permutation(data.n_snps)
     flipped = np.where(candidates.genotypes >= 0, 2 - candidates.genotypes, -1).astype(np.int8)[:, order]
-    write_dataset(
-        GenotypeData(
-            np.ascontiguousarray(flipped), candidates.samples, snps.iloc[order].reset_index(drop=True), trait="y"
-        ),
-        tmp_path / "young",
-    )
+    write_dataset(GenotypeData(np.ascontiguousarray(flipped), candidates.samples,
+                               snps.iloc[order].reset_index(drop=True), trait="y"), tmp_path / "young")
+    young_files = ["--bed", str(tmp_path / "young" / "genotypes")]
+    covariates = ["--covariates-csv", str(tmp_path / "young" / "phenotypes.csv")]
     gebv = tmp_path / "gebv.csv"
-    assert (
-        main(
-            [
-                "predict",
-                "--model",
-                str(tmp_path / "fit" / "model"),
-                "--bed",
-                str(tmp_path / "young" / "genotypes"),
-                "--covariates-csv",
-                str(tmp_path / "young" / "phenotypes.csv"),
-                "--out",
-                str(gebv),
-            ]
-        )
-        == 0
-    )
+    assert main(["predict", "--model", str(tmp_path / "fit" / "model"), *young_files, *covariates,
+                 "--out", str(gebv)]) == 0
     out = capsys.readouterr().out
     used = len(pd.read_csv(tmp_path / "fit" / "model" / "snps.csv"))  # the SNPs left after QC
-    assert (
-        f"{used} of {used} model SNPs matched by id ({used} with swapped alleles, codes flipped); 0 missing, "
-        f"mean-imputed; {400 - used} extra SNPs ignored"
-    ) in out
+    assert (f"{used} of {used} model SNPs matched by id ({used} with swapped alleles, codes flipped); 0 missing, "
+            f"mean-imputed; {400 - used} extra SNPs ignored") in out
     got = pd.read_csv(gebv, dtype={"id": str})
     expected = pd.read_csv(tmp_path / "fit" / "candidates.csv", dtype={"id": str})
     pd.testing.assert_frame_equal(got, expected, rtol=1e-6)
-    assert (
-        main(
-            [
-                "predict",
-                "--model",
-                str(tmp_path / "fit"),
-                "--bed",
-                str(tmp_path / "young" / "genotypes"),
-                "--out",
-                str(tmp_path / "none.csv"),
-            ]
-        )
-        == 2
-    )
+    assert main(["predict", "--model", str(tmp_path / "fit"), *young_files, "--out", str(tmp_path / "none.csv")]) == 2
     assert "fit: not a model folder (no model.json)" in capsys.readouterr().err
     assert not (tmp_path / "none.csv").exists()
-    model = [
-        "predict",
-        "--model",
-        str(tmp_path / "fit" / "model"),
-        "--bed",
-        str(tmp_path / "young" / "genotypes"),
-        "--covariates-csv",
-        str(tmp_path / "young" / "phenotypes.csv"),
-        "--out",
-        str(tmp_path / "none.csv"),
-    ]
+    model = ["predict", "--model", str(tmp_path / "fit" / "model"), *young_files, *covariates,
+             "--out", str(tmp_path / "none.csv")]
     assert main([*model, "--level", "90"]) == 2
     assert "interval level must be between 0 and 1 (e.g. 0.9 for 90 %), got 90.0" in capsys.readouterr().err
     assert main([*model, "--max-missing", "5"]) == 2

@@ -183,15 +183,7 @@ def test_fit_model_trains_on_every_phenotyped_animal(small_sim, tmp_path):
         small_sim.genotypes, samples, small_sim.snps, trait="y", source="young"
     )
     with open_client(IN_PROCESS) as client:
-        run = fit_model(
-            data,
-            tmp_path,
-            client,
-            SMOKE_RUN,
-            progress=False,
-            covariates=("sex",),
-            categorical=("sex",),
-        )
+        run = fit_model(data, tmp_path, client, SMOKE_RUN, progress=False, covariates=("sex",), categorical=("sex",))
     assert run.comparison is None
     assert (
         run.summary["n_train"] == 338
@@ -219,13 +211,5 @@ def test_a_candidate_without_its_covariates_stops_the_run_before_any_training(sm
             match=rf"gaps: sample '{samples.index[450]}', covariate 'sex': value is missing",
         ),
     ):
-        fit_model(
-            data,
-            tmp_path,
-            client,
-            SMOKE_RUN,
-            progress=False,
-            covariates=("sex",),
-            categorical=("sex",),
-        )
+        fit_model(data, tmp_path, client, SMOKE_RUN, progress=False, covariates=("sex",), categorical=("sex",))
     assert not (tmp_path / "evaluations.csv").exists()
