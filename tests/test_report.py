@@ -4,7 +4,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from cnngwp.reports.tables import bootstrap_mse_difference, collect_comparisons, paired_differences, run_counts, table2
+from cnngwp.reports.tables import (
+    bootstrap_mse_difference,
+    collect_comparisons,
+    paired_differences,
+    run_counts,
+    shown,
+    table2,
+)
 
 
 def _write_run(root, dataset, fold, observed, predictions, note="", candidates=0):
@@ -66,3 +73,11 @@ def test_no_runs_gives_empty_tables(tmp_path):
     assert collect_comparisons(tmp_path).empty
     assert run_counts(tmp_path).empty
     assert paired_differences(tmp_path).empty
+
+
+def test_shown_tables_leave_out_the_index_and_empty_columns():
+    table = pd.DataFrame({"model": ["GBLUP", "CNN"], "mse": [83.18755, 80.05264], "note": ["", ""],
+                          "sd": [np.nan, np.nan]}, index=[7, 8])
+    html = shown(table, precision=2).to_html()
+    assert "83.19" in html and "80.05" in html and "note" not in html and ">sd<" not in html
+    assert ">7<" not in html and ">8<" not in html  # no index column

@@ -25,6 +25,14 @@ PREDICTION_COLUMNS = {**{name: name for name in BASELINE_MODELS}, "CNN ensemble"
 MODEL_ORDER = (*BASELINE_MODELS, "CNN (best single)", "CNN ensemble")
 
 
+def shown(table: pd.DataFrame, *, precision: int = 3):
+    """A table as the book shows it: without the pandas index, without columns that are empty in every row
+    (a note or covariates no run had), numbers to `precision` decimals (a pandas Styler)."""
+    text = table.astype(str).apply(lambda column: column.str.strip())
+    empty = [c for c in table.columns if table[c].isna().all() or text[c].isin(["", "nan", "None"]).all()]
+    return table.drop(columns=empty).style.format(precision=precision).hide(axis="index")
+
+
 def _run_folders(runs_root: str | os.PathLike) -> list[tuple[str, int, Path]]:
     found = []
     for path in sorted(Path(runs_root).glob("*/fold-*/comparison.csv")):
