@@ -115,7 +115,7 @@ PUBLIC_MODULES = {
     ),
     "cnngwp.reports.tables": (
         "bootstrap_mse_difference", "collect_comparisons", "paired_differences", "read_comparison", "run_counts",
-        "table2",
+        "shown", "table2",
     ),
     "cnngwp.runs.notebooks": (
         "DEFAULT_PARAMETERS", "NOTEBOOKS", "NOTEBOOK_DIR", "NotebookError", "NotebookSettings", "RunContext",

@@ -17,7 +17,7 @@ from scipy import stats
 from cnngwp.models.baselines import BASELINE_MODELS
 
 __all__ = ["bootstrap_mse_difference", "collect_comparisons", "paired_differences", "read_comparison", "run_counts",
-           "table2"]
+           "shown", "table2"]
 
 #: predictions.csv column of each model.
 PREDICTION_COLUMNS = {**{name: name for name in BASELINE_MODELS}, "CNN ensemble": "prediction"}
