@@ -72,3 +72,14 @@ def test_no_library_function_takes_more_than_eight_parameters_and_the_estimator_
             names = [a.arg for a in args.posonlyargs + args.args + args.kwonlyargs]
             count = len(names) - (names[:1] in (["self"], ["cls"])) + bool(args.vararg) + bool(args.kwarg)
             assert count <= 8, f"{path.relative_to(ROOT)}:{node.lineno} {node.name} takes {count} parameters"
+
+
+def test_every_name_a_notebook_imports_from_cnngwp_exists():
+    import cnngwp
+
+    for notebook in sorted((ROOT / "notebooks").glob("*.md")):
+        text = notebook.read_text()
+        blocks = re.findall(r"^from cnngwp import \(([^)]*)\)", text, flags=re.MULTILINE)
+        for block in blocks + re.findall(r"^from cnngwp import ([^(\n]+)$", text, flags=re.MULTILINE):
+            for name in filter(None, (part.strip() for part in block.replace("\n", ",").split(","))):
+                assert hasattr(cnngwp, name), f"{notebook.name}: cnngwp has no {name}"
