@@ -36,8 +36,8 @@ PUBLIC_MODULES = {
     ),
     "cnngwp.data.genotypes": (
         "GenotypeData", "GenotypeFile", "MISSING", "QCReport", "SNP_COLUMNS", "Standardizer", "adjacent_r2",
-        "allele_counts", "as_genotype_codes", "check_genotype_codes", "minor_allele_frequency", "quality_control",
-        "summarise_dataset",
+        "allele_counts", "as_genotype_codes", "check_genotype_codes", "check_unique_ids", "minor_allele_frequency",
+        "quality_control", "summarise_dataset",
     ),
     "cnngwp.data.pgen": (
         "is_pgen", "pgen_path", "read_pgen_genotypes",

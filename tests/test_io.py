@@ -166,7 +166,7 @@ def test_plink_reader_rejects_duplicated_fam_ids(plink_dir):
     lines = fam.read_text().splitlines()
     lines[1] = lines[0]
     fam.write_text("\n".join(lines) + "\n")
-    with pytest.raises(CnngwpInputError, match=r"genotypes\.fam: duplicated sample id '1'"):
+    with pytest.raises(CnngwpInputError, match=r"genotypes\.fam \(column 2\): duplicated sample id '1'"):
         read_genotypes(plink_dir / "genotypes.bed", plink_dir / "phenotypes.csv", trait="y")
 
 

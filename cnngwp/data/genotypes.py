@@ -28,6 +28,7 @@ __all__ = [
     "allele_counts",
     "as_genotype_codes",
     "check_genotype_codes",
+    "check_unique_ids",
     "minor_allele_frequency",
     "quality_control",
     "summarise_dataset",
@@ -100,11 +101,7 @@ class GenotypeData:
         missing_cols = [c for c in SNP_COLUMNS if c not in self.snps.columns]
         if missing_cols:
             raise CnngwpInputError(f"{self.source}: SNP table lacks columns {missing_cols}")
-        duplicated = self.samples.index[self.samples.index.duplicated()]
-        if len(duplicated):
-            raise CnngwpInputError(
-                f"{self.source}: duplicated sample id {duplicated[0]!r}; every sample id must be unique"
-            )
+        check_unique_ids(self.samples.index, self.source)
         if self.trait not in self.samples.columns:
             raise CnngwpInputError(
                 f"{self.source}: trait column {self.trait!r} not among {list(self.samples.columns)}"
@@ -153,6 +150,14 @@ class GenotypeData:
         """Keep the samples at the given row indices."""
         rows = np.asarray(rows)
         return replace(self, genotypes=self.genotypes[rows], samples=self.samples.iloc[rows])
+
+
+def check_unique_ids(ids, where: str) -> None:
+    """Raise if a sample id occurs twice, naming the first repeated one and `where` (a file, and its column)."""
+    index = pd.Index(ids)
+    duplicated = index[index.duplicated()]
+    if len(duplicated):
+        raise CnngwpInputError(f"{where}: duplicated sample id {duplicated[0]!r}; every sample id must be unique")
 
 
 def check_genotype_codes(genotypes: np.ndarray, source: str) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cnngwp.data.genotypes import MISSING, SNP_COLUMNS, GenotypeFile
+from cnngwp.data.genotypes import MISSING, SNP_COLUMNS, GenotypeFile, check_unique_ids
 from cnngwp.errors import CnngwpInputError
 
 __all__ = ["is_pgen", "pgen_path", "read_pgen_genotypes"]
@@ -88,9 +88,7 @@ def read_pgen_genotypes(path: str | Path, *, dosages: bool = False) -> GenotypeF
             chosen = keep[start:start + _BLOCK].astype(np.uint32)
             genotypes[:, start:start + len(chosen)] = _read_block(reader, chosen, len(psam), dosages)
     iid = psam["IID"].astype(str).to_numpy().astype(object)
-    duplicated = pd.Index(iid)[pd.Index(iid).duplicated()]
-    if len(duplicated):
-        raise CnngwpInputError(f"{pgen.with_suffix('.psam')}: duplicated sample id {duplicated[0]!r}")
+    check_unique_ids(iid, f"{pgen.with_suffix('.psam')} (column IID)")
     rows = pvar.iloc[keep]
     snps = pd.DataFrame({"snp_id": rows["ID"].to_numpy(), "chromosome": rows["CHROM"].to_numpy(),
                          "position": rows["POS"].astype(np.int64).to_numpy(), "allele_1": rows["ALT"].to_numpy(),

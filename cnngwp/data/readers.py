@@ -11,7 +11,7 @@ import pandas as pd
 from bed_reader import open_bed, to_bed
 
 from cnngwp.atomic import atomic_directory
-from cnngwp.data.genotypes import MISSING, GenotypeData, GenotypeFile
+from cnngwp.data.genotypes import MISSING, GenotypeData, GenotypeFile, check_unique_ids
 from cnngwp.data.pgen import is_pgen, read_pgen_genotypes
 from cnngwp.data.vcf import is_vcf, read_vcf_genotypes
 from cnngwp.errors import CnngwpInputError
@@ -213,10 +213,7 @@ def _read_bed(bed: str | os.PathLike) -> GenotypeFile:
     except (ValueError, OSError, IndexError) as error:
         raise CnngwpInputError(_bed_mismatch(bed_path, error)) from None
     genotypes[genotypes == _BED_MISSING] = MISSING
-    dup = pd.Index(iid)[pd.Index(iid).duplicated()]
-    if len(dup):
-        raise CnngwpInputError(f"{bed_path.with_suffix('.fam')}: duplicated sample id {dup[0]!r} (column 2); "
-                               "ids must be unique")
+    check_unique_ids(iid, f"{bed_path.with_suffix('.fam')} (column 2)")
     return GenotypeFile(str(bed_path), genotypes, iid, fam, snps)
 
 

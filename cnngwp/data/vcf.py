@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from cnngwp.data.genotypes import MISSING, SNP_COLUMNS, GenotypeFile
+from cnngwp.data.genotypes import MISSING, SNP_COLUMNS, GenotypeFile, check_unique_ids
 from cnngwp.errors import CnngwpInputError
 
 __all__ = ["VCF_SUFFIXES", "is_vcf", "read_vcf_genotypes"]
@@ -84,9 +84,7 @@ def read_vcf_genotypes(path: str | Path, *, dosages: bool = False) -> GenotypeFi
         reader.close()
     if not columns:
         raise CnngwpInputError(f"{path}: no biallelic diploid site; expected at least one")
-    duplicated = pd.Index(iid)[pd.Index(iid).duplicated()]
-    if len(duplicated):
-        raise CnngwpInputError(f"{path}: duplicated sample id {duplicated[0]!r} in the header; ids must be unique")
+    check_unique_ids(iid, f"{path} (the #CHROM header line)")
     snps = pd.DataFrame(sites, columns=list(SNP_COLUMNS))
     fam = pd.DataFrame({"sex": np.zeros(len(iid), dtype=np.int64)})
     return GenotypeFile(str(path), np.ascontiguousarray(np.column_stack(columns)), iid, fam, snps)

@@ -54,8 +54,9 @@ __all__ = [
 
 _BATCH = 1024
 #: ``GBLUP(solver="auto")`` turns iterative and ``RKHS(solver="auto")`` Nystrom above this many training animals:
-#: GBLUP's eigendecomposition took 58 s at 8,000 animals and 182 s and 5.5 GB at 12,000 on 2 cores (growing as
-#: n^2.8), and RKHS holds several n x n kernels, while the scalable paths grow as n p (benchmarks/bench_scale.py).
+#: GBLUP's eigendecomposition took 58 s at 8,000 animals and 182 s and 5.5 GB at 12,000 on 2 cores in the issue that
+#: asked for these paths (growing as n^2.8), and RKHS holds several n x n kernels, while the scalable paths grow as
+#: n p (benchmarks/bench_scale.py).
 ITERATIVE_FROM = 10_000
 _LOG_DELTA_BOUNDS = (-12.0, 12.0)  # variance ratio sigma2_e / sigma2_g between e^-12 and e^12
 
