@@ -55,6 +55,9 @@ PUBLIC_MODULES = {
     "cnngwp.data.splits": (
         "Split", "all_phenotyped", "fold_column_splits", "kfold_splits", "split_by_generation", "validation_split",
     ),
+    "cnngwp.data.store": (
+        "Stored", "discard", "read_and_call", "store",
+    ),
     "cnngwp.data.vcf": (
         "VCF_SUFFIXES", "is_vcf", "read_vcf_genotypes",
     ),

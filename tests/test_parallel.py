@@ -63,20 +63,28 @@ def test_tune_on_an_external_cluster_never_loses_a_task(small_sim, cluster, tmp_
         assert len(summary["members"]) == SMOKE.n_members
 
 
-def test_a_run_sends_its_data_to_the_workers_once(small_sim, tmp_path, monkeypatch):
+def test_a_run_never_sends_its_data_from_the_driver(small_sim, cluster, tmp_path, monkeypatch):
+    """On the real scheduler and two worker processes: nothing is scattered; the workers read the run's problem
+    folder, written once (the tuning writes it, the ensemble finds the same content) and removed at the end."""
+    from distributed import Client
+
+    from cnngwp.data import store
+
+    def no_scatter(*args, **kwargs):
+        raise AssertionError("the driver scattered data to the workers")
+
+    writes = []
+    replace = store.replace_directory
+    monkeypatch.setattr(Client, "scatter", no_scatter)
+    monkeypatch.setattr(store, "replace_directory", lambda folder: writes.append(folder) or replace(folder))
     data = quality_control(small_sim)[0]
-    with open_client(None, n_workers=2) as client:
-        scatters = []
-        original = client.scatter
-
-        def counting(*args, **kwargs):
-            scatters.append(kwargs.get("broadcast"))
-            return original(*args, **kwargs)
-
-        monkeypatch.setattr(client, "scatter", counting)
-        run_cnngwp(data, split_by_generation(data), tmp_path, client,
-                   RunSettings(SEARCH_SPACES["qtlmas2010"], SMOKE, replicates=1, n_members=2), progress=False)
-    assert scatters == [True]
+    with open_client(cluster) as client:
+        client.wait_for_workers(2, timeout=120)
+        run = run_cnngwp(data, split_by_generation(data), tmp_path, client,
+                         RunSettings(SEARCH_SPACES["qtlmas2010"], SMOKE, replicates=1, n_members=2), progress=False)
+    assert len(run.tuning.evaluations) == SMOKE.n_points and len(run.ensemble.members) == 2
+    assert writes == [(tmp_path / "problem").resolve()]
+    assert not (tmp_path / "problem").exists()
 
 
 @pytest.mark.parametrize("gpu", [False, True])

@@ -21,6 +21,7 @@ from pathlib import Path
 import jupytext
 import nbformat
 import papermill
+from dask.system import CPU_COUNT
 from distributed import Client
 
 from cnngwp.data.covariates import CovariateDesign, parse_columns
@@ -268,7 +269,7 @@ def run_notebooks(spec: DatasetSpec, settings: NotebookSettings = NotebookSettin
             todo.append(parameters)
     if not many:
         return done + [{**_execute_run(p, notebooks, root), "skipped": False} for p in todo]
-    with open_client(None, n_workers=min(len(todo), os.cpu_count() or 1)) as client:
+    with open_client(None, n_workers=min(len(todo), CPU_COUNT)) as client:
         futures = [client.submit(_execute_run, p, notebooks, root, pure=False) for p in todo]
         return done + [{**future.result(), "skipped": False} for future in futures]
 

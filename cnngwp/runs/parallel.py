@@ -9,10 +9,10 @@ folders did).
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from dask.system import CPU_COUNT
 from distributed import Client, LocalCluster
 
 from cnngwp.errors import CnngwpInputError
@@ -43,7 +43,7 @@ def open_client(scheduler: str | None = None, *, n_workers: int | None = None) -
     ----------
     scheduler
         None: a :class:`distributed.LocalCluster` of `n_workers` single-threaded worker
-        processes (default: one per CPU core), each with TensorFlow limited to its share
+        processes (default: one per core this process may use), each with TensorFlow limited to its share
         of the cores. ``"in-process"``: tasks run one at a time in a thread of this
         process (no worker start-up; for notebooks and tests). Otherwise the address of
         a running scheduler, e.g. ``"tcp://host:8786"``; its workers need ``cnngwp``
@@ -62,7 +62,7 @@ def open_client(scheduler: str | None = None, *, n_workers: int | None = None) -
         with Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=":0") as client:
             yield client
     elif scheduler is None:
-        cores = os.cpu_count() or 1
+        cores = CPU_COUNT  # the cores this process may use (affinity, cgroup quota), not the host's
         workers = n_workers or cores
         env = worker_environment(cores // workers)
         # silence_logs: the nanny's notice that it stopped a worker still running TensorFlow threads at close.

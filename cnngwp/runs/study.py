@@ -49,6 +49,7 @@ from cnngwp.data.simulate import (
     simulate_population,
 )
 from cnngwp.data.splits import Split, split_by_generation
+from cnngwp.data.store import discard, read_and_call, store
 from cnngwp.tuning.problem import PROFILES, TrainingSettings, TuningProblem, fit_cnn
 from cnngwp.tuning.search import Gamma, evaluate_gamma
 
@@ -274,8 +275,9 @@ def _dataset_files(folder: Path, dataset: StudyDataset) -> tuple[Path, Path]:
 def run_study(grid: StudyGrid, runs_root: str | os.PathLike, client: Client, *, progress: bool = True) -> pd.DataFrame:
     """Fit every data set of `grid` not finished yet (one Dask task each) and return the tidy study table.
 
-    Each replicate's population is simulated once, in this process, and sent to the
-    workers once. A data set's files are written as its task finishes, so a killed study
+    Each replicate's population is simulated once, in this process, and written once to
+    ``populations/`` in the study folder, which the workers read (removed when the study is
+    done; on a cluster the folder must be on a file system every worker mounts). A data set's files are written as its task finishes, so a killed study
     resumes where it stopped; the folder is tied to the grid's settings (``grid.json``).
     The table is also written to ``study.csv``.
 
@@ -292,9 +294,9 @@ def run_study(grid: StudyGrid, runs_root: str | os.PathLike, client: Client, *, 
     futures = {}
     for replicate in sorted({d.replicate for d in todo}):
         population = simulate_population(seed=grid.population_seed(replicate), config=grid.population)
-        shared = client.scatter(population, broadcast=True)
+        shared = store(population, folder / "populations" / f"replicate-{replicate}")
         for dataset in (d for d in todo if d.replicate == replicate):
-            futures[client.submit(fit_study_dataset, shared, dataset, grid, pure=False)] = dataset
+            futures[client.submit(read_and_call, fit_study_dataset, shared, dataset, grid, pure=False)] = dataset
     for number, future in enumerate(as_completed(futures), 1):
         rows, predictions = future.result()
         results, predictions_path = _dataset_files(folder, futures[future])
@@ -304,6 +306,7 @@ def run_study(grid: StudyGrid, runs_root: str | os.PathLike, client: Client, *, 
         if progress:
             print(f"study {grid.name}: [{number}/{len(todo)}] {futures[future].key} done "
                   f"({time.perf_counter() - start:.0f} s)", flush=True)
+    discard(folder / "populations")
     table = pd.concat([pd.read_csv(_dataset_files(folder, d)[0]) for d in grid.datasets()], ignore_index=True)
     atomic_write(folder / "study.csv", lambda tmp: table.to_csv(tmp, index=False))
     return table

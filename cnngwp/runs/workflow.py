@@ -31,6 +31,7 @@ from cnngwp.atomic import atomic_write, json_scalar, tie_to_settings
 from cnngwp.data.covariates import CovariateDesign
 from cnngwp.data.genotypes import GenotypeData
 from cnngwp.data.splits import Split, all_phenotyped
+from cnngwp.data.store import discard
 from cnngwp.errors import CnngwpInputError
 from cnngwp.models.baselines import BASELINE_MODELS
 from cnngwp.models.saved_model import GenomicModel, network_from_archive
@@ -142,11 +143,11 @@ def _train(data: GenotypeData, split: Split, run_dir: Path, client: Client, sett
     problem = TuningProblem.from_split(data, split, seed=seed, covariates=covariates)
     if covariates is not None:  # the candidates are predicted at the end: their covariates are checked first
         covariates.for_rows(data, split.candidates)
-    scattered = client.scatter(problem, broadcast=True)  # once per run, held until both stages are done
-    tuning = tune(problem, client, run_dir, settings, progress=progress, scattered=scattered)
+    tuning = tune(problem, client, run_dir, settings, progress=progress)
     start = time.perf_counter()
-    ensemble = fit_ensemble(problem, tuning.gamma, client, run_dir, settings, progress=progress, scattered=scattered)
+    ensemble = fit_ensemble(problem, tuning.gamma, client, run_dir, settings, progress=progress)
     ensemble_seconds = time.perf_counter() - start
+    discard(run_dir / "problem")  # what the workers read, written by the tuning and kept for the ensemble
     baselines = baselines_for_run(data, split, run_dir, seed=seed, covariates=covariates)
     record = {"protocol": protocol, "validation": problem.validation_rule, "note": tuning.label,
               "profile": profile.name, "seed": seed, "replicates": settings.replicates,

@@ -19,10 +19,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from distributed import Client, Future, as_completed
+from distributed import Client, as_completed
 from tqdm import tqdm
 
 from cnngwp.atomic import atomic_write, tie_to_settings
+from cnngwp.data.store import read_and_call, store
 from cnngwp.models.cnn.device import members_per_task
 from cnngwp.models.cnn.network import map_weights, member_interval, output_weights
 from cnngwp.models.saved_model import keras_archive
@@ -229,7 +230,6 @@ def fit_ensemble(
     settings: RunSettings,
     *,
     progress: bool = True,
-    scattered: Future | None = None,
     chunk: int | None = None,
 ) -> ModelAveragedEnsemble:
     """Fit (or finish fitting) ``settings.n_members`` members with `gamma` on the Dask `client`.
@@ -239,7 +239,7 @@ def fit_ensemble(
     sends them all as one task to a GPU worker and one by one to CPU workers. Members
     already saved under ``run_dir/members/`` are loaded, not refitted; the folder is tied
     to gamma, the training settings, protocol and seed by ``members/ensemble.json``.
-    `scattered` as in :func:`cnngwp.tuning.search.tune`.
+    The workers read `problem` from ``run_dir/problem/`` as in :func:`cnngwp.tuning.search.tune`.
     """
     training, protocol, n_members, seed = (
         settings.training,
@@ -265,7 +265,7 @@ def fit_ensemble(
     missing = [m for m in range(n_members) if m not in fits]
     with tqdm(total=n_members, initial=len(fits), desc="ensemble", disable=not progress) as bar:
         if missing:
-            shared = client.scatter(problem, broadcast=True) if scattered is None else scattered
+            shared = store(problem, Path(run_dir) / "problem")
             size = (
                 client.submit(members_per_task, len(missing), pure=False).result()
                 if chunk is None
@@ -274,6 +274,7 @@ def fit_ensemble(
             chunks = [tuple(missing[i : i + size]) for i in range(0, len(missing), size)]
             futures = [
                 client.submit(
+                    read_and_call,
                     fit_members,
                     shared,
                     gamma,

@@ -30,12 +30,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import pandas as pd
-from distributed import Client, Future, as_completed
+from distributed import Client, as_completed
 from skopt import Optimizer
 from skopt.space import Integer, Real
 from tqdm import tqdm
 
 from cnngwp.atomic import tie_to_settings
+from cnngwp.data.store import read_and_call, store
 from cnngwp.errors import CnngwpInputError
 from cnngwp.seeds import evaluation_seed, optimizer_seed
 from cnngwp.tuning.evaluation_log import EvaluationLog
@@ -294,7 +295,6 @@ def tune(
     settings: RunSettings,
     *,
     progress: bool = True,
-    scattered: Future | None = None,
 ) -> TuningResult:
     """Run (or resume) S replicates of the Bayesian optimisation and average their best gammas.
 
@@ -306,15 +306,12 @@ def tune(
         Dask client the evaluations run on (:func:`cnngwp.runs.parallel.open_client`).
     run_dir
         Folder of ``evaluations.csv``; finished evaluations found there are not repeated.
+        The workers read `problem` from its ``problem/`` folder (:func:`cnngwp.data.store.store`;
+        on a cluster the run folder must be on a file system every worker mounts).
     settings
         The search space, profile, protocol, seed, S and batch size (:class:`RunSettings`).
     progress
         Show one tqdm bar per replicate with its best MSE so far.
-    scattered
-        `problem` already on the workers (``client.scatter(problem, broadcast=True)``);
-        default: scatter it here. A run scatters once and hands the same future to the
-        tuning and the ensemble: two scatters of one object share one key, and releasing
-        the first could lose the data under the second's tasks on a cluster.
 
     Returns
     -------
@@ -344,7 +341,7 @@ def tune(
     log = EvaluationLog(Path(run_dir) / "evaluations.csv", columns)
     logged = log.read()
     start = time.perf_counter()
-    shared = client.scatter(problem, broadcast=True) if scattered is None else scattered
+    shared = store(problem, Path(run_dir) / "problem")
     states = []
     for r in range(n_replicates):
         mine = logged[logged["replicate"] == r]
@@ -393,6 +390,7 @@ def _advance(
                 state.record(iteration, state.logged[iteration])
                 continue
             future = client.submit(
+                read_and_call,
                 evaluate_gamma,
                 shared,
                 Gamma(*point),
