@@ -34,9 +34,11 @@ from cnngwp.models.kernels import (
 )
 from cnngwp.models.large_scale import (
     KernelOperator,
+    SumOperator,
     conjugate_gradient,
     iterative_reml,
     low_rank_reml,
+    moment_variance_components,
     nystrom_factor,
 )
 
@@ -269,9 +271,7 @@ class GBLUP(_VarianceComponentsMixin, RegressorMixin, BaseEstimator):
         _check_enough_samples(len(y), 2 + fixed.shape[1])
         y = y.astype(np.float64)
         self.scaler_ = Standardizer().fit(X)
-        if self.solver not in ("auto", "exact", "iterative"):
-            raise ValueError(f"solver must be 'auto', 'exact' or 'iterative'; got {self.solver!r}")
-        self.solver_ = self.solver if self.solver != "auto" else "iterative" if len(y) > ITERATIVE_FROM else "exact"
+        self.solver_ = _chosen_solver(self.solver, len(y), "iterative")
         if self.solver_ == "iterative":
             return self._fit_iterative(X, y, fixed)
         kernel = additive_kernel(self.scaler_, X)
@@ -285,7 +285,7 @@ class GBLUP(_VarianceComponentsMixin, RegressorMixin, BaseEstimator):
         return self
 
     def _fit_iterative(self, X: np.ndarray, y: np.ndarray, fixed: np.ndarray) -> GBLUP:
-        operator = KernelOperator(self.scaler_, X, fixed)
+        operator = KernelOperator.additive(self.scaler_, X, fixed)
         delta, sigma2_g = iterative_reml(operator, y, n_probes=self.n_probes, seed=self.seed,
                                          log_delta_bounds=_LOG_DELTA_BOUNDS)
         self._set_variance_components(delta, sigma2_g)
@@ -331,6 +331,14 @@ class RidgeBLUP(_VarianceComponentsMixin, RegressorMixin, BaseEstimator):
         return self
 
 
+def _chosen_solver(solver: str, n: int, scalable: str) -> str:
+    """`solver` checked and ``"auto"`` resolved: ``"exact"`` up to :data:`ITERATIVE_FROM` training animals, else
+    `scalable`."""
+    if solver not in ("auto", "exact", scalable):
+        raise ValueError(f"solver must be 'auto', 'exact' or {scalable!r}; got {solver!r}")
+    return solver if solver != "auto" else scalable if n > ITERATIVE_FROM else "exact"
+
+
 def _check_genotype_range(X: np.ndarray) -> None:
     """Genotype codes or dosages between 0 and 2 (int8 -1 = missing): what the dominance coding needs."""
     called = X[X != -1] if X.dtype == np.int8 else X
@@ -352,51 +360,86 @@ class GDBLUP(_VarianceComponentsMixin, RegressorMixin, BaseEstimator):
     (:func:`cnngwp.models.kernels.reml_variance_components`). As for GBLUP, the genomic values are
     back-solved to marker effects, so prediction needs no training genotypes.
 
+    Parameters
+    ----------
+    solver
+        ``"exact"``: both n x n kernels and REML; ``"iterative"``: no n x n matrix, the
+        variances by the method of moments on kernel products (Haseman-Elston regression for
+        several kernels, :func:`cnngwp.models.large_scale.moment_variance_components`) and the
+        BLUP by conjugate gradients, O(n p) time and O(n) memory per step; ``"auto"``: exact
+        up to :data:`ITERATIVE_FROM` training animals, iterative above.
+    n_probes, seed
+        The iterative path's Rademacher probes of the kernels' traces and their seed.
+
     Attributes
     ----------
-    intercept_, fixed_effects_, scaler_
+    intercept_, fixed_effects_, scaler_, solver_
         As for :class:`GBLUP`.
     coef_ : numpy.ndarray
         Additive effect per standardised SNP.
     dominance_coef_ : numpy.ndarray
         Dominance effect per SNP in the genotypic coding (training allele frequencies).
     sigma2_g_, sigma2_d_, sigma2_e_ : float
-        REML additive, dominance and residual variances.
+        Additive, dominance and residual variances (REML; moments on the iterative path).
     h2_ : float
         Narrow-sense heritability sigma2_g / (sigma2_g + sigma2_d + sigma2_e).
 
     References
     ----------
-    Vitezica, Varona & Legarra (2013) Genetics 195:1223; Su et al. (2012) PLoS ONE 7:e45293.
+    Vitezica, Varona & Legarra (2013) Genetics 195:1223; Su et al. (2012) PLoS ONE 7:e45293;
+    Pazokitoroudi et al. (2020) Nat. Commun. 11:3865 (moments for several kernels).
     """
 
     _variance_labels: ClassVar[dict[str, str]] = {"sigma2_g_": "additive", "sigma2_d_": "dominance",
                                                   "sigma2_e_": "residual"}
 
+    def __init__(self, *, solver: str = "auto", n_probes: int = 100, seed: int = 0):
+        self.solver = solver
+        self.n_probes = n_probes
+        self.seed = seed
+
     def fit(self, X, y, *, covariates=None) -> GDBLUP:
-        """Estimate the additive, dominance and residual variances by REML and solve for the effects."""
+        """Estimate the additive, dominance and residual variances and solve for the effects."""
         X, y = validate_data(self, X, y, dtype="numeric", y_numeric=True)
         _check_genotype_range(X)
         fixed = _fixed_design(covariates, len(y))
         _check_enough_samples(len(y), 3 + fixed.shape[1])
+        y = y.astype(np.float64)
         self.scaler_ = Standardizer().fit(X)
-        kernels = [additive_kernel(self.scaler_, X), dominance_kernel(self._frequency(), X)]
-        fit = reml_variance_components(kernels, y.astype(np.float64), fixed)
-        self.sigma2_g_, self.sigma2_d_ = (float(v) for v in fit.variances)
-        self.sigma2_e_ = fit.sigma2_e
+        self.solver_ = _chosen_solver(self.solver, len(y), "iterative")
+        if self.solver_ == "iterative":
+            variances, alpha, beta = self._fit_iterative(X, y, fixed)
+        else:
+            kernels = [additive_kernel(self.scaler_, X), dominance_kernel(self._frequency(), X)]
+            fit = reml_variance_components(kernels, y, fixed)
+            variances, alpha, beta = (*fit.variances, fit.sigma2_e), fit.alpha, fit.beta
+        self.sigma2_g_, self.sigma2_d_, self.sigma2_e_ = (float(v) for v in variances)
         self.h2_ = self.sigma2_g_ / (self.sigma2_g_ + self.sigma2_d_ + self.sigma2_e_)
-        self.intercept_, self.fixed_effects_ = float(fit.beta[0]), fit.beta[1:]
-        self.coef_ = _back_solve(self._standardise, X, fit.alpha[0]) / X.shape[1]
-        self.dominance_coef_ = _back_solve(self._dominance, X, fit.alpha[1]) / dominance_scale(
-            self._frequency()
-        )
+        self.intercept_, self.fixed_effects_ = float(beta[0]), beta[1:]
+        self.coef_ = _back_solve(self._standardise, X, alpha[0]) / X.shape[1]
+        self.dominance_coef_ = _back_solve(self._dominance, X, alpha[1]) / dominance_scale(self._frequency())
         return self
+
+    def _fit_iterative(self, X: np.ndarray, y: np.ndarray, fixed: np.ndarray):
+        """(sigma2_g, sigma2_d, sigma2_e), each kernel's alpha (g_k = K_k alpha_k) and the fixed effects, with no
+        n x n matrix."""
+        kernels = [KernelOperator.additive(self.scaler_, X, fixed),
+                   KernelOperator(X, fixed, self._dominance32, dominance_scale(self._frequency()))]
+        variances = moment_variance_components(kernels, y, n_probes=self.n_probes, seed=self.seed)
+        genetic = SumOperator(kernels, variances[:2])
+        weighted = conjugate_gradient(genetic, variances[2], kernels[0].project(y)[:, None])[:, 0]  # V^-1 (y - X b)
+        beta = np.linalg.lstsq(fixed, y - genetic.kernel_product(weighted[:, None])[:, 0] - variances[2] * weighted,
+                               rcond=None)[0]  # V V^-1 (y - X b) = y - X b
+        return variances, [variances[0] * weighted, variances[1] * weighted], beta
 
     def _frequency(self) -> np.ndarray:
         return self.scaler_.mean_ / 2.0
 
     def _dominance(self, block: np.ndarray, columns: slice) -> np.ndarray:
-        return dominance_codes(block, self._frequency()[columns]).astype(np.float64)
+        return self._dominance32(block, columns).astype(np.float64)
+
+    def _dominance32(self, block: np.ndarray, columns: slice) -> np.ndarray:
+        return dominance_codes(block, self._frequency()[columns])
 
     def _state(self) -> dict[str, np.ndarray]:
         return {**super()._state(), "dominance_coef": self.dominance_coef_}
@@ -480,9 +523,7 @@ class RKHS(_SavedStateMixin, RegressorMixin, BaseEstimator):
         fixed = _fixed_design(covariates, len(y))
         _check_enough_samples(len(y), 2 + len(self.bandwidths) + fixed.shape[1])
         self.scaler_ = Standardizer().fit(X)
-        if self.solver not in ("auto", "exact", "nystrom"):
-            raise ValueError(f"solver must be 'auto', 'exact' or 'nystrom'; got {self.solver!r}")
-        self.solver_ = self.solver if self.solver != "auto" else "nystrom" if len(y) > ITERATIVE_FROM else "exact"
+        self.solver_ = _chosen_solver(self.solver, len(y), "nystrom")
         if self.solver_ == "nystrom":
             return self._fit_nystrom(X, y.astype(np.float64), fixed)
         distances = squared_distances(self.scaler_, X)
