@@ -10,17 +10,20 @@ process's maximum resident set, data included):
   cnn_epoch   one epoch of the CNN (gamma 64 filters, kernel 27; the fused numba engine)
   gblup       GBLUP, solver "auto" (exact eigendecomposition up to ITERATIVE_FROM animals, else iterative)
   gblup_iter  GBLUP, solver "iterative" (REML by stochastic Lanczos quadrature, BLUP by conjugate gradients)
-  gdblup      dominance GBLUP (dense n x n kernels; skipped where they cannot fit in --memory-gb)
+  gdblup      dominance GBLUP, solver "auto" (exact REML on dense kernels up to ITERATIVE_FROM animals, else
+              variances by moments and the BLUP by conjugate gradients)
+  gdblup_iter dominance GBLUP, solver "iterative"
   rkhs        Gaussian-kernel RKHS, solver "auto" (exact dense kernels up to ITERATIVE_FROM, else Nystrom; the exact
               path is skipped where its kernels cannot fit)
   rkhs_nystrom  RKHS, solver "nystrom" (1,000 landmark animals)
   blasso      Bayesian LASSO, 100 Gibbs iterations
 
 then the fitted exponent of each stage's cost in n (a log-log line through the sizes; above 10,000 animals where
-there are two such sizes), the iterative GBLUP against the exact one where both ran (prediction correlation and
-variance ratio), and the last line ``max_n_in_24GB=<n> gblup_exponent=<b> cnn_epoch_exponent=<b>``, where max_n
-extrapolates the largest peak memory of a stage that must run (read, standardise, cnn_epoch, gblup, blasso) to
-24 GB along a straight line in n (the genotypes and every vector the models keep grow linearly in n).
+there are two such sizes), the iterative GBLUP and GDBLUP against the exact ones where both ran (prediction
+correlation, variance ratio, test MSE), and the last line
+``max_n_in_24GB=<n> gblup_exponent=<b> cnn_epoch_exponent=<b>``, where max_n extrapolates the largest peak memory
+of a stage that must run (all but the "_iter" and "_nystrom" ones) to 24 GB along a straight line in n (the
+genotypes and every vector the models keep grow linearly in n).
 """
 
 from __future__ import annotations
@@ -39,8 +42,9 @@ import pandas as pd
 
 from cnngwp.models.baselines import ITERATIVE_FROM
 
-STAGES = ("read", "standardise", "cnn_epoch", "gblup", "gblup_iter", "gdblup", "rkhs", "rkhs_nystrom", "blasso")
-REQUIRED = ("read", "standardise", "cnn_epoch", "gblup", "blasso")
+STAGES = ("read", "standardise", "cnn_epoch", "gblup", "gblup_iter", "gdblup", "gdblup_iter", "rkhs", "rkhs_nystrom",
+          "blasso")
+REQUIRED = ("read", "standardise", "cnn_epoch", "gblup", "gdblup", "rkhs", "blasso")
 DENSE = ("gdblup", "rkhs")  # dense n x n kernels up to ITERATIVE_FROM animals
 
 
@@ -101,8 +105,11 @@ def _stage(name: str, folder: str, queue) -> None:
         model = GBLUP(solver="auto" if name == "gblup" else "iterative").fit(X[train], y[train])
         extra = {"solver": model.solver_, "delta": model.sigma2_e_ / model.sigma2_g_,
                  "predictions": model.predict(X[test])}
-    elif name == "gdblup":
-        GDBLUP().fit(X[train], y[train])
+    elif name in ("gdblup", "gdblup_iter"):
+        model = GDBLUP(solver="auto" if name == "gdblup" else "iterative").fit(X[train], y[train])
+        predictions = model.predict(X[test])
+        extra = {"solver": model.solver_, "delta": model.sigma2_e_ / (model.sigma2_g_ + model.sigma2_d_),
+                 "predictions": predictions, "mse": float(np.mean((predictions - y[test]) ** 2))}
     elif name in ("rkhs", "rkhs_nystrom"):
         model = RKHS(solver="auto" if name == "rkhs" else "nystrom").fit(X[train], y[train])
         extra = {"solver": model.solver_, "mse": float(np.mean((model.predict(X[test]) - y[test]) ** 2))}
@@ -148,7 +155,7 @@ def main() -> int:
             results = {}
             for name in args.stages:
                 dense_gb = 4 * (0.8 * n) ** 2 * 8 / 2**30  # GDBLUP and RKHS hold a few n x n float64 matrices
-                exact_path = name == "gdblup" or 0.8 * n <= ITERATIVE_FROM
+                exact_path = 0.8 * n <= ITERATIVE_FROM
                 if name in DENSE and exact_path and dense_gb > args.memory_gb:
                     print(f"  {name:<11} skipped: its dense n x n kernels need about {dense_gb:.0f} GB", flush=True)
                     rows.append({"n": n, "stage": name, "seconds": np.nan, "peak_gb": np.nan})
@@ -158,11 +165,13 @@ def main() -> int:
                 note = f" ({extra['solver']})" if "solver" in extra else ""
                 print(f"  {name:<11} {seconds:9.1f} s {peak:7.2f} GB{note}", flush=True)
                 rows.append({"n": n, "stage": name, "seconds": seconds, "peak_gb": peak})
-            if {"gblup", "gblup_iter"} <= set(results) and results["gblup"]["solver"] == "exact":
-                exact, iterative = results["gblup"], results["gblup_iter"]
-                print(f"  iterative vs exact GBLUP: prediction correlation "
-                      f"{np.corrcoef(exact['predictions'], iterative['predictions'])[0, 1]:.6f}, variance ratio "
-                      f"{iterative['delta'] / exact['delta']:.4f}", flush=True)
+            for model in ("gblup", "gdblup"):
+                if {model, f"{model}_iter"} <= set(results) and results[model]["solver"] == "exact":
+                    exact, iterative = results[model], results[f"{model}_iter"]
+                    mse = f", test MSE {iterative['mse']:.3f} against {exact['mse']:.3f}" if "mse" in exact else ""
+                    print(f"  iterative vs exact {model.upper()}: prediction correlation "
+                          f"{np.corrcoef(exact['predictions'], iterative['predictions'])[0, 1]:.6f}, variance ratio "
+                          f"{iterative['delta'] / exact['delta']:.4f}{mse}", flush=True)
             if {"rkhs", "rkhs_nystrom"} <= set(results) and results["rkhs"]["solver"] == "exact":
                 nystrom, exact = results["rkhs_nystrom"]["mse"], results["rkhs"]["mse"]
                 print(f"  Nystrom vs exact RKHS: test MSE {nystrom:.3f} against {exact:.3f} "
