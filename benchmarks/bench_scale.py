@@ -15,7 +15,7 @@ process's maximum resident set, data included):
   gdblup_iter dominance GBLUP, solver "iterative"
   rkhs        Gaussian-kernel RKHS, solver "auto" (exact dense kernels up to ITERATIVE_FROM, else Nystrom; the exact
               path is skipped where its kernels cannot fit)
-  rkhs_nystrom  RKHS, solver "nystrom" (1,000 landmark animals)
+  rkhs_nystrom  RKHS, solver "nystrom" (1,500 landmark animals)
   blasso      Bayesian LASSO, 100 Gibbs iterations
 
 then the fitted exponent of each stage's cost in n (a log-log line through the sizes; above 10,000 animals where
