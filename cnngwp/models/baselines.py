@@ -693,8 +693,8 @@ class BayesianLasso(_MarkerEffectsMixin, RegressorMixin, BaseEstimator):
         y = y.astype(np.float64)
         n, p = X.shape
         self.scaler_ = Standardizer().fit(X)
-        x = np.asfortranarray(self.scaler_.transform(X, dtype=np.float32))
-        x2 = (x.astype(np.float64) ** 2).sum(axis=0)
+        x = self.scaler_.transform(X, dtype=np.float32, order="F")
+        x2 = np.concatenate([(x[:, c : c + _BATCH].astype(np.float64) ** 2).sum(axis=0) for c in range(0, p, _BATCH)])
         var_y = y.var(ddof=1)
         ms_x = float(x2.sum() / n)  # sum of column variances of the standardised markers
         s0 = var_y * (1 - self.r2) * (self.df0 + 2)
