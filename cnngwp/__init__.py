@@ -147,8 +147,8 @@ PUBLIC_MODULES = {
         "EvaluationLog",
     ),
     "cnngwp.tuning.problem": (
-        "OPTIMISTIC", "PROFILES", "PROTOCOLS", "Profile", "TrainingSettings", "TuningProblem", "check_protocol",
-        "fit_cnn",
+        "OPTIMISTIC", "PROBLEM_FOLDER", "PROFILES", "PROTOCOLS", "Profile", "TrainingSettings", "TuningProblem",
+        "check_protocol", "fit_cnn",
     ),
     "cnngwp.tuning.search": (
         "Gamma", "KAPPA", "RunSettings", "SEARCH_SPACES", "SearchSpace", "TuningResult", "evaluate_gamma", "gamma_ma",

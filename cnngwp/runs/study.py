@@ -277,8 +277,9 @@ def run_study(grid: StudyGrid, runs_root: str | os.PathLike, client: Client, *, 
 
     Each replicate's population is simulated once, in this process, and written once to
     ``populations/`` in the study folder, which the workers read (removed when the study is
-    done; on a cluster the folder must be on a file system every worker mounts). A data set's files are written as its task finishes, so a killed study
-    resumes where it stopped; the folder is tied to the grid's settings (``grid.json``).
+    done; on a cluster the folder must be on a file system every worker mounts). A data set's
+    files are written as its task finishes, so a killed study resumes where it stopped; the
+    folder is tied to the grid's settings (``grid.json``).
     The table is also written to ``study.csv``.
 
     Raises

@@ -37,7 +37,7 @@ from cnngwp.models.baselines import BASELINE_MODELS
 from cnngwp.models.saved_model import GenomicModel, network_from_archive
 from cnngwp.reports.comparison import BaselineFits, fit_baselines, prediction_metrics
 from cnngwp.tuning.ensemble import ModelAveragedEnsemble, fit_ensemble
-from cnngwp.tuning.problem import OPTIMISTIC, TuningProblem
+from cnngwp.tuning.problem import OPTIMISTIC, PROBLEM_FOLDER, TuningProblem
 from cnngwp.tuning.search import RunSettings, TuningResult, tune
 
 __all__ = ["CnngwpRun", "baselines_for_run", "comparison_table", "covariate_design", "fit_model", "run_cnngwp",
@@ -147,7 +147,7 @@ def _train(data: GenotypeData, split: Split, run_dir: Path, client: Client, sett
     start = time.perf_counter()
     ensemble = fit_ensemble(problem, tuning.gamma, client, run_dir, settings, progress=progress)
     ensemble_seconds = time.perf_counter() - start
-    discard(run_dir / "problem")  # what the workers read, written by the tuning and kept for the ensemble
+    discard(run_dir / PROBLEM_FOLDER)  # what the workers read, written by the tuning and kept for the ensemble
     baselines = baselines_for_run(data, split, run_dir, seed=seed, covariates=covariates)
     record = {"protocol": protocol, "validation": problem.validation_rule, "note": tuning.label,
               "profile": profile.name, "seed": seed, "replicates": settings.replicates,

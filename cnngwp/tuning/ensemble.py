@@ -29,7 +29,7 @@ from cnngwp.models.cnn.network import map_weights, member_interval, output_weigh
 from cnngwp.models.saved_model import keras_archive
 from cnngwp.reports.comparison import prediction_metrics
 from cnngwp.seeds import ensemble_chunk_seed
-from cnngwp.tuning.problem import TrainingSettings, TuningProblem, fit_cnn
+from cnngwp.tuning.problem import PROBLEM_FOLDER, TrainingSettings, TuningProblem, fit_cnn
 from cnngwp.tuning.search import Gamma, RunSettings
 
 __all__ = ["MemberFit", "ModelAveragedEnsemble", "fit_ensemble", "fit_members"]
@@ -265,7 +265,7 @@ def fit_ensemble(
     missing = [m for m in range(n_members) if m not in fits]
     with tqdm(total=n_members, initial=len(fits), desc="ensemble", disable=not progress) as bar:
         if missing:
-            shared = store(problem, Path(run_dir) / "problem")
+            shared = store(problem, Path(run_dir) / PROBLEM_FOLDER)
             size = (
                 client.submit(members_per_task, len(missing), pure=False).result()
                 if chunk is None

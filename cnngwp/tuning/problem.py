@@ -30,10 +30,12 @@ from cnngwp.data.splits import Split, validation_split
 from cnngwp.errors import CnngwpInputError
 from cnngwp.models.cnn.estimator import CNNGWPRegressor
 
-__all__ = ["OPTIMISTIC", "PROFILES", "PROTOCOLS", "Profile", "TrainingSettings", "TuningProblem", "check_protocol",
-           "fit_cnn"]
+__all__ = ["OPTIMISTIC", "PROBLEM_FOLDER", "PROFILES", "PROTOCOLS", "Profile", "TrainingSettings", "TuningProblem",
+           "check_protocol", "fit_cnn"]
 
 PROTOCOLS = ("honest", "paper")
+#: The folder of a run where the driver writes the run's arrays for the workers (:mod:`cnngwp.data.store`).
+PROBLEM_FOLDER = "problem"
 #: The label every table or figure made under the paper protocol carries.
 OPTIMISTIC = "optimistic: tuned on the test set"
 

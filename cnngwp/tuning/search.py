@@ -40,7 +40,15 @@ from cnngwp.data.store import read_and_call, store
 from cnngwp.errors import CnngwpInputError
 from cnngwp.seeds import evaluation_seed, optimizer_seed
 from cnngwp.tuning.evaluation_log import EvaluationLog
-from cnngwp.tuning.problem import OPTIMISTIC, Profile, TrainingSettings, TuningProblem, check_protocol, fit_cnn
+from cnngwp.tuning.problem import (
+    OPTIMISTIC,
+    PROBLEM_FOLDER,
+    Profile,
+    TrainingSettings,
+    TuningProblem,
+    check_protocol,
+    fit_cnn,
+)
 
 __all__ = [
     "KAPPA",
@@ -341,7 +349,7 @@ def tune(
     log = EvaluationLog(Path(run_dir) / "evaluations.csv", columns)
     logged = log.read()
     start = time.perf_counter()
-    shared = store(problem, Path(run_dir) / "problem")
+    shared = store(problem, Path(run_dir) / PROBLEM_FOLDER)
     states = []
     for r in range(n_replicates):
         mine = logged[logged["replicate"] == r]
