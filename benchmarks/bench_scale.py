@@ -144,6 +144,8 @@ def main() -> int:
     parser.add_argument("--snps", type=int, default=50_000)
     parser.add_argument("--memory-gb", type=float, default=16.0, help="the memory a stage may use")
     parser.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES))
+    parser.add_argument("--largest-only", nargs="+", choices=STAGES, default=[], metavar="STAGE",
+                        help="stages of --stages run at the largest size only (memory counted there; no exponent)")
     args = parser.parse_args()
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
@@ -154,6 +156,8 @@ def main() -> int:
             print(f"n={n}: simulated {args.snps} SNPs in {time.perf_counter() - start:.0f} s", flush=True)
             results = {}
             for name in args.stages:
+                if name in args.largest_only and n != max(args.sizes):
+                    continue
                 dense_gb = 4 * (0.8 * n) ** 2 * 8 / 2**30  # GDBLUP and RKHS hold a few n x n float64 matrices
                 exact_path = 0.8 * n <= ITERATIVE_FROM
                 if name in DENSE and exact_path and dense_gb > args.memory_gb:

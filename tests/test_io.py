@@ -1,4 +1,5 @@
 import filecmp
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -33,6 +34,17 @@ def test_write_then_read_returns_identical_data(small_sim, tmp_path):
     assert truth["snp_index"].tolist() == small_sim.truth["snp_index"].tolist()
     pheno = pd.read_csv(tmp_path / "d" / "phenotypes.csv")
     assert {"id", "generation", "sex", "y", "genetic_value"} <= set(pheno.columns)
+
+
+def test_the_bed_is_read_block_by_block_with_missing_calls(small_sim, tmp_path, monkeypatch):
+    """Reading by blocks of SNPs (here 7 at a time, the last block short) gives the whole matrix, missing as -1."""
+    genotypes = small_sim.genotypes.copy()
+    genotypes[np.random.default_rng(0).random(genotypes.shape) < 0.02] = -1
+    write_dataset(replace(small_sim, genotypes=genotypes), tmp_path / "d")
+    monkeypatch.setattr(cio, "_READ_BYTES", 7 * genotypes.shape[0])
+    back = read_dataset(tmp_path / "d").genotypes
+    assert genotypes.shape[1] % 7 and back.flags.c_contiguous
+    np.testing.assert_array_equal(back, genotypes)
 
 
 def test_same_data_gives_byte_identical_files(small_sim, tmp_path):

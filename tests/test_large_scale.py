@@ -12,6 +12,7 @@ from cnngwp.models.large_scale import (
     KernelOperator,
     LanczosQuadrature,
     conjugate_gradient,
+    iterative_reml,
     moment_variance_components,
 )
 
@@ -37,6 +38,25 @@ def test_the_operator_is_the_projected_kernel_and_quadrature_and_cg_are_exact_on
         assert quadrature.quadratic_form(0, lambda t, d=delta: 1 / (t + d)) == pytest.approx(b @ inverse @ b, rel=1e-4)
         x = conjugate_gradient(operator, delta, b[:, None])[:, 0]
         np.testing.assert_allclose(projection @ (kernel + delta * np.eye(120)) @ x, b, atol=1e-4 * np.abs(b).max())
+
+
+def test_the_iterative_reml_stops_once_its_estimates_settle(small_sim):
+    """The run ends when (delta, sigma2_g) stop moving: the estimates of the full 80 steps, in fewer passes."""
+    data = quality_control(small_sim)[0]
+    X, y = data.genotypes, data.y
+    passes = []
+
+    class Counted(KernelOperator):
+        def __call__(self, V):
+            passes.append(V.shape[1])
+            return super().__call__(V)
+
+    operator = Counted.additive(Standardizer().fit(X), X, np.ones((len(y), 1)))
+    settled = iterative_reml(operator, y, n_probes=30)
+    stopped_after = len(passes)
+    full = iterative_reml(operator, y, n_probes=30, tolerance=0.0)
+    assert stopped_after < len(passes) - stopped_after == 80
+    np.testing.assert_allclose(settled, full, rtol=1e-4)
 
 
 def test_iterative_gblup_agrees_with_the_exact_one(small_sim):

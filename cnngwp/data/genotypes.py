@@ -177,7 +177,7 @@ def check_genotype_codes(genotypes: np.ndarray, source: str) -> None:
 def as_genotype_codes(values, what: str = "genotypes") -> np.ndarray:
     """`values` as an int8 code matrix, or an error if any value is not 0, 1, 2 or -1 (missing)."""
     array = np.asarray(values)
-    codes = array.astype(np.int8)
+    codes = array.astype(np.int8, copy=False)
     if array.dtype != np.int8 and not np.array_equal(codes, array):
         row, col = np.argwhere(codes != array)[0]
         raise CnngwpInputError(

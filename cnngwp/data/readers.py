@@ -22,6 +22,7 @@ __all__ = ["QTLMAS2010_GENERATION_SIZES", "read_candidates", "read_dataset", "re
 #: Generation sizes of the QTLMAS2010 population (individuals 1-20, 21-470, ...).
 QTLMAS2010_GENERATION_SIZES = (20, 450, 956, 900, 900)
 _BED_MISSING = -127
+_READ_BYTES = 2**26  # a block of the .bed read at a time
 _CSV_CHUNK = 256
 
 
@@ -204,7 +205,7 @@ def _read_bed(bed: str | os.PathLike) -> GenotypeFile:
         _require_file(bed_path.with_suffix(ext), f"PLINK {ext} file")
     try:
         with open_bed(bed_path, count_A1=True) as reader:
-            genotypes = reader.read(dtype="int8")
+            genotypes = _read_bed_codes(reader)
             iid = np.array(reader.iid.astype(str).tolist(), dtype=object)
             fam = pd.DataFrame({"sex": reader.sex, "sire": reader.father, "dam": reader.mother})
             snps = pd.DataFrame({"snp_id": reader.sid.astype(str), "chromosome": reader.chromosome.astype(str),
@@ -212,9 +213,21 @@ def _read_bed(bed: str | os.PathLike) -> GenotypeFile:
                                  "allele_2": reader.allele_2.astype(str)})
     except (ValueError, OSError, IndexError) as error:
         raise CnngwpInputError(_bed_mismatch(bed_path, error)) from None
-    genotypes[genotypes == _BED_MISSING] = MISSING
     check_unique_ids(iid, f"{bed_path.with_suffix('.fam')} (column 2)")
     return GenotypeFile(str(bed_path), genotypes, iid, fam, snps)
+
+
+def _read_bed_codes(reader: open_bed) -> np.ndarray:
+    """The .bed's codes as one C-ordered int8 matrix (missing -1), filled by blocks of SNPs: the reader's own
+    output and the missing-call mask never exceed a block (about 64 MB), so reading peaks near the matrix's size."""
+    n, p = reader.iid_count, reader.sid_count
+    genotypes = np.empty((n, p), dtype=np.int8)
+    step = max(1, _READ_BYTES // max(n, 1))
+    for start in range(0, p, step):
+        block = reader.read(index=np.s_[:, start:start + step], dtype="int8", order="C")
+        block[block == _BED_MISSING] = MISSING
+        genotypes[:, start:start + step] = block
+    return genotypes
 
 
 def _bed_mismatch(bed_path: Path, error: Exception) -> str:

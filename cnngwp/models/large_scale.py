@@ -138,14 +138,14 @@ class LanczosQuadrature:
     weights: list[np.ndarray]
 
     @classmethod
-    def run(cls, operator, starts: np.ndarray, *, steps: int) -> LanczosQuadrature:
-        """`steps` Lanczos steps from every column of `starts` at once (no reorthogonalisation: the quadrature
-        does not need it)."""
+    def run(cls, operator, starts: np.ndarray, *, steps: int, stop=None, check_every: int = 10) -> LanczosQuadrature:
+        """Up to `steps` Lanczos steps from every column of `starts` at once (no reorthogonalisation: the quadrature
+        does not need it); every `check_every` steps ``stop(quadrature so far)`` may end the run early."""
         norms = np.linalg.norm(starts, axis=0)
         q = starts / norms
         previous = np.zeros_like(q)
         alphas, betas, beta = [], [], np.zeros(starts.shape[1])
-        for _ in range(steps):
+        for step in range(1, steps + 1):
             w = operator(q)
             alpha = np.einsum("ij,ij->j", q, w)
             w -= alpha * q + beta * previous
@@ -154,10 +154,18 @@ class LanczosQuadrature:
             betas.append(beta)
             if np.all(beta < 1e-10 * np.maximum(np.abs(alpha), 1.0)):  # an invariant subspace: exact
                 break
+            if stop is not None and step % check_every == 0 and stop(cls._from_recurrence(norms, alphas, betas)):
+                break
             previous, q = q, w / np.where(beta > 0, beta, 1.0)
+        return cls._from_recurrence(norms, alphas, betas)
+
+    @classmethod
+    def _from_recurrence(cls, norms: np.ndarray, alphas: list[np.ndarray], betas: list[np.ndarray]
+                         ) -> LanczosQuadrature:
+        """The quadrature of the tridiagonals with diagonals `alphas` and off-diagonals `betas` (one row per step)."""
         alphas, betas = np.array(alphas), np.array(betas)
         ritz, weights = [], []
-        for j in range(starts.shape[1]):
+        for j in range(alphas.shape[1]):
             k = len(alphas)
             for stop in range(k - 1):  # a column whose Krylov space closed early ends there
                 if betas[stop, j] < 1e-10 * max(abs(alphas[stop, j]), 1.0):
@@ -195,7 +203,8 @@ def conjugate_gradient(operator, shift: float, B: np.ndarray, *, tolerance: floa
 
 
 def iterative_reml(operator: KernelOperator, y: np.ndarray, *, n_probes: int = 100, steps: int = 80, seed: int = 0,
-                   log_delta_bounds: tuple[float, float] = (-12.0, 12.0)) -> tuple[float, float]:
+                   tolerance: float = 1e-5, log_delta_bounds: tuple[float, float] = (-12.0, 12.0)
+                   ) -> tuple[float, float]:
     """REML estimates ``(delta, sigma2_g)`` of y = X b + g + e, g ~ N(0, sigma2_g K), from `operator` products only.
 
     Parameters
@@ -205,14 +214,31 @@ def iterative_reml(operator: KernelOperator, y: np.ndarray, *, n_probes: int = 1
     n_probes
         M, Hutchinson's Rademacher probes of log|A|.
     steps
-        Lanczos steps per starting vector (the quadrature's degree).
+        Most Lanczos steps per starting vector (the quadrature's degree).
     seed
         Seeds the probes.
+    tolerance
+        The run stops once log(delta) and log(sigma2_g), estimated every 10 steps, both moved
+        less than this since the last estimate (the quadrature has converged for this y and
+        these probes).
     """
     n_free = operator.n - operator.basis.shape[1]
     probes = operator.project(np.random.default_rng(seed).choice([-1.0, 1.0], size=(operator.n, n_probes)))
     starts = np.column_stack([operator.project(np.asarray(y, dtype=np.float64)), probes])
-    quadrature = LanczosQuadrature.run(operator, starts, steps=steps)
+    estimates = []
+
+    def settled(quadrature: LanczosQuadrature) -> bool:
+        estimates.append(np.log(_reml_optimum(quadrature, n_free, log_delta_bounds)))
+        return len(estimates) > 1 and bool(np.all(np.abs(estimates[-1] - estimates[-2]) < tolerance))
+
+    quadrature = LanczosQuadrature.run(operator, starts, steps=steps, stop=settled)
+    delta, sigma2_g = _reml_optimum(quadrature, n_free, log_delta_bounds)
+    return float(delta), float(sigma2_g)
+
+
+def _reml_optimum(quadrature: LanczosQuadrature, n_free: int, log_delta_bounds: tuple[float, float]) -> np.ndarray:
+    """(delta, sigma2_g) maximising the restricted likelihood that `quadrature` (y first, then the probes) gives."""
+    n_probes = len(quadrature.ritz) - 1
 
     def loglik(log_delta: float) -> float:
         delta = np.exp(log_delta)
@@ -225,10 +251,8 @@ def iterative_reml(operator: KernelOperator, y: np.ndarray, *, n_probes: int = 1
     best = grid[np.argmax([loglik(v) for v in grid])]
     step = grid[1] - grid[0]
     bounds = (max(best - step, log_delta_bounds[0]), min(best + step, log_delta_bounds[1]))
-    log_delta = minimize_scalar(lambda v: -loglik(v), bounds=bounds, method="bounded", options={"xatol": 1e-8}).x
-    delta = float(np.exp(log_delta))
-    sigma2_g = quadrature.quadratic_form(0, lambda t: 1.0 / (t + delta)) / n_free
-    return delta, float(sigma2_g)
+    delta = np.exp(minimize_scalar(lambda v: -loglik(v), bounds=bounds, method="bounded", options={"xatol": 1e-8}).x)
+    return np.array([delta, quadrature.quadratic_form(0, lambda t: 1.0 / (t + delta)) / n_free])
 
 
 @dataclass(frozen=True)
