@@ -3,7 +3,7 @@
 Simulates one random-mating population per size with msprime (p biallelic SNPs with MAF >= 0.01
 along one 40 Mb chromosome, an additive trait of heritability 0.5 on 500 of them), writes it as
 PLINK 1 and runs each stage in a fresh process, printing its seconds and peak memory (the
-process's maximum resident set, data included):
+process's peak resident memory, data included; the driver simulates in a process of its own):
 
   read        the PLINK fileset into int8 codes (cnngwp.read_dataset)
   standardise training-row statistics and one standardised pass over every SNP block
@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
-import resource
 import sys
 import tempfile
 import time
@@ -116,13 +115,27 @@ def _stage(name: str, folder: str, queue) -> None:
     elif name == "blasso":
         BayesianLasso(n_iter=100, burn_in=0, thin=1).fit(X[train], y[train])
     seconds = time.perf_counter() - start
-    queue.put((seconds, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, extra))
+    queue.put((seconds, peak_memory_gb(), extra))
 
 
-def run_stage(name: str, folder: Path) -> tuple[float, float, dict]:
+def peak_memory_gb() -> float:
+    """This process's peak resident memory since it started (VmHWM). Not getrusage's ru_maxrss: Linux carries that
+    across fork and exec, so a spawned stage would report at least its parent's resident memory at the fork."""
+    with open("/proc/self/status") as status:
+        kilobytes = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+    return kilobytes / 2**20
+
+
+def _simulate(n: int, p: int, folder: str, queue) -> None:
+    simulate(n, p, seed=n, folder=Path(folder))
+    queue.put(None)
+
+
+def in_fresh_process(target, *args):
+    """`target(*args, queue)` run in a spawned process (so that the driver never grows); what it put on the queue."""
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
-    process = context.Process(target=_stage, args=(name, str(folder), queue))
+    process = context.Process(target=target, args=(*args, queue))
     process.start()
     result = queue.get()
     process.join()
@@ -152,7 +165,7 @@ def main() -> int:
         for n in args.sizes:
             folder = Path(scratch) / f"n{n}"
             start = time.perf_counter()
-            simulate(n, args.snps, seed=n, folder=folder)
+            in_fresh_process(_simulate, n, args.snps, str(folder))
             print(f"n={n}: simulated {args.snps} SNPs in {time.perf_counter() - start:.0f} s", flush=True)
             results = {}
             for name in args.stages:
@@ -164,7 +177,7 @@ def main() -> int:
                     print(f"  {name:<11} skipped: its dense n x n kernels need about {dense_gb:.0f} GB", flush=True)
                     rows.append({"n": n, "stage": name, "seconds": np.nan, "peak_gb": np.nan})
                     continue
-                seconds, peak, extra = run_stage(name, folder)
+                seconds, peak, extra = in_fresh_process(_stage, name, str(folder))
                 results[name] = extra
                 note = f" ({extra['solver']})" if "solver" in extra else ""
                 print(f"  {name:<11} {seconds:9.1f} s {peak:7.2f} GB{note}", flush=True)

@@ -124,3 +124,23 @@ def test_engines_learn_alike_and_other_layouts_fall_back_to_keras(problem):
     assert model.engine_ == "keras"
     with pytest.raises(ValueError, match="engine must be one of"):
         CNNGWPRegressor(engine="torch").fit(X[:200], y[:200])
+
+
+def test_minibatches_are_read_from_the_callers_matrix_without_copying_the_training_rows(tmp_path, monkeypatch):
+    """A read-only memory-mapped matrix (as a run's store maps it) is what every epoch reads, fit and refit alike."""
+    rng = np.random.default_rng(3)
+    np.save(tmp_path / "codes.npy", rng.integers(0, 3, (150, 40)).astype(np.int8))
+    X = np.load(tmp_path / "codes.npy", mmap_mode="r")
+    y = rng.normal(size=150)
+    read = []
+
+    def spy(codes, *args, **kwargs):
+        read.append(np.shares_memory(codes, X))
+        return train_epoch(codes, *args, **kwargs)
+
+    train_epoch = fused.train_epoch
+    monkeypatch.setattr(fused, "train_epoch", spy)
+    model = CNNGWPRegressor(filters=2, kernel_size=3, epochs=3, patience=None, engine="numba", refit=True, seed=1)
+    model.fit(X, y, validation_rows=np.arange(100, 150))
+    assert model.engine_ == "numba" and model.refitted_ and len(read) == 3 + model.best_epochs_[0]
+    assert all(read)

@@ -133,7 +133,7 @@ class CNNGWPRegressor(RegressorMixin, BaseEstimator):
         self.engine_, self.member_seeds_ = placement.engine, member_seeds(self.seed, self.n_members)
         run = self._training_run(X, y, C, fit_rows)
         fit_scale = self.y_scale_ / TARGET_SD
-        trained = _train(run, placement, _inputs(X, C, fit_rows), self._rescaled(y[fit_rows]),
+        trained = _train(run, placement, NetworkInputs(X, C, fit_rows), self._rescaled(y[fit_rows]),
                          validation=(NetworkInputs(X_val, C_val), self._rescaled(y_val)))
         self.history_ = [pd.DataFrame({"epoch": np.arange(1, len(t.train) + 1), "train_mse": t.train * fit_scale**2,
                                        "validation_mse": t.validation * fit_scale**2}) for t in trained]
@@ -213,10 +213,6 @@ def _validation_part(model: CNNGWPRegressor, X, y, C, generations, validation_ro
                              f"got {len(val_rows)} position(s) from {val_rows[:1]} to {val_rows[-1:]}")
         fit_rows = np.setdiff1d(np.arange(len(y)), val_rows)
     return fit_rows, (X[val_rows], y[val_rows], None if C is None else C[val_rows])
-
-
-def _inputs(X: np.ndarray, C: np.ndarray | None, rows: np.ndarray) -> NetworkInputs:
-    return NetworkInputs(X[rows], None if C is None else C[rows])
 
 
 def _train(run: TrainingRun, placement: Placement, x: NetworkInputs, y: np.ndarray, *, validation=None,

@@ -268,22 +268,38 @@ def feature_maps(model: keras.Model, X: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 
 class NetworkInputs(NamedTuple):
-    """The networks' inputs for some rows: int8 codes and, when the model has them, the raw covariates."""
+    """The networks' inputs for some rows: int8 codes and, when the model has them, the raw covariates; with
+    `selected`, only those rows of them. Selecting copies nothing: the fused engine reads its minibatches straight
+    from `codes` (a memory-mapped store's included), Keras gets the selected rows gathered."""
 
     codes: np.ndarray
     covariates: np.ndarray | None = None
+    selected: np.ndarray | None = None
+
+    @property
+    def rows(self) -> np.ndarray:
+        """Positions in `codes` (and `covariates`) of these inputs' rows."""
+        return np.arange(len(self.codes)) if self.selected is None else self.selected
+
+    def gathered(self) -> NetworkInputs:
+        """These inputs with their rows copied out, in order (themselves if every row is selected)."""
+        if self.selected is None:
+            return self
+        return NetworkInputs(self.codes[self.selected], None if self.covariates is None else
+                             self.covariates[self.selected])
 
     def feed(self, rows: slice = slice(None)):
         """What a Keras network of this model takes for `rows`: the codes, or a dict with the covariates."""
+        picked = rows if self.selected is None else self.selected[rows]
         if self.covariates is None:
-            return self.codes[rows]
-        return {"genotypes": self.codes[rows], "covariates": self.covariates[rows].astype(np.float32)}
+            return self.codes[picked]
+        return {"genotypes": self.codes[picked], "covariates": self.covariates[picked].astype(np.float32)}
 
 
 def _predict_eagerly(model: keras.Model, inputs: NetworkInputs, batch_size: int = 256) -> np.ndarray:
     """Predictions in batches of direct calls: ``Model.predict`` traces a new graph for every model and
     final batch shape, which TensorFlow reports as excessive retracing once many models are fitted."""
-    n = len(inputs.codes)
+    n = len(inputs.rows)
     if n == 0:
         return np.empty(0, dtype=np.float32)
     return np.concatenate(

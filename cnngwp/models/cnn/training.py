@@ -143,14 +143,20 @@ def train_numba(run: TrainingRun, member: int, x: NetworkInputs, y: np.ndarray, 
     weights = fused.from_network(model, shape)
     adam, rng = fused.AdamState(weights, run.learning_rate), np.random.default_rng(run.seeds[member])
     covariates = _standardised_covariates(run, x)
-    val_covariates = None if validation is None else _standardised_covariates(run, validation[0])
+    rows = x.rows  # minibatches read straight from x.codes: the training rows are never copied out
+    targets = np.zeros(len(x.codes), dtype=np.float32)
+    targets[rows] = y
+    if validation is not None:
+        val_x = validation[0].gathered()
+        val_covariates = _standardised_covariates(run, val_x)
     record, train, val, best_weights = BestEpoch(run.patience), [], [], None
     for epoch in range(1, (run.epochs if epochs is None else epochs) + 1):
-        train.append(fused.train_epoch(x.codes, y, fused.batched(rng.permutation(len(y)), run.batch_size),
-                                       shape=shape, weights=weights, adam=adam, l1=spec.l1, covariates=covariates))
+        batches = fused.batched(rows[rng.permutation(len(rows))], run.batch_size)
+        train.append(fused.train_epoch(x.codes, targets, batches, shape=shape, weights=weights, adam=adam, l1=spec.l1,
+                                       covariates=covariates))
         if epochs is not None:
             continue
-        predicted = fused.predict(validation[0].codes, weights, shape=shape, covariates=val_covariates)
+        predicted = fused.predict(val_x.codes, weights, shape=shape, covariates=val_covariates)
         val.append(float(np.mean((predicted.astype(np.float64) - validation[1]) ** 2)))
         if record.observe(epoch, val[-1]):
             best_weights = [w.copy() for w in weights]
