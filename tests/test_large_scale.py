@@ -11,6 +11,7 @@ from cnngwp.models.kernels import additive_kernel, dominance_codes, dominance_ke
 from cnngwp.models.large_scale import (
     KernelOperator,
     LanczosQuadrature,
+    NystromPreconditioner,
     conjugate_gradient,
     iterative_reml,
     moment_variance_components,
@@ -38,6 +39,29 @@ def test_the_operator_is_the_projected_kernel_and_quadrature_and_cg_are_exact_on
         assert quadrature.quadratic_form(0, lambda t, d=delta: 1 / (t + d)) == pytest.approx(b @ inverse @ b, rel=1e-4)
         x = conjugate_gradient(operator, delta, b[:, None])[:, 0]
         np.testing.assert_allclose(projection @ (kernel + delta * np.eye(120)) @ x, b, atol=1e-4 * np.abs(b).max())
+
+
+def test_the_nystrom_preconditioner_solves_the_same_system_in_fewer_steps(small_sim):
+    """Rank 30 of a kernel of rank about 390: the same solution, in under half the conjugate-gradient steps."""
+    data = quality_control(small_sim)[0]
+    X, n = data.genotypes, len(data.y)
+    operator = KernelOperator.additive(Standardizer().fit(X), X, np.ones((n, 1)))
+    b = operator.project(data.y[:, None])
+    steps, solutions = {}, {}
+    for rank in (None, 30):
+        calls = []
+
+        def counted(V, calls=calls):
+            calls.append(V)
+            return operator(V)
+
+        preconditioner = None if rank is None else NystromPreconditioner.sketch(operator, n, 1.0, rank=rank,
+                                                                                 project=operator.project)
+        solutions[rank] = conjugate_gradient(counted, 1.0, b, preconditioner=preconditioner)
+        steps[rank] = len(calls)
+        np.testing.assert_allclose(operator(solutions[rank]) + solutions[rank], b, atol=1e-5 * np.abs(b).max())
+    assert steps[30] < steps[None] / 2, steps
+    np.testing.assert_allclose(solutions[30], solutions[None], atol=1e-5 * np.abs(solutions[None]).max())
 
 
 def test_the_iterative_reml_stops_once_its_estimates_settle(small_sim):

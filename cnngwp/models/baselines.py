@@ -34,6 +34,7 @@ from cnngwp.models.kernels import (
 )
 from cnngwp.models.large_scale import (
     KernelOperator,
+    NystromPreconditioner,
     SumOperator,
     conjugate_gradient,
     iterative_reml,
@@ -289,7 +290,8 @@ class GBLUP(_VarianceComponentsMixin, RegressorMixin, BaseEstimator):
         delta, sigma2_g = iterative_reml(operator, y, n_probes=self.n_probes, seed=self.seed,
                                          log_delta_bounds=_LOG_DELTA_BOUNDS)
         self._set_variance_components(delta, sigma2_g)
-        alpha = conjugate_gradient(operator, delta, operator.project(y)[:, None])[:, 0]  # P y
+        preconditioner = NystromPreconditioner.sketch(operator, len(y), delta, project=operator.project, seed=self.seed)
+        alpha = conjugate_gradient(operator, delta, operator.project(y)[:, None], preconditioner=preconditioner)[:, 0]
         # V P y = y - X beta (GLS), with V = G + delta I unprojected
         beta = np.linalg.lstsq(fixed, y - operator.kernel_product(alpha[:, None])[:, 0] - delta * alpha, rcond=None)[0]
         self.intercept_, self.fixed_effects_ = float(beta[0]), beta[1:]
@@ -427,7 +429,10 @@ class GDBLUP(_VarianceComponentsMixin, RegressorMixin, BaseEstimator):
                    KernelOperator(X, fixed, self._dominance32, dominance_scale(self._frequency()))]
         variances = moment_variance_components(kernels, y, n_probes=self.n_probes, seed=self.seed)
         genetic = SumOperator(kernels, variances[:2])
-        weighted = conjugate_gradient(genetic, variances[2], kernels[0].project(y)[:, None])[:, 0]  # V^-1 (y - X b)
+        preconditioner = NystromPreconditioner.sketch(genetic, len(y), variances[2], project=kernels[0].project,
+                                                      seed=self.seed)
+        weighted = conjugate_gradient(genetic, variances[2], kernels[0].project(y)[:, None],
+                                      preconditioner=preconditioner)[:, 0]  # V^-1 (y - X b)
         beta = np.linalg.lstsq(fixed, y - genetic.kernel_product(weighted[:, None])[:, 0] - variances[2] * weighted,
                                rcond=None)[0]  # V V^-1 (y - X b) = y - X b
         return variances, [variances[0] * weighted, variances[1] * weighted], beta
