@@ -90,6 +90,22 @@ def test_standardizer_mean_imputes_missing_and_handles_constant_snps():
     assert z[2, 0] == 0.0 and (z[:, 1] == 0).all()
 
 
+def test_compiled_standardisation_gives_numpys_values_to_the_last_bit():
+    rng = np.random.default_rng(3)
+    g = rng.integers(0, 3, size=(300, 257)).astype(np.int8)
+    g[rng.random(g.shape) < 0.03] = -1
+    std = Standardizer().fit(g, np.arange(200))
+    for dtype in (np.float32, np.float64):
+        numpy_values = ((g - std.mean_) / std.scale_).astype(dtype)
+        numpy_values[g == -1] = 0.0
+        rows = rng.permutation(300)[:77]
+        np.testing.assert_array_equal(std.transform(g, dtype=dtype), numpy_values)
+        np.testing.assert_array_equal(std.transform(g, rows, dtype=dtype, order="F"), numpy_values[rows])
+        columns = slice(13, 140)  # a strided view of the codes, as the kernel operators pass them
+        np.testing.assert_array_equal(std.select_columns(columns).transform(g[:, columns], dtype=dtype),
+                                      numpy_values[:, columns])
+
+
 def test_adjacent_r2_known_answer():
     x = np.array([0, 1, 2, 1, 0, 2, 1, 1], dtype=np.int8)
     g = np.column_stack([x, x, 2 - x, np.array([0, 0, 1, 1, 2, 2, 0, 1])]).astype(np.int8)
