@@ -64,6 +64,17 @@ def test_dominance_coding_matches_vitezica_and_is_centred_under_hardy_weinberg()
     np.testing.assert_allclose(hwe_mean, 0.0, atol=1e-12)
 
 
+def test_compiled_dominance_coding_of_codes_equals_the_dosage_formula_to_the_last_bit():
+    rng = np.random.default_rng(4)
+    codes = rng.integers(0, 3, size=(200, 333)).astype(np.int8)
+    codes[rng.random(codes.shape) < 0.03] = -1
+    freq = rng.uniform(0.01, 0.99, 333)
+    expected = dominance_codes(codes.astype(np.float32), freq)  # the NumPy path that codes dosages
+    expected[codes == -1] = 0.0
+    np.testing.assert_array_equal(dominance_codes(codes, freq), expected)
+    np.testing.assert_array_equal(dominance_codes(codes[:, 7:100], freq[7:100]), expected[:, 7:100])
+
+
 def test_gaussian_kernels_and_distances():
     rng = np.random.default_rng(3)
     X = rng.integers(0, 3, size=(30, 50)).astype(np.int8)

@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 from scipy.linalg import cho_factor, cho_solve, lapack
 from scipy.optimize import minimize
@@ -53,11 +54,23 @@ def dominance_codes(codes: np.ndarray, frequency: np.ndarray) -> np.ndarray:
     also codes dosages between the counts. A missing int8 call (-1) -> 0, its expectation.
     """
     p = np.asarray(frequency, dtype=np.float32)
-    x = np.asarray(codes, dtype=np.float32)
-    out = x * (2 * p + 1) - x * x - 2 * p * p
     if np.asarray(codes).dtype == np.int8:
-        out[codes == MISSING] = 0.0
-    return out
+        out = np.empty(np.shape(codes), dtype=np.float32)
+        _dominance_of_codes(codes, p, out)
+        return out
+    x = np.asarray(codes, dtype=np.float32)
+    return x * (2 * p + 1) - x * x - 2 * p * p
+
+
+@numba.njit(cache=True, parallel=True)
+def _dominance_of_codes(codes, p, out):  # pragma: no cover - compiled
+    """:func:`dominance_codes` of int8 codes in one compiled loop: NumPy's float32 operations in NumPy's order (the
+    same values to the last bit), no temporary arrays."""
+    one, two = np.float32(1.0), np.float32(2.0)
+    for i in numba.prange(codes.shape[0]):
+        for j in range(codes.shape[1]):
+            x = np.float32(codes[i, j])
+            out[i, j] = 0.0 if codes[i, j] == MISSING else x * (two * p[j] + one) - x * x - two * p[j] * p[j]
 
 
 def dominance_scale(frequency: np.ndarray) -> float:
