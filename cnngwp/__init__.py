@@ -92,8 +92,9 @@ PUBLIC_MODULES = {
         "median_distance", "reml_variance_components", "squared_distances",
     ),
     "cnngwp.models.large_scale": (
-        "KernelOperator", "LanczosQuadrature", "LowRankREMLFit", "NystromPreconditioner", "SumOperator",
-        "conjugate_gradient", "iterative_reml", "low_rank_reml", "moment_variance_components", "nystrom_factor",
+        "IterativeREML", "KernelOperator", "LanczosQuadrature", "LowRankREMLFit", "NystromPreconditioner",
+        "SumOperator", "conjugate_gradient", "iterative_reml", "low_rank_reml", "moment_variance_components",
+        "nystrom_factor",
     ),
     "cnngwp.models.saved_model": (
         "GenomicModel", "MAX_MISSING_SNPS", "MODEL_FORMAT", "SnpAlignment", "align_snps", "keras_archive",

@@ -287,8 +287,8 @@ class GBLUP(_VarianceComponentsMixin, RegressorMixin, BaseEstimator):
 
     def _fit_iterative(self, X: np.ndarray, y: np.ndarray, fixed: np.ndarray) -> GBLUP:
         operator = KernelOperator.additive(self.scaler_, X, fixed)
-        delta, sigma2_g = iterative_reml(operator, y, n_probes=self.n_probes, seed=self.seed,
-                                         log_delta_bounds=_LOG_DELTA_BOUNDS)
+        delta, sigma2_g, *_ = iterative_reml(operator, y, n_probes=self.n_probes, seed=self.seed,
+                                             log_delta_bounds=_LOG_DELTA_BOUNDS)
         self._set_variance_components(delta, sigma2_g)
         preconditioner = NystromPreconditioner.sketch(operator, len(y), delta, project=operator.project, seed=self.seed)
         alpha = conjugate_gradient(operator, delta, operator.project(y)[:, None], preconditioner=preconditioner)[:, 0]

@@ -31,6 +31,7 @@ prediction needs the landmarks' genotypes only.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from scipy.linalg import eigh_tridiagonal, solve_triangular
@@ -38,9 +39,9 @@ from scipy.optimize import minimize, minimize_scalar
 
 from cnngwp.data.genotypes import Standardizer
 
-__all__ = ["KernelOperator", "LanczosQuadrature", "LowRankREMLFit", "NystromPreconditioner", "SumOperator",
-           "conjugate_gradient",
-           "iterative_reml", "low_rank_reml", "moment_variance_components", "nystrom_factor"]
+__all__ = ["IterativeREML", "KernelOperator", "LanczosQuadrature", "LowRankREMLFit", "NystromPreconditioner",
+           "SumOperator", "conjugate_gradient", "iterative_reml", "low_rank_reml", "moment_variance_components",
+           "nystrom_factor"]
 
 _COLUMNS = 2048
 
@@ -131,15 +132,15 @@ def moment_variance_components(operators: list[KernelOperator], y: np.ndarray, *
 @dataclass(frozen=True)
 class LanczosQuadrature:
     """Each starting vector's Lanczos tridiagonal, kept as its eigenvalues (Ritz values) and the squared first
-    components of its eigenvectors (quadrature weights): ``v' f(K + delta I) v`` is ``|v|^2 sum w f(theta + delta)``
-    for any f and delta."""
+    components of its eigenvectors (quadrature weights), one row per vector (a Krylov space that closed early is
+    padded with weight 0): ``v' f(K + delta I) v`` is ``|v|^2 sum w f(theta + delta)`` for any f and delta."""
 
     norms2: np.ndarray
-    ritz: list[np.ndarray]
-    weights: list[np.ndarray]
+    ritz: np.ndarray
+    weights: np.ndarray
 
     @classmethod
-    def run(cls, operator, starts: np.ndarray, *, steps: int, stop=None, check_every: int = 10) -> LanczosQuadrature:
+    def run(cls, operator, starts: np.ndarray, *, steps: int, stop=None, check_every: int = 5) -> LanczosQuadrature:
         """Up to `steps` Lanczos steps from every column of `starts` at once (no reorthogonalisation: the quadrature
         does not need it); every `check_every` steps ``stop(quadrature so far)`` may end the run early."""
         norms = np.linalg.norm(starts, axis=0)
@@ -165,7 +166,7 @@ class LanczosQuadrature:
                          ) -> LanczosQuadrature:
         """The quadrature of the tridiagonals with diagonals `alphas` and off-diagonals `betas` (one row per step)."""
         alphas, betas = np.array(alphas), np.array(betas)
-        ritz, weights = [], []
+        ritz, weights = np.zeros(alphas.T.shape), np.zeros(alphas.T.shape)
         for j in range(alphas.shape[1]):
             k = len(alphas)
             for stop in range(k - 1):  # a column whose Krylov space closed early ends there
@@ -173,9 +174,13 @@ class LanczosQuadrature:
                     k = stop + 1
                     break
             theta, vectors = eigh_tridiagonal(alphas[:k, j], betas[:k - 1, j])
-            ritz.append(np.maximum(theta, 0.0))  # K is positive semi-definite
-            weights.append(vectors[0] ** 2)
+            ritz[j, :k] = np.maximum(theta, 0.0)  # K is positive semi-definite
+            weights[j, :k] = vectors[0] ** 2
         return cls(norms ** 2, ritz, weights)
+
+    def quadratic_forms(self, function) -> np.ndarray:
+        """``v' f(K) v`` for every starting vector v."""
+        return self.norms2 * np.sum(self.weights * function(self.ritz), axis=1)
 
     def quadratic_form(self, column: int, function) -> float:
         """``v' f(K) v`` for starting vector `column`."""
@@ -243,10 +248,19 @@ class NystromPreconditioner:
         return R + self.vectors @ ((weights - 1.0)[:, None] * coefficients)
 
 
+class IterativeREML(NamedTuple):
+    """What :func:`iterative_reml` found: the estimates, the probes' jackknife standard errors of
+    (log delta, log sigma2_g) and the Lanczos steps (passes over the genotypes) it took."""
+
+    delta: float
+    sigma2_g: float
+    log_standard_errors: np.ndarray
+    steps: int
+
+
 def iterative_reml(operator: KernelOperator, y: np.ndarray, *, n_probes: int = 100, steps: int = 80, seed: int = 0,
-                   tolerance: float = 1e-5, log_delta_bounds: tuple[float, float] = (-12.0, 12.0)
-                   ) -> tuple[float, float]:
-    """REML estimates ``(delta, sigma2_g)`` of y = X b + g + e, g ~ N(0, sigma2_g K), from `operator` products only.
+                   precision: float = 0.1, log_delta_bounds: tuple[float, float] = (-12.0, 12.0)) -> IterativeREML:
+    """REML estimates of delta and sigma2_g in y = X b + g + e, g ~ N(0, sigma2_g K), from `operator` products only.
 
     Parameters
     ----------
@@ -258,34 +272,54 @@ def iterative_reml(operator: KernelOperator, y: np.ndarray, *, n_probes: int = 1
         Most Lanczos steps per starting vector (the quadrature's degree).
     seed
         Seeds the probes.
-    tolerance
-        The run stops once log(delta) and log(sigma2_g), estimated every 10 steps, both moved
-        less than this since the last estimate (the quadrature has converged for this y and
-        these probes).
+    precision
+        Every 5 steps (log delta, log sigma2_g) are estimated again, with their jackknife standard
+        errors over 10 groups of probes (the Monte-Carlo error of Hutchinson's estimate, which no
+        number of steps removes); the run stops once both moved less than `precision` times
+        their standard error since the last estimate. The steps a given accuracy needs grow with
+        the square root of the kernel's condition number; stopping far below the probes' own
+        error spent most of the passes at 40,000 animals (0 never stops early).
     """
     n_free = operator.n - operator.basis.shape[1]
     probes = operator.project(np.random.default_rng(seed).choice([-1.0, 1.0], size=(operator.n, n_probes)))
     starts = np.column_stack([operator.project(np.asarray(y, dtype=np.float64)), probes])
-    estimates = []
+    groups = np.array_split(np.arange(1, n_probes + 1), min(10, n_probes))
+    estimates, errors = [], []
 
     def settled(quadrature: LanczosQuadrature) -> bool:
         estimates.append(np.log(_reml_optimum(quadrature, n_free, log_delta_bounds)))
-        return len(estimates) > 1 and bool(np.all(np.abs(estimates[-1] - estimates[-2]) < tolerance))
+        errors.append(_jackknife_errors(quadrature, n_free, log_delta_bounds, groups))
+        return len(estimates) > 1 and bool(np.all(np.abs(estimates[-1] - estimates[-2]) < precision * errors[-1]))
 
     quadrature = LanczosQuadrature.run(operator, starts, steps=steps, stop=settled)
     delta, sigma2_g = _reml_optimum(quadrature, n_free, log_delta_bounds)
-    return float(delta), float(sigma2_g)
+    return IterativeREML(float(delta), float(sigma2_g), _jackknife_errors(quadrature, n_free, log_delta_bounds, groups),
+                         quadrature.ritz.shape[1])
 
 
-def _reml_optimum(quadrature: LanczosQuadrature, n_free: int, log_delta_bounds: tuple[float, float]) -> np.ndarray:
-    """(delta, sigma2_g) maximising the restricted likelihood that `quadrature` (y first, then the probes) gives."""
-    n_probes = len(quadrature.ritz) - 1
+def _jackknife_errors(quadrature: LanczosQuadrature, n_free: int, log_delta_bounds: tuple[float, float],
+                      groups: list[np.ndarray]) -> np.ndarray:
+    """Jackknife standard errors of (log delta, log sigma2_g) over `groups` of probe columns."""
+    if len(groups) < 2:
+        return np.zeros(2)
+    every = np.concatenate(groups)
+    left_out = np.log([_reml_optimum(quadrature, n_free, log_delta_bounds, np.setdiff1d(every, group))
+                       for group in groups])
+    return np.sqrt((len(groups) - 1) / len(groups) * np.sum((left_out - left_out.mean(axis=0)) ** 2, axis=0))
+
+
+def _reml_optimum(quadrature: LanczosQuadrature, n_free: int, log_delta_bounds: tuple[float, float],
+                  probes: np.ndarray | None = None) -> np.ndarray:
+    """(delta, sigma2_g) maximising the restricted likelihood that `quadrature` (y first, then the probes) gives,
+    with the probe columns `probes` (all when None)."""
+    probes = np.arange(1, len(quadrature.norms2)) if probes is None else probes
+    norms2 = np.mean(quadrature.norms2[probes])
 
     def loglik(log_delta: float) -> float:
         delta = np.exp(log_delta)
         yAy = quadrature.quadratic_form(0, lambda t: 1.0 / (t + delta))
-        trace = np.mean([quadrature.quadratic_form(m, lambda t: np.log1p(t / delta)) for m in range(1, n_probes + 1)])
-        logdet = n_free * log_delta + trace * n_free / np.mean(quadrature.norms2[1:])
+        trace = np.mean(quadrature.quadratic_forms(lambda t: np.log1p(t / delta))[probes])
+        logdet = n_free * log_delta + trace * n_free / norms2
         return -0.5 * (n_free * np.log(yAy / n_free) + logdet)
 
     grid = np.linspace(*log_delta_bounds, 49)
