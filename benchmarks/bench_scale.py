@@ -104,6 +104,8 @@ def _stage(name: str, folder: str, queue) -> None:
         model = GBLUP(solver="auto" if name == "gblup" else "iterative").fit(X[train], y[train])
         extra = {"solver": model.solver_, "delta": model.sigma2_e_ / model.sigma2_g_,
                  "predictions": model.predict(X[test])}
+        if model.solver_ == "iterative":
+            extra["steps"] = model.reml_.steps
     elif name in ("gdblup", "gdblup_iter"):
         model = GDBLUP(solver="auto" if name == "gdblup" else "iterative").fit(X[train], y[train])
         predictions = model.predict(X[test])
@@ -180,6 +182,7 @@ def main() -> int:
                 seconds, peak, extra = in_fresh_process(_stage, name, str(folder))
                 results[name] = extra
                 note = f" ({extra['solver']})" if "solver" in extra else ""
+                note += f", {extra['steps']} Lanczos steps" if "steps" in extra else ""
                 print(f"  {name:<11} {seconds:9.1f} s {peak:7.2f} GB{note}", flush=True)
                 rows.append({"n": n, "stage": name, "seconds": seconds, "peak_gb": peak})
             for model in ("gblup", "gdblup"):

@@ -248,6 +248,9 @@ class GBLUP(_VarianceComponentsMixin, RegressorMixin, BaseEstimator):
         Training-row column statistics.
     solver_ : str
         ``"exact"`` or ``"iterative"``: the path that fitted.
+    reml_ : IterativeREML
+        The iterative path only: its estimates with their Monte-Carlo (probe) standard errors in
+        log and the Lanczos steps it took (:func:`cnngwp.models.large_scale.iterative_reml`).
 
     Parameters
     ----------
@@ -287,9 +290,10 @@ class GBLUP(_VarianceComponentsMixin, RegressorMixin, BaseEstimator):
 
     def _fit_iterative(self, X: np.ndarray, y: np.ndarray, fixed: np.ndarray) -> GBLUP:
         operator = KernelOperator.additive(self.scaler_, X, fixed)
-        delta, sigma2_g, *_ = iterative_reml(operator, y, n_probes=self.n_probes, seed=self.seed,
-                                             log_delta_bounds=_LOG_DELTA_BOUNDS)
-        self._set_variance_components(delta, sigma2_g)
+        self.reml_ = iterative_reml(operator, y, n_probes=self.n_probes, seed=self.seed,
+                                    log_delta_bounds=_LOG_DELTA_BOUNDS)
+        delta = self.reml_.delta
+        self._set_variance_components(delta, self.reml_.sigma2_g)
         preconditioner = NystromPreconditioner.sketch(operator, len(y), delta, project=operator.project, seed=self.seed)
         alpha = conjugate_gradient(operator, delta, operator.project(y)[:, None], preconditioner=preconditioner)[:, 0]
         # V P y = y - X beta (GLS), with V = G + delta I unprojected
