@@ -338,15 +338,12 @@ class Standardizer:
     ) -> np.ndarray:
         """Standardised values of `rows` (all rows if None), as `dtype` (float32 by default) in memory `order`.
 
-        int8 codes are standardised by a compiled loop straight into the result (no float64
-        intermediate: a whole-matrix NumPy expression held two float64 copies, 13 GB at
-        16,000 x 50,000); other arrays block by block of rows.
+        Block by block of rows into the result, int8 codes by a compiled loop with no float64
+        intermediate (a whole-matrix NumPy expression held two float64 copies, 13 GB at
+        16,000 x 50,000).
         """
         n_rows = genotypes.shape[0] if rows is None else len(rows)
         out = np.empty((n_rows, genotypes.shape[1]), dtype=dtype, order=order)
-        if genotypes.dtype == np.int8 and rows is None:  # compiled, straight from the codes: no copy of any block
-            _standardise_codes(genotypes, self.mean_, self.scale_, out)
-            return out
         step = _row_block(genotypes.shape[1])
         for start in range(0, n_rows, step):
             block = genotypes[start : start + step] if rows is None else genotypes[rows[start : start + step]]
