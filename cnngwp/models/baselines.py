@@ -225,7 +225,7 @@ class _VarianceComponentsMixin(_MarkerEffectsMixin):
 
 
 class GBLUP(_VarianceComponentsMixin, RegressorMixin, BaseEstimator):
-    """Genomic BLUP with REML variance components from one eigendecomposition.
+    """Genomic BLUP with REML variance components: one eigendecomposition, or Lanczos quadrature for many animals.
 
     Model: y = 1 mu + C beta + g + e with g ~ N(0, sigma2_g G), e ~ N(0, sigma2_e I)
     and G = Z Z' / p from markers standardised with training statistics (VanRaden's
