@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
-from scipy.linalg import eigh_tridiagonal, solve_triangular
+from scipy.linalg import solve_triangular
 from scipy.optimize import minimize, minimize_scalar
 
 from cnngwp.data.genotypes import Standardizer
@@ -131,69 +131,108 @@ def moment_variance_components(operators: list[KernelOperator], y: np.ndarray, *
 
 @dataclass(frozen=True)
 class LanczosQuadrature:
-    """Each starting vector's Lanczos tridiagonal, kept as its eigenvalues (Ritz values) and the squared first
-    components of its eigenvectors (quadrature weights), one row per vector (a Krylov space that closed early is
-    padded with weight 0): ``v' f(K + delta I) v`` is ``|v|^2 sum w f(theta + delta)`` for any f and delta."""
+    """Block Lanczos from a block of starting vectors V (Golub & Underwood 1977), kept as the Rayleigh-Ritz pairs of
+    K on the block Krylov space: ``v_i' f(K + delta I) v_i`` is ``sum_k coefficients[k, i]^2 f(ritz_k + delta)``
+    for any f and delta (block Gauss quadrature, exact for polynomials of degree below twice the steps), and
+    ``(K + delta I)^-1 v_i`` is approximated on the same space (the Galerkin solution) by :meth:`solve`.
 
-    norms2: np.ndarray
+    A block of b vectors explores a b-times larger space per pass over the genotypes than b separate runs, and
+    resolves the b largest eigenvalues of K within the first steps: the few large eigenvalues that families and
+    linkage give a kernel then no longer set the number of steps (Ritz values are shared by all columns)."""
+
     ritz: np.ndarray
-    weights: np.ndarray
+    vectors: np.ndarray
+    coefficients: np.ndarray
+    basis: tuple[np.ndarray, ...]
+    steps: int
 
     @classmethod
     def run(cls, operator, starts: np.ndarray, *, steps: int, stop=None, check_every: int = 5) -> LanczosQuadrature:
-        """Up to `steps` Lanczos steps from every column of `starts` at once (no reorthogonalisation: the quadrature
-        does not need it); every `check_every` steps ``stop(quadrature so far)`` may end the run early."""
-        norms = np.linalg.norm(starts, axis=0)
-        q = starts / norms
-        previous = np.zeros_like(q)
-        alphas, betas, beta = [], [], np.zeros(starts.shape[1])
+        """Up to `steps` block Lanczos steps (one product of `operator` with a block each) from the columns of
+        `starts`, reorthogonalised against the whole basis (block Gram-Schmidt on the last two blocks, where the
+        recurrence cancels, then on all) so that the Ritz values stay those of K; every `check_every` steps
+        ``stop(quadrature so far)`` may end the run early, and a Krylov space that closes (new directions below
+        1e-6 of K's norm, where the float32 products' own error lies, are dropped) ends it: its quadrature is then
+        exact to that precision."""
+        block, start_factor = _orthonormal_basis(starts, np.linalg.norm(starts, axis=0).max())
+        basis, projected, scale = [block], np.zeros((0, 0)), 0.0
         for step in range(1, steps + 1):
-            w = operator(q)
-            alpha = np.einsum("ij,ij->j", q, w)
-            w -= alpha * q + beta * previous
-            beta = np.linalg.norm(w, axis=0)
-            alphas.append(alpha)
-            betas.append(beta)
-            if np.all(beta < 1e-10 * np.maximum(np.abs(alpha), 1.0)):  # an invariant subspace: exact
+            product = operator(block)
+            recent = [q.T @ product for q in basis[-2:]]  # the recurrence: all but rounding errors
+            for q, c in zip(basis[-2:], recent, strict=True):
+                product -= q @ c
+            coupling = [q.T @ product for q in basis]  # then the whole basis, which leaves rounding squared
+            for q, c in zip(basis, coupling, strict=True):
+                product -= q @ c
+            for k, c in enumerate(recent, start=len(basis) - len(recent)):
+                coupling[k] += c
+            coupling[-1] = (coupling[-1] + coupling[-1].T) / 2
+            width = block.shape[1]
+            projected = np.pad(projected, ((0, width), (0, width)))  # Q'KQ: this block's row and column
+            projected[:, -width:] = np.vstack(coupling)
+            projected[-width:, :] = projected[:, -width:].T
+            scale = max(scale, np.linalg.norm(coupling[-1], 2))
+            block = _orthonormal_basis(product, scale)[0]
+            if not block.shape[1] or step == steps or (
+                    stop is not None and step % check_every == 0
+                    and stop(cls._from_projection(projected, start_factor, basis, step))):
                 break
-            if stop is not None and step % check_every == 0 and stop(cls._from_recurrence(norms, alphas, betas)):
-                break
-            previous, q = q, w / np.where(beta > 0, beta, 1.0)
-        return cls._from_recurrence(norms, alphas, betas)
+            basis.append(block)
+        return cls._from_projection(projected, start_factor, basis, step)
 
     @classmethod
-    def _from_recurrence(cls, norms: np.ndarray, alphas: list[np.ndarray], betas: list[np.ndarray]
+    def _from_projection(cls, projected: np.ndarray, start_factor: np.ndarray, basis: list[np.ndarray], steps: int
                          ) -> LanczosQuadrature:
-        """The quadrature of the tridiagonals with diagonals `alphas` and off-diagonals `betas` (one row per step)."""
-        alphas, betas = np.array(alphas), np.array(betas)
-        ritz, weights = np.zeros(alphas.T.shape), np.zeros(alphas.T.shape)
-        for j in range(alphas.shape[1]):
-            k = len(alphas)
-            for stop in range(k - 1):  # a column whose Krylov space closed early ends there
-                if betas[stop, j] < 1e-10 * max(abs(alphas[stop, j]), 1.0):
-                    k = stop + 1
-                    break
-            theta, vectors = eigh_tridiagonal(alphas[:k, j], betas[:k - 1, j])
-            ritz[j, :k] = np.maximum(theta, 0.0)  # K is positive semi-definite
-            weights[j, :k] = vectors[0] ** 2
-        return cls(norms ** 2, ritz, weights)
+        """The quadrature of `projected` = Q'KQ on the basis Q, whose first block spans the starts
+        (= Q_1 `start_factor`)."""
+        ritz, vectors = np.linalg.eigh(projected)
+        coefficients = vectors[:start_factor.shape[0]].T @ start_factor
+        return cls(np.maximum(ritz, 0.0), vectors, coefficients, tuple(basis), steps)  # K is positive semi-definite
 
     def quadratic_forms(self, function) -> np.ndarray:
         """``v' f(K) v`` for every starting vector v."""
-        return self.norms2 * np.sum(self.weights * function(self.ritz), axis=1)
+        return function(self.ritz) @ self.coefficients ** 2
 
     def quadratic_form(self, column: int, function) -> float:
         """``v' f(K) v`` for starting vector `column`."""
-        return float(self.norms2[column] * np.sum(self.weights[column] * function(self.ritz[column])))
+        return float(function(self.ritz) @ self.coefficients[:, column] ** 2)
+
+    def solve(self, column: int, delta: float) -> np.ndarray:
+        """``(K + delta I)^-1 v`` for starting vector `column`, on the Krylov space: a starting point for
+        :func:`conjugate_gradient`, which measures its residual."""
+        return self._expand(self.vectors @ (self.coefficients[:, column] / (self.ritz + delta)))
+
+    def preconditioner(self, shift: float, rank: int = 100) -> NystromPreconditioner:
+        """The :class:`NystromPreconditioner` of K + `shift` I from the `rank` largest Ritz pairs (orthonormal
+        vectors on the Krylov space, so no further pass over the genotypes)."""
+        top = np.argsort(self.ritz)[::-1][:rank]
+        return NystromPreconditioner(self._expand(self.vectors[:, top]), self.ritz[top], float(shift))
+
+    def _expand(self, reduced: np.ndarray) -> np.ndarray:
+        """Q `reduced`: coordinates on the basis back to animals."""
+        out, offset = np.zeros((self.basis[0].shape[0],) + reduced.shape[1:]), 0
+        for q in self.basis:
+            out += q @ reduced[offset:offset + q.shape[1]]
+            offset += q.shape[1]
+        return out
 
 
-def conjugate_gradient(operator, shift: float, B: np.ndarray, *, preconditioner=None, tolerance: float = 1e-6,
-                       max_steps: int = 2000) -> np.ndarray:
-    """Solve (operator + shift I) X = B for every column of B (B in the operator's range) by conjugate gradients,
-    preconditioned by `preconditioner` (a callable applying M^-1, e.g. :class:`NystromPreconditioner`) when given;
-    each column stops once its residual is `tolerance` times its right-hand side's norm."""
-    X = np.zeros_like(B)
-    R = B.copy()
+def _orthonormal_basis(W: np.ndarray, scale: float) -> tuple[np.ndarray, np.ndarray]:
+    """Q with orthonormal columns and F with W = Q F, Q spanning W's directions above 1e-6 `scale` only."""
+    q, r = np.linalg.qr(W)
+    left, singular, right = np.linalg.svd(r)
+    kept = singular > 1e-6 * scale
+    return q @ left[:, kept], singular[kept, None] * right[kept]
+
+
+def conjugate_gradient(operator, shift: float, B: np.ndarray, *, preconditioner=None, initial: np.ndarray | None = None,
+                       tolerance: float = 1e-6, max_steps: int = 2000) -> np.ndarray:
+    """Solve (operator + shift I) X = B for every column of B (B in the operator's range) by conjugate gradients
+    from `initial` (zero when None), preconditioned by `preconditioner` (a callable applying M^-1, e.g.
+    :class:`NystromPreconditioner`) when given; each column stops once its residual is `tolerance` times its
+    right-hand side's norm."""
+    X = np.zeros_like(B) if initial is None else np.array(initial, dtype=np.float64)
+    R = B.copy() if initial is None else B - operator(X) - shift * X
     precondition = preconditioner if preconditioner is not None else (lambda V: V)
     Z = precondition(R)
     D = Z.copy()
@@ -259,8 +298,11 @@ class IterativeREML(NamedTuple):
 
 
 def iterative_reml(operator: KernelOperator, y: np.ndarray, *, n_probes: int = 100, steps: int = 80, seed: int = 0,
-                   precision: float = 0.1, log_delta_bounds: tuple[float, float] = (-12.0, 12.0)) -> IterativeREML:
-    """REML estimates of delta and sigma2_g in y = X b + g + e, g ~ N(0, sigma2_g K), from `operator` products only.
+                   precision: float = 0.1, log_delta_bounds: tuple[float, float] = (-12.0, 12.0)
+                   ) -> tuple[IterativeREML, LanczosQuadrature]:
+    """REML estimates of delta and sigma2_g in y = X b + g + e, g ~ N(0, sigma2_g K), from `operator` products only,
+    and the quadrature they came from (y is its first starting vector, so :meth:`LanczosQuadrature.solve` starts
+    the BLUP's solve).
 
     Parameters
     ----------
@@ -293,8 +335,8 @@ def iterative_reml(operator: KernelOperator, y: np.ndarray, *, n_probes: int = 1
 
     quadrature = LanczosQuadrature.run(operator, starts, steps=steps, stop=settled)
     delta, sigma2_g = _reml_optimum(quadrature, n_free, log_delta_bounds)
-    return IterativeREML(float(delta), float(sigma2_g), _jackknife_errors(quadrature, n_free, log_delta_bounds, groups),
-                         quadrature.ritz.shape[1])
+    errors = _jackknife_errors(quadrature, n_free, log_delta_bounds, groups)
+    return IterativeREML(float(delta), float(sigma2_g), errors, quadrature.steps), quadrature
 
 
 def _jackknife_errors(quadrature: LanczosQuadrature, n_free: int, log_delta_bounds: tuple[float, float],
@@ -312,8 +354,8 @@ def _reml_optimum(quadrature: LanczosQuadrature, n_free: int, log_delta_bounds: 
                   probes: np.ndarray | None = None) -> np.ndarray:
     """(delta, sigma2_g) maximising the restricted likelihood that `quadrature` (y first, then the probes) gives,
     with the probe columns `probes` (all when None)."""
-    probes = np.arange(1, len(quadrature.norms2)) if probes is None else probes
-    norms2 = np.mean(quadrature.norms2[probes])
+    probes = np.arange(1, quadrature.coefficients.shape[1]) if probes is None else probes
+    norms2 = np.mean(quadrature.quadratic_forms(np.ones_like)[probes])
 
     def loglik(log_delta: float) -> float:
         delta = np.exp(log_delta)
