@@ -1,4 +1,4 @@
-"""Kernel models for many animals, without an n x n matrix: GBLUP by stochastic Lanczos quadrature and
+"""Kernel models for many animals, without an n x n matrix: GBLUP by stochastic block Lanczos quadrature and
 conjugate gradients (``GBLUP(solver="iterative")``), RKHS on Nystrom features (``RKHS(solver="nystrom")``).
 
 With Z the n x p standardised genotypes (int8 codes standardised block by block, never a
@@ -11,13 +11,15 @@ out (L spans the complement of [1, covariates]; A = L'K L + delta I, n' = n - q)
 
     l(delta) = -1/2 [ n' log(y'L A^-1 L'y / n') + log|A| ]
 
-(Harville 1974), the same function the exact path maximises. Both terms come from Lanczos
-runs started at the projected y and at M Rademacher probes, done once for all delta because
-the Krylov space of K + delta I does not depend on delta: y'A^-1 y is Gauss quadrature on
-y's tridiagonal (Golub & Meurant 2010), log|A| is n' log(delta) plus Hutchinson's estimate of
-tr log(I + K/delta) by quadrature on the probes' tridiagonals (Ubaru, Chen & Saad 2017,
-"stochastic Lanczos quadrature"). The probes are fixed, so l(delta) is a smooth function
-maximised as on the exact path; its only error is Hutchinson's, which shrinks as 1/sqrt(M).
+(Harville 1974), the same function the exact path maximises. Both terms come from one block
+Lanczos run (Golub & Underwood 1977) started at the projected y and M Rademacher probes together,
+done once for all delta because the Krylov space of K + delta I does not depend on delta:
+y'A^-1 y and the probes' z' log(I + K/delta) z are block Gauss quadrature on the Ritz pairs of
+K on that space (Golub & Meurant 2010), and log|A| is n' log(delta) plus Hutchinson's estimate
+of tr log(I + K/delta) (stochastic Lanczos quadrature, Ubaru, Chen & Saad 2017, with the probes
+sharing one space). The probes are fixed, so l(delta) is a smooth function maximised as on the
+exact path; its error is Hutchinson's, which shrinks as 1/sqrt(M), once the steps have resolved
+the spectrum. The same space gives the BLUP's solve its starting point and preconditioner.
 BOLT-REML (Loh et al. 2015) takes a related Monte-Carlo route.
 
 RKHS's Gaussian kernels are not products of the genotypes, so they are approximated:
@@ -260,7 +262,8 @@ class NystromPreconditioner:
 
     The conditioning of the preconditioned system is about (values_r + shift) / shift instead of
     (values_1 + shift) / shift: a kernel's few large eigenvalues (family structure, linkage)
-    no longer set the number of steps. One pass over the genotypes with r vectors builds it."""
+    no longer set the number of steps. One pass over the genotypes with r vectors builds it
+    (:meth:`sketch`), or the Ritz pairs of a Lanczos run (:meth:`LanczosQuadrature.preconditioner`)."""
 
     vectors: np.ndarray
     values: np.ndarray
@@ -289,7 +292,7 @@ class NystromPreconditioner:
 
 class IterativeREML(NamedTuple):
     """What :func:`iterative_reml` found: the estimates, the probes' jackknife standard errors of
-    (log delta, log sigma2_g) and the Lanczos steps (passes over the genotypes) it took."""
+    (log delta, log sigma2_g) and the block Lanczos steps (passes over the genotypes) it took."""
 
     delta: float
     sigma2_g: float
@@ -311,7 +314,7 @@ def iterative_reml(operator: KernelOperator, y: np.ndarray, *, n_probes: int = 1
     n_probes
         M, Hutchinson's Rademacher probes of log|A|.
     steps
-        Most Lanczos steps per starting vector (the quadrature's degree).
+        Most block Lanczos steps (passes over the genotypes with the M + 1 vectors).
     seed
         Seeds the probes.
     precision
@@ -319,8 +322,9 @@ def iterative_reml(operator: KernelOperator, y: np.ndarray, *, n_probes: int = 1
         errors over 10 groups of probes (the Monte-Carlo error of Hutchinson's estimate, which no
         number of steps removes); the run stops once both moved less than `precision` times
         their standard error since the last estimate. The steps a given accuracy needs grow with
-        the square root of the kernel's condition number; stopping far below the probes' own
-        error spent most of the passes at 40,000 animals (0 never stops early).
+        the square root of the kernel's condition number past the largest eigenvalues that the
+        block resolves first; stopping far below the probes' own error spent most of the passes
+        at 40,000 animals (0 never stops early).
     """
     n_free = operator.n - operator.basis.shape[1]
     probes = operator.project(np.random.default_rng(seed).choice([-1.0, 1.0], size=(operator.n, n_probes)))
