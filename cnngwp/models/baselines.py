@@ -253,15 +253,16 @@ class GBLUP(_VarianceComponentsMixin, RegressorMixin, BaseEstimator):
         ``"exact"`` or ``"iterative"``: the path that fitted.
     reml_ : IterativeREML
         The iterative path only: its estimates with their Monte-Carlo (probe) standard errors in
-        log and the Lanczos steps it took (:func:`cnngwp.models.large_scale.iterative_reml`).
+        log and the block Lanczos steps it took (:func:`cnngwp.models.large_scale.iterative_reml`).
 
     Parameters
     ----------
     solver
         ``"exact"``: REML by one eigendecomposition of G (O(n^3) time, O(n^2) memory);
-        ``"iterative"``: G never formed, REML by stochastic Lanczos quadrature and the BLUP by
-        conjugate gradients, O(n p) per step (:mod:`cnngwp.models.large_scale`); ``"auto"``:
-        exact up to :data:`ITERATIVE_FROM` training animals, iterative above.
+        ``"iterative"``: G never formed, REML by stochastic block Lanczos quadrature and the BLUP
+        by conjugate gradients started on its Krylov space, O(n p) per step
+        (:mod:`cnngwp.models.large_scale`); ``"auto"``: exact up to :data:`ITERATIVE_FROM` training
+        animals, iterative above.
     n_probes, seed
         The iterative path's Hutchinson probes of log|G + delta I| and their seed.
     """
