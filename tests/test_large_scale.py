@@ -67,7 +67,7 @@ def test_the_nystrom_preconditioner_solves_the_same_system_in_fewer_steps(small_
 def test_the_iterative_reml_stops_once_its_estimates_settle(small_sim):
     """The run ends when (delta, sigma2_g) move by under a tenth of the probes' own standard error: the estimates
     of the run to the end of the Krylov space (exact quadrature for these probes) to well within that error, in fewer
-    passes; the Galerkin solution on the space solves for y as conjugate gradients do."""
+    passes; the Galerkin solution on the space solves for y as conjugate gradients do, and starts them."""
     data = quality_control(small_sim)[0]
     X, y = data.genotypes, data.y
     passes = []
@@ -88,7 +88,17 @@ def test_the_iterative_reml_stops_once_its_estimates_settle(small_sim):
     assert np.all(moved < 0.5 * errors), (moved, errors)
     b = operator.project(y[:, None])
     solved = conjugate_gradient(operator, full.delta, b)
-    np.testing.assert_allclose(quadrature.solve(0, full.delta), solved[:, 0], rtol=0, atol=1e-4 * np.abs(solved).max())
+    start = quadrature.solve(0, full.delta)[:, None]
+    np.testing.assert_allclose(start, solved, rtol=0, atol=1e-4 * np.abs(solved).max())
+    # from there, preconditioned by the space's Ritz pairs, the same solution in fewer passes than from zero
+    krylov = {"initial": start, "preconditioner": quadrature.preconditioner(full.delta, rank=30)}
+    calls = {}
+    for name, kwargs in (("zero", {}), ("krylov", krylov)):
+        before = len(passes)
+        x = conjugate_gradient(operator, full.delta, b, tolerance=1e-8, **kwargs)
+        calls[name] = len(passes) - before
+        np.testing.assert_allclose(x, solved, rtol=0, atol=1e-5 * np.abs(solved).max())
+    assert calls["krylov"] < calls["zero"] / 2, calls
 
 
 def test_iterative_gblup_agrees_with_the_exact_one(small_sim):
