@@ -9,7 +9,7 @@ process's peak resident memory, data included; the driver simulates in a process
   standardise training-row statistics and one standardised pass over every SNP block
   cnn_epoch   one epoch of the CNN (gamma 64 filters, kernel 27; the fused numba engine)
   gblup       GBLUP, solver "auto" (exact eigendecomposition up to ITERATIVE_FROM animals, else iterative)
-  gblup_iter  GBLUP, solver "iterative" (REML by stochastic Lanczos quadrature, BLUP by conjugate gradients)
+  gblup_iter  GBLUP, solver "iterative" (REML by stochastic block Lanczos quadrature, BLUP by conjugate gradients)
   gdblup      dominance GBLUP, solver "auto" (exact REML on dense kernels up to ITERATIVE_FROM animals, else
               variances by moments and the BLUP by conjugate gradients)
   gdblup_iter dominance GBLUP, solver "iterative"
@@ -182,7 +182,7 @@ def main() -> int:
                 seconds, peak, extra = in_fresh_process(_stage, name, str(folder))
                 results[name] = extra
                 note = f" ({extra['solver']})" if "solver" in extra else ""
-                note += f", {extra['steps']} Lanczos steps" if "steps" in extra else ""
+                note += f", {extra['steps']} block Lanczos steps" if "steps" in extra else ""
                 print(f"  {name:<11} {seconds:9.1f} s {peak:7.2f} GB{note}", flush=True)
                 rows.append({"n": n, "stage": name, "seconds": seconds, "peak_gb": peak})
             for model in ("gblup", "gdblup"):
