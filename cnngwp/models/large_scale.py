@@ -138,9 +138,10 @@ class LanczosQuadrature:
     for any f and delta (block Gauss quadrature, exact for polynomials of degree below twice the steps), and
     ``(K + delta I)^-1 v_i`` is approximated on the same space (the Galerkin solution) by :meth:`solve`.
 
-    A block of b vectors explores a b-times larger space per pass over the genotypes than b separate runs, and
-    resolves the b largest eigenvalues of K within the first steps: the few large eigenvalues that families and
-    linkage give a kernel then no longer set the number of steps (Ritz values are shared by all columns)."""
+    A block of b vectors explores a b-times larger space per pass over the genotypes than b separate runs and
+    resolves the largest eigenvalues of K (families, linkage) for all of them at once, so that they cost fewer
+    steps (Ritz values are shared by all columns; README: 20 and 25 steps at 16,000 and 40,000 animals, where
+    separate runs took 25 and 35)."""
 
     ritz: np.ndarray
     vectors: np.ndarray
@@ -175,10 +176,12 @@ class LanczosQuadrature:
             projected[-width:, :] = projected[:, -width:].T
             scale = max(scale, np.linalg.norm(coupling[-1], 2))
             block = _orthonormal_basis(product, scale)[0]
-            if not block.shape[1] or step == steps or (
-                    stop is not None and step % check_every == 0
-                    and stop(cls._from_projection(projected, start_factor, basis, step))):
+            if not block.shape[1] or step == steps:
                 break
+            if stop is not None and step % check_every == 0:
+                quadrature = cls._from_projection(projected, start_factor, basis, step)
+                if stop(quadrature):
+                    return quadrature
             basis.append(block)
         return cls._from_projection(projected, start_factor, basis, step)
 
@@ -330,16 +333,21 @@ def iterative_reml(operator: KernelOperator, y: np.ndarray, *, n_probes: int = 1
     probes = operator.project(np.random.default_rng(seed).choice([-1.0, 1.0], size=(operator.n, n_probes)))
     starts = np.column_stack([operator.project(np.asarray(y, dtype=np.float64)), probes])
     groups = np.array_split(np.arange(1, n_probes + 1), min(10, n_probes))
-    estimates, errors = [], []
+    checked = {}  # steps -> (delta, sigma2_g), their errors
+
+    def estimate(quadrature: LanczosQuadrature) -> tuple[np.ndarray, np.ndarray]:
+        if quadrature.steps not in checked:
+            checked[quadrature.steps] = (_reml_optimum(quadrature, n_free, log_delta_bounds),
+                                         _jackknife_errors(quadrature, n_free, log_delta_bounds, groups))
+        return checked[quadrature.steps]
 
     def settled(quadrature: LanczosQuadrature) -> bool:
-        estimates.append(np.log(_reml_optimum(quadrature, n_free, log_delta_bounds)))
-        errors.append(_jackknife_errors(quadrature, n_free, log_delta_bounds, groups))
-        return len(estimates) > 1 and bool(np.all(np.abs(estimates[-1] - estimates[-2]) < precision * errors[-1]))
+        previous = checked[max(checked)][0] if checked else None
+        current, errors = estimate(quadrature)
+        return previous is not None and bool(np.all(np.abs(np.log(current / previous)) < precision * errors))
 
     quadrature = LanczosQuadrature.run(operator, starts, steps=steps, stop=settled)
-    delta, sigma2_g = _reml_optimum(quadrature, n_free, log_delta_bounds)
-    errors = _jackknife_errors(quadrature, n_free, log_delta_bounds, groups)
+    (delta, sigma2_g), errors = estimate(quadrature)
     return IterativeREML(float(delta), float(sigma2_g), errors, quadrature.steps), quadrature
 
 
