@@ -161,8 +161,11 @@ def _predict(args: argparse.Namespace) -> None:
                                            max_missing=args.max_missing)
     atomic_write(args.out, lambda tmp: table.to_csv(tmp, index=False))
     print(f"{candidates.source}: {candidates.n_samples} animals; {alignment.summary()}")
-    print(f"wrote {args.out}: ensemble prediction, {args.level:.0%} interval, GBLUP, BLASSO and rank "
-          f"(1 = {'lowest' if args.ascending else 'highest'} prediction) per animal")
+    others = ", ".join(table.columns[4:-1])
+    print(f"wrote {args.out}: ensemble prediction, {args.level:.0%} interval, {others} and rank "
+          f"(1 = {'lowest' if args.ascending else 'highest'} ensemble prediction) per animal")
+    if model.stack is not None:
+        print(f"stack weights: {model.stack.describe()}")
 
 
 def _run(args: argparse.Namespace) -> None:

@@ -56,7 +56,7 @@ def test_a_killed_study_resumes_without_repeating_a_finished_data_set(tmp_path, 
     assert log.read_text().split() == [SMOKE.datasets()[-1].key]  # only the unfinished data set ran again
     assert {p.parent.name: p.stat().st_mtime_ns for p in folder.glob("datasets/*/results.csv")
             if p.parent.name in finished} == finished
-    assert len(table) == 5 * len(SMOKE.datasets()) and np.isfinite(table["mse"]).all()
+    assert len(table) == 7 * len(SMOKE.datasets()) and np.isfinite(table["mse"]).all()
     assert pd.read_csv(folder / "study.csv").equals(table)
     assert set(table["cnn_l1"]) == {0.5}
     with open_client(IN_PROCESS) as client, pytest.raises(CnngwpInputError, match="grid.json"):

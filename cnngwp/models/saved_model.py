@@ -11,6 +11,10 @@ A model folder holds::
     baselines/          one .npz per baseline (GBLUP, GDBLUP, RKHS, BLASSO): intercept, fixed effects, SNP
                         statistics, variance components and the model's SNP effects (RKHS: kernel weights
                         and the training genotypes)
+    backbone/           the backbone model's CNN members (member-NN.keras), fitted to the out-of-fold
+                        residual of its kernel (one of the baselines, named in model.json)
+
+``model.json`` also holds the stack's weights by model name (:class:`cnngwp.models.stack.ModelStack`).
 
 Candidates' SNPs are matched to the model's by id (:func:`align_snps`): a SNP whose
 alleles are swapped in the candidate file has its codes flipped, a SNP the candidates
@@ -37,10 +41,13 @@ from cnngwp.atomic import json_scalar, replace_directory
 from cnngwp.data.covariates import CovariateDesign
 from cnngwp.data.genotypes import MISSING, SNP_COLUMNS, GenotypeData
 from cnngwp.errors import CnngwpInputError
+from cnngwp.models.backbone import backbone_name
 from cnngwp.models.baselines import BASELINE_MODELS
 from cnngwp.models.cnn.estimator import NetworkInputs, member_interval, network_predictions
+from cnngwp.models.cnn.network import CNN_ENSEMBLE
+from cnngwp.models.stack import STACK, ModelStack
 
-__all__ = ["MAX_MISSING_SNPS", "MODEL_FORMAT", "GenomicModel", "SnpAlignment", "align_snps",
+__all__ = ["MAX_MISSING_SNPS", "MODEL_FORMAT", "BackboneNetworks", "GenomicModel", "SnpAlignment", "align_snps",
            "keras_archive", "load_model", "network_from_archive", "save_network"]
 
 MODEL_FORMAT = 1
@@ -159,8 +166,24 @@ def align_snps(model_snps: pd.DataFrame, data: GenotypeData, *, max_missing: flo
     return SnpAlignment(codes, flipped, missing, int(data.n_snps - found.sum()))
 
 
+@dataclass(frozen=True)
+class BackboneNetworks:
+    """The backbone model's CNN part: networks fitted to the out-of-fold residual of the baseline `kernel`.
+
+    The backbone model predicts ``baselines[kernel]`` plus these networks' mean.
+    """
+
+    kernel: str
+    networks: list
+    target_scaling: list[tuple[float, float]]
+
+    @property
+    def name(self) -> str:
+        return backbone_name(self.kernel)
+
+
 class GenomicModel:
-    """A trained CNN ensemble and its baselines, ready to predict new animals.
+    """A trained CNN ensemble, its baselines, the backbone model and the stack, ready to predict new animals.
 
     Built from a run (:mod:`cnngwp.runs.workflow`) or from fitted estimators
     (:meth:`from_estimators`), written with :meth:`save` and read back with
@@ -181,6 +204,10 @@ class GenomicModel:
         The fixed-effect design, or None.
     record
         What the model was trained with (trait, gamma, training, protocol, ...).
+    backbone
+        The backbone model's networks, or None.
+    stack
+        The stack's weights over the models above (by name), or None.
     """
 
     def __init__(
@@ -192,6 +219,8 @@ class GenomicModel:
         baselines: dict,
         covariates: CovariateDesign | None,
         record: dict,
+        backbone: BackboneNetworks | None = None,
+        stack: ModelStack | None = None,
     ):
         self.snps = snps.loc[:, list(SNP_COLUMNS)].reset_index(drop=True)
         self.networks = networks
@@ -199,6 +228,8 @@ class GenomicModel:
         self.baselines = baselines
         self.covariates = covariates
         self.record = record
+        self.backbone = backbone
+        self.stack = stack
 
     @classmethod
     def from_estimators(
@@ -271,10 +302,28 @@ class GenomicModel:
         codes, design, _ = self.inputs(data, **options)
         return pd.DataFrame({name: model.predict(codes, covariates=design) for name, model in self.baselines.items()})
 
+    def predict_models(self, data, **options) -> pd.DataFrame:
+        """Every model's prediction, one column each: the CNN ensemble, each baseline, the backbone model and the
+        stack (where the model has them)."""
+        codes, design, _ = self.inputs(data, **options)
+        members = network_predictions(self.networks, NetworkInputs(codes, design), self.target_scaling)
+        return self._model_predictions(codes, design, members)
+
+    def _model_predictions(self, codes: np.ndarray, design, members: np.ndarray) -> pd.DataFrame:
+        table = pd.DataFrame({CNN_ENSEMBLE: members.mean(axis=0), **{
+            name: model.predict(codes, covariates=design) for name, model in self.baselines.items()}})
+        if self.backbone is not None:
+            top = network_predictions(self.backbone.networks, NetworkInputs(codes), self.backbone.target_scaling)
+            table[self.backbone.name] = table[self.backbone.kernel] + top.mean(axis=0)
+        if self.stack is not None:
+            table[STACK] = self.stack.predict(table)
+        return table
+
     def predict_table(
         self, data: GenotypeData, *, level: float = 0.9, ascending: bool = False, max_missing: float = MAX_MISSING_SNPS
     ) -> tuple[pd.DataFrame, SnpAlignment]:
-        """One row per animal: ensemble prediction, its interval, each baseline's and the rank (1 = best).
+        """One row per animal: ensemble prediction, its interval, each baseline's, the backbone model's and the
+        stack's (where the model has them), and the rank (1 = best).
 
         Ranks follow the ensemble prediction, highest first (lowest with `ascending`).
         """
@@ -290,8 +339,8 @@ class GenomicModel:
                 f"upper_{percent}": upper,
             }
         )
-        for name, model in self.baselines.items():
-            table[name] = model.predict(codes, covariates=design)
+        others = self._model_predictions(codes, design, members).drop(columns=CNN_ENSEMBLE)
+        table[others.columns] = others.to_numpy()
         table["rank"] = table["prediction"].rank(ascending=ascending, method="min").astype(int)
         return table, alignment
 
@@ -302,6 +351,15 @@ class GenomicModel:
         with replace_directory(folder) as scratch:
             (scratch / "members").mkdir()
             (scratch / "baselines").mkdir()
+            backbone = None
+            if self.backbone is not None:
+                (scratch / "backbone").mkdir()
+                backbone = {"kernel": self.backbone.kernel, "members": []}
+                for m, (network, (mean, scale)) in enumerate(zip(self.backbone.networks, self.backbone.target_scaling,
+                                                                 strict=True)):
+                    name = f"backbone/member-{m:02d}.keras"
+                    save_network(network, scratch / name)
+                    backbone["members"].append({"file": name, "trait_mean": mean, "trait_sd": scale})
             for m, (network, (mean, scale)) in enumerate(zip(self.networks, self.target_scaling, strict=True)):
                 name = f"members/member-{m:02d}.keras"
                 save_network(network, scratch / name)
@@ -319,6 +377,8 @@ class GenomicModel:
                 "members": members,
                 "baselines": baselines,
                 "covariates": None if self.covariates is None else self.covariates.to_dict(),
+                "backbone": backbone,
+                "stack": None if self.stack is None else self.stack.to_dict(),
             }
             (scratch / "model.json").write_text(json.dumps(record, indent=2, default=json_scalar))
         return Path(folder)
@@ -364,7 +424,12 @@ def load_model(folder: str | os.PathLike) -> GenomicModel:
         baselines[name] = BASELINE_MODELS[name].load_state(folder / entry["file"])
     snps = pd.read_csv(folder / "snps.csv", dtype={"snp_id": str, "chromosome": str, "allele_1": str, "allele_2": str})
     covariates = None if record["covariates"] is None else CovariateDesign.from_dict(record["covariates"])
-    kept = {k: v for k, v in record.items() if k not in ("members", "baselines", "covariates", "format")}
-    return GenomicModel(
-        snps=snps, networks=networks, target_scaling=scaling, baselines=baselines, covariates=covariates, record=kept
-    )
+    backbone = record.get("backbone")  # folders written before the backbone model have none
+    if backbone is not None:
+        backbone = BackboneNetworks(backbone["kernel"], [_load_member(folder / m["file"]) for m in backbone["members"]],
+                                    [(m["trait_mean"], m["trait_sd"]) for m in backbone["members"]])
+    stack = None if record.get("stack") is None else ModelStack.from_dict(record["stack"])
+    kept = {k: v for k, v in record.items()
+            if k not in ("members", "baselines", "covariates", "format", "backbone", "stack")}
+    return GenomicModel(snps=snps, networks=networks, target_scaling=scaling, baselines=baselines,
+                        covariates=covariates, record=kept, backbone=backbone, stack=stack)

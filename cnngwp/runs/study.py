@@ -50,15 +50,21 @@ from cnngwp.data.simulate import (
 )
 from cnngwp.data.splits import Split, split_by_generation
 from cnngwp.data.store import discard, read_and_call, store
+from cnngwp.models.backbone import backbone_name
+from cnngwp.models.cnn.estimator import CNNGWPRegressor
+from cnngwp.models.cnn.network import CNN_ENSEMBLE
+from cnngwp.models.stack import STACK, ModelStack
+from cnngwp.tuning.combined import BACKBONE_KERNEL, fit_stack, held_out_split, kernel_out_of_fold, residual_problem
 from cnngwp.tuning.problem import PROFILES, TrainingSettings, TuningProblem, fit_cnn
 from cnngwp.tuning.search import Gamma, evaluate_gamma
 
-__all__ = ["GRIDS", "STUDY_COLUMNS", "StudyContext", "StudyDataset", "StudyGrid", "fit_every_model",
+__all__ = ["GRIDS", "STUDY_COLUMNS", "EveryModelFit", "StudyContext", "StudyDataset", "StudyGrid", "fit_every_model",
            "fit_study_dataset", "run_study", "study_context", "study_folder"]
 
 #: Columns of the tidy study table.
 STUDY_COLUMNS = ["dataset", "architecture", "h2", "replicate", "model", "mse", "correlation", "slope", "seconds",
-                 "h2_realised", "additive", "dominance", "epistatic", "residual", "cnn_l1"]
+                 "stack_weight", "h2_realised", "additive", "dominance", "epistatic", "residual", "cnn_l1",
+                 "backbone_l1"]
 #: The CNN's filters and kernel size in a study: the paper's gamma_MA for QTLMAS2010.
 PAPER_GAMMA = Gamma(64, 27, 0.571)
 
@@ -212,36 +218,89 @@ def study_folder(runs_root: str | os.PathLike, grid: StudyGrid) -> Path:
     return Path(runs_root) / f"study-{grid.name}"
 
 
-def fit_every_model(data: GenotypeData, split: Split, *, l1_grid: tuple[float, ...], n_members: int,
-                    training: TrainingSettings, seed: int, filters: int = PAPER_GAMMA.filters,
-                    kernel_size: int = PAPER_GAMMA.kernel_size) -> tuple[pd.DataFrame, pd.DataFrame, float]:
-    """Every baseline and a CNN ensemble on one split, honestly, scoring the test rows once.
+@dataclass(frozen=True)
+class EveryModelFit:
+    """Every model on one split (:func:`fit_every_model`).
 
-    The CNN has `filters` and `kernel_size` fixed; its lambda is the value of `l1_grid`
-    whose single network has the lowest validation MSE (rows carved from the training rows,
-    as in a run), then `n_members` networks with it choose their epochs on those rows and
-    are refitted on every training row.
-
-    Returns
-    -------
-    tuple
-        The metrics table (``model``, ``mse``, ``correlation``, ``slope``, ``seconds``), the
-        test predictions (``observed`` and one column per model) and the chosen lambda.
+    Attributes
+    ----------
+    table
+        Per model: ``model``, ``mse``, ``correlation``, ``slope``, ``seconds`` and ``stack_weight``
+        (the model's weight in the stack; NaN on the stack's own row).
+    predictions
+        The test rows: ``observed`` and one column per model.
+    l1, backbone_l1
+        The lambda the CNN ensemble and the backbone's CNN chose.
+    stack
+        The stack's weights.
     """
-    fits = fit_baselines(data, split, seed=seed)
-    problem = TuningProblem.from_split(data, split, seed=seed)
-    start = time.perf_counter()
-    gamma = Gamma(filters, kernel_size, l1_grid[0])
+
+    table: pd.DataFrame
+    predictions: pd.DataFrame
+    l1: float
+    backbone_l1: float
+    stack: ModelStack
+
+
+def _cnn_with_chosen_l1(problem: TuningProblem, gamma: Gamma, l1_grid: tuple[float, ...], *, n_members: int,
+                        training: TrainingSettings, seed: int) -> tuple[CNNGWPRegressor, float]:
+    """`n_members` refitted CNNs with the lambda of `l1_grid` whose single network validates best."""
     if len(l1_grid) > 1:
         scores = [evaluate_gamma(problem, replace(gamma, l1=v), training, "honest", seed)["validation_mse"]
                   for v in l1_grid]
         gamma = replace(gamma, l1=l1_grid[int(np.argmin(scores))])
-    cnn = fit_cnn(problem, gamma, training, "honest", seed, refit=True, n_members=n_members)
-    predicted = cnn.predict(problem.X_test)
-    cnn_row = {"model": "CNN ensemble", **prediction_metrics(problem.y_test, predicted),
-               "seconds": time.perf_counter() - start}
-    table = pd.concat([fits.table.drop(columns="split"), pd.DataFrame([cnn_row])], ignore_index=True)
-    return table, fits.predictions.assign(**{"CNN ensemble": predicted}), gamma.l1
+    else:
+        gamma = replace(gamma, l1=l1_grid[0])
+    return fit_cnn(problem, gamma, training, "honest", seed, refit=True, n_members=n_members), gamma.l1
+
+
+def fit_every_model(data: GenotypeData, split: Split, *, l1_grid: tuple[float, ...], n_members: int,
+                    training: TrainingSettings, seed: int, filters: int = PAPER_GAMMA.filters,
+                    kernel_size: int = PAPER_GAMMA.kernel_size) -> EveryModelFit:
+    """Every baseline, a CNN ensemble, the backbone model and the stack on one split, honestly; the test rows scored
+    once.
+
+    The CNN has `filters` and `kernel_size` fixed; its lambda is the value of `l1_grid`
+    whose single network has the lowest validation MSE (rows carved from the training rows,
+    as in a run), then `n_members` networks with it choose their epochs on those rows and
+    are refitted on every training row. The backbone model's CNN is chosen and fitted the same
+    way on the out-of-fold residual of :data:`~cnngwp.tuning.combined.BACKBONE_KERNEL`
+    (:func:`cnngwp.tuning.combined.residual_problem`). The stack's weights are fitted on every
+    model's predictions of the validation rows by that model fitted without them
+    (:func:`cnngwp.tuning.combined.held_out_split`).
+    """
+    fits = fit_baselines(data, split, seed=seed)
+    problem = TuningProblem.from_split(data, split, seed=seed)
+    gamma = Gamma(filters, kernel_size, l1_grid[0])
+    options = {"n_members": n_members, "training": training, "seed": seed}
+    rows, test = [], fits.predictions.drop(columns="observed")
+    start = time.perf_counter()
+    held_out = fit_baselines(data, held_out_split(split, problem), seed=seed).predictions.drop(columns="observed")
+    held_out_seconds = time.perf_counter() - start
+
+    start = time.perf_counter()
+    cnn, l1 = _cnn_with_chosen_l1(problem, gamma, l1_grid, **options)
+    test[CNN_ENSEMBLE], held_out[CNN_ENSEMBLE] = cnn.predict(problem.X_test), cnn.validation_predictions_.mean(axis=0)
+    rows.append({"model": CNN_ENSEMBLE, "seconds": time.perf_counter() - start})
+
+    start = time.perf_counter()
+    oof = kernel_out_of_fold(problem, seed=seed)
+    residual = residual_problem(problem, oof, fits.predictions[BACKBONE_KERNEL].to_numpy())
+    top, backbone_l1 = _cnn_with_chosen_l1(residual, gamma, l1_grid, **options)
+    backbone = backbone_name(BACKBONE_KERNEL)
+    test[backbone] = test[BACKBONE_KERNEL] + top.predict(problem.X_test)
+    held_out[backbone] = oof[problem.validation] + top.validation_predictions_.mean(axis=0)
+    rows.append({"model": backbone, "seconds": time.perf_counter() - start})
+
+    stack = fit_stack(held_out, problem)
+    test[STACK] = stack.predict(test)
+    seconds = fits.table.set_index("model")["seconds"]
+    rows.append({"model": STACK, "seconds": float(seconds.sum() + sum(r["seconds"] for r in rows) + held_out_seconds)})
+    table = pd.concat([fits.table.drop(columns="split"), pd.DataFrame(rows)], ignore_index=True)
+    metrics = pd.DataFrame([prediction_metrics(problem.y_test, test[m]) for m in table["model"]])
+    table[metrics.columns] = metrics
+    table["stack_weight"] = table["model"].map(stack.weights)
+    return EveryModelFit(table, pd.concat([fits.predictions[["observed"]], test], axis=1), l1, backbone_l1, stack)
 
 
 def fit_study_dataset(population: Population, dataset: StudyDataset, grid: StudyGrid) -> tuple[pd.DataFrame,
@@ -258,13 +317,13 @@ def fit_study_dataset(population: Population, dataset: StudyDataset, grid: Study
     data = population.trait(grid.trait_config(dataset), seed=dataset.trait_seed)
     realised = realised_variance_components(data)
     data = quality_control(data)[0]
-    table, predictions, l1 = fit_every_model(data, split_by_generation(data), l1_grid=grid.l1_grid,
-                                             n_members=grid.n_members, training=grid.training,
-                                             seed=dataset.trait_seed % 1_000_000)
-    rows = table.assign(dataset=dataset.key, architecture=dataset.architecture, h2=dataset.h2,
-                        replicate=dataset.replicate, h2_realised=realised["h2"],
-                        **{k: realised[k] for k in ("additive", "dominance", "epistatic", "residual")}, cnn_l1=l1)
-    return rows[STUDY_COLUMNS], predictions
+    fit = fit_every_model(data, split_by_generation(data), l1_grid=grid.l1_grid, n_members=grid.n_members,
+                          training=grid.training, seed=dataset.trait_seed % 1_000_000)
+    rows = fit.table.assign(dataset=dataset.key, architecture=dataset.architecture, h2=dataset.h2,
+                            replicate=dataset.replicate, h2_realised=realised["h2"],
+                            **{k: realised[k] for k in ("additive", "dominance", "epistatic", "residual")},
+                            cnn_l1=fit.l1, backbone_l1=fit.backbone_l1)
+    return rows[STUDY_COLUMNS], fit.predictions
 
 
 def _dataset_files(folder: Path, dataset: StudyDataset) -> tuple[Path, Path]:

@@ -10,10 +10,16 @@ phenotype. A run folder holds::
     members/          one .npz per ensemble member (its numbers and its network)
     baselines.csv     GBLUP, GDBLUP, RKHS and BLASSO metrics (baseline_predictions.csv, baseline_effects.csv and
                       baselines/<model>.npz beside it)
+    backbone/         the backbone model's kernel, cross-fitted (kernel_out_of_fold.csv), and its CNN members
+                      (members/), fitted to the kernel's out-of-fold residual
+    held-out/         the baselines fitted without the validation rows and their predictions of them (what the
+                      stack's weights are fitted on, beside the CNNs' own)
     model/            the trained model: cnngwp.load_model(run_dir / "model")
     candidates.csv    the animals without a phenotype: predictions, interval, baselines, rank
-    comparison.csv    every baseline, best single CNN, CNN ensemble on the test rows (run_cnngwp)
-    predictions.csv   observed, ensemble prediction, interval and each member's prediction (run_cnngwp)
+    comparison.csv    every baseline, best single CNN, CNN ensemble, the backbone model and the stack on the test
+                      rows, with each model's stack weight (run_cnngwp)
+    predictions.csv   observed, ensemble prediction, interval, every other model's and each member's prediction
+                      (run_cnngwp)
     summary.json      gamma per replicate, gamma_MA, metrics, counts, seconds
 """
 
@@ -24,6 +30,7 @@ import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from distributed import Client
 
@@ -33,9 +40,20 @@ from cnngwp.data.genotypes import GenotypeData
 from cnngwp.data.splits import Split, all_phenotyped
 from cnngwp.data.store import discard
 from cnngwp.errors import CnngwpInputError
+from cnngwp.models.backbone import backbone_name
 from cnngwp.models.baselines import BASELINE_MODELS
-from cnngwp.models.saved_model import GenomicModel, network_from_archive
+from cnngwp.models.cnn.network import CNN_ENSEMBLE
+from cnngwp.models.saved_model import BackboneNetworks, GenomicModel, network_from_archive
+from cnngwp.models.stack import STACK, ModelStack
 from cnngwp.reports.comparison import BaselineFits, fit_baselines, prediction_metrics
+from cnngwp.tuning.combined import (
+    BACKBONE_FOLDS,
+    BACKBONE_KERNEL,
+    fit_stack,
+    held_out_split,
+    kernel_out_of_fold,
+    residual_problem,
+)
 from cnngwp.tuning.ensemble import ModelAveragedEnsemble, fit_ensemble
 from cnngwp.tuning.problem import OPTIMISTIC, PROBLEM_FOLDER, TuningProblem
 from cnngwp.tuning.search import RunSettings, TuningResult, tune
@@ -46,15 +64,30 @@ __all__ = ["CnngwpRun", "baselines_for_run", "comparison_table", "covariate_desi
 
 @dataclass
 class CnngwpRun:
-    """Everything a finished run produced (`comparison` is None for :func:`fit_model`: nothing is held out)."""
+    """Everything a finished run produced (`comparison` is None for :func:`fit_model`: nothing is held out).
+
+    `backbone` is the backbone model's CNN ensemble (on the kernel's residual; its test predictions are residuals);
+    `stack` is None under the paper protocol, whose CNN validates on the test rows.
+    """
 
     tuning: TuningResult
     ensemble: ModelAveragedEnsemble
     baselines: BaselineFits
+    backbone: ModelAveragedEnsemble
+    stack: ModelStack | None
     model: GenomicModel
     candidates: pd.DataFrame
     summary: dict
     comparison: pd.DataFrame | None = None
+
+    def test_predictions(self) -> pd.DataFrame:
+        """Every model's predictions of the test rows (one column each, by the names the stack uses)."""
+        table = self.baselines.predictions.drop(columns="observed").reset_index(drop=True)
+        table[CNN_ENSEMBLE] = self.ensemble.predict()
+        table[backbone_name(BACKBONE_KERNEL)] = table[BACKBONE_KERNEL] + self.backbone.predict()
+        if self.stack is not None:
+            table[STACK] = self.stack.predict(table)
+        return table
 
 
 def covariate_design(data: GenotypeData, split: Split, covariates: tuple[str, ...] = (),
@@ -94,36 +127,64 @@ def baselines_for_run(data: GenotypeData, split: Split, run_dir: str | Path, *, 
     return fits
 
 
-def comparison_table(baselines: pd.DataFrame, ensemble: ModelAveragedEnsemble, tuning: TuningResult, *,
-                     covariates: CovariateDesign | None = None) -> pd.DataFrame:
-    """Test MSE, correlation, slope and seconds of every baseline, the best single CNN and the ensemble.
+def comparison_table(run: CnngwpRun, *, covariates: CovariateDesign | None = None) -> pd.DataFrame:
+    """Test MSE, correlation, slope, seconds and stack weight of every baseline, the best single CNN, the ensemble,
+    the backbone model and the stack.
 
     The ``covariates`` column names the fixed effects every model had (empty: none).
     The best single CNN is the member with the lowest validation MSE; its seconds are
     its own fit. The ensemble's seconds are the summed fit times of every BO evaluation
-    and every member (task seconds; the wall time is lower when tasks run in parallel).
-    Under the paper protocol the CNN rows say they are optimistic.
+    and every member (task seconds; the wall time is lower when tasks run in parallel); the
+    backbone model's add its kernel's cross-fitting to its members' and the kernel's own fit; the
+    stack's are every model's plus the baselines' fits without the validation rows.
+    ``stack_weight`` is each model's weight in the stack (empty on the stack's row, and for the
+    best single CNN, which the stack does not contain). Under the paper protocol the CNN rows say
+    they are optimistic and there is no stack.
     """
+    ensemble, tuning, backbone = run.ensemble, run.tuning, run.backbone
     best = ensemble.best_member()
     note = OPTIMISTIC if ensemble.protocol == "paper" else ""
-    cnn = pd.DataFrame([
-        {"model": "CNN (best single)", **prediction_metrics(ensemble.y_test, best.test_predictions),
-         "seconds": best.seconds, "note": note},
-        {"model": f"CNN ensemble (S={len(ensemble.members)})", **prediction_metrics(ensemble.y_test, ensemble.predict()),
-         "seconds": float(tuning.evaluations["seconds"].sum()) + sum(m.seconds for m in ensemble.members),
-         "note": note},
-    ])
-    base = baselines.drop(columns=["split"]).assign(note="")
+    y_test, predictions = ensemble.y_test, run.test_predictions()
+    kernel_seconds = float(run.baselines.table.set_index("model").loc[BACKBONE_KERNEL, "seconds"])
+    seconds = {
+        CNN_ENSEMBLE: float(tuning.evaluations["seconds"].sum()) + sum(m.seconds for m in ensemble.members),
+        backbone_name(BACKBONE_KERNEL): run.summary["backbone_cross_fit_seconds"] + kernel_seconds
+        + sum(m.seconds for m in backbone.members),
+    }
+    rows = [{"model": "CNN (best single)", **prediction_metrics(y_test, best.test_predictions),
+             "seconds": best.seconds, "note": note},
+            {"model": f"{CNN_ENSEMBLE} (S={len(ensemble.members)})", **prediction_metrics(y_test, ensemble.predict()),
+             "seconds": seconds[CNN_ENSEMBLE], "note": note},
+            {"model": backbone_name(BACKBONE_KERNEL), "note": note, "seconds": seconds[backbone_name(BACKBONE_KERNEL)],
+             **prediction_metrics(y_test, predictions[backbone_name(BACKBONE_KERNEL)])}]
+    if run.stack is not None:
+        rows.append({"model": STACK, **prediction_metrics(y_test, predictions[STACK]), "note": "",
+                     "seconds": float(run.baselines.table["seconds"].sum()) + sum(seconds.values())
+                     + run.summary["held_out_seconds"]})
+    table = pd.concat([run.baselines.table.drop(columns=["split"]).assign(note=""), pd.DataFrame(rows)],
+                      ignore_index=True)
+    weights = {} if run.stack is None else run.stack.weights
+    table["stack_weight"] = [weights.get(_stack_member(name), np.nan) for name in table["model"]]
     names = ", ".join(covariates.names) if covariates is not None else ""
-    return pd.concat([base, cnn], ignore_index=True).assign(covariates=names)
+    return table.assign(covariates=names)
+
+
+def _stack_member(name: str) -> str:
+    """The stack's name of a comparison row (``CNN ensemble (S=4)`` -> ``CNN ensemble``)."""
+    return CNN_ENSEMBLE if name.startswith(f"{CNN_ENSEMBLE} (") else name
 
 
 def save_trained_model(data: GenotypeData, split: Split, ensemble: ModelAveragedEnsemble, baselines: BaselineFits,
-                       folder: str | Path, *, covariates: CovariateDesign | None, record: dict) -> GenomicModel:
-    """The run's trained model (every member's network, the baselines, the SNPs, the covariate design), saved."""
+                       folder: str | Path, *, covariates: CovariateDesign | None, record: dict,
+                       backbone: ModelAveragedEnsemble | None = None, stack: ModelStack | None = None) -> GenomicModel:
+    """The run's trained model (every member's network, the baselines, the backbone model's networks, the stack's
+    weights, the SNPs, the covariate design), saved."""
+    top = None if backbone is None else BackboneNetworks(
+        BACKBONE_KERNEL, [network_from_archive(m.network) for m in backbone.members],
+        [(m.trait_mean, m.trait_sd) for m in backbone.members])
     model = GenomicModel(snps=data.snps, networks=[network_from_archive(m.network) for m in ensemble.members],
                          target_scaling=[(m.trait_mean, m.trait_sd) for m in ensemble.members],
-                         baselines=baselines.models, covariates=covariates,
+                         baselines=baselines.models, covariates=covariates, backbone=top, stack=stack,
                          record={"trait": data.trait, "data": data.source, "split": split.name,
                                  "n_train": len(split.train), **ensemble.gamma.as_dict(), **record,
                                  "best_epochs": [m.best_epoch for m in ensemble.members]})
@@ -131,9 +192,26 @@ def save_trained_model(data: GenotypeData, split: Split, ensemble: ModelAveraged
     return model
 
 
+def _cross_fitted_kernel(problem: TuningProblem, folder: Path, *, seed: int) -> tuple[np.ndarray, float]:
+    """The backbone kernel's out-of-fold predictions of the training rows and their seconds, computed once per run
+    folder (``backbone/kernel_out_of_fold.csv``)."""
+    path = folder / "kernel_out_of_fold.csv"
+    tie_to_settings(folder / "backbone.json", {"kernel": BACKBONE_KERNEL, "folds": BACKBONE_FOLDS, "seed": seed,
+                                               "problem": problem.name})
+    if path.exists():
+        table = pd.read_csv(path)
+        return table["prediction"].to_numpy(), float(table["seconds"].iloc[0])
+    start = time.perf_counter()
+    oof = kernel_out_of_fold(problem, seed=seed)
+    table = pd.DataFrame({"row": np.arange(len(oof)), "prediction": oof, "seconds": time.perf_counter() - start})
+    atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
+    return oof, float(table["seconds"].iloc[0])
+
+
 def _train(data: GenotypeData, split: Split, run_dir: Path, client: Client, settings: RunSettings, *,
            progress: bool, covariates: CovariateDesign | None) -> CnngwpRun:
-    """Tune, fit the ensemble and the baselines, save the model, predict the split's candidates."""
+    """Tune, fit the ensemble, the baselines, the backbone model and the stack, save the model, predict the split's
+    candidates."""
     run_dir.mkdir(parents=True, exist_ok=True)
     profile, protocol, seed = settings.profile, settings.protocol, settings.seed
     design = None if covariates is None else covariates.to_dict()
@@ -149,12 +227,25 @@ def _train(data: GenotypeData, split: Split, run_dir: Path, client: Client, sett
     ensemble_seconds = time.perf_counter() - start
     discard(run_dir / PROBLEM_FOLDER)  # what the workers read, written by the tuning and kept for the ensemble
     baselines = baselines_for_run(data, split, run_dir, seed=seed, covariates=covariates)
+    oof, cross_fit_seconds = _cross_fitted_kernel(problem, run_dir / "backbone", seed=seed)
+    residual = residual_problem(problem, oof, baselines.predictions[BACKBONE_KERNEL].to_numpy())
+    backbone = fit_ensemble(residual, tuning.gamma, client, run_dir / "backbone", settings, progress=progress)
+    discard(run_dir / "backbone" / PROBLEM_FOLDER)
+    stack, held_out_seconds = None, 0.0
+    if protocol == "honest":  # under the paper protocol the CNNs validate on the test rows: nothing to stack on
+        held = baselines_for_run(data, held_out_split(split, problem), run_dir / "held-out", seed=seed,
+                                 covariates=covariates)
+        held_out = held.predictions.drop(columns="observed").assign(**{
+            CNN_ENSEMBLE: ensemble.validation_prediction(),
+            backbone_name(BACKBONE_KERNEL): oof[problem.validation] + backbone.validation_prediction()})
+        stack, held_out_seconds = fit_stack(held_out, problem), float(held.table["seconds"].sum())
     record = {"protocol": protocol, "validation": problem.validation_rule, "note": tuning.label,
               "profile": profile.name, "seed": seed, "replicates": settings.replicates,
               "n_members": settings.n_members, "refit": profile.training.refits(protocol),
-              "training": asdict(profile.training), "covariates": design}
+              "training": asdict(profile.training), "covariates": design,
+              "backbone_best_epochs": [m.best_epoch for m in backbone.members]}
     model = save_trained_model(data, split, ensemble, baselines, run_dir / "model", covariates=covariates,
-                               record=record)
+                               record=record, backbone=backbone, stack=stack)
     candidates = pd.DataFrame()
     if len(split.candidates):
         candidates = model.predict_table(data.select_samples(split.candidates))[0]
@@ -164,8 +255,10 @@ def _train(data: GenotypeData, split: Split, run_dir: Path, client: Client, sett
                "gamma_per_replicate": tuning.best[["replicate", "filters", "kernel_size", "l1", "validation_mse"]]
                .to_dict(orient="records"),
                "gamma_ma": tuning.gamma.as_dict(), "tuning_task_seconds": float(tuning.evaluations["seconds"].sum()),
-               "tuning_wall_seconds_this_call": tuning.seconds, "ensemble_wall_seconds_this_call": ensemble_seconds}
-    return CnngwpRun(tuning, ensemble, baselines, model, candidates, summary)
+               "tuning_wall_seconds_this_call": tuning.seconds, "ensemble_wall_seconds_this_call": ensemble_seconds,
+               "backbone_cross_fit_seconds": cross_fit_seconds, "held_out_seconds": held_out_seconds,
+               "stack": None if stack is None else stack.to_dict()}
+    return CnngwpRun(tuning, ensemble, baselines, backbone, stack, model, candidates, summary)
 
 
 def _write_summary(run_dir: Path, summary: dict) -> None:
@@ -184,12 +277,13 @@ def run_cnngwp(data: GenotypeData, split: Split, run_dir: str | Path, client: Cl
     """
     run_dir = Path(run_dir)
     run = _train(data, split, run_dir, client, settings, progress=progress, covariates=covariates)
-    ensemble, baselines = run.ensemble, run.baselines
-    comparison = comparison_table(baselines.table, ensemble, run.tuning, covariates=covariates)
+    ensemble = run.ensemble
+    comparison = comparison_table(run, covariates=covariates)
     lower, upper = ensemble.prediction_interval()
+    others = run.test_predictions().drop(columns=CNN_ENSEMBLE)
     predictions = pd.DataFrame({"id": data.samples.index[split.test], "observed": ensemble.y_test,
                                 "prediction": ensemble.predict(), "lower_90": lower, "upper_90": upper,
-                                **{name: baselines.predictions[name].to_numpy() for name in BASELINE_MODELS}})
+                                **{name: others[name].to_numpy() for name in others.columns}})
     for m, row in enumerate(ensemble.member_predictions):
         predictions[f"member_{m:02d}"] = row
     run.summary.update({"ensemble": ensemble.metrics(), "members": ensemble.member_table().to_dict(orient="records"),

@@ -39,7 +39,9 @@ __all__ = ["MemberFit", "ModelAveragedEnsemble", "fit_ensemble", "fit_members"]
 class MemberFit:
     """One ensemble member's results.
 
-    ``seed`` initialised the member's network (the estimator's ``member_seeds_``, :mod:`cnngwp.seeds`).
+    ``seed`` initialised the member's network (the estimator's ``member_seeds_``, :mod:`cnngwp.seeds`);
+    ``validation_predictions`` are its predictions of the validation rows before any refit (rows it was not
+    trained on: what the stack's weights are fitted on; under the paper protocol the test rows).
     """
 
     member: int
@@ -53,6 +55,7 @@ class MemberFit:
     network: bytes
     trait_mean: float
     trait_sd: float
+    validation_predictions: np.ndarray
 
     def save(self, path: Path) -> None:
         """Write atomically as ``.npz``."""
@@ -72,6 +75,7 @@ class MemberFit:
                     network=np.frombuffer(self.network, dtype=np.uint8),
                     trait_mean=self.trait_mean,
                     trait_sd=self.trait_sd,
+                    validation_predictions=self.validation_predictions,
                 )
 
         atomic_write(path, write)
@@ -98,11 +102,12 @@ class MemberFit:
                 f["network"].tobytes(),
                 float(f["trait_mean"]),
                 float(f["trait_sd"]),
+                f["validation_predictions"],
             )
 
 
-#: Version of the member files: 2 holds each member's network and trait scaling.
-MEMBER_FORMAT = 2
+#: Version of the member files: 2 holds each member's network and trait scaling, 3 its validation predictions.
+MEMBER_FORMAT = 3
 
 
 def fit_members(
@@ -138,6 +143,7 @@ def fit_members(
             keras_archive(model.members_[i]),
             model.y_mean_,
             model.y_scale_,
+            model.validation_predictions_[i],
         )
         for i, member in enumerate(members)
     ]
@@ -170,6 +176,11 @@ class ModelAveragedEnsemble:
     def predict(self) -> np.ndarray:
         """Model-averaged test predictions."""
         return self.member_predictions.mean(axis=0)
+
+    def validation_prediction(self) -> np.ndarray:
+        """Model-averaged predictions of the validation rows by the members before any refit (rows they were not
+        trained on)."""
+        return np.mean([m.validation_predictions for m in self.members], axis=0)
 
     def prediction_interval(self, *, level: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
         """Quantiles of the members' predictions: the spread of the averaged model, not of phenotypes."""

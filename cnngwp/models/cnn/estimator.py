@@ -82,6 +82,10 @@ class CNNGWPRegressor(RegressorMixin, BaseEstimator):
         Per member: epoch, train MSE, validation MSE (in the trait's units).
     best_epochs_ : list of int
         Per member: the 1-based epoch with the lowest validation MSE.
+    validation_predictions_ : numpy.ndarray
+        Per member (rows) the predictions of the validation rows, in the trait's units, by the
+        network at its best epoch before any refit: predictions of rows it was not trained on
+        (what a stack's weights are fitted on; the epoch was chosen on those rows).
     engine_, refitted_ : str, bool
         The engine that trained the members; whether they were refitted on all training rows.
     scaler_, covariate_scaler_ : Standardizer
@@ -138,6 +142,8 @@ class CNNGWPRegressor(RegressorMixin, BaseEstimator):
         self.history_ = [pd.DataFrame({"epoch": np.arange(1, len(t.train) + 1), "train_mse": t.train * fit_scale**2,
                                        "validation_mse": t.validation * fit_scale**2}) for t in trained]
         self.best_epochs_ = [t.best_epoch for t in trained]
+        self.validation_predictions_ = network_predictions([t.model for t in trained], NetworkInputs(X_val, C_val),
+                                                           [(self.y_mean_, self.y_scale_)] * len(trained))
         self.refitted_ = bool(self.refit and validation_data is None)
         if self.refitted_:
             run = self._training_run(X, y, C, np.arange(len(y)))

@@ -18,6 +18,7 @@ from cnngwp.data.genotypes import MISSING, Standardizer, as_genotype_codes
 from cnngwp.errors import CnngwpInputError
 
 __all__ = [
+    "CNN_ENSEMBLE",
     "TARGET_SD",
     "MemberDense",
     "NetworkInputs",
@@ -40,6 +41,8 @@ __all__ = [
 
 #: The networks fit the trait rescaled to mean 0 and this standard deviation.
 TARGET_SD = 10.0
+#: How comparisons name the model-averaged CNN ensemble (a run's table adds its size: ``CNN ensemble (S=4)``).
+CNN_ENSEMBLE = "CNN ensemble"
 
 
 def glorot_limit(fan_in: int, fan_out: int) -> float:

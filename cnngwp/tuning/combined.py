@@ -1,0 +1,63 @@
+"""The models that combine the CNN with the kernel models, on a run's rows: the backbone model and the stack.
+
+Both are honest in the same way as the CNN: nothing they fit reads the test rows.
+
+- **The kernel backbone** (:class:`cnngwp.models.backbone.KernelBackboneCNN`): the kernel's
+  out-of-fold predictions of the training rows (:func:`kernel_out_of_fold`, :func:`residual_problem`) turn a run's
+  :class:`~cnngwp.tuning.problem.TuningProblem` into the same problem on the kernel's
+  residual, which the CNN (or an ensemble of CNNs, on Dask) then fits like any other.
+- **The stack** (:mod:`cnngwp.models.stack`): its weights are fitted on every model's
+  predictions of the run's validation rows (the youngest training generation, the rows the CNN
+  tunes on; else the CNN's random validation fraction) by that model fitted on the other
+  training rows (:func:`held_out_split`): the baselines refitted without the validation rows,
+  each CNN at its best epoch before its refit, the backbone's kernel out of fold.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+
+from cnngwp.data.splits import Split
+from cnngwp.models.backbone import out_of_fold_predictions
+from cnngwp.models.baselines import baseline_models
+from cnngwp.models.stack import ModelStack
+from cnngwp.tuning.problem import TuningProblem
+
+__all__ = ["BACKBONE_FOLDS", "BACKBONE_KERNEL", "fit_stack", "held_out_split", "kernel_out_of_fold",
+           "residual_problem"]
+
+#: The backbone's kernel model (a baseline's name) and the folds its training rows are cross-fitted in.
+BACKBONE_KERNEL = "GDBLUP"
+BACKBONE_FOLDS = 5
+
+
+def held_out_split(split: Split, problem: TuningProblem) -> Split:
+    """The training rows of `split` divided as the CNN tunes: its fit rows train, its validation rows are held out."""
+    return Split(split.train[problem.fit_rows], split.train[problem.validation], f"{split.name} held-out")
+
+
+def kernel_out_of_fold(problem: TuningProblem, *, seed: int, kernel: str = BACKBONE_KERNEL) -> np.ndarray:
+    """The training rows' predictions by `kernel` (a baseline's name) cross-fitted in :data:`BACKBONE_FOLDS` folds."""
+    return out_of_fold_predictions(baseline_models(seed=seed)[kernel], problem.X_train, problem.y_train,
+                                   covariates=problem.C_train, n_folds=BACKBONE_FOLDS, seed=seed)
+
+
+def residual_problem(problem: TuningProblem, out_of_fold: np.ndarray, kernel_test: np.ndarray, *,
+                     kernel: str = BACKBONE_KERNEL) -> TuningProblem:
+    """`problem` on the kernel's residual: training rows ``y - out_of_fold``, test rows ``y - kernel_test``.
+
+    `out_of_fold` is :func:`kernel_out_of_fold`; `kernel_test` the test rows' prediction of the
+    kernel fitted on every training row. Fixed-effect covariates enter the kernel only, so the
+    residual problem has none.
+    """
+    return replace(problem, y_train=problem.y_train - out_of_fold, y_test=problem.y_test - kernel_test,
+                   C_train=None, C_test=None, name=f"{problem.name} residual of {kernel}")
+
+
+def fit_stack(held_out: pd.DataFrame, problem: TuningProblem) -> ModelStack:
+    """The stack's weights on `held_out` (one column per model: its predictions of `problem`'s validation rows)."""
+    return ModelStack.fit(held_out, problem.y_train[problem.validation], rule=problem.validation_rule)
+
