@@ -1,0 +1,92 @@
+"""The backbone model and the stack through a whole run: nothing reads the test rows, the saved model predicts as the
+run did, the cross-fitted kernel never sees a row's own phenotype."""
+
+from dataclasses import replace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from cnngwp.data.splits import split_by_generation
+from cnngwp.models.backbone import KernelBackboneCNN, out_of_fold_predictions
+from cnngwp.models.baselines import GBLUP
+from cnngwp.models.cnn.estimator import CNNGWPRegressor
+from cnngwp.models.saved_model import load_model
+from cnngwp.models.stack import STACK
+from cnngwp.runs.parallel import IN_PROCESS, open_client
+from cnngwp.runs.workflow import run_cnngwp
+from cnngwp.tuning.problem import PROFILES
+from cnngwp.tuning.search import SEARCH_SPACES, RunSettings
+
+SMOKE_RUN = RunSettings(SEARCH_SPACES["qtlmas2010"], PROFILES["smoke"], replicates=1, n_members=2)
+
+
+def _fitted_state(run) -> dict:
+    """Everything the new models fitted: stack weights, every epoch, variance components, out-of-fold predictions."""
+    return {"stack": run.stack.weights, "epochs": [m.best_epoch for m in run.ensemble.members],
+            "backbone_epochs": [m.best_epoch for m in run.backbone.members],
+            "backbone_validation": np.concatenate([m.validation_predictions for m in run.backbone.members]),
+            "variances": {name: model.variance_components() for name, model in run.baselines.models.items()
+                          if name != "BLASSO"}}
+
+
+@pytest.fixture(scope="module")
+def two_runs(small_sim, tmp_path_factory):
+    """The same run twice, the second with every test phenotype changed."""
+    split = split_by_generation(small_sim)
+    samples = small_sim.samples.copy()
+    samples.iloc[split.test, samples.columns.get_loc(small_sim.trait)] += np.linspace(-30, 50, len(split.test))
+    changed = replace(small_sim, samples=samples)
+    folders = [tmp_path_factory.mktemp("run"), tmp_path_factory.mktemp("changed")]
+    with open_client(IN_PROCESS) as client:
+        runs = [run_cnngwp(data, split, folder, client, SMOKE_RUN, progress=False)
+                for folder, data in zip(folders, (small_sim, changed), strict=True)]
+    return split, runs, folders[0]
+
+
+def test_changing_the_test_phenotypes_changes_nothing_the_new_models_fitted(two_runs):
+    _, (run, changed), _ = two_runs
+    first, second = _fitted_state(run), _fitted_state(changed)
+    assert first["stack"] == second["stack"] and first["epochs"] == second["epochs"]
+    assert first["backbone_epochs"] == second["backbone_epochs"] and first["variances"] == second["variances"]
+    np.testing.assert_array_equal(first["backbone_validation"], second["backbone_validation"])
+    np.testing.assert_array_equal(run.test_predictions().to_numpy(), changed.test_predictions().to_numpy())
+    assert run.comparison.set_index("model").loc[STACK, "mse"] != changed.comparison.set_index("model").loc[STACK, "mse"]
+
+
+def test_the_run_reports_the_stack_weights_and_its_saved_model_predicts_as_the_run(two_runs, small_sim):
+    split, (run, _), folder = two_runs
+    weights = run.comparison.set_index("model")["stack_weight"]
+    assert weights.drop(["CNN (best single)", STACK]).sum() == pytest.approx(1.0)
+    assert weights.drop(["CNN (best single)", STACK]).min() >= 0
+    assert run.stack.rule == "the youngest training generation (4)"
+    loaded = load_model(folder / "model")
+    models = loaded.predict_models(small_sim.select_samples(split.test))
+    expected = run.test_predictions()
+    assert sorted(models.columns) == sorted(expected.columns)
+    for name in expected.columns:
+        np.testing.assert_allclose(models[name], expected[name], rtol=1e-5, atol=1e-4)
+    predictions = pd.read_csv(folder / "predictions.csv")
+    np.testing.assert_allclose(predictions[STACK], expected[STACK])
+
+
+def test_a_rows_out_of_fold_prediction_never_reads_its_own_phenotype(small_sim):
+    X, y = small_sim.genotypes, small_sim.y.copy()
+    before = out_of_fold_predictions(GBLUP(), X, y, n_folds=4, seed=2)
+    y[7] += 1000.0
+    after = out_of_fold_predictions(GBLUP(), X, y, n_folds=4, seed=2)
+    assert after[7] == pytest.approx(before[7], rel=1e-12)
+    assert np.abs(after - before).max() > 1  # the other folds' fits did read it
+    with pytest.raises(ValueError, match="n_folds"):
+        out_of_fold_predictions(GBLUP(), X, y, n_folds=1)
+
+
+def test_the_backbone_estimator_predicts_its_kernel_plus_its_cnn(small_sim):
+    split = split_by_generation(small_sim)
+    X, y, generations = small_sim.genotypes[split.train], small_sim.y[split.train], small_sim.generations[split.train]
+    cnn = CNNGWPRegressor(filters=4, kernel_size=5, l1=0.3, learning_rate=2e-3, epochs=4, patience=None, refit=True)
+    model = KernelBackboneCNN(kernel=GBLUP(), cnn=cnn, n_folds=3, seed=1).fit(X, y, generations=generations)
+    np.testing.assert_allclose(model.kernel_oof_, out_of_fold_predictions(GBLUP(), X, y, n_folds=3, seed=1))
+    X_test = small_sim.genotypes[split.test]
+    np.testing.assert_allclose(model.predict(X_test), GBLUP().fit(X, y).predict(X_test) + model.cnn_.predict(X_test))
+    assert model.cnn_.refitted_ and model.cnn_.y_mean_ == pytest.approx((y - model.kernel_oof_).mean())
