@@ -64,6 +64,9 @@ PUBLIC_MODULES = {
     "cnngwp.errors": (
         "CnngwpInputError",
     ),
+    "cnngwp.models.backbone": (
+        "KernelBackboneCNN", "backbone_name", "out_of_fold_predictions",
+    ),
     "cnngwp.models.baselines": (
         "BASELINE_MODELS", "BayesianLasso", "GBLUP", "GDBLUP", "ITERATIVE_FROM", "RKHS", "RidgeBLUP",
         "baseline_models", "reml_variance_ratio",
@@ -79,7 +82,8 @@ PUBLIC_MODULES = {
         "train_epoch",
     ),
     "cnngwp.models.cnn.network": (
-        "MemberDense", "NetworkInputs", "NetworkSpec", "StandardizeColumns", "StandardizeGenotypes", "TARGET_SD",
+        "CNN_ENSEMBLE", "MemberDense", "NetworkInputs", "NetworkSpec", "StandardizeColumns", "StandardizeGenotypes",
+        "TARGET_SD",
         "build_cnngwp", "feature_maps", "glorot_limit", "map_weights", "member_interval", "member_weights",
         "model_summary", "network_predictions", "network_with_weights", "output_weights", "set_fixed_effect_start",
         "snp_weight_summary",
@@ -97,8 +101,11 @@ PUBLIC_MODULES = {
         "nystrom_factor",
     ),
     "cnngwp.models.saved_model": (
-        "GenomicModel", "MAX_MISSING_SNPS", "MODEL_FORMAT", "SnpAlignment", "align_snps", "keras_archive",
-        "load_model", "network_from_archive", "save_network",
+        "BackboneNetworks", "GenomicModel", "MAX_MISSING_SNPS", "MODEL_FORMAT", "SnpAlignment", "align_snps",
+        "keras_archive", "load_model", "network_from_archive", "save_network",
+    ),
+    "cnngwp.models.stack": (
+        "STACK", "ModelStack", "simplex_weights",
     ),
     "cnngwp.reports.book": (
         "book_inputs", "build_book", "headline_markdown", "headline_sentence", "write_headline",
@@ -118,8 +125,8 @@ PUBLIC_MODULES = {
         "verdict_markdown",
     ),
     "cnngwp.reports.tables": (
-        "bootstrap_mse_difference", "collect_comparisons", "paired_differences", "read_comparison", "run_counts",
-        "shown", "table2",
+        "CNN_BASED_MODELS", "MODEL_ORDER", "PREDICTION_COLUMNS", "bootstrap_mse_difference", "collect_comparisons",
+        "paired_differences", "read_comparison", "run_counts", "shown", "stack_from_summary", "table2",
     ),
     "cnngwp.runs.notebooks": (
         "DEFAULT_PARAMETERS", "NOTEBOOKS", "NOTEBOOK_DIR", "NotebookError", "NotebookSettings", "RunContext",
@@ -130,7 +137,8 @@ PUBLIC_MODULES = {
         "IN_PROCESS", "open_client", "worker_environment",
     ),
     "cnngwp.runs.study": (
-        "GRIDS", "STUDY_COLUMNS", "StudyContext", "StudyDataset", "StudyGrid", "fit_every_model", "fit_study_dataset",
+        "EveryModelFit", "GRIDS", "STUDY_COLUMNS", "StudyContext", "StudyDataset", "StudyGrid", "fit_every_model",
+        "fit_study_dataset",
         "run_study", "study_context", "study_folder",
     ),
     "cnngwp.runs.workflow": (
@@ -140,6 +148,9 @@ PUBLIC_MODULES = {
     "cnngwp.seeds": (
         "ENSEMBLE_BRANCH", "ensemble_chunk_seed", "evaluation_seed", "member_seeds", "optimizer_seed",
         "seed_frameworks", "seed_from",
+    ),
+    "cnngwp.tuning.combined": (
+        "BACKBONE_FOLDS", "BACKBONE_KERNEL", "fit_stack", "held_out_split", "kernel_out_of_fold", "residual_problem",
     ),
     "cnngwp.tuning.ensemble": (
         "MemberFit", "ModelAveragedEnsemble", "fit_ensemble", "fit_members",

@@ -14,15 +14,33 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from cnngwp.models.backbone import backbone_name
 from cnngwp.models.baselines import BASELINE_MODELS
+from cnngwp.models.cnn.network import CNN_ENSEMBLE
+from cnngwp.models.stack import STACK, ModelStack
+from cnngwp.tuning.combined import BACKBONE_KERNEL
 
-__all__ = ["bootstrap_mse_difference", "collect_comparisons", "paired_differences", "read_comparison", "run_counts",
-           "shown", "table2"]
+__all__ = [
+    "CNN_BASED_MODELS",
+    "MODEL_ORDER",
+    "PREDICTION_COLUMNS",
+    "bootstrap_mse_difference",
+    "collect_comparisons",
+    "paired_differences",
+    "read_comparison",
+    "run_counts",
+    "shown",
+    "stack_from_summary",
+    "table2",
+]
 
+#: The models that contain a CNN and that predictions.csv has a column for.
+CNN_BASED_MODELS = (CNN_ENSEMBLE, backbone_name(BACKBONE_KERNEL), STACK)
 #: predictions.csv column of each model.
-PREDICTION_COLUMNS = {**{name: name for name in BASELINE_MODELS}, "CNN ensemble": "prediction"}
-#: The order of the models in tables: the baselines, then the CNNs.
-MODEL_ORDER = (*BASELINE_MODELS, "CNN (best single)", "CNN ensemble")
+PREDICTION_COLUMNS = {**{name: name for name in BASELINE_MODELS}, CNN_ENSEMBLE: "prediction",
+                      **{name: name for name in CNN_BASED_MODELS[1:]}}
+#: The order of the models in tables: the baselines, then the CNNs, the backbone model and the stack.
+MODEL_ORDER = (*BASELINE_MODELS, "CNN (best single)", *CNN_BASED_MODELS)
 
 
 def shown(table: pd.DataFrame, *, precision: int = 3):
@@ -40,7 +58,8 @@ def _run_folders(runs_root: str | os.PathLike) -> list[tuple[str, int, Path]]:
     return found
 
 
-COLUMNS = ["dataset", "fold", "profile", "model", "mse", "correlation", "slope", "seconds", "note", "covariates"]
+COLUMNS = ["dataset", "fold", "profile", "model", "mse", "correlation", "slope", "seconds", "stack_weight", "note",
+           "covariates"]
 
 
 def _profile(folder: Path) -> str:
@@ -54,7 +73,15 @@ def read_comparison(run_dir: str | os.PathLike) -> pd.DataFrame:
     table = pd.read_csv(Path(run_dir) / "comparison.csv", dtype={"note": str, "covariates": str})
     if "covariates" not in table.columns:
         table["covariates"] = ""
+    if "stack_weight" not in table.columns:  # run folders made before the stack
+        table["stack_weight"] = np.nan
     return table.fillna({"note": "", "covariates": ""})
+
+
+def stack_from_summary(run_dir: str | os.PathLike) -> ModelStack | None:
+    """The stack of a finished run (its ``summary.json``), or None (the paper protocol, or a run made before it)."""
+    record = json.loads((Path(run_dir) / "summary.json").read_text()).get("stack")
+    return None if record is None else ModelStack.from_dict(record)
 
 
 def collect_comparisons(runs_root: str | os.PathLike) -> pd.DataFrame:
@@ -81,7 +108,8 @@ def run_counts(runs_root: str | os.PathLike) -> pd.DataFrame:
 
 
 def table2(comparisons: pd.DataFrame) -> pd.DataFrame:
-    """Per data set and model: profile, folds, mean (and SD over folds) of test MSE, mean correlation, slope, seconds.
+    """Per data set and model: profile, folds, mean (and SD over folds) of test MSE, mean correlation, slope, seconds
+    and stack weight.
 
     ``mse_sd`` is empty (``""``) for a data set with one split, where there is no SD over folds.
     """
@@ -97,6 +125,7 @@ def table2(comparisons: pd.DataFrame) -> pd.DataFrame:
         correlation=("correlation", "mean"),
         slope=("slope", "mean"),
         seconds=("seconds", "mean"),
+        stack_weight=("stack_weight", "mean"),
         covariates=("covariates", "first"),
         note=("note", "first"),
     ).reset_index()

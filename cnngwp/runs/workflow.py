@@ -174,19 +174,18 @@ def _stack_member(name: str) -> str:
     return CNN_ENSEMBLE if name.startswith(f"{CNN_ENSEMBLE} (") else name
 
 
-def save_trained_model(data: GenotypeData, split: Split, ensemble: ModelAveragedEnsemble, baselines: BaselineFits,
+def save_trained_model(data: GenotypeData, ensemble: ModelAveragedEnsemble, baselines: BaselineFits,
                        folder: str | Path, *, covariates: CovariateDesign | None, record: dict,
                        backbone: ModelAveragedEnsemble | None = None, stack: ModelStack | None = None) -> GenomicModel:
     """The run's trained model (every member's network, the baselines, the backbone model's networks, the stack's
-    weights, the SNPs, the covariate design), saved."""
+    weights, the SNPs, the covariate design), saved; `record` (what it was trained with) names the split."""
     top = None if backbone is None else BackboneNetworks(
         BACKBONE_KERNEL, [network_from_archive(m.network) for m in backbone.members],
         [(m.trait_mean, m.trait_sd) for m in backbone.members])
     model = GenomicModel(snps=data.snps, networks=[network_from_archive(m.network) for m in ensemble.members],
                          target_scaling=[(m.trait_mean, m.trait_sd) for m in ensemble.members],
                          baselines=baselines.models, covariates=covariates, backbone=top, stack=stack,
-                         record={"trait": data.trait, "data": data.source, "split": split.name,
-                                 "n_train": len(split.train), **ensemble.gamma.as_dict(), **record,
+                         record={"trait": data.trait, "data": data.source, **ensemble.gamma.as_dict(), **record,
                                  "best_epochs": [m.best_epoch for m in ensemble.members]})
     model.save(folder)
     return model
@@ -244,8 +243,9 @@ def _train(data: GenotypeData, split: Split, run_dir: Path, client: Client, sett
               "n_members": settings.n_members, "refit": profile.training.refits(protocol),
               "training": asdict(profile.training), "covariates": design,
               "backbone_best_epochs": [m.best_epoch for m in backbone.members]}
-    model = save_trained_model(data, split, ensemble, baselines, run_dir / "model", covariates=covariates,
-                               record=record, backbone=backbone, stack=stack)
+    model = save_trained_model(data, ensemble, baselines, run_dir / "model", covariates=covariates,
+                               record={"split": split.name, "n_train": len(split.train), **record},
+                               backbone=backbone, stack=stack)
     candidates = pd.DataFrame()
     if len(split.candidates):
         candidates = model.predict_table(data.select_samples(split.candidates))[0]

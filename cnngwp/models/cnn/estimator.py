@@ -83,9 +83,7 @@ class CNNGWPRegressor(RegressorMixin, BaseEstimator):
     best_epochs_ : list of int
         Per member: the 1-based epoch with the lowest validation MSE.
     validation_predictions_ : numpy.ndarray
-        Per member (rows) the predictions of the validation rows, in the trait's units, by the
-        network at its best epoch before any refit: predictions of rows it was not trained on
-        (what a stack's weights are fitted on; the epoch was chosen on those rows).
+        Per member (rows), its predictions of the validation rows at its best epoch, before any refit.
     engine_, refitted_ : str, bool
         The engine that trained the members; whether they were refitted on all training rows.
     scaler_, covariate_scaler_ : Standardizer
@@ -142,8 +140,7 @@ class CNNGWPRegressor(RegressorMixin, BaseEstimator):
         self.history_ = [pd.DataFrame({"epoch": np.arange(1, len(t.train) + 1), "train_mse": t.train * fit_scale**2,
                                        "validation_mse": t.validation * fit_scale**2}) for t in trained]
         self.best_epochs_ = [t.best_epoch for t in trained]
-        self.validation_predictions_ = network_predictions([t.model for t in trained], NetworkInputs(X_val, C_val),
-                                                           [(self.y_mean_, self.y_scale_)] * len(trained))
+        self.validation_predictions_ = _trait_predictions(self, [t.model for t in trained], NetworkInputs(X_val, C_val))
         self.refitted_ = bool(self.refit and validation_data is None)
         if self.refitted_:
             run = self._training_run(X, y, C, np.arange(len(y)))
@@ -176,8 +173,7 @@ class CNNGWPRegressor(RegressorMixin, BaseEstimator):
         check_is_fitted(self, "members_")
         X = as_genotype_codes(validate_data(self, X, dtype="numeric", reset=False), "X")
         C = as_covariate_matrix(covariates, len(X), fitted=self.n_covariates_)
-        inputs = NetworkInputs(X, C if self.n_covariates_ else None)
-        return network_predictions(self.members_, inputs, [(self.y_mean_, self.y_scale_)] * len(self.members_))
+        return _trait_predictions(self, self.members_, NetworkInputs(X, C if self.n_covariates_ else None))
 
     def predict(self, X, *, covariates=None) -> np.ndarray:
         """Ensemble mean prediction."""
@@ -197,6 +193,11 @@ class CNNGWPRegressor(RegressorMixin, BaseEstimator):
         check_is_fitted(self, "members_")
         return map_weights(np.mean([output_weights(m) for m in self.members_], axis=0), self.n_features_in_,
                            self.filters)
+
+
+def _trait_predictions(model: CNNGWPRegressor, networks: list, inputs: NetworkInputs) -> np.ndarray:
+    """Each of `networks`' predictions of `inputs` in the trait's units (`model`'s trait scaling), shape (S, n)."""
+    return network_predictions(networks, inputs, [(model.y_mean_, model.y_scale_)] * len(networks))
 
 
 def _validation_part(model: CNNGWPRegressor, X, y, C, generations, validation_rows, validation_data):
