@@ -58,7 +58,9 @@ def test_a_killed_study_resumes_without_repeating_a_finished_data_set(tmp_path, 
             if p.parent.name in finished} == finished
     assert len(table) == 7 * len(SMOKE.datasets()) and np.isfinite(table["mse"]).all()
     assert pd.read_csv(folder / "study.csv").equals(table)
-    assert set(table["cnn_l1"]) == {0.5}
+    assert set(table["cnn_l1"]) == {0.5} and set(table["backbone_l1"]) == {0.5}
+    weights = table.dropna(subset=["stack_weight"]).groupby("dataset")["stack_weight"]
+    assert np.allclose(weights.sum(), 1.0) and (weights.min() >= 0).all() and weights.size().eq(6).all()
     with open_client(IN_PROCESS) as client, pytest.raises(CnngwpInputError, match="grid.json"):
         run_study(replace(SMOKE, n_members=2), tmp_path, client, progress=False)
 
@@ -78,7 +80,7 @@ def _synthetic_study():
                              "correlation": 0.5, "slope": 1.0, "seconds": 1.0, "h2_realised": 0.31,
                              "additive": 20.0, "dominance": 10.0 if architecture == "dominance" else 0.0,
                              "epistatic": 10.0 if architecture == "epistatic" else 0.0, "residual": 70.0,
-                             "cnn_l1": 0.5})
+                             "cnn_l1": 0.5, "backbone_l1": 1.5})
     return pd.DataFrame(rows)
 
 
@@ -108,3 +110,4 @@ def test_relative_mse_and_verdicts_come_from_the_numbers():
     components = scenario_components(study).set_index("architecture")
     assert components.loc["dominance", "dominance_share"] == pytest.approx(1 / 3)
     assert components.loc["epistatic", "non_additive_share"] == pytest.approx(1 / 3)
+    assert components.loc["epistatic", "backbone_l1"] == "1.5, 1.5, 1.5"

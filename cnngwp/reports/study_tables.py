@@ -69,9 +69,13 @@ def relative_mse_table(relative: pd.DataFrame, *, reference: str = "GBLUP") -> p
     return wide.rename(columns={"h2": "h²"})
 
 
+def _listed(values: pd.Series) -> str:
+    return ", ".join(f"{x:g}" for x in values)
+
+
 def scenario_components(study: pd.DataFrame) -> pd.DataFrame:
     """Per scenario: the realised heritability and the dominance and epistatic shares of the genetic variance
-    in the training generations, averaged over replicates."""
+    in the training generations, averaged over replicates, and the lambdas the CNNs chose per replicate."""
     per_dataset = study.drop_duplicates("dataset").assign(
         genetic=lambda t: t["additive"] + t["dominance"] + t["epistatic"],
         dominance_share=lambda t: (t["dominance"] / t["genetic"]).clip(lower=0.0),  # a least-squares remainder
@@ -79,7 +83,7 @@ def scenario_components(study: pd.DataFrame) -> pd.DataFrame:
     table = per_dataset.groupby(_SCENARIO, sort=False).agg(
         replicates=("dataset", "size"), h2_realised=("h2_realised", "mean"),
         dominance_share=("dominance_share", "mean"), epistatic_share=("epistatic_share", "mean"),
-        cnn_l1=("cnn_l1", lambda v: ", ".join(f"{x:g}" for x in v))).reset_index()
+        cnn_l1=("cnn_l1", _listed), backbone_l1=("backbone_l1", _listed)).reset_index()
     table["non_additive_share"] = table["dominance_share"] + table["epistatic_share"]
     return _scenario_order(table).reset_index(drop=True)
 
