@@ -1,6 +1,6 @@
 """Every model on the default simulation and the mice folds: `python benchmarks/bench_models.py [--datasets ...]`.
 
-Models (:func:`cnngwp.runs.study.fit_every_model`): GBLUP, GDBLUP, RKHS, the Bayesian LASSO,
+Models (:func:`cnngwp.runs.study.fit_every_model`): GBLUP, GDBLUP, EGBLUP, RKHS, the Bayesian LASSO,
 a CNN ensemble, the backbone model (GDBLUP + a CNN fitted to its out-of-fold residual) and the
 stack of all of them (weights fitted on held-out predictions of the validation rows), each fitted
 on the training rows and scoring the test rows once.
@@ -16,8 +16,9 @@ Data:
   per fold among 0.5, 1.5 and 4.5 (the paper's bounds for that trait were 0.5-5) on a seeded
   random 20 % of the training rows, 4 refitted members.
 
-Prints each split's test MSE per model with the stack's weights, the mice per-fold table and
-means, each model's ratio to GBLUP and to the best kernel model (GBLUP, GDBLUP, RKHS; mice: mean
+Prints each split's test MSE per model with the stack's weights (the mice folds have no stack:
+:func:`cnngwp.tuning.combined.why_no_stack`), the mice per-fold table and
+means, each model's ratio to GBLUP and to the best kernel model (GBLUP, GDBLUP, EGBLUP, RKHS; mice: mean
 ratio with the paired t interval over folds), and a last line
 ``best_cnn_based_over_best_kernel_default=<r> best_cnn_based_over_best_kernel_mice=<r>``: the
 best of the CNN-based models (CNN ensemble, backbone, stack) over the best kernel model.
@@ -50,7 +51,8 @@ CNN_BASED = (CNN_ENSEMBLE, backbone_name(BACKBONE_KERNEL), STACK)
 
 def _fit(data, split, **options) -> pd.DataFrame:
     fit = fit_every_model(data, split, n_members=4, training=PROFILES["quick"].training, seed=1, **options)
-    print(f"{split.name} (CNN lambda {fit.l1:g}, backbone lambda {fit.backbone_l1:g}; stack {fit.stack.describe()}): "
+    stack = "no stack" if fit.stack is None else f"stack {fit.stack.describe()}"
+    print(f"{split.name} (CNN lambda {fit.l1:g}, backbone lambda {fit.backbone_l1:g}; {stack}): "
           + ", ".join(f"{r.model} {r.mse:.4f} ({r.seconds:.0f} s)" for r in fit.table.itertuples()), flush=True)
     return fit.table
 
@@ -60,7 +62,7 @@ def _ratios(means: pd.Series) -> float:
     kernel = means[list(KERNELS)].idxmin()
     for model, mse in means.items():
         print(f"  {model}: {mse:.4f}, ratio to GBLUP {mse / means['GBLUP']:.3f}, to {kernel} {mse / means[kernel]:.3f}")
-    return float(means[list(CNN_BASED)].min() / means[kernel])
+    return float(means[[m for m in CNN_BASED if m in means]].min() / means[kernel])
 
 
 def default_split() -> float:
@@ -81,8 +83,6 @@ def mice(folds: list[int]) -> float:
     wide = results.pivot(index="fold", columns="model", values="mse")[list(results["model"].unique())]
     print("\nmice, test MSE per fold and mean:\n"
           + pd.concat([wide, wide.mean().to_frame("mean").T]).round(4).to_string())
-    weights = results.pivot(index="fold", columns="model", values="stack_weight").drop(columns=STACK)
-    print("mice, stack weights per fold:\n" + weights[list(wide.columns.drop(STACK))].round(2).to_string())
     for model in wide.columns:
         ratio = wide[model] / wide["GBLUP"]
         half = (stats.t.ppf(0.975, len(ratio) - 1) * ratio.std(ddof=1) / np.sqrt(len(ratio))

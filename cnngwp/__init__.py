@@ -68,7 +68,7 @@ PUBLIC_MODULES = {
         "KernelBackboneCNN", "backbone_name", "out_of_fold_predictions",
     ),
     "cnngwp.models.baselines": (
-        "BASELINE_MODELS", "BayesianLasso", "GBLUP", "GDBLUP", "ITERATIVE_FROM", "RKHS", "RidgeBLUP",
+        "BASELINE_MODELS", "BayesianLasso", "EGBLUP", "GBLUP", "GDBLUP", "ITERATIVE_FROM", "RKHS", "RidgeBLUP",
         "baseline_models", "reml_variance_ratio",
     ),
     "cnngwp.models.cnn.device": (
@@ -126,7 +126,7 @@ PUBLIC_MODULES = {
     ),
     "cnngwp.reports.tables": (
         "CNN_BASED_MODELS", "MODEL_ORDER", "PREDICTION_COLUMNS", "bootstrap_mse_difference", "collect_comparisons",
-        "paired_differences", "read_comparison", "run_counts", "shown", "stack_from_summary", "table2",
+        "paired_differences", "read_comparison", "run_counts", "shown", "stack_sentence", "table2",
     ),
     "cnngwp.runs.notebooks": (
         "DEFAULT_PARAMETERS", "NOTEBOOKS", "NOTEBOOK_DIR", "NotebookError", "NotebookSettings", "RunContext",

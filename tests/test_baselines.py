@@ -2,14 +2,14 @@ import numpy as np
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from cnngwp.models.baselines import GBLUP, GDBLUP, RKHS, BayesianLasso, RidgeBLUP, reml_variance_ratio
+from cnngwp.models.baselines import EGBLUP, GBLUP, GDBLUP, RKHS, BayesianLasso, RidgeBLUP, reml_variance_ratio
 from tests.reference import direct_reml
 from tests.test_kernels import additive_dominance_trait
 
 
 # GDBLUP is left out: scikit-learn's checks feed arbitrary real numbers, and its dominance coding needs genotype
 # codes or dosages between 0 and 2 (test_gdblup_rejects_values_outside_0_to_2).
-@parametrize_with_checks([GBLUP(), RidgeBLUP(), RKHS(), BayesianLasso(n_iter=300, burn_in=100)])
+@parametrize_with_checks([GBLUP(), RidgeBLUP(), EGBLUP(), RKHS(), BayesianLasso(n_iter=300, burn_in=100)])
 def test_scikit_learn_contract(estimator, check):
     check(estimator)
 
@@ -167,8 +167,9 @@ def test_rkhs_shares_the_variance_among_bandwidths_and_predicts():
         RKHS(bandwidths=(0.0, 1.0)).fit(X, y)
 
 
-@pytest.mark.parametrize("model", [GBLUP(), GDBLUP(), RKHS(), BayesianLasso(n_iter=200, burn_in=50)],
-                         ids=["GBLUP", "GDBLUP", "RKHS", "BLASSO"])
+@pytest.mark.parametrize("model", [GBLUP(), GDBLUP(), EGBLUP(), EGBLUP(solver="nystrom", n_landmarks=60), RKHS(),
+                                   BayesianLasso(n_iter=200, burn_in=50)],
+                         ids=["GBLUP", "GDBLUP", "EGBLUP", "EGBLUP-nystrom", "RKHS", "BLASSO"])
 def test_saved_state_predicts_identically(model, tmp_path):
     X, y, C = planted_with_covariates(n=150, p=200, seed=15)
     X[3, 5] = -1  # a missing call
@@ -183,3 +184,44 @@ def test_gdblup_rejects_values_outside_0_to_2():
     X, y, _ = planted(n=50, p=20, seed=17)
     with pytest.raises(ValueError, match="between 0 and 2"):
         GDBLUP().fit(X.astype(float) - 1.0, y)
+
+
+@pytest.mark.parametrize("with_covariates", [False, True], ids=["intercept", "covariates"])
+def test_egblup_variance_components_match_a_direct_reml_fit(with_covariates):
+    X, y, C = planted_with_covariates(n=150, p=120, seed=18)
+    C = C if with_covariates else None
+    z = (X - X.mean(0)) / X.std(0)
+    G = z @ z.T / X.shape[1]
+    E = G * G / np.mean(np.diag(G) ** 2)
+    design = np.column_stack([np.ones(len(y)), *([] if C is None else [C])])
+    reference, beta = direct_reml([G, E], y, design)
+    model = EGBLUP().fit(X, y, covariates=C)
+    np.testing.assert_allclose([model.sigma2_g_, model.sigma2_aa_, model.sigma2_e_], reference, rtol=1e-4)
+    np.testing.assert_allclose([model.intercept_, *model.fixed_effects_], beta, rtol=1e-4)
+    assert model.variance_components() == pytest.approx({"additive": model.sigma2_g_,
+                                                          "epistatic": model.sigma2_aa_, "residual": model.sigma2_e_})
+
+
+def test_egblup_without_epistasis_is_close_to_gblup():
+    X, y, _ = planted(n=1400, p=300, h2=0.5, seed=11)
+    X_new, _, _ = planted(n=60, p=300, seed=12)
+    egblup, gblup = EGBLUP().fit(X, y), GBLUP().fit(X, y)
+    assert egblup.sigma2_aa_ < 0.02 * (egblup.sigma2_g_ + egblup.sigma2_e_)
+    assert egblup.sigma2_g_ == pytest.approx(gblup.sigma2_g_, rel=0.05)
+    np.testing.assert_allclose(egblup.predict(X_new), gblup.predict(X_new), atol=0.02 * y.std())
+
+
+def test_egblup_finds_epistasis_and_predicts_better_than_gblup():
+    rng = np.random.default_rng(19)
+    X = rng.binomial(2, 0.5, size=(900, 200)).astype(np.int8)
+    z = (X - 1.0) / np.sqrt(0.5)
+    pairs = rng.choice(200, size=(60, 2))
+    aa = sum(rng.normal() * z[:, i] * z[:, j] for i, j in pairs)
+    a = z @ rng.normal(size=200) * 0.05
+    g = a / a.std() + 1.5 * aa / aa.std()
+    y = g + rng.normal(0, 1.0, len(g))
+    train, test = slice(0, 700), slice(700, None)
+    egblup, gblup = EGBLUP().fit(X[train], y[train]), GBLUP().fit(X[train], y[train])
+    assert egblup.sigma2_aa_ > egblup.sigma2_g_
+    mse = lambda model: np.mean((model.predict(X[test]) - y[test]) ** 2)
+    assert mse(egblup) < 0.95 * mse(gblup)

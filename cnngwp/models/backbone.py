@@ -76,9 +76,9 @@ class KernelBackboneCNN(RegressorMixin, BaseEstimator):
 
     Attributes
     ----------
-    kernel_ : estimator
-        The backbone refitted on every training row.
-    cnn_ : CNNGWPRegressor
+    kernel_ : object
+        The backbone (a fitted baseline estimator) refitted on every training row.
+    cnn_ : cnngwp.models.cnn.estimator.CNNGWPRegressor
         The CNN fitted to ``y - kernel_oof_``.
     kernel_oof_ : numpy.ndarray
         The training rows' out-of-fold kernel predictions.

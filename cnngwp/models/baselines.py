@@ -45,6 +45,7 @@ from cnngwp.models.large_scale import (
 
 __all__ = [
     "BASELINE_MODELS",
+    "EGBLUP",
     "GBLUP",
     "GDBLUP",
     "ITERATIVE_FROM",
@@ -476,7 +477,67 @@ class GDBLUP(_VarianceComponentsMixin, RegressorMixin, BaseEstimator):
         return additive + dominance
 
 
-class RKHS(_SavedStateMixin, RegressorMixin, BaseEstimator):
+class _KernelWeightsMixin(_SavedStateMixin):
+    """Kernel models that predict from their kernels to the training animals: g_k = K_k(., train) alpha_k.
+
+    Subclasses define ``_kernels_within(A)``, the kernels of a set of animals with itself (setting the
+    kernels' parameters from it), and ``_kernels_between(A, B)``, between two sets. The exact path forms the
+    n x n kernels and runs one multi-kernel REML; the Nystrom path approximates every kernel on `n_landmarks`
+    training animals and runs REML on their features (:mod:`cnngwp.models.large_scale`), O(n m) memory. The
+    fitted model keeps the training (or landmark) genotypes.
+    """
+
+    def _fit_kernels(self, X, y, covariates, n_kernels: int):
+        X, y = validate_data(self, X, y, dtype="numeric", y_numeric=True)
+        fixed = _fixed_design(covariates, len(y))
+        _check_enough_samples(len(y), 2 + n_kernels + fixed.shape[1])
+        self.scaler_ = Standardizer().fit(X)
+        self.solver_ = _chosen_solver(self.solver, len(y), "nystrom")
+        y = y.astype(np.float64)
+        if self.solver_ == "nystrom":
+            return self._fit_nystrom(X, y, fixed)
+        fit = reml_variance_components(self._kernels_within(X), y, fixed)
+        self.variances_, self.sigma2_e_ = fit.variances, fit.sigma2_e
+        self.intercept_, self.fixed_effects_ = float(fit.beta[0]), fit.beta[1:]
+        self.alpha_ = np.vstack(fit.alpha)
+        self.train_genotypes_ = np.array(X, dtype=np.int8 if X.dtype == np.int8 else np.float64)
+        return self
+
+    def _fit_nystrom(self, X: np.ndarray, y: np.ndarray, fixed: np.ndarray):
+        rng = np.random.default_rng(self.seed)
+        landmarks = np.sort(rng.choice(len(y), min(self.n_landmarks, len(y)), replace=False))
+        factors = [nystrom_factor(k) for k in self._kernels_within(X[landmarks])]
+        to_landmarks = [np.vstack(blocks) for blocks in zip(*(
+            self._kernels_between(X[start:start + _BATCH], X[landmarks]) for start in range(0, len(y), _BATCH)))]
+        features = [kernel @ factor for kernel, factor in zip(to_landmarks, factors, strict=True)]
+        fit = low_rank_reml(features, y, fixed, log_ratio_bounds=_LOG_DELTA_BOUNDS)
+        self.variances_, self.sigma2_e_ = fit.variances, fit.sigma2_e
+        self.intercept_, self.fixed_effects_ = float(fit.beta[0]), fit.beta[1:]
+        self.alpha_ = np.vstack([factor @ c for factor, c in zip(factors, fit.coefficients, strict=True)])
+        self.train_genotypes_ = np.array(X[landmarks], dtype=np.int8 if X.dtype == np.int8 else np.float64)
+        return self
+
+    def _state(self) -> dict[str, np.ndarray]:
+        return {**super()._state(), "alpha": self.alpha_, "train_genotypes": self.train_genotypes_}
+
+    def _restore(self, state: dict[str, np.ndarray]) -> None:
+        super()._restore(state)
+        self.alpha_, self.train_genotypes_ = state["alpha"], state["train_genotypes"]
+
+    def predict(self, X, *, covariates=None) -> np.ndarray:
+        """Sum over kernels of K_k(X, train) alpha_k, plus intercept and fixed effects, for each row of `X`."""
+        check_is_fitted(self, "alpha_")
+        X = validate_data(self, X, dtype="numeric", reset=False)
+        genetic = np.empty(len(X))
+        for start in range(0, len(X), _BATCH):
+            kernels = self._kernels_between(X[start : start + _BATCH], self.train_genotypes_)
+            genetic[start : start + _BATCH] = sum(
+                kernel @ alpha for kernel, alpha in zip(kernels, self.alpha_, strict=True)
+            )
+        return self.intercept_ + genetic + self._fixed_part(covariates, len(X))
+
+
+class RKHS(_KernelWeightsMixin, RegressorMixin, BaseEstimator):
     """Reproducing-kernel Hilbert-space regression with Gaussian kernels averaged by REML.
 
     Model: y = 1 mu + C beta + sum_k g_k + e with g_k ~ N(0, sigma2_k K_k) and
@@ -534,44 +595,17 @@ class RKHS(_SavedStateMixin, RegressorMixin, BaseEstimator):
 
     def fit(self, X, y, *, covariates=None) -> RKHS:
         """Estimate the variance of each kernel and the residual by REML and solve for the kernel weights."""
-        X, y = validate_data(self, X, y, dtype="numeric", y_numeric=True)
         if not self.bandwidths or min(self.bandwidths) <= 0:
             raise ValueError(f"bandwidths must be positive numbers, got {self.bandwidths}")
-        fixed = _fixed_design(covariates, len(y))
-        _check_enough_samples(len(y), 2 + len(self.bandwidths) + fixed.shape[1])
-        self.scaler_ = Standardizer().fit(X)
-        self.solver_ = _chosen_solver(self.solver, len(y), "nystrom")
-        if self.solver_ == "nystrom":
-            return self._fit_nystrom(X, y.astype(np.float64), fixed)
-        distances = squared_distances(self.scaler_, X)
-        self.distance_scale_ = median_distance(distances)
-        fit = reml_variance_components(
-            gaussian_kernels(distances, self.bandwidths, self.distance_scale_),
-            y.astype(np.float64),
-            fixed,
-        )
-        self.variances_, self.sigma2_e_ = fit.variances, fit.sigma2_e
-        self.intercept_, self.fixed_effects_ = float(fit.beta[0]), fit.beta[1:]
-        self.alpha_ = np.vstack(fit.alpha)
-        self.train_genotypes_ = np.array(X, dtype=np.int8 if X.dtype == np.int8 else np.float64)
-        return self
+        return self._fit_kernels(X, y, covariates, len(self.bandwidths))
 
-    def _fit_nystrom(self, X: np.ndarray, y: np.ndarray, fixed: np.ndarray) -> RKHS:
-        rng = np.random.default_rng(self.seed)
-        landmarks = np.sort(rng.choice(len(y), min(self.n_landmarks, len(y)), replace=False))
-        between = squared_distances(self.scaler_, X[landmarks])
-        self.distance_scale_ = median_distance(between)
-        to_landmarks = np.vstack([squared_distances(self.scaler_, X[start:start + _BATCH], X[landmarks])
-                                  for start in range(0, len(y), _BATCH)])
-        factors = [nystrom_factor(k) for k in gaussian_kernels(between, self.bandwidths, self.distance_scale_)]
-        features = [kernel @ factor for kernel, factor in
-                    zip(gaussian_kernels(to_landmarks, self.bandwidths, self.distance_scale_), factors, strict=True)]
-        fit = low_rank_reml(features, y, fixed, log_ratio_bounds=_LOG_DELTA_BOUNDS)
-        self.variances_, self.sigma2_e_ = fit.variances, fit.sigma2_e
-        self.intercept_, self.fixed_effects_ = float(fit.beta[0]), fit.beta[1:]
-        self.alpha_ = np.vstack([factor @ c for factor, c in zip(factors, fit.coefficients, strict=True)])
-        self.train_genotypes_ = np.array(X[landmarks], dtype=np.int8 if X.dtype == np.int8 else np.float64)
-        return self
+    def _kernels_within(self, A: np.ndarray) -> list[np.ndarray]:
+        distances = squared_distances(self.scaler_, A)
+        self.distance_scale_ = median_distance(distances)
+        return gaussian_kernels(distances, self.bandwidths, self.distance_scale_)
+
+    def _kernels_between(self, A: np.ndarray, B: np.ndarray) -> list[np.ndarray]:
+        return gaussian_kernels(squared_distances(self.scaler_, A, B), self.bandwidths, self.distance_scale_)
 
     _variance_labels: ClassVar[dict[str, str]] = {"variances_": "kernels", "sigma2_e_": "residual"}
 
@@ -587,34 +621,83 @@ class RKHS(_SavedStateMixin, RegressorMixin, BaseEstimator):
         }
 
     def _state(self) -> dict[str, np.ndarray]:
-        return {
-            **super()._state(),
-            "bandwidths": np.asarray(self.bandwidths, dtype=np.float64),
-            "distance_scale": np.array(self.distance_scale_),
-            "alpha": self.alpha_,
-            "train_genotypes": self.train_genotypes_,
-        }
+        return {**super()._state(), "bandwidths": np.asarray(self.bandwidths, dtype=np.float64),
+                "distance_scale": np.array(self.distance_scale_)}
 
     def _restore(self, state: dict[str, np.ndarray]) -> None:
         super()._restore(state)
         self.bandwidths = tuple(float(h) for h in state["bandwidths"])
         self.distance_scale_ = float(state["distance_scale"])
-        self.alpha_, self.train_genotypes_ = state["alpha"], state["train_genotypes"]
 
-    def predict(self, X, *, covariates=None) -> np.ndarray:
-        """Sum over kernels of K_k(X, train) alpha_k, plus intercept and fixed effects, for each row of `X`."""
-        check_is_fitted(self, "alpha_")
-        X = validate_data(self, X, dtype="numeric", reset=False)
-        genetic = np.empty(len(X))
-        for start in range(0, len(X), _BATCH):
-            distances = squared_distances(
-                self.scaler_, X[start : start + _BATCH], self.train_genotypes_
-            )
-            kernels = gaussian_kernels(distances, self.bandwidths, self.distance_scale_)
-            genetic[start : start + _BATCH] = sum(
-                kernel @ alpha for kernel, alpha in zip(kernels, self.alpha_, strict=True)
-            )
-        return self.intercept_ + genetic + self._fixed_part(covariates, len(X))
+
+class EGBLUP(_KernelWeightsMixin, RegressorMixin, BaseEstimator):
+    """GBLUP plus additive-by-additive epistasis: the kernels G and G∘G, both variance components by REML.
+
+    Model: y = 1 mu + C beta + a + aa + e with a ~ N(0, sigma2_g G), aa ~ N(0, sigma2_aa E),
+    e ~ N(0, sigma2_e I), G GBLUP's standardised relationship and E = (G∘G) / mean(diag(G∘G)),
+    the Hadamard square normalised as G is (its mean diagonal, about 1, over the training
+    animals): the additive-by-additive relationship of Henderson (1985), Jiang & Reif (2015)'s
+    EGBLUP, the second kernel BGLR and sommer fit. The variance components come from the one
+    multi-kernel REML (:func:`cnngwp.models.kernels.reml_variance_components`). Prediction needs
+    G between new and training animals, so the fitted model keeps the training genotypes.
+
+    Parameters
+    ----------
+    solver
+        ``"exact"``: both n x n kernels and REML; ``"nystrom"``: G and E approximated on
+        `n_landmarks` training animals and REML on their features (as :class:`RKHS`), O(n m)
+        memory; ``"auto"``: exact up to :data:`ITERATIVE_FROM` training animals, Nystrom above.
+    n_landmarks, seed
+        The Nystrom landmarks (a seeded random subset of the training animals).
+
+    Attributes
+    ----------
+    intercept_, fixed_effects_, scaler_, solver_
+        As for :class:`GBLUP`.
+    variances_ : numpy.ndarray
+        REML sigma2_g and sigma2_aa.
+    sigma2_g_, sigma2_aa_, sigma2_e_ : float
+        Additive, additive-by-additive and residual variances.
+    epistatic_scale_ : float
+        mean(diag(G∘G)) over the training animals (the landmarks under Nystrom): E's divisor.
+    alpha_, train_genotypes_
+        As for :class:`RKHS`: g_k = K_k(., train) alpha_k.
+
+    References
+    ----------
+    Henderson (1985) J. Anim. Sci. 60:111; Jiang & Reif (2015) Genetics 201:759.
+    """
+
+    _variance_labels: ClassVar[dict[str, str]] = {"sigma2_g_": "additive", "sigma2_aa_": "epistatic",
+                                                  "sigma2_e_": "residual"}
+
+    def __init__(self, *, solver: str = "auto", n_landmarks: int = 1500, seed: int = 0):
+        self.solver = solver
+        self.n_landmarks = n_landmarks
+        self.seed = seed
+
+    def fit(self, X, y, *, covariates=None) -> EGBLUP:
+        """Estimate the additive, epistatic and residual variances by REML and solve for the kernel weights."""
+        self._fit_kernels(X, y, covariates, 2)
+        self.sigma2_g_, self.sigma2_aa_ = (float(v) for v in self.variances_)
+        return self
+
+    def _kernels_within(self, A: np.ndarray) -> list[np.ndarray]:
+        additive = additive_kernel(self.scaler_, A)
+        self.epistatic_scale_ = float(np.mean(np.diag(additive) ** 2))
+        return [additive, additive * additive / self.epistatic_scale_]
+
+    def _kernels_between(self, A: np.ndarray, B: np.ndarray) -> list[np.ndarray]:
+        additive = additive_kernel(self.scaler_, A, B)
+        return [additive, additive * additive / self.epistatic_scale_]
+
+    def _state(self) -> dict[str, np.ndarray]:
+        return {**super()._state(), "epistatic_scale": np.array(self.epistatic_scale_)}
+
+    def _restore(self, state: dict[str, np.ndarray]) -> None:
+        super()._restore(state)
+        self.epistatic_scale_ = float(state["epistatic_scale"])
+        self.variances_ = np.array([self.sigma2_g_, self.sigma2_aa_])
 
 
 @njit(cache=True, fastmath=True)
@@ -757,6 +840,7 @@ def baseline_models(*, seed: int = 1) -> dict:
     return {
         "GBLUP": GBLUP(),
         "GDBLUP": GDBLUP(),
+        "EGBLUP": EGBLUP(),
         "RKHS": RKHS(),
         "BLASSO": BayesianLasso(seed=seed),
     }

@@ -1,4 +1,4 @@
-"""Genomic kernels and one REML for several of them: what GDBLUP and RKHS are built from.
+"""Genomic kernels and one REML for several of them: what GDBLUP, EGBLUP and RKHS are built from.
 
 Kernels are n x n float64 matrices computed from int8 genotype codes in column blocks
 (never a float64 copy of the whole genotype matrix):

@@ -8,9 +8,9 @@ A model folder holds::
                         (codes count allele_1)
     members/            every ensemble member's network in Keras' own format (member-NN.keras); each
                         holds its genotype (and covariate) standardisation
-    baselines/          one .npz per baseline (GBLUP, GDBLUP, RKHS, BLASSO): intercept, fixed effects, SNP
-                        statistics, variance components and the model's SNP effects (RKHS: kernel weights
-                        and the training genotypes)
+    baselines/          one .npz per baseline (GBLUP, GDBLUP, EGBLUP, RKHS, BLASSO): intercept, fixed effects,
+                        SNP statistics, variance components and the model's SNP effects (EGBLUP, RKHS:
+                        kernel weights and the training genotypes)
     backbone/           the backbone model's CNN members (member-NN.keras), fitted to the out-of-fold
                         residual of its kernel (one of the baselines, named in model.json)
 

@@ -22,7 +22,13 @@ import pandas as pd
 from cnngwp.errors import CnngwpInputError
 from cnngwp.reports.plots import plot_observed_vs_predicted
 from cnngwp.reports.study_tables import KERNEL_MODELS
-from cnngwp.reports.tables import CNN_BASED_MODELS, PREDICTION_COLUMNS, bootstrap_mse_difference, read_comparison
+from cnngwp.reports.tables import (
+    CNN_BASED_MODELS,
+    PREDICTION_COLUMNS,
+    bootstrap_mse_difference,
+    read_comparison,
+    stack_sentence,
+)
 from cnngwp.runs.notebooks import (
     NOTEBOOK_DIR,
     NOTEBOOKS,
@@ -183,10 +189,7 @@ def headline_markdown(run_dir: Path, figure: str) -> str:
     rows = "\n".join(f"| {r.model} | {r.mse:.2f} | {r.correlation:.3f} | {r.slope:.3f} | "
                      f"{'' if np.isnan(r.stack_weight) else f'{r.stack_weight:.2f}'} |"
                      for r in comparison.itertuples())
-    stack = summary.get("stack")
-    stacked = ("" if stack is None else f"The stack's weights were fitted on {stack['rows']} animals of "
-               f"{stack['rule']}, each model predicting them from a fit without them; then every model was refitted "
-               "on all training animals. ")
+    stacked = f"{stack_sentence(run_dir).rstrip('.')}. "
     validation = summary.get("validation", "validation rows carved from the training rows")  # older run folders
     protocol = (f"**honest** protocol: γ tuned and epochs chosen on {validation}; the test "
                 "animals were predicted once, at the end" if summary["protocol"] == "honest" else
@@ -201,8 +204,8 @@ profile `{summary['profile']}`, {protocol}):
 |---|---|---|---|---|
 {rows}
 
-{headline_sentence(comparison, predictions, seed=summary['seed'])} {stacked}GDBLUP and RKHS are the non-additive
-kernel models of chapter 2 (GDBLUP + CNN and the stack combine them with the CNN: chapter 6); whether the
+{headline_sentence(comparison, predictions, seed=summary['seed'])} {stacked}GDBLUP, EGBLUP and RKHS are the
+non-additive kernel models of chapter 2 (GDBLUP + CNN and the stack combine them with the CNN: chapter 6); whether the
 CNN pays off on other architectures and heritabilities is the
 study of chapter 8. The paper reported 62.34 for the CNN ensemble against 88.42 for GBLUP on the real
 QTLMAS2010 data, tuned on the test set: optimistic numbers that this book's honest protocol does not

@@ -94,7 +94,8 @@ class BaselineFits:
 
 def fit_baselines(data: GenotypeData, split: Split, *, seed: int = 1,
                   covariates: CovariateDesign | None = None) -> BaselineFits:
-    """Fit every baseline (GBLUP, GDBLUP, RKHS, the Bayesian LASSO with BGLR's defaults) on the training rows;
+    """Fit every baseline (GBLUP, GDBLUP, EGBLUP, RKHS, the Bayesian LASSO with BGLR's
+    defaults) on the training rows;
     score the test rows once.
 
     `covariates` (fitted on the training rows) enter each as fixed effects.

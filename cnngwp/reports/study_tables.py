@@ -15,7 +15,7 @@ __all__ = ["KERNEL_MODELS", "relative_mse", "relative_mse_table", "scenario_comp
            "verdict_markdown"]
 
 #: The non-additive kernel models the CNN is held against.
-KERNEL_MODELS = ("GDBLUP", "RKHS")
+KERNEL_MODELS = ("GDBLUP", "EGBLUP", "RKHS")
 _SCENARIO = ["architecture", "h2"]
 
 
@@ -101,7 +101,7 @@ def study_verdicts(study: pd.DataFrame, *, cnn: str = "CNN ensemble", level: flo
     for (architecture, h2), group in wide.groupby(_SCENARIO, sort=False):
         means = group.drop(columns=[*_SCENARIO, "replicate"]).mean()
         best = str(means.idxmin())
-        kernel = str(means[list(KERNEL_MODELS)].idxmin())
+        kernel = str(means[[m for m in KERNEL_MODELS if m in means]].idxmin())  # studies before EGBLUP lack it
         difference, lower, upper = _t_interval(group[cnn] - group[kernel], level)
         if np.isnan(lower):
             judgement = "one replicate: no interval"

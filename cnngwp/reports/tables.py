@@ -30,7 +30,7 @@ __all__ = [
     "read_comparison",
     "run_counts",
     "shown",
-    "stack_from_summary",
+    "stack_sentence",
     "table2",
 ]
 
@@ -39,7 +39,7 @@ CNN_BASED_MODELS = (CNN_ENSEMBLE, backbone_name(BACKBONE_KERNEL), STACK)
 #: predictions.csv column of each model.
 PREDICTION_COLUMNS = {**{name: name for name in BASELINE_MODELS}, CNN_ENSEMBLE: "prediction",
                       **{name: name for name in CNN_BASED_MODELS[1:]}}
-#: The order of the models in tables: the baselines, then the CNNs, the backbone model and the stack.
+#: The order of the models in tables; the baselines, then the CNNs, the backbone model and the stack.
 MODEL_ORDER = (*BASELINE_MODELS, "CNN (best single)", *CNN_BASED_MODELS)
 
 
@@ -78,10 +78,15 @@ def read_comparison(run_dir: str | os.PathLike) -> pd.DataFrame:
     return table.fillna({"note": "", "covariates": ""})
 
 
-def stack_from_summary(run_dir: str | os.PathLike) -> ModelStack | None:
-    """The stack of a finished run (its ``summary.json``), or None (the paper protocol, or a run made before it)."""
-    record = json.loads((Path(run_dir) / "summary.json").read_text()).get("stack")
-    return None if record is None else ModelStack.from_dict(record)
+def stack_sentence(run_dir: str | os.PathLike) -> str:
+    """What a finished run's stack is (its ``summary.json``): its weights and the rows they were fitted on, or why
+    the run has none."""
+    summary = json.loads((Path(run_dir) / "summary.json").read_text())
+    if summary.get("stack") is None:
+        return summary.get("no_stack") or "no stack: the run was made before the stack existed"
+    stack = ModelStack.from_dict(summary["stack"])
+    return (f"The stack's weights were fitted on {stack.rows} animals of {stack.rule}, each model predicting them "
+            f"from a fit without them, then every model was refitted on all training animals: {stack.describe()}.")
 
 
 def collect_comparisons(runs_root: str | os.PathLike) -> pd.DataFrame:

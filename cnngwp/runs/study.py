@@ -4,7 +4,8 @@ A study is a named grid (``GRIDS``) of data sets: every (architecture, heritabil
 replicate). Each replicate is one simulated population (its own seed) carrying a trait per
 architecture and heritability (each with its own seed), so the architectures are compared
 on the same animals. Every data set is split generations 1-4 -> 5 and every model is fitted
-under the honest protocol: GBLUP, GDBLUP, RKHS and the Bayesian LASSO, and the CNN ensemble.
+under the honest protocol: GBLUP, GDBLUP, EGBLUP, RKHS and the Bayesian LASSO, the CNN ensemble,
+the backbone model (GDBLUP + CNN) and the stack of them all.
 
 How the CNN is tuned in a study: a full Bayesian optimisation per data set would cost the
 default grid hours, so the study fixes what transfers between traits of one population and
@@ -54,7 +55,14 @@ from cnngwp.models.backbone import backbone_name
 from cnngwp.models.cnn.estimator import CNNGWPRegressor
 from cnngwp.models.cnn.network import CNN_ENSEMBLE
 from cnngwp.models.stack import STACK, ModelStack
-from cnngwp.tuning.combined import BACKBONE_KERNEL, fit_stack, held_out_split, kernel_out_of_fold, residual_problem
+from cnngwp.tuning.combined import (
+    BACKBONE_KERNEL,
+    fit_stack,
+    held_out_split,
+    kernel_out_of_fold,
+    residual_problem,
+    why_no_stack,
+)
 from cnngwp.tuning.problem import PROFILES, TrainingSettings, TuningProblem, fit_cnn
 from cnngwp.tuning.search import Gamma, evaluate_gamma
 
@@ -232,14 +240,14 @@ class EveryModelFit:
     l1, backbone_l1
         The lambda the CNN ensemble and the backbone's CNN chose.
     stack
-        The stack's weights.
+        The stack's weights (None on data without generations: :func:`cnngwp.tuning.combined.why_no_stack`).
     """
 
     table: pd.DataFrame
     predictions: pd.DataFrame
     l1: float
     backbone_l1: float
-    stack: ModelStack
+    stack: ModelStack | None
 
 
 def _cnn_with_chosen_l1(problem: TuningProblem, gamma: Gamma, l1_grid: tuple[float, ...], *, n_members: int,
@@ -275,7 +283,8 @@ def fit_every_model(data: GenotypeData, split: Split, *, l1_grid: tuple[float, .
     options = {"n_members": n_members, "training": training, "seed": seed}
     rows, test = [], fits.predictions.drop(columns="observed")
     start = time.perf_counter()
-    held_out = fit_baselines(data, held_out_split(split, problem), seed=seed).predictions.drop(columns="observed")
+    held_out = (fit_baselines(data, held_out_split(split, problem), seed=seed).predictions.drop(columns="observed")
+                if why_no_stack(problem, "honest") is None else pd.DataFrame())
     held_out_seconds = time.perf_counter() - start
 
     start = time.perf_counter()
@@ -292,14 +301,15 @@ def fit_every_model(data: GenotypeData, split: Split, *, l1_grid: tuple[float, .
     held_out[backbone] = oof[problem.validation] + top.validation_predictions_.mean(axis=0)
     rows.append({"model": backbone, "seconds": time.perf_counter() - start})
 
-    stack = fit_stack(held_out, problem)
-    test[STACK] = stack.predict(test)
-    seconds = fits.table.set_index("model")["seconds"]
-    rows.append({"model": STACK, "seconds": float(seconds.sum() + sum(r["seconds"] for r in rows) + held_out_seconds)})
+    stack = None if why_no_stack(problem, "honest") else fit_stack(held_out, problem)
+    if stack is not None:
+        test[STACK] = stack.predict(test)
+        seconds = float(fits.table["seconds"].sum() + sum(r["seconds"] for r in rows) + held_out_seconds)
+        rows.append({"model": STACK, "seconds": seconds})
     table = pd.concat([fits.table.drop(columns="split"), pd.DataFrame(rows)], ignore_index=True)
     metrics = pd.DataFrame([prediction_metrics(problem.y_test, test[m]) for m in table["model"]])
     table[metrics.columns] = metrics
-    table["stack_weight"] = table["model"].map(stack.weights)
+    table["stack_weight"] = table["model"].map({} if stack is None else stack.weights).astype(float)
     return EveryModelFit(table, pd.concat([fits.predictions[["observed"]], test], axis=1), l1, backbone_l1, stack)
 
 

@@ -8,7 +8,7 @@ phenotype. A run folder holds::
     run.json          the settings the folder is tied to (a resumed run must match)
     evaluations.csv   every BO evaluation, appended as it finishes
     members/          one .npz per ensemble member (its numbers and its network)
-    baselines.csv     GBLUP, GDBLUP, RKHS and BLASSO metrics (baseline_predictions.csv, baseline_effects.csv and
+    baselines.csv     GBLUP, GDBLUP, EGBLUP, RKHS and BLASSO metrics (baseline_predictions.csv, baseline_effects.csv and
                       baselines/<model>.npz beside it)
     backbone/         the backbone model's kernel, cross-fitted (kernel_out_of_fold.csv), and its CNN members
                       (members/), fitted to the kernel's out-of-fold residual
@@ -53,6 +53,7 @@ from cnngwp.tuning.combined import (
     held_out_split,
     kernel_out_of_fold,
     residual_problem,
+    why_no_stack,
 )
 from cnngwp.tuning.ensemble import ModelAveragedEnsemble, fit_ensemble
 from cnngwp.tuning.problem import OPTIMISTIC, PROBLEM_FOLDER, TuningProblem
@@ -67,7 +68,8 @@ class CnngwpRun:
     """Everything a finished run produced (`comparison` is None for :func:`fit_model`: nothing is held out).
 
     `backbone` is the backbone model's CNN ensemble (on the kernel's residual; its test predictions are residuals);
-    `stack` is None under the paper protocol, whose CNN validates on the test rows.
+    `stack` is None where :func:`cnngwp.tuning.combined.why_no_stack` says why (the paper protocol, data without
+    generations).
     """
 
     tuning: TuningResult
@@ -139,7 +141,7 @@ def comparison_table(run: CnngwpRun, *, covariates: CovariateDesign | None = Non
     stack's are every model's plus the baselines' fits without the validation rows.
     ``stack_weight`` is each model's weight in the stack (empty on the stack's row, and for the
     best single CNN, which the stack does not contain). Under the paper protocol the CNN rows say
-    they are optimistic and there is no stack.
+    they are optimistic; there and on data without generations there is no stack.
     """
     ensemble, tuning, backbone = run.ensemble, run.tuning, run.backbone
     best = ensemble.best_member()
@@ -230,8 +232,8 @@ def _train(data: GenotypeData, split: Split, run_dir: Path, client: Client, sett
     residual = residual_problem(problem, oof, baselines.predictions[BACKBONE_KERNEL].to_numpy())
     backbone = fit_ensemble(residual, tuning.gamma, client, run_dir / "backbone", settings, progress=progress)
     discard(run_dir / "backbone" / PROBLEM_FOLDER)
-    stack, held_out_seconds = None, 0.0
-    if protocol == "honest":  # under the paper protocol the CNNs validate on the test rows: nothing to stack on
+    stack, held_out_seconds, no_stack = None, 0.0, why_no_stack(problem, protocol)
+    if no_stack is None:
         held = baselines_for_run(data, held_out_split(split, problem), run_dir / "held-out", seed=seed,
                                  covariates=covariates)
         held_out = held.predictions.drop(columns="observed").assign(**{
@@ -257,7 +259,7 @@ def _train(data: GenotypeData, split: Split, run_dir: Path, client: Client, sett
                "gamma_ma": tuning.gamma.as_dict(), "tuning_task_seconds": float(tuning.evaluations["seconds"].sum()),
                "tuning_wall_seconds_this_call": tuning.seconds, "ensemble_wall_seconds_this_call": ensemble_seconds,
                "backbone_cross_fit_seconds": cross_fit_seconds, "held_out_seconds": held_out_seconds,
-               "stack": None if stack is None else stack.to_dict()}
+               "stack": None if stack is None else stack.to_dict(), "no_stack": no_stack}
     return CnngwpRun(tuning, ensemble, baselines, backbone, stack, model, candidates, summary)
 
 

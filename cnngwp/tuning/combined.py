@@ -7,10 +7,11 @@ Both are honest in the same way as the CNN: nothing they fit reads the test rows
   :class:`~cnngwp.tuning.problem.TuningProblem` into the same problem on the kernel's
   residual, which the CNN (or an ensemble of CNNs, on Dask) then fits like any other.
 - **The stack** (:mod:`cnngwp.models.stack`): its weights are fitted on every model's
-  predictions of the run's validation rows (the youngest training generation, the rows the CNN
-  tunes on; else the CNN's random validation fraction) by that model fitted on the other
-  training rows (:func:`held_out_split`): the baselines refitted without the validation rows,
-  each CNN at its best epoch before its refit, the backbone's kernel out of fold.
+  predictions of the run's validation rows, the youngest training generation (the rows the CNN
+  tunes on), by that model fitted on the other training rows (:func:`held_out_split`): the
+  baselines refitted without the validation rows, each CNN at its best epoch before its refit,
+  the backbone's kernel out of fold. Where the data have no generations there is no stack
+  (:func:`why_no_stack`).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from cnngwp.models.stack import ModelStack
 from cnngwp.tuning.problem import TuningProblem
 
 __all__ = ["BACKBONE_FOLDS", "BACKBONE_KERNEL", "fit_stack", "held_out_split", "kernel_out_of_fold",
-           "residual_problem"]
+           "residual_problem", "why_no_stack"]
 
 #: The backbone's kernel model (a baseline's name) and the folds its training rows are cross-fitted in.
 BACKBONE_KERNEL = "GDBLUP"
@@ -61,3 +62,22 @@ def fit_stack(held_out: pd.DataFrame, problem: TuningProblem) -> ModelStack:
     """The stack's weights on `held_out` (one column per model: its predictions of `problem`'s validation rows)."""
     return ModelStack.fit(held_out, problem.y_train[problem.validation], rule=problem.validation_rule)
 
+
+
+def why_no_stack(problem: TuningProblem, protocol: str) -> str | None:
+    """Why `problem` gets no stack under `protocol`, in words; None when it gets one.
+
+    A stack's weights need predictions of rows that no model was fitted or selected on. Under
+    the paper protocol the CNNs validate on the test rows. Without generations the CNN's
+    validation rows are a random fraction that chose its epochs (and, in a run, gamma), so its
+    predictions there flatter it: on the mice folds (``benchmarks/bench_models.py``) a stack
+    fitted on them gave the CNN the largest weight and scored worse than its best member. An inner
+    k-fold, with every CNN refitted per fold, is what such data need, at k times the CNNs' cost,
+    and is not built.
+    """
+    if protocol == "paper":
+        return "no stack: under the paper protocol the CNNs validate on the test rows"
+    if not problem.by_generation:
+        return ("no stack: the data have no generations, and the CNN's random validation rows, which chose its "
+                "epochs, would flatter its weight")
+    return None

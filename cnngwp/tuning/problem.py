@@ -128,6 +128,8 @@ class TuningProblem:
         Fixed-effect covariates of the training and test rows (design matrices), or None.
     validation_rule
         Which rows validate, in words (what reports say).
+    by_generation
+        Whether the validation rows are the youngest training generation (else a random fraction).
     """
 
     X_train: np.ndarray
@@ -139,6 +141,7 @@ class TuningProblem:
     C_train: np.ndarray | None = None
     C_test: np.ndarray | None = None
     validation_rule: str = "validation rows carved from the training rows"
+    by_generation: bool = False
 
     @classmethod
     def from_split(cls, data: GenotypeData, split: Split, *, validation_fraction: float = 0.2, seed: int = 1,
@@ -156,11 +159,11 @@ class TuningProblem:
             C_train, C_test = covariates.for_rows(data, split.train), covariates.for_rows(data, split.test)
             check_full_rank(C_train, names=covariates.names)
             name += f" covariates {','.join(covariates.names)}"
+        by_generation = inner.name.startswith("validation-generation-")
         rule = (f"the youngest training generation ({inner.name.removeprefix('validation-generation-')})"
-                if inner.name.startswith("validation-generation-") else
-                f"a seeded random {validation_fraction:.0%} of the training rows")
+                if by_generation else f"a seeded random {validation_fraction:.0%} of the training rows")
         return cls(data.genotypes[split.train], data.y[split.train], data.genotypes[split.test],
-                   data.y[split.test], inner.test, name, C_train, C_test, rule)
+                   data.y[split.test], inner.test, name, C_train, C_test, rule, by_generation)
 
     @property
     def fit_rows(self) -> np.ndarray:

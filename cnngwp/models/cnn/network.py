@@ -41,7 +41,7 @@ __all__ = [
 
 #: The networks fit the trait rescaled to mean 0 and this standard deviation.
 TARGET_SD = 10.0
-#: How comparisons name the model-averaged CNN ensemble (a run's table adds its size: ``CNN ensemble (S=4)``).
+#: How comparisons name the model-averaged CNN ensemble; a run's table adds its size, as in ``CNN ensemble (S=4)``.
 CNN_ENSEMBLE = "CNN ensemble"
 
 
