@@ -2,11 +2,12 @@
 
 For the mice data (`../shared/data/mice`, trait Obesity.BodyLength, its 5 folds) and
 the default simulated data set (generations 1-4 -> 5, after the run's QC) prints test MSE,
-test correlation and seconds of GBLUP, GDBLUP, RKHS and the Bayesian LASSO (BGLR defaults),
+test correlation and seconds of GBLUP, GDBLUP, EGBLUP, RKHS and the Bayesian LASSO (BGLR defaults),
 the 5-fold mean MSE of GBLUP and BLASSO against the BGLR 1.1.5 reference (issue 3) as a
 relative difference, and each model's 5-fold mean. The last line gives the simulation's
-``gdblup_mse`` and each model's seconds as a ratio of GBLUP's (``gdblup_over_gblup_seconds``,
-``rkhs_over_gblup_seconds``), measured side by side in this run.
+``gdblup_mse`` and ``egblup_mse`` and each model's seconds as a ratio of GBLUP's
+(``gdblup_over_gblup_seconds``, ``egblup_over_gblup_seconds``, ``rkhs_over_gblup_seconds``), measured
+side by side in this run.
 """
 
 from __future__ import annotations
@@ -60,8 +61,10 @@ def main() -> None:
     for r in table.itertuples():
         print(f"{'qtlmas2010-sim':<16}{r.split:<15}{r.model:<8}{r.mse:>10.3f}{r.correlation:>8.3f}{r.slope:>8.3f}{r.seconds:>9.1f}")
     seconds = table.set_index("model")["seconds"]
-    print(f"gdblup_mse={table.set_index('model').loc['GDBLUP', 'mse']:.3f} "
+    mse = table.set_index("model")["mse"]
+    print(f"gdblup_mse={mse['GDBLUP']:.3f} egblup_mse={mse['EGBLUP']:.3f} "
           f"gdblup_over_gblup_seconds={seconds['GDBLUP'] / seconds['GBLUP']:.2f} "
+          f"egblup_over_gblup_seconds={seconds['EGBLUP'] / seconds['GBLUP']:.2f} "
           f"rkhs_over_gblup_seconds={seconds['RKHS'] / seconds['GBLUP']:.2f}")
 
 

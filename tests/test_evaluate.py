@@ -25,11 +25,12 @@ def test_prediction_metrics_known_answer():
 def test_compare_baselines_on_the_small_simulation(small_sim):
     fits = fit_baselines(small_sim, split_by_generation(small_sim))
     table = fits.table
-    assert table["model"].tolist() == ["GBLUP", "GDBLUP", "RKHS", "BLASSO"]
-    assert fits.effects.columns.tolist() == ["snp_index", "GBLUP", "GDBLUP", "BLASSO"]  # RKHS has no SNP effects
+    assert table["model"].tolist() == ["GBLUP", "GDBLUP", "EGBLUP", "RKHS", "BLASSO"]
+    # EGBLUP and RKHS predict from kernels to the training animals: no SNP effects
+    assert fits.effects.columns.tolist() == ["snp_index", "GBLUP", "GDBLUP", "BLASSO"]
     components = variance_components_table(fits.models)
     assert components.loc["residual"].gt(0).all() and components.loc["additive", "GDBLUP"] >= 0
-    assert {"dominance", "kernel h=1"} <= set(components.index)
+    assert {"dominance", "epistatic", "kernel h=1"} <= set(components.index)
     test_var = small_sim.y[small_sim.generations == 5].var()
     assert (table["mse"] < 1.2 * test_var).all() and (table["correlation"] > 0.2).all()
 

@@ -58,24 +58,24 @@ def test_every_notebook_runs_clean_and_records_its_parameters(smoke_runs):
             for name in NOTEBOOKS}
     assert "10 evaluations logged" in text["04_tune_hyperparameters"]  # smoke: 2 replicates x 5 points
     assert "2 members with gamma_MA" in text["05_fit_ensemble"]
-    models = "['BLASSO', 'CNN', 'CNN ensemble', 'GBLUP', 'GDBLUP', 'GDBLUP + CNN', 'RKHS', 'Stack']"
+    models = "['BLASSO', 'CNN', 'CNN ensemble', 'EGBLUP', 'GBLUP', 'GDBLUP', 'GDBLUP + CNN', 'RKHS', 'Stack']"
     assert models in text["06_compare_models"]
     assert "The stack's weights were fitted on" in text["06_compare_models"]
     assert "loaded model = fitted model: True" in text["07_predict_candidates"]
     assert "0 missing, mean-imputed" in text["07_predict_candidates"]
     comparison = pd.read_csv(folder / "comparison.csv")
-    assert comparison["model"].tolist()[:4] == ["GBLUP", "GDBLUP", "RKHS", "BLASSO"]
+    assert comparison["model"].tolist()[:5] == ["GBLUP", "GDBLUP", "EGBLUP", "RKHS", "BLASSO"]
     assert np.isfinite(comparison["mse"]).all()
     study = nbformat.read(runs / "study-smoke" / f"{STUDY_NOTEBOOK}.ipynb", as_version=4)
     outputs = _outputs(study)
     assert not [o for o in outputs if o.output_type == "error" or o.get("name") == "stderr"]
     study_text = "".join(o.get("text", "") + str(o.get("data", {}).get("text/markdown", "")) for o in outputs)
-    assert "2 data sets x 7 models" not in study_text and "4 data sets x 7 models" in study_text
+    assert "2 data sets x 8 models" not in study_text and "4 data sets x 8 models" in study_text
     assert "additive, h² 0.5: best model" in study_text and "dominance, h² 0.5: best model" in study_text
     assert "Best model per scenario (2 scenarios)" in study_text
     table = pd.read_csv(runs / "study-smoke" / "study.csv")
-    assert len(table) == 4 * 7 and set(table["model"]) == {"GBLUP", "GDBLUP", "RKHS", "BLASSO", "CNN ensemble",
-                                                           "GDBLUP + CNN", "Stack"}
+    assert len(table) == 4 * 8 and set(table["model"]) == {"GBLUP", "GDBLUP", "EGBLUP", "RKHS", "BLASSO",
+                                                           "CNN ensemble", "GDBLUP + CNN", "Stack"}
 
 
 def test_nbval_reexecutes_the_notebooks_with_the_same_checked_outputs(smoke_runs, tmp_path):
