@@ -19,6 +19,7 @@ from cnngwp.data.readers import read_candidates, read_dataset, write_dataset
 from cnngwp.data.simulate import ARCHITECTURES, SimulationConfig, realised_variance_components, simulate_qtlmas2010
 from cnngwp.data.splits import split_by_generation
 from cnngwp.errors import CnngwpInputError
+from cnngwp.models.baselines import BASELINE_MODELS
 from cnngwp.models.saved_model import MAX_MISSING_SNPS, load_model
 from cnngwp.reports.book import book_inputs, build_book
 from cnngwp.reports.comparison import compare_baselines
@@ -296,7 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     summ.set_defaults(run=_summary)
     base = commands.add_parser(
         "baselines",
-        help="GBLUP and Bayesian LASSO: train on older generations, test on the youngest",
+        help=f"{', '.join(BASELINE_MODELS)}: train on older generations, test on the youngest",
     )
     base.add_argument("--data", required=True, help="folder written by 'cnngwp simulate'")
     base.add_argument("--trait", default="y", help="trait column of phenotypes.csv")
