@@ -118,6 +118,8 @@ def _print_tuning(run) -> None:
 def _print_outputs(run, out: str, start: float) -> None:
     covariates = run.model.covariates
     print(f"fixed effects: {', '.join(covariates.names) if covariates else 'none (intercept only)'}")
+    print(run.summary["no_stack"] if run.stack is None else
+          f"stack weights (fitted on {run.stack.rows} animals of {run.stack.rule}): {run.stack.describe()}")
     if len(run.candidates):
         print(f"{len(run.candidates)} animals without a phenotype predicted: {out}/candidates.csv")
     print(f"model saved to {out}/model (cnngwp predict --model {out}/model ...)")
