@@ -30,8 +30,9 @@ from cnngwp.tuning.problem import TuningProblem
 __all__ = ["BACKBONE_FOLDS", "BACKBONE_KERNEL", "fit_stack", "held_out_split", "kernel_out_of_fold",
            "residual_problem", "why_no_stack"]
 
-#: The backbone's kernel model (a baseline's name) and the folds its training rows are cross-fitted in.
+#: The backbone's kernel model (a baseline's name).
 BACKBONE_KERNEL = "GDBLUP"
+#: The folds the backbone's kernel is cross-fitted in on the training rows.
 BACKBONE_FOLDS = 5
 
 
