@@ -126,13 +126,17 @@ def plot_search_trace(evaluations: pd.DataFrame, *, ax: plt.Axes | None = None) 
     return ax
 
 
-def plot_observed_vs_predicted(predictions: pd.DataFrame, *, models: tuple[str, ...] = ("GBLUP", "GDBLUP", "RKHS",
-                               "BLASSO", "prediction")) -> plt.Figure:
-    """Observed against predicted test values per model (``prediction`` is the CNN ensemble, with its interval);
-    models without a column in `predictions` are left out."""
+def plot_observed_vs_predicted(predictions: pd.DataFrame, *, models: tuple[str, ...] = (
+        "GBLUP", "GDBLUP", "EGBLUP", "RKHS", "BLASSO", "prediction", "GDBLUP + CNN", "Stack")) -> plt.Figure:
+    """Observed against predicted test values per model (``prediction`` is the CNN ensemble, with its interval),
+    four panels a row; models without a column in `predictions` are left out."""
     models = tuple(m for m in models if m in predictions.columns)
-    fig, axes = plt.subplots(1, len(models), figsize=(3.2 * len(models), 3.4), sharey=True, squeeze=False)
-    for ax, model in zip(axes[0], models):
+    columns = min(4, len(models))
+    rows = -(-len(models) // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(3.2 * columns, 3.4 * rows), sharey=True, squeeze=False)
+    for ax in axes.flat[len(models):]:
+        ax.set_visible(False)
+    for ax, model in zip(axes.flat, models):
         if model == "prediction" and "lower_90" in predictions:
             ax.errorbar(predictions[model], predictions["observed"], linestyle="none", color="0.7", linewidth=0.6,
                         xerr=[predictions[model] - predictions["lower_90"],

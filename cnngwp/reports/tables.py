@@ -48,7 +48,7 @@ def shown(table: pd.DataFrame, *, precision: int = 3):
     (a note or covariates no run had), numbers to `precision` decimals (a pandas Styler)."""
     text = table.astype(str).apply(lambda column: column.str.strip())
     empty = [c for c in table.columns if table[c].isna().all() or text[c].isin(["", "nan", "None"]).all()]
-    return table.drop(columns=empty).style.format(precision=precision).hide(axis="index")
+    return table.drop(columns=empty).style.format(precision=precision, na_rep="").hide(axis="index")
 
 
 def _run_folders(runs_root: str | os.PathLike) -> list[tuple[str, int, Path]]:
