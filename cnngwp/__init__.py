@@ -151,6 +151,7 @@ PUBLIC_MODULES = {
     ),
     "cnngwp.tuning.combined": (
         "BACKBONE_FOLDS", "BACKBONE_KERNEL", "fit_stack", "held_out_split", "kernel_out_of_fold", "residual_problem",
+        "why_no_stack",
     ),
     "cnngwp.tuning.ensemble": (
         "MemberFit", "ModelAveragedEnsemble", "fit_ensemble", "fit_members",
