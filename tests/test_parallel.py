@@ -65,7 +65,8 @@ def test_tune_on_an_external_cluster_never_loses_a_task(small_sim, cluster, tmp_
 
 def test_a_run_never_sends_its_data_from_the_driver(small_sim, cluster, tmp_path, monkeypatch):
     """On the real scheduler and two worker processes: nothing is scattered; the workers read the run's problem
-    folder, written once (the tuning writes it, the ensemble finds the same content) and removed at the end."""
+    folder, written once (the tuning writes it, the ensemble finds the same content; the backbone's CNNs read their
+    own) and removed at the end."""
     from distributed import Client
 
     from cnngwp.data import store
@@ -83,8 +84,9 @@ def test_a_run_never_sends_its_data_from_the_driver(small_sim, cluster, tmp_path
         run = run_cnngwp(data, split_by_generation(data), tmp_path, client,
                          RunSettings(SEARCH_SPACES["qtlmas2010"], SMOKE, replicates=1, n_members=2), progress=False)
     assert len(run.tuning.evaluations) == SMOKE.n_points and len(run.ensemble.members) == 2
-    assert writes == [(tmp_path / "problem").resolve()]
-    assert not (tmp_path / "problem").exists()
+    # the run's problem, and the backbone's CNN problem (the same genotypes, the kernel's residual as the trait)
+    assert writes == [(tmp_path / "problem").resolve(), (tmp_path / "backbone" / "problem").resolve()]
+    assert not (tmp_path / "problem").exists() and not (tmp_path / "backbone" / "problem").exists()
 
 
 @pytest.mark.parametrize("gpu", [False, True])
