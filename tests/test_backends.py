@@ -36,12 +36,15 @@ settings = dict(filters=8, kernel_size=5, l1=0.5, learning_rate=0.005, batch_siz
                 engine="keras", seed=1)
 scores = {}
 for name, extra in {"one": {}, "together": {"n_members": 3, "ensemble_mode": "together"},
-                    "refit": {"refit": True}}.items():
+                    "refit": {"refit": True},
+                    "genotypic together": {"n_members": 3, "ensemble_mode": "together",
+                                           "encoding": "genotypic"}}.items():
     model = CNNGWPRegressor(**settings, **extra).fit(X[:300], y[:300])
     scores[name] = float(np.mean((model.predict(X[300:]) - y[300:]) ** 2)) / base
-# a model with a covariate saved in Keras' format and loaded back predicts the same
+# a genotypic model with a covariate saved in Keras' format and loaded back predicts the same
 sex = pd.DataFrame({"sex": rng.integers(0, 2, 400).astype(float)})
-model = CNNGWPRegressor(**settings, n_members=2).fit(X[:300], y[:300] + 3 * sex["sex"][:300], covariates=sex[:300])
+model = CNNGWPRegressor(**settings, n_members=2, encoding="genotypic").fit(X[:300], y[:300] + 3 * sex["sex"][:300],
+                                                                      covariates=sex[:300])
 snps = pd.DataFrame({"snp_id": [f"s{j}" for j in range(120)], "chromosome": "1", "position": range(120),
                      "allele_1": "A", "allele_2": "G"})
 design = CovariateDesign.fit(sex, ("sex",))

@@ -2,6 +2,7 @@ import keras
 import numpy as np
 import pytest
 
+from cnngwp.data.genotypes import Standardizer
 from cnngwp.data.splits import validation_split
 from cnngwp.errors import CnngwpInputError
 from cnngwp.models.baselines import RidgeBLUP
@@ -15,6 +16,14 @@ def test_table1_shapes_and_parameter_counts():
     assert table["layer"].tolist() == ["conv1d", "max_pooling1d", "flatten", "dense"]
     assert table["output_shape"].tolist() == [(None, 4862, 64), (None, 2431, 64), (None, 155584), (None, 1)]
     assert table["parameters"].tolist() == [64 * 27 + 64, 0, 0, 155584 + 1]
+
+
+def test_table1_of_the_genotypic_network_has_a_group_of_filters_per_channel():
+    scaler = Standardizer().fit(np.zeros((2, 9723), dtype=np.int8))
+    spec = NetworkSpec(9723, filters=64, kernel_size=27, l1=0.571, genotypes=scaler, heterozygotes=scaler)
+    table = model_summary(build_cnngwp(spec))
+    assert table["output_shape"].tolist() == [(None, 4862, 128), (None, 2431, 128), (None, 311168), (None, 1)]
+    assert table["parameters"].tolist() == [2 * 64 * 27 + 128, 0, 0, 311168 + 1]
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +52,20 @@ def test_planted_signal_is_learned_and_mapped(planted, ensemble):
     assert mse < linear
     top = snp_weight_summary(ensemble.weight_map())["mean_abs_weight"].nlargest(6).index
     assert any(abs(i - 50) <= 3 for i in top) and any(abs(i - 150) <= 3 for i in top)
+
+
+def test_the_genotypic_encoding_beats_the_additive_one_on_an_overdominant_locus_and_maps_it(planted, ensemble):
+    X, y, X_test, y_test = planted
+    genotypic = CNNGWPRegressor(**SMALL, n_members=3, patience=15, seed=1, encoding="genotypic").fit(X, y)
+    mse = {m.encoding: np.mean((m.predict(X_test) - y_test) ** 2) for m in (ensemble, genotypic)}
+    assert mse["genotypic"] < 0.8 * mse["additive"], mse
+    weight_map = genotypic.weight_map()
+    assert weight_map["channel"].value_counts().to_dict() == {"additive": 400, "heterozygote": 400}
+    heterozygote = snp_weight_summary(weight_map, "heterozygote")["mean_abs_weight"]
+    assert abs(heterozygote.idxmax() - 150) <= 1  # the overdominant locus
+    assert abs(snp_weight_summary(weight_map, "additive")["mean_abs_weight"].idxmax() - 50) <= 3  # the additive QTL
+    with pytest.raises(CnngwpInputError, match=r"encoding='one-hot': expected one of \['additive', 'genotypic'\]"):
+        CNNGWPRegressor(**SMALL, encoding="one-hot").fit(X, y)
 
 
 def test_ensemble_members_differ_and_their_mean_beats_the_average_member(planted, ensemble):
@@ -84,9 +107,11 @@ def test_non_genotype_input_is_rejected_with_its_position(planted):
         CNNGWPRegressor(**dict(SMALL, epochs=1)).fit(bad, y)
 
 
-def test_members_trained_together_match_the_sequential_contract(planted):
+@pytest.mark.parametrize(("encoding", "channels"), [("additive", 1), ("genotypic", 2)])
+def test_members_trained_together_match_the_sequential_contract(planted, encoding, channels):
     X, y, X_test, y_test = planted
-    model = CNNGWPRegressor(**dict(SMALL, epochs=25), n_members=3, ensemble_mode="together", seed=2).fit(X, y)
+    model = CNNGWPRegressor(**dict(SMALL, epochs=25), n_members=3, ensemble_mode="together", encoding=encoding,
+                            seed=2).fit(X, y)
     assert len(model.members_) == 3 and len(model.history_) == 3
     members = model.predict_members(X_test)
     assert np.abs(members[0] - members[1]).max() > 1e-3  # independent initialisation
@@ -98,7 +123,7 @@ def test_members_trained_together_match_the_sequential_contract(planted):
         mse = np.mean((m.predict(X[rows], verbose=0)[:, 0] * model.y_scale_ / TARGET_SD + model.y_mean_ - y[rows]) ** 2)
         assert mse == pytest.approx(history["validation_mse"].min(), rel=1e-4)
     assert np.mean((model.predict(X_test) - y_test) ** 2) < 0.9 * y_test.var()
-    assert model.summary()["parameters"].tolist()[-1] == 400 + 1
+    assert model.summary()["parameters"].tolist()[-1] == channels * 400 + 1
 
 
 @pytest.mark.parametrize("mode", ["sequential", "together"])

@@ -1,7 +1,9 @@
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import pytest
 
+from cnngwp.models.cnn.network import map_weights
 from cnngwp.reports.plots import (
     plot_max_pooling,
     plot_prediction_intervals,
@@ -27,15 +29,18 @@ def test_true_qtl_positions_use_the_papers_factor():
     assert abs(marks["weight_index"].iloc[5] - (153_651 - 16)) <= 4
 
 
-def test_plot_marks_every_true_qtl(small_sim):
-    n = 800
-    weights = pd.DataFrame({"weight_index": np.arange(n), "weight": np.sin(np.arange(n)),
-                            "snp_index": np.arange(n) * small_sim.n_snps // n})
-    ax = plot_weight_map(weights, small_sim.truth, n_snps=small_sim.n_snps)
-    offsets = [c.get_offsets() for c in ax.collections]
-    assert len(offsets[0]) == n  # the weights
-    assert [len(o) for o in offsets[1:]] == [4, 3]  # 2 majors + 2 epistatic pairs, 3 dominance loci
-    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["true additive QTL", "true dominance QTL"]
+@pytest.mark.parametrize(("encoding", "panels"), [("additive", 1), ("genotypic", 2)])
+def test_plot_marks_every_true_qtl_in_each_channels_panel(small_sim, encoding, panels):
+    n = 800  # weights per channel
+    weights = map_weights(np.sin(np.arange(n * panels)), small_sim.n_snps, 4, encoding)
+    drawn = plot_weight_map(weights, small_sim.truth, n_snps=small_sim.n_snps)
+    axes = [drawn] if panels == 1 else list(drawn)
+    assert len(axes) == panels
+    for ax in axes:
+        offsets = [c.get_offsets() for c in ax.collections]
+        assert len(offsets[0]) == n and offsets[0][:, 0].max() == n - 1  # the channel's weights, by channel index
+        assert [len(o) for o in offsets[1:]] == [4, 3]  # 2 majors + 2 epistatic pairs, 3 dominance loci
+        assert [t.get_text() for t in ax.get_legend().get_texts()] == ["true additive QTL", "true dominance QTL"]
 
 
 def test_interval_pooling_and_search_plots_draw_what_they_are_given():

@@ -305,8 +305,13 @@ class Standardizer:
         True for columns without variation among the fitted rows.
     """
 
-    def fit(self, genotypes: np.ndarray, rows: np.ndarray | None = None) -> Standardizer:
-        """Compute mean and standard deviation of each column over `rows` (all rows if None)."""
+    def fit(self, genotypes: np.ndarray, rows: np.ndarray | None = None, *,
+            heterozygotes: bool = False) -> Standardizer:
+        """Compute mean and standard deviation of each column over `rows` (all rows if None).
+
+        ``heterozygotes=True`` (int8 codes): those of the heterozygote indicator (1 for code 1, else 0), the
+        genotypic CNN's second channel; :meth:`transform` still standardises the codes themselves.
+        """
         rows = np.arange(genotypes.shape[0]) if rows is None else np.asarray(rows)
         total = np.zeros(genotypes.shape[1])
         squares = np.zeros(genotypes.shape[1])
@@ -315,7 +320,7 @@ class Standardizer:
         for start in range(0, len(rows), step):
             block = genotypes[rows[start : start + step]]
             ok = block != MISSING if genotypes.dtype == np.int8 else np.ones(block.shape, dtype=bool)
-            values = np.where(ok, block, 0).astype(np.float64)
+            values = np.where(ok, block == 1 if heterozygotes else block, 0).astype(np.float64)
             total += values.sum(axis=0)
             squares += (values * values).sum(axis=0)
             called += ok.sum(axis=0)

@@ -40,15 +40,24 @@ def true_qtl_weight_positions(truth: pd.DataFrame, n_weights: int, n_snps: int) 
 
 
 def plot_weight_map(weight_map: pd.DataFrame, truth: pd.DataFrame | None = None, *, n_snps: int | None = None,
-                    ax: plt.Axes | None = None) -> plt.Axes:
+                    ax: plt.Axes | None = None) -> plt.Axes | np.ndarray:
     """The paper's Figure 1: model-averaged output-layer weight against weight index.
 
     True major additive QTLs are marked with red +, dominance loci with green ×,
-    at the weight index their SNP maps to.
+    at the weight index their SNP maps to. The map of a genotypic network
+    (:func:`cnngwp.models.cnn.network.map_weights`) gets one panel per input channel, each
+    against the weight's index among its channel's, and an array of Axes comes back.
     """
+    channels = list(dict.fromkeys(weight_map["channel"]))
+    if len(channels) > 1:
+        _, axes = plt.subplots(len(channels), 1, figsize=(10, 3.2 * len(channels)), sharex=True)
+        for channel, panel in zip(channels, axes, strict=True):
+            plot_weight_map(weight_map[weight_map["channel"] == channel], truth, n_snps=n_snps, ax=panel)
+            panel.set_title(f"{channel} channel", fontsize=10)
+        return axes
     if ax is None:
         _, ax = plt.subplots(figsize=(10, 4))
-    sns.scatterplot(data=weight_map, x="weight_index", y="weight", s=4, linewidth=0, color="0.3", ax=ax)
+    sns.scatterplot(data=weight_map, x="channel_index", y="weight", s=4, linewidth=0, color="0.3", ax=ax)
     if truth is not None:
         n_snps = int(weight_map["snp_index"].max()) + 1 if n_snps is None else n_snps
         marks = true_qtl_weight_positions(truth, len(weight_map), n_snps)

@@ -26,8 +26,10 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from cnngwp.data.covariates import as_covariate_matrix
 from cnngwp.data.genotypes import Standardizer, as_genotype_codes
 from cnngwp.data.splits import validation_split
+from cnngwp.errors import CnngwpInputError
 from cnngwp.models.cnn.device import Placement, place
 from cnngwp.models.cnn.network import (
+    ENCODINGS,
     TARGET_SD,
     NetworkInputs,
     NetworkSpec,
@@ -54,6 +56,9 @@ class CNNGWPRegressor(RegressorMixin, BaseEstimator):
     ----------
     filters, kernel_size, l1
         gamma = (filters, kernel size, L1 penalty lambda of the output layer on the rescaled trait).
+    encoding
+        ``"additive"`` (the 0/1/2 codes: the paper's network) or ``"genotypic"`` (a heterozygote channel beside
+        them, with filters of its own: :data:`cnngwp.models.cnn.network.ENCODINGS`).
     learning_rate, batch_size, epochs, strides, pool_size
         Adam's learning rate, batch size, epoch cap, convolution strides, pooling (paper: 2.5e-4, 48, 250, 2, 2).
     validation_fraction
@@ -86,8 +91,8 @@ class CNNGWPRegressor(RegressorMixin, BaseEstimator):
         Per member (rows), its predictions of the validation rows at its best epoch, before any refit.
     engine_, refitted_ : str, bool
         The engine that trained the members; whether they were refitted on all training rows.
-    scaler_, covariate_scaler_ : Standardizer
-        Statistics of the networks' inputs (of the rows the final members were trained on).
+    scaler_, covariate_scaler_, heterozygote_scaler_ : Standardizer
+        Statistics of the networks' inputs (of the rows the final members were trained on; None where unused).
     y_mean_, y_scale_, n_covariates_ : float, float, int
         Trait mean and SD over those rows; the covariate columns the networks take (0: none).
     """
@@ -96,22 +101,12 @@ class CNNGWPRegressor(RegressorMixin, BaseEstimator):
                  learning_rate: float = 2.5e-4, batch_size: int = 48, epochs: int = 250, strides: int = 2,
                  pool_size: int = 2, validation_fraction: float = 0.2, patience: int | None = 20,
                  refit: bool = False, n_members: int = 1, ensemble_mode: str = "auto", engine: str = "auto",
-                 seed: int = 0):
-        self.filters = filters
-        self.kernel_size = kernel_size
-        self.l1 = l1
-        self.learning_rate = learning_rate
-        self.batch_size = batch_size
-        self.epochs = epochs
-        self.strides = strides
-        self.pool_size = pool_size
-        self.validation_fraction = validation_fraction
-        self.patience = patience
-        self.refit = refit
-        self.n_members = n_members
-        self.ensemble_mode = ensemble_mode
-        self.engine = engine
-        self.seed = seed
+                 encoding: str = "additive", seed: int = 0):
+        self.filters, self.kernel_size, self.l1, self.encoding = filters, kernel_size, l1, encoding
+        self.learning_rate, self.batch_size, self.epochs = learning_rate, batch_size, epochs
+        self.strides, self.pool_size = strides, pool_size
+        self.validation_fraction, self.patience, self.refit = validation_fraction, patience, refit
+        self.n_members, self.ensemble_mode, self.engine, self.seed = n_members, ensemble_mode, engine, seed
 
     def fit(self, X, y, *, covariates=None, generations=None, validation_rows=None,
             validation_data=None) -> CNNGWPRegressor:
@@ -124,6 +119,8 @@ class CNNGWPRegressor(RegressorMixin, BaseEstimator):
         nothing refitted (the paper's protocol passes the test set here: optimistic).
         """
         X, y = validate_data(self, X, y, dtype="numeric", y_numeric=True)
+        if self.encoding not in ENCODINGS:
+            raise CnngwpInputError(f"encoding={self.encoding!r}: expected one of {sorted(ENCODINGS)}")
         X, y = as_genotype_codes(X, "X"), np.asarray(y, dtype=np.float64)
         C = as_covariate_matrix(covariates, len(y))
         self.n_covariates_ = C.shape[1]
@@ -154,8 +151,10 @@ class CNNGWPRegressor(RegressorMixin, BaseEstimator):
         self.y_mean_, spread = float(y[rows].mean()), float(y[rows].std())
         self.y_scale_ = spread if spread > 0 else 1.0
         self.covariate_scaler_ = None if C is None else Standardizer().fit(C, rows)
+        self.heterozygote_scaler_ = (Standardizer().fit(X, rows, heterozygotes=True) if self.encoding == "genotypic"
+                                     else None)
         spec = NetworkSpec(X.shape[1], self.filters, self.kernel_size, self.l1, self.strides, self.pool_size,
-                           self.scaler_, self.covariate_scaler_)
+                           self.scaler_, self.covariate_scaler_, self.heterozygote_scaler_)
         start = None
         if C is not None:  # least squares of the rescaled trait on the standardised covariates
             z = self.covariate_scaler_.transform(C[rows], dtype=np.float64)
@@ -192,7 +191,7 @@ class CNNGWPRegressor(RegressorMixin, BaseEstimator):
         """Output weights averaged over members, mapped to SNPs (:func:`cnngwp.models.cnn.network.map_weights`)."""
         check_is_fitted(self, "members_")
         return map_weights(np.mean([output_weights(m) for m in self.members_], axis=0), self.n_features_in_,
-                           self.filters)
+                           self.filters, self.encoding)
 
 
 def _trait_predictions(model: CNNGWPRegressor, networks: list, inputs: NetworkInputs) -> np.ndarray:

@@ -21,7 +21,10 @@ A batch's samples are split over numba's threads, each with its own gradient buf
 then reduced; Adam and the L1 subgradient (``sign``, 0 at 0) are applied once per batch.
 Fixed-effect covariates (an unpenalised linear term without bias beside the output
 layer) add ``covariates @ beta`` to each prediction; their gradient is the covariates
-weighted by the samples' errors.
+weighted by the samples' errors. The genotypic encoding's heterozygote channel is a second
+set of phases; each filter reads the phases of its own channel (the grouped convolution of
+:func:`cnngwp.models.cnn.network.build_cnngwp`), so filters ``0..F-1`` are the additive
+channel's and ``F..2F-1`` the heterozygote channel's.
 ``benchmarks/bench_cnn.py`` times it against Keras; ``tests/test_fused.py`` checks it
 against Keras from the same weights and batch order and against finite differences.
 """
@@ -51,12 +54,16 @@ _BETA_1, _BETA_2, _EPSILON = np.float32(0.9), np.float32(0.999), np.float32(1e-7
 
 
 class FusedLayout:
-    """One network in this engine: SNPs p, kernel size K (and K rounded up to 4), filters F, pooled positions P,
-    and the float32 standardisation of its inputs (training-row `mean` and `scale` per SNP)."""
+    """One network in this engine: SNPs p, kernel size K (and K rounded up to 4), pooled positions P, and the
+    float32 standardisation of its inputs: training-row `mean` and `scale` per SNP, shape (p,) for the codes alone
+    or (channels, p) (:meth:`cnngwp.models.cnn.network.NetworkSpec.input_statistics`). `filters` F is each
+    channel's; the attribute ``filters`` counts every channel's (the convolution's outputs)."""
 
     def __init__(self, n_snps: int, kernel_size: int, filters: int, *, mean: np.ndarray, scale: np.ndarray):
-        self.n_snps, self.kernel_size, self.filters = n_snps, kernel_size, filters
-        self.statistics = (np.asarray(mean, dtype=np.float32), np.asarray(scale, dtype=np.float32))
+        self.statistics = (np.atleast_2d(np.asarray(mean, dtype=np.float32)),
+                           np.atleast_2d(np.asarray(scale, dtype=np.float32)))
+        self.channels = self.statistics[0].shape[0]
+        self.n_snps, self.kernel_size, self.filters = n_snps, kernel_size, filters * self.channels
         conv = math.ceil(n_snps / 2)  # "same" padding, stride 2
         self.pad_left = max((conv - 1) * 2 + kernel_size - n_snps, 0) // 2
         self.positions = conv // 2  # max-pooling 2, "valid"
@@ -134,13 +141,16 @@ class AdamState:
 
 @numba.njit(cache=True, nogil=True)
 def _phases(codes, mean, scale, pad_left, out):
-    """Standardised codes of one sample (missing -> 0) into the four phases of the padded input."""
+    """One sample's channels (standardised codes; with a second row of `mean` and `scale`, the standardised
+    heterozygote indicator; missing -> 0) into the four phases of the padded input, ``out[channel, phase]``."""
     out[:] = 0.0
     for i in range(codes.shape[0]):
         j = i + pad_left
         c = codes[i]
         if c != MISSING:
-            out[j & 3, j >> 2] = (np.float32(c) - mean[i]) / scale[i]
+            out[0, j & 3, j >> 2] = (np.float32(c) - mean[0, i]) / scale[0, i]
+            if out.shape[0] > 1:
+                out[1, j & 3, j >> 2] = (np.float32(c == 1) - mean[1, i]) / scale[1, i]
 
 
 #: Pooling windows per block; the block's phases, convolution outputs and routed weights (about 16 KB)
@@ -220,11 +230,12 @@ def _forward(codes, statistics, pad_left, network, threads):
     kernel, bias, dense, dense_bias = network
     n = codes.shape[0]
     filters = kernel.shape[1]
+    per_channel = filters // mean.shape[0]
     positions = dense.shape[1]
     phase_length = positions + kernel.shape[0] // 4 + 1
     out = np.empty(n, dtype=np.float32)
     for t in numba.prange(threads):
-        ph = np.empty((4, phase_length), dtype=np.float32)
+        ph = np.empty((mean.shape[0], 4, phase_length), dtype=np.float32)
         c0 = np.empty(_BLOCK, dtype=np.float32)
         c1 = np.empty(_BLOCK, dtype=np.float32)
         for i in range(t, n, threads):
@@ -233,7 +244,7 @@ def _forward(codes, statistics, pad_left, network, threads):
             for start in range(0, positions, _BLOCK):
                 size = min(_BLOCK, positions - start)
                 for f in range(filters):
-                    _convolve(ph, kernel, bias, f, start, size, c0, c1)
+                    _convolve(ph[f // per_channel], kernel, bias, f, start, size, c0, c1)
                     total += _pool(c0, c1, dense[f, start : start + size], size)
             out[i] = total + dense_bias
     return out
@@ -253,6 +264,7 @@ def _batch_gradients(codes, batch, statistics, pad_left, network, buffers, error
     phase_length = positions + taps // 4 + 1
     threads = g_kernel.shape[0]
     filters = kernel.shape[1]
+    per_channel = filters // mean.shape[0]
     n = rows.shape[0]
     scale_error = np.float32(2.0 / n)
     dense_sums = np.zeros(filters, dtype=np.float32)  # each window routes its dense weight to one position
@@ -264,7 +276,7 @@ def _batch_gradients(codes, batch, statistics, pad_left, network, buffers, error
         g_bias[t] = 0.0
         g_dense[t] = 0.0
         g_dense_bias[t, 0] = 0.0
-        ph = np.empty((4, phase_length), dtype=np.float32)
+        ph = np.empty((mean.shape[0], 4, phase_length), dtype=np.float32)
         c0 = np.empty(_BLOCK, dtype=np.float32)
         c1 = np.empty(_BLOCK, dtype=np.float32)
         r0 = np.empty(_BLOCK, dtype=np.float32)
@@ -279,11 +291,12 @@ def _batch_gradients(codes, batch, statistics, pad_left, network, buffers, error
             for start in range(0, positions, _BLOCK):
                 size = min(_BLOCK, positions - start)
                 for f in range(filters):
-                    _convolve(ph, kernel, bias, f, start, size, c0, c1)
+                    channel = ph[f // per_channel]
+                    _convolve(channel, kernel, bias, f, start, size, c0, c1)
                     prediction += _pool_and_route(
                         c0, c1, dense[f, start : start + size], size, pooled[f, start : start + size], r0, r1
                     )
-                    _tap_sums(ph, r0, r1, start, size, taps, sums[f])
+                    _tap_sums(channel, r0, r1, start, size, taps, sums[f])
             prediction += dense_bias + offset[i]
             error = prediction - y[row]
             errors[i] = error

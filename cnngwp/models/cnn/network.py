@@ -19,7 +19,10 @@ from cnngwp.errors import CnngwpInputError
 
 __all__ = [
     "CNN_ENSEMBLE",
+    "ENCODINGS",
+    "GENOTYPIC_CNN",
     "TARGET_SD",
+    "GroupedConv1D",
     "MemberDense",
     "NetworkInputs",
     "NetworkSpec",
@@ -43,6 +46,13 @@ __all__ = [
 TARGET_SD = 10.0
 #: How comparisons name the model-averaged CNN ensemble; a run's table adds its size, as in ``CNN ensemble (S=4)``.
 CNN_ENSEMBLE = "CNN ensemble"
+#: How comparisons name an ensemble of CNNs with the ``genotypic`` encoding.
+GENOTYPIC_CNN = "Genotypic CNN"
+#: The CNN's input encodings and the channels each feeds the convolution. ``genotypic`` adds the heterozygote
+#: indicator (1 for code 1, else 0; standardised like the codes), so a heterozygote effect, which is what dominance
+#: is, gets weights of its own; each channel has its own group of filters (a grouped convolution), so a filter
+#: reads one channel and the output layer's weights belong to one channel each.
+ENCODINGS = {"additive": ("additive",), "genotypic": ("additive", "heterozygote")}
 
 
 def glorot_limit(fan_in: int, fan_out: int) -> float:
@@ -68,12 +78,25 @@ class StandardizeColumns(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="cnngwp")
 class StandardizeGenotypes(StandardizeColumns):
-    """Non-trainable layer: (codes - mean) / scale, missing (-1) codes to 0, with a channel axis for Conv1D."""
+    """Non-trainable layer: (codes - mean) / scale as channel 0 for Conv1D; with `heterozygotes` = (mean, scale)
+    of the heterozygote indicator, that indicator standardised as channel 1. Missing (-1) calls are 0 in both."""
+
+    def __init__(self, mean, scale, heterozygotes=None, **kwargs):
+        super().__init__(mean, scale, **kwargs)
+        self.heterozygotes = None if heterozygotes is None else [np.asarray(v, dtype=np.float32)
+                                                                 for v in heterozygotes]
 
     def call(self, inputs):
         codes = keras.ops.cast(inputs, "float32")
-        z = (codes - self.mean) / self.scale
-        return keras.ops.expand_dims(keras.ops.where(codes == MISSING, 0.0, z), -1)
+        channels = [(codes - self.mean) / self.scale]
+        if self.heterozygotes is not None:
+            mean, scale = self.heterozygotes
+            channels.append((keras.ops.cast(codes == 1.0, "float32") - mean) / scale)
+        return keras.ops.stack([keras.ops.where(codes == MISSING, 0.0, z) for z in channels], axis=-1)
+
+    def get_config(self):
+        return {**super().get_config(), "heterozygotes": None if self.heterozygotes is None else
+                [v.tolist() for v in self.heterozygotes]}
 
 
 @keras.saving.register_keras_serializable(package="cnngwp")
@@ -102,6 +125,20 @@ class MemberDense(keras.layers.Layer):
         return {**super().get_config(), "n_members": self.n_members, "l1": self.l1, "seed": self.seed}
 
 
+@keras.saving.register_keras_serializable(package="cnngwp")
+class GroupedConv1D(keras.layers.Conv1D):
+    """Conv1D whose `groups` (one per input channel) are convolved one by one and concatenated: the same outputs
+    and weights as Keras' grouped convolution, which TensorFlow on a CPU compiles anew with XLA on every call."""
+
+    def convolution_op(self, inputs, kernel):
+        if self.groups == 1:
+            return super().convolution_op(inputs, kernel)
+        width = kernel.shape[-1] // self.groups
+        return keras.ops.concatenate(
+            [super(GroupedConv1D, self).convolution_op(inputs[..., g : g + 1], kernel[..., g * width : (g + 1) * width])
+             for g in range(self.groups)], axis=-1)
+
+
 @dataclass(frozen=True)
 class NetworkSpec:
     """What one CNNGWP network is: its size, gamma, layout and the standardisation of its inputs.
@@ -116,6 +153,9 @@ class NetworkSpec:
         Training-row statistics of the first (non-trainable) layer; None: codes as they are.
     covariates
         Statistics of the fixed-effect covariates; None: the network has no covariate input.
+    heterozygotes
+        Training-row statistics of the heterozygote indicator (``Standardizer.fit(..., heterozygotes=True)``):
+        the ``genotypic`` encoding's second channel; None: the ``additive`` encoding.
     """
 
     n_snps: int
@@ -126,6 +166,24 @@ class NetworkSpec:
     pool_size: int = 2
     genotypes: Standardizer | None = None
     covariates: Standardizer | None = None
+    heterozygotes: Standardizer | None = None
+
+    @property
+    def encoding(self) -> str:
+        """``additive`` or ``genotypic`` (:data:`ENCODINGS`)."""
+        return "additive" if self.heterozygotes is None else "genotypic"
+
+    @property
+    def channels(self) -> int:
+        """Input channels of the convolution, each with its own `filters`."""
+        return len(ENCODINGS[self.encoding])
+
+    def input_statistics(self) -> tuple[np.ndarray, np.ndarray]:
+        """Mean and scale of every channel, shape (channels, n_snps) each; zeros and ones without statistics."""
+        standardizers = [self.genotypes] + ([] if self.heterozygotes is None else [self.heterozygotes])
+        mean = [np.zeros(self.n_snps) if s is None else s.mean_ for s in standardizers]
+        scale = [np.ones(self.n_snps) if s is None else s.scale_ for s in standardizers]
+        return np.array(mean), np.array(scale)
 
 
 def build_cnngwp(spec: NetworkSpec, *, seed: int = 0, n_members: int = 1) -> keras.Model:
@@ -134,27 +192,32 @@ def build_cnngwp(spec: NetworkSpec, *, seed: int = 0, n_members: int = 1) -> ker
     One member: Conv1D (linear, "same") -> MaxPooling1D -> Flatten -> Dense(1, L1), output
     (batch, 1). ``n_members`` = S > 1: one Conv1D with S x filters channels holds every
     member's filters, pooling acts per channel and :class:`MemberDense` gives S outputs; the
-    members share nothing but the input (:func:`member_weights` takes one out).
+    members share nothing but the input (:func:`member_weights` takes one out). The genotypic
+    encoding (``spec.heterozygotes``) gives the convolution two input channels and one group of
+    filters per channel (``groups=2``); its flattened outputs are position by position the
+    additive channel's filters, then the heterozygote channel's.
 
     With ``spec.covariates`` the network takes a second input, ``covariates``, standardised
     and fed to an unpenalised linear term without bias (layer ``fixed_effects``) added to
     the output layer's value.
     """
-    mean = np.zeros(spec.n_snps) if spec.genotypes is None else spec.genotypes.mean_
-    scale = np.ones(spec.n_snps) if spec.genotypes is None else spec.genotypes.scale_
+    mean, scale = spec.input_statistics()
+    channels = spec.channels
     inputs = keras.Input(shape=(spec.n_snps,), dtype="int8", name="genotypes")
-    z = StandardizeGenotypes(mean, scale, name="standardize")(inputs)
+    z = StandardizeGenotypes(mean[0], scale[0], None if channels == 1 else (mean[1], scale[1]),
+                             name="standardize")(inputs)
     if n_members == 1:
         initializer = keras.initializers.GlorotUniform(seed=seed)
-    else:
-        limit = glorot_limit(spec.kernel_size, spec.kernel_size * spec.filters)  # as one member's Conv1D
+    else:  # as one member's Conv1D
+        limit = glorot_limit(spec.kernel_size, spec.kernel_size * channels * spec.filters)
         initializer = keras.initializers.RandomUniform(-limit, limit, seed=seed)
-    x = keras.layers.Conv1D(
-        n_members * spec.filters,
+    x = GroupedConv1D(
+        n_members * channels * spec.filters,
         spec.kernel_size,
         strides=spec.strides,
         padding="same",
         activation="linear",
+        groups=channels,
         kernel_initializer=initializer,
         name="conv1d",
     )(z)
@@ -169,7 +232,10 @@ def build_cnngwp(spec: NetworkSpec, *, seed: int = 0, n_members: int = 1) -> ker
             name="dense",
         )(x)
     else:
-        x = keras.layers.Reshape((-1, n_members, spec.filters), name="members")(x)
+        if channels > 1:  # group c holds channel c's filters of every member: (positions, C, S, F) -> (.., S, C, F)
+            x = keras.layers.Reshape((-1, channels, n_members, spec.filters), name="channel_groups")(x)
+            x = keras.layers.Permute((1, 3, 2, 4), name="members_first")(x)
+        x = keras.layers.Reshape((-1, n_members, channels * spec.filters), name="members")(x)
         outputs = MemberDense(n_members, spec.l1, seed=seed + 1, name="dense")(x)
     name = "cnngwp" if n_members == 1 else "cnngwp_members"
     if spec.covariates is None:
@@ -192,8 +258,10 @@ def set_fixed_effect_start(network: keras.Model, start: tuple[np.ndarray, float]
 
 def member_weights(stack: keras.Model, member: int, filters: int) -> dict[str, list[np.ndarray]]:
     """Member `member`'s weights in a network built with ``n_members`` > 1, by layer of a one-member network."""
-    channels = slice(member * filters, (member + 1) * filters)
     conv_kernel, conv_bias = stack.get_layer("conv1d").get_weights()
+    n_members = stack.get_layer("dense").n_members
+    groups = conv_kernel.shape[-1] // (n_members * filters)
+    channels = np.concatenate([(group * n_members + member) * filters + np.arange(filters) for group in range(groups)])
     dense_kernel, dense_bias = stack.get_layer("dense").get_weights()
     weights = {
         "conv1d": [conv_kernel[..., channels], conv_bias[channels]],
@@ -228,32 +296,39 @@ def output_weights(model: keras.Model) -> np.ndarray:
     return model.get_layer("dense").get_weights()[0][:, 0]
 
 
-def map_weights(weights: np.ndarray, n_snps: int, filters: int) -> pd.DataFrame:
-    """Output-layer weights laid out by (position, filter) and mapped back to SNP index.
+def map_weights(weights: np.ndarray, n_snps: int, filters: int, encoding: str = "additive") -> pd.DataFrame:
+    """Output-layer weights laid out by (position, channel, filter) and mapped back to SNP index.
 
     Returns
     -------
     pandas.DataFrame
-        One row per weight: ``weight_index``, ``position`` (after pooling),
-        ``filter``, ``snp_index`` (weight index / (weights per SNP), the paper's
+        One row per weight: ``weight_index``, ``position`` (after pooling), ``channel``
+        (:data:`ENCODINGS`: the input channel the weight's filter reads), ``filter``,
+        ``channel_index`` (the weight's index among its channel's, as ``weight_index`` in a
+        one-channel network), ``snp_index`` (weight index / (weights per SNP), the paper's
         mapping, e.g. 155,584 / 9,723 = 16.0) and ``weight``.
     """
     weights = np.asarray(weights)
+    names = ENCODINGS[encoding]
     index = np.arange(len(weights))
+    position, within = np.divmod(index, filters * len(names))
+    channel, filter_ = np.divmod(within, filters)
     return pd.DataFrame(
         {
             "weight_index": index,
-            "position": index // filters,
-            "filter": index % filters,
+            "position": position,
+            "channel": np.asarray(names)[channel],
+            "filter": filter_,
+            "channel_index": position * filters + filter_,
             "snp_index": np.minimum((index * n_snps / len(weights)).astype(np.int64), n_snps - 1),
             "weight": weights,
         }
     )
 
 
-def snp_weight_summary(weight_map: pd.DataFrame) -> pd.DataFrame:
-    """Per SNP index: sum and mean absolute value of the mapped weights."""
-    grouped = weight_map.groupby("snp_index")["weight"]
+def snp_weight_summary(weight_map: pd.DataFrame, channel: str = "additive") -> pd.DataFrame:
+    """Per SNP index: sum and mean absolute value of the mapped weights of one `channel`."""
+    grouped = weight_map[weight_map["channel"] == channel].groupby("snp_index")["weight"]
     return pd.DataFrame({"weight_sum": grouped.sum(), "mean_abs_weight": grouped.apply(lambda w: w.abs().mean())})
 
 

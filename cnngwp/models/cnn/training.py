@@ -138,8 +138,8 @@ def train_numba(run: TrainingRun, member: int, x: NetworkInputs, y: np.ndarray, 
     """Member `member` with the fused engine; arguments as :func:`train_keras`. The result is a Keras network."""
     model = run.network(member)
     spec = run.spec
-    shape = fused.FusedLayout(spec.n_snps, spec.kernel_size, spec.filters, mean=spec.genotypes.mean_,
-                              scale=spec.genotypes.scale_)
+    mean, scale = spec.input_statistics()
+    shape = fused.FusedLayout(spec.n_snps, spec.kernel_size, spec.filters, mean=mean, scale=scale)
     weights = fused.from_network(model, shape)
     adam, rng = fused.AdamState(weights, run.learning_rate), np.random.default_rng(run.seeds[member])
     covariates = _standardised_covariates(run, x)
