@@ -1,4 +1,10 @@
-"""Writing files so that a failure never leaves anything half-written."""
+"""Writing files so that a failure never leaves anything half-written, with the modes the umask gives.
+
+Scratch files and folders come from :mod:`tempfile`, which makes them private (0600 and 0700)
+whatever the umask; each is given the mode a plain ``open`` or ``mkdir`` would have given it
+(0644 and 0755 under umask 0022) before it is moved into place, so colleagues sharing a run
+folder, and Dask workers running as another user, can read what a run wrote.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,25 @@ from pathlib import Path
 from cnngwp.errors import CnngwpInputError
 
 __all__ = ["atomic_directory", "atomic_write", "json_scalar", "replace_directory", "tie_to_settings"]
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux says it (``/proc/self/status``); elsewhere set
+    and restored at once."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _as_if_created(path: str | os.PathLike, *, folder: bool) -> None:
+    """Give a scratch file or folder the mode ``open``/``mkdir`` would have given it under the umask."""
+    os.chmod(path, (0o777 if folder else 0o666) & ~_umask())
 
 
 @contextmanager
@@ -60,6 +85,7 @@ def replace_directory(out_dir: str | os.PathLike) -> Iterator[Path]:
     scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         yield scratch
+        _as_if_created(scratch, folder=True)
         old = out.with_name(f".{out.name}.old")
         shutil.rmtree(old, ignore_errors=True)
         if out.exists():
@@ -85,6 +111,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> None
     os.close(fd)
     try:
         write(Path(tmp))
+        _as_if_created(tmp, folder=False)
         os.replace(tmp, target)
     finally:
         if os.path.exists(tmp):

@@ -1,4 +1,6 @@
 import filecmp
+import os
+import stat
 from dataclasses import replace
 
 import numpy as np
@@ -215,3 +217,21 @@ def test_candidates_are_written_without_phenotypes_and_read_back(small_sim, tmp_
     with pytest.raises(CnngwpInputError, match=r"no covariate column\(s\) \['litter'\]"):
         write_candidates(young, tmp_path / "other", covariates=("litter",))
     assert not (tmp_path / "other").exists()
+
+
+@pytest.mark.parametrize(("umask", "file_mode", "folder_mode"), [(0o022, 0o644, 0o755), (0o027, 0o640, 0o750)])
+def test_atomic_writes_and_replaced_folders_get_the_modes_the_umask_gives(tmp_path, umask, file_mode, folder_mode):
+    from cnngwp.atomic import atomic_directory, atomic_write, replace_directory
+
+    before = os.umask(umask)
+    try:
+        atomic_write(tmp_path / "table.csv", lambda tmp: tmp.write_text("a\n1\n"))
+        with replace_directory(tmp_path / "model") as scratch:
+            (scratch / "model.json").write_text("{}")
+        with atomic_directory(tmp_path / "run") as scratch:
+            (scratch / "summary.json").write_text("{}")
+    finally:
+        os.umask(before)
+    modes = {p.relative_to(tmp_path).as_posix(): stat.S_IMODE(p.stat().st_mode) for p in tmp_path.rglob("*")}
+    assert modes == {"table.csv": file_mode, "model": folder_mode, "model/model.json": file_mode,
+                     "run": folder_mode, "run/summary.json": file_mode}
