@@ -1,7 +1,8 @@
 """Every model on the default simulation and the mice folds: `python benchmarks/bench_models.py [--datasets ...]`.
 
 Models (:func:`cnngwp.runs.study.fit_every_model`): GBLUP, GDBLUP, EGBLUP, RKHS, the Bayesian LASSO,
-a CNN ensemble, the backbone model (GDBLUP + a CNN fitted to its out-of-fold residual) and the
+a CNN ensemble, a genotypic CNN ensemble (a heterozygote channel beside the codes), the backbone
+model (GDBLUP + a CNN fitted to its out-of-fold residual) and the
 stack of all of them (weights fitted on held-out predictions of the validation rows), each fitted
 on the training rows and scoring the test rows once.
 
@@ -21,7 +22,7 @@ Prints each split's test MSE per model with the stack's weights (the mice folds 
 means, each model's ratio to GBLUP and to the best kernel model (GBLUP, GDBLUP, EGBLUP, RKHS; mice: mean
 ratio with the paired t interval over folds), and a last line
 ``best_cnn_based_over_best_kernel_default=<r> best_cnn_based_over_best_kernel_mice=<r>``: the
-best of the CNN-based models (CNN ensemble, backbone, stack) over the best kernel model.
+best of the CNN-based models (CNN ensemble, genotypic CNN, backbone, stack) over the best kernel model.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from scipy import stats
 from cnngwp.data.catalogue import DatasetSpec, load_dataset
 from cnngwp.data.splits import split_by_generation
 from cnngwp.models.backbone import backbone_name
-from cnngwp.models.cnn.network import CNN_ENSEMBLE
+from cnngwp.models.cnn.network import CNN_ENSEMBLE, GENOTYPIC_CNN
 from cnngwp.models.stack import STACK
 from cnngwp.reports.study_tables import KERNEL_MODELS
 from cnngwp.runs.study import fit_every_model
@@ -46,13 +47,13 @@ from cnngwp.tuning.combined import BACKBONE_KERNEL
 from cnngwp.tuning.problem import PROFILES
 
 KERNELS = ("GBLUP", *KERNEL_MODELS)
-CNN_BASED = (CNN_ENSEMBLE, backbone_name(BACKBONE_KERNEL), STACK)
+CNN_BASED = (CNN_ENSEMBLE, GENOTYPIC_CNN, backbone_name(BACKBONE_KERNEL), STACK)
 
 
 def _fit(data, split, **options) -> pd.DataFrame:
     fit = fit_every_model(data, split, n_members=4, training=PROFILES["quick"].training, seed=1, **options)
     stack = "no stack" if fit.stack is None else f"stack {fit.stack.describe()}"
-    print(f"{split.name} (CNN lambda {fit.l1:g}, backbone lambda {fit.backbone_l1:g}; {stack}): "
+    print(f"{split.name} (lambda {', '.join(f'{m} {v:g}' for m, v in fit.l1.items())}; {stack}): "
           + ", ".join(f"{r.model} {r.mse:.4f} ({r.seconds:.0f} s)" for r in fit.table.itertuples()), flush=True)
     return fit.table
 

@@ -70,12 +70,12 @@ def test_every_notebook_runs_clean_and_records_its_parameters(smoke_runs):
     outputs = _outputs(study)
     assert not [o for o in outputs if o.output_type == "error" or o.get("name") == "stderr"]
     study_text = "".join(o.get("text", "") + str(o.get("data", {}).get("text/markdown", "")) for o in outputs)
-    assert "2 data sets x 8 models" not in study_text and "4 data sets x 8 models" in study_text
+    assert "2 data sets x 9 models" not in study_text and "4 data sets x 9 models" in study_text
     assert "additive, h² 0.5: best model" in study_text and "dominance, h² 0.5: best model" in study_text
     assert "Best model per scenario (2 scenarios)" in study_text
     table = pd.read_csv(runs / "study-smoke" / "study.csv")
-    assert len(table) == 4 * 8 and set(table["model"]) == {"GBLUP", "GDBLUP", "EGBLUP", "RKHS", "BLASSO",
-                                                           "CNN ensemble", "GDBLUP + CNN", "Stack"}
+    assert len(table) == 4 * 9 and set(table["model"]) == {"GBLUP", "GDBLUP", "EGBLUP", "RKHS", "BLASSO",
+                                                           "CNN ensemble", "Genotypic CNN", "GDBLUP + CNN", "Stack"}
 
 
 def test_nbval_reexecutes_the_notebooks_with_the_same_checked_outputs(smoke_runs, tmp_path):

@@ -56,11 +56,11 @@ def test_a_killed_study_resumes_without_repeating_a_finished_data_set(tmp_path, 
     assert log.read_text().split() == [SMOKE.datasets()[-1].key]  # only the unfinished data set ran again
     assert {p.parent.name: p.stat().st_mtime_ns for p in folder.glob("datasets/*/results.csv")
             if p.parent.name in finished} == finished
-    assert len(table) == 8 * len(SMOKE.datasets()) and np.isfinite(table["mse"]).all()
+    assert len(table) == 9 * len(SMOKE.datasets()) and np.isfinite(table["mse"]).all()
     assert pd.read_csv(folder / "study.csv").equals(table)
-    assert set(table["cnn_l1"]) == {0.5} and set(table["backbone_l1"]) == {0.5}
+    assert set(table["cnn_l1"]) == set(table["genotypic_l1"]) == set(table["backbone_l1"]) == {0.5}
     weights = table.dropna(subset=["stack_weight"]).groupby("dataset")["stack_weight"]
-    assert np.allclose(weights.sum(), 1.0) and (weights.min() >= 0).all() and weights.size().eq(7).all()
+    assert np.allclose(weights.sum(), 1.0) and (weights.min() >= 0).all() and weights.size().eq(8).all()
     with open_client(IN_PROCESS) as client, pytest.raises(CnngwpInputError, match="grid.json"):
         run_study(replace(SMOKE, n_members=2), tmp_path, client, progress=False)
 

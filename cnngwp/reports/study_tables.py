@@ -83,7 +83,7 @@ def scenario_components(study: pd.DataFrame) -> pd.DataFrame:
     table = per_dataset.groupby(_SCENARIO, sort=False).agg(
         replicates=("dataset", "size"), h2_realised=("h2_realised", "mean"),
         dominance_share=("dominance_share", "mean"), epistatic_share=("epistatic_share", "mean"),
-        cnn_l1=("cnn_l1", _listed), backbone_l1=("backbone_l1", _listed)).reset_index()
+        **{c: (c, _listed) for c in ("cnn_l1", "genotypic_l1", "backbone_l1") if c in per_dataset}).reset_index()
     table["non_additive_share"] = table["dominance_share"] + table["epistatic_share"]
     return _scenario_order(table).reset_index(drop=True)
 

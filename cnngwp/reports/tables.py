@@ -16,7 +16,7 @@ from scipy import stats
 
 from cnngwp.models.backbone import backbone_name
 from cnngwp.models.baselines import BASELINE_MODELS
-from cnngwp.models.cnn.network import CNN_ENSEMBLE
+from cnngwp.models.cnn.network import CNN_ENSEMBLE, GENOTYPIC_CNN
 from cnngwp.models.stack import STACK, ModelStack
 from cnngwp.tuning.combined import BACKBONE_KERNEL
 
@@ -35,11 +35,13 @@ __all__ = [
 ]
 
 #: The models that contain a CNN and that predictions.csv has a column for.
-CNN_BASED_MODELS = (CNN_ENSEMBLE, backbone_name(BACKBONE_KERNEL), STACK)
+CNN_BASED_MODELS = (CNN_ENSEMBLE, GENOTYPIC_CNN, backbone_name(BACKBONE_KERNEL), STACK)
 #: predictions.csv column of each model.
 PREDICTION_COLUMNS = {**{name: name for name in BASELINE_MODELS}, CNN_ENSEMBLE: "prediction",
                       **{name: name for name in CNN_BASED_MODELS[1:]}}
 #: The order of the models in tables; the baselines, then the CNNs, the backbone model and the stack.
+#: (A run fits the CNN ensemble with its profile's encoding; the genotypic CNN is fitted by chapter 8's study and
+#: ``benchmarks/bench_models.py``.)
 MODEL_ORDER = (*BASELINE_MODELS, "CNN (best single)", *CNN_BASED_MODELS)
 
 

@@ -5,7 +5,8 @@ replicate). Each replicate is one simulated population (its own seed) carrying a
 architecture and heritability (each with its own seed), so the architectures are compared
 on the same animals. Every data set is split generations 1-4 -> 5 and every model is fitted
 under the honest protocol: GBLUP, GDBLUP, EGBLUP, RKHS and the Bayesian LASSO, the CNN ensemble,
-the backbone model (GDBLUP + CNN) and the stack of them all.
+the genotypic CNN (a heterozygote channel beside the codes), the backbone model (GDBLUP + CNN)
+and the stack of them all.
 
 How the CNN is tuned in a study: a full Bayesian optimisation per data set would cost the
 default grid hours, so the study fixes what transfers between traits of one population and
@@ -53,7 +54,7 @@ from cnngwp.data.splits import Split, split_by_generation
 from cnngwp.data.store import discard, read_and_call, store
 from cnngwp.models.backbone import backbone_name
 from cnngwp.models.cnn.estimator import CNNGWPRegressor
-from cnngwp.models.cnn.network import CNN_ENSEMBLE
+from cnngwp.models.cnn.network import CNN_ENSEMBLE, GENOTYPIC_CNN
 from cnngwp.models.stack import STACK, ModelStack
 from cnngwp.tuning.combined import (
     BACKBONE_KERNEL,
@@ -72,7 +73,7 @@ __all__ = ["GRIDS", "STUDY_COLUMNS", "EveryModelFit", "StudyContext", "StudyData
 #: Columns of the tidy study table.
 STUDY_COLUMNS = ["dataset", "architecture", "h2", "replicate", "model", "mse", "correlation", "slope", "seconds",
                  "stack_weight", "h2_realised", "additive", "dominance", "epistatic", "residual", "cnn_l1",
-                 "backbone_l1"]
+                 "genotypic_l1", "backbone_l1"]
 #: The CNN's filters and kernel size in a study: the paper's gamma_MA for QTLMAS2010.
 PAPER_GAMMA = Gamma(64, 27, 0.571)
 
@@ -237,16 +238,15 @@ class EveryModelFit:
         (the model's weight in the stack; NaN on the stack's own row).
     predictions
         The test rows: ``observed`` and one column per model.
-    l1, backbone_l1
-        The lambda the CNN ensemble and the backbone's CNN chose.
+    l1
+        The lambda each CNN-based model's networks chose (the CNN ensemble, the genotypic CNN, the backbone's CNN).
     stack
         The stack's weights (None on data without generations: :func:`cnngwp.tuning.combined.why_no_stack`).
     """
 
     table: pd.DataFrame
     predictions: pd.DataFrame
-    l1: float
-    backbone_l1: float
+    l1: dict[str, float]
     stack: ModelStack | None
 
 
@@ -287,16 +287,19 @@ def fit_every_model(data: GenotypeData, split: Split, *, l1_grid: tuple[float, .
                 if why_no_stack(problem, "honest") is None else pd.DataFrame())
     held_out_seconds = time.perf_counter() - start
 
-    start = time.perf_counter()
-    cnn, l1 = _cnn_with_chosen_l1(problem, gamma, l1_grid, **options)
-    test[CNN_ENSEMBLE], held_out[CNN_ENSEMBLE] = cnn.predict(problem.X_test), cnn.validation_predictions_.mean(axis=0)
-    rows.append({"model": CNN_ENSEMBLE, "seconds": time.perf_counter() - start})
+    l1 = {}
+    for name, encoding in ((CNN_ENSEMBLE, "additive"), (GENOTYPIC_CNN, "genotypic")):
+        start = time.perf_counter()
+        cnn, l1[name] = _cnn_with_chosen_l1(problem, gamma, l1_grid,
+                                            **dict(options, training=replace(training, encoding=encoding)))
+        test[name], held_out[name] = cnn.predict(problem.X_test), cnn.validation_predictions_.mean(axis=0)
+        rows.append({"model": name, "seconds": time.perf_counter() - start})
 
     start = time.perf_counter()
     oof = kernel_out_of_fold(problem, seed=seed)
     residual = residual_problem(problem, oof, fits.predictions[BACKBONE_KERNEL].to_numpy())
-    top, backbone_l1 = _cnn_with_chosen_l1(residual, gamma, l1_grid, **options)
     backbone = backbone_name(BACKBONE_KERNEL)
+    top, l1[backbone] = _cnn_with_chosen_l1(residual, gamma, l1_grid, **options)
     test[backbone] = test[BACKBONE_KERNEL] + top.predict(problem.X_test)
     held_out[backbone] = oof[problem.validation] + top.validation_predictions_.mean(axis=0)
     rows.append({"model": backbone, "seconds": time.perf_counter() - start})
@@ -310,7 +313,7 @@ def fit_every_model(data: GenotypeData, split: Split, *, l1_grid: tuple[float, .
     metrics = pd.DataFrame([prediction_metrics(problem.y_test, test[m]) for m in table["model"]])
     table[metrics.columns] = metrics
     table["stack_weight"] = table["model"].map({} if stack is None else stack.weights).astype(float)
-    return EveryModelFit(table, pd.concat([fits.predictions[["observed"]], test], axis=1), l1, backbone_l1, stack)
+    return EveryModelFit(table, pd.concat([fits.predictions[["observed"]], test], axis=1), l1, stack)
 
 
 def fit_study_dataset(population: Population, dataset: StudyDataset, grid: StudyGrid) -> tuple[pd.DataFrame,
@@ -332,7 +335,8 @@ def fit_study_dataset(population: Population, dataset: StudyDataset, grid: Study
     rows = fit.table.assign(dataset=dataset.key, architecture=dataset.architecture, h2=dataset.h2,
                             replicate=dataset.replicate, h2_realised=realised["h2"],
                             **{k: realised[k] for k in ("additive", "dominance", "epistatic", "residual")},
-                            cnn_l1=fit.l1, backbone_l1=fit.backbone_l1)
+                            cnn_l1=fit.l1[CNN_ENSEMBLE], genotypic_l1=fit.l1[GENOTYPIC_CNN],
+                            backbone_l1=fit.l1[backbone_name(BACKBONE_KERNEL)])
     return rows[STUDY_COLUMNS], fit.predictions
 
 

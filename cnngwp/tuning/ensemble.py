@@ -159,14 +159,15 @@ class ModelAveragedEnsemble:
         The :class:`MemberFit` of each member, in member order.
     y_test
         Observed test values.
-    gamma, protocol
-        What the members were fitted with.
+    gamma, protocol, encoding
+        What the members were fitted with (the encoding: ``TrainingSettings.encoding``).
     """
 
     members: list[MemberFit]
     y_test: np.ndarray
     gamma: Gamma
     protocol: str
+    encoding: str = "additive"
 
     @property
     def member_predictions(self) -> np.ndarray:
@@ -229,7 +230,7 @@ class ModelAveragedEnsemble:
     def weight_map(self, n_snps: int) -> pd.DataFrame:
         """Output-layer weights averaged over members, mapped back to SNP index (the paper's Figure 1)."""
         return map_weights(
-            np.mean([m.weights for m in self.members], axis=0), n_snps, self.gamma.filters
+            np.mean([m.weights for m in self.members], axis=0), n_snps, self.gamma.filters, self.encoding
         )
 
 
@@ -303,5 +304,5 @@ def fit_ensemble(
                     fits[fit.member] = fit
                     bar.update(1)
     return ModelAveragedEnsemble(
-        [fits[m] for m in range(n_members)], problem.y_test, gamma, protocol
+        [fits[m] for m in range(n_members)], problem.y_test, gamma, protocol, training.encoding
     )

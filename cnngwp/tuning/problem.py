@@ -58,6 +58,9 @@ class TrainingSettings:
         Honest protocol: after choosing its epoch count on the validation rows, each
         ensemble member is retrained on all training rows for that many epochs. BO
         evaluations never refit; the paper protocol has nothing to refit.
+    encoding
+        The network's input (:data:`cnngwp.models.cnn.network.ENCODINGS`): every profile's is the paper's
+        ``additive``; chapter 8's study and ``benchmarks/bench_models.py`` also fit a ``genotypic`` CNN.
     """
 
     learning_rate: float = 2.5e-4
@@ -65,6 +68,7 @@ class TrainingSettings:
     epochs: int = 250
     patience: int | None = None
     refit: bool = True
+    encoding: str = "additive"
 
     def refits(self, protocol: str) -> bool:
         """Whether ensemble members are refitted under `protocol` (only honest runs have rows to add back)."""
@@ -183,7 +187,8 @@ def fit_cnn(problem: TuningProblem, gamma, training: TrainingSettings, protocol:
     model = CNNGWPRegressor(filters=int(gamma.filters), kernel_size=int(gamma.kernel_size), l1=float(gamma.l1),
                             learning_rate=training.learning_rate, batch_size=training.batch_size,
                             epochs=training.epochs, patience=training.patience,
-                            refit=refit and training.refits(protocol), n_members=n_members, seed=seed)
+                            refit=refit and training.refits(protocol), n_members=n_members,
+                            encoding=training.encoding, seed=seed)
     with _FIT_LOCK:
         if protocol == "paper":
             return model.fit(problem.X_train, problem.y_train, covariates=problem.C_train,
