@@ -150,8 +150,8 @@ PUBLIC_MODULES = {
         "seed_frameworks", "seed_from",
     ),
     "cnngwp.tuning.combined": (
-        "BACKBONE_FOLDS", "BACKBONE_KERNEL", "fit_stack", "held_out_split", "kernel_out_of_fold", "residual_problem",
-        "why_no_stack",
+        "BACKBONE_ENCODING", "BACKBONE_FOLDS", "BACKBONE_KERNEL", "BACKBONE_MEMBERS", "backbone_training", "fit_stack",
+        "held_out_split", "kernel_out_of_fold", "residual_problem", "why_no_stack",
     ),
     "cnngwp.tuning.ensemble": (
         "MemberFit", "ModelAveragedEnsemble", "fit_ensemble", "fit_members",

@@ -6,10 +6,11 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import clone
 
 from cnngwp.data.splits import split_by_generation
 from cnngwp.models.backbone import KernelBackboneCNN, out_of_fold_predictions
-from cnngwp.models.baselines import GBLUP
+from cnngwp.models.baselines import GBLUP, GDBLUP
 from cnngwp.models.cnn.estimator import CNNGWPRegressor
 from cnngwp.models.saved_model import load_model
 from cnngwp.models.stack import STACK
@@ -91,3 +92,22 @@ def test_the_backbone_estimator_predicts_its_kernel_plus_its_cnn(small_sim):
     X_test = small_sim.genotypes[split.test]
     np.testing.assert_allclose(model.predict(X_test), GBLUP().fit(X, y).predict(X_test) + model.cnn_.predict(X_test))
     assert model.cnn_.refitted_ and model.cnn_.y_mean_ == pytest.approx((y - model.kernel_oof_).mean())
+
+
+def test_the_backbone_beats_its_kernel_and_its_cnn_alone_on_a_polygenic_trait_with_large_dominant_loci():
+    """A polygenic additive background (every SNP) that the kernel captures and the CNN cannot, plus three large
+    dominant loci that the genotypic CNN captures and GDBLUP's dominance relationship spreads thin."""
+    rng = np.random.default_rng(5)
+    X = rng.binomial(2, 0.4, (900, 300)).astype(np.int8)
+    genetic = (X - X.mean(axis=0)) @ rng.normal(0, 0.25, 300)
+    for locus in (60, 150, 240):
+        genetic += np.array([0.0, 5.0, 5.0])[X[:, locus]]
+    y = 20 + genetic + rng.normal(0, np.sqrt(0.5 * genetic.var()), 900)
+    train, test = slice(0, 650), slice(650, None)
+    cnn = CNNGWPRegressor(filters=8, kernel_size=5, l1=0.5, learning_rate=5e-3, batch_size=32, epochs=80, patience=15,
+                          refit=True, n_members=2, encoding="genotypic", seed=1)
+    backbone = KernelBackboneCNN(cnn=cnn, seed=1).fit(X[train], y[train])  # GDBLUP under the genotypic CNN
+    mse = {name: float(np.mean((model.predict(X[test]) - y[test]) ** 2)) for name, model in
+           (("backbone", backbone), ("kernel", GDBLUP().fit(X[train], y[train])),
+            ("cnn", clone(cnn).fit(X[train], y[train])))}
+    assert mse["backbone"] < 0.97 * mse["kernel"] and mse["backbone"] < 0.8 * mse["cnn"], mse

@@ -9,6 +9,7 @@ from cnngwp.models.baselines import RidgeBLUP
 from cnngwp.models.cnn import fused
 from cnngwp.models.cnn.estimator import CNNGWPRegressor
 from cnngwp.models.cnn.network import TARGET_SD, NetworkSpec, build_cnngwp, model_summary, snp_weight_summary
+from cnngwp.models.saved_model import keras_archive, network_from_archive
 
 
 def test_table1_shapes_and_parameter_counts():
@@ -64,6 +65,8 @@ def test_the_genotypic_encoding_beats_the_additive_one_on_an_overdominant_locus_
     heterozygote = snp_weight_summary(weight_map, "heterozygote")["mean_abs_weight"]
     assert abs(heterozygote.idxmax() - 150) <= 1  # the overdominant locus
     assert abs(snp_weight_summary(weight_map, "additive")["mean_abs_weight"].idxmax() - 50) <= 3  # the additive QTL
+    network = genotypic.members_[0]  # saved in Keras' format and loaded back, it predicts the same
+    np.testing.assert_array_equal(network_from_archive(keras_archive(network))(X_test).numpy(), network(X_test).numpy())
     with pytest.raises(CnngwpInputError, match=r"encoding='one-hot': expected one of \['additive', 'genotypic'\]"):
         CNNGWPRegressor(**SMALL, encoding="one-hot").fit(X, y)
 

@@ -5,7 +5,9 @@ import pandas as pd
 import pytest
 
 import cnngwp.runs.study as study_module
+from cnngwp.data.splits import split_by_generation
 from cnngwp.errors import CnngwpInputError
+from cnngwp.models.cnn.network import GENOTYPIC_CNN
 from cnngwp.reports.study_tables import (
     relative_mse,
     relative_mse_table,
@@ -14,7 +16,7 @@ from cnngwp.reports.study_tables import (
     verdict_markdown,
 )
 from cnngwp.runs.parallel import IN_PROCESS, open_client
-from cnngwp.runs.study import GRIDS, run_study, study_context, study_folder
+from cnngwp.runs.study import GRIDS, fit_every_model, run_study, study_context, study_folder
 
 SMOKE = GRIDS["smoke"]
 
@@ -63,6 +65,22 @@ def test_a_killed_study_resumes_without_repeating_a_finished_data_set(tmp_path, 
     assert np.allclose(weights.sum(), 1.0) and (weights.min() >= 0).all() and weights.size().eq(8).all()
     with open_client(IN_PROCESS) as client, pytest.raises(CnngwpInputError, match="grid.json"):
         run_study(replace(SMOKE, n_members=2), tmp_path, client, progress=False)
+
+
+def test_no_model_of_a_study_reads_the_test_phenotypes(small_sim):
+    """Every lambda, epoch and stack weight, and so every test prediction, is the same when the test rows' phenotypes
+    change; only the scores move."""
+    split = split_by_generation(small_sim)
+    samples = small_sim.samples.copy()
+    samples.iloc[split.test, samples.columns.get_loc(small_sim.trait)] += np.linspace(-30, 50, len(split.test))
+    fits = [fit_every_model(data, split, l1_grid=(0.2, 1.0), n_members=1, training=SMOKE.training, seed=3,
+                            filters=4, kernel_size=5)
+            for data in (small_sim, replace(small_sim, samples=samples))]
+    assert GENOTYPIC_CNN in fits[0].l1 and fits[0].l1 == fits[1].l1
+    assert fits[0].stack.weights == fits[1].stack.weights
+    pd.testing.assert_frame_equal(fits[0].predictions.drop(columns="observed"),
+                                  fits[1].predictions.drop(columns="observed"))
+    assert (fits[0].table["mse"] != fits[1].table["mse"]).all()
 
 
 def _synthetic_study():

@@ -58,6 +58,7 @@ from cnngwp.models.cnn.network import CNN_ENSEMBLE, GENOTYPIC_CNN
 from cnngwp.models.stack import STACK, ModelStack
 from cnngwp.tuning.combined import (
     BACKBONE_KERNEL,
+    backbone_training,
     fit_stack,
     held_out_split,
     kernel_out_of_fold,
@@ -268,14 +269,15 @@ def fit_every_model(data: GenotypeData, split: Split, *, l1_grid: tuple[float, .
     """Every baseline, a CNN ensemble, the backbone model and the stack on one split, honestly; the test rows scored
     once.
 
-    The CNN has `filters` and `kernel_size` fixed; its lambda is the value of `l1_grid`
+    Each CNN has `filters` and `kernel_size` fixed; its lambda is the value of `l1_grid`
     whose single network has the lowest validation MSE (rows carved from the training rows,
     as in a run), then `n_members` networks with it choose their epochs on those rows and
-    are refitted on every training row. The backbone model's CNN is chosen and fitted the same
-    way on the out-of-fold residual of :data:`~cnngwp.tuning.combined.BACKBONE_KERNEL`
-    (:func:`cnngwp.tuning.combined.residual_problem`). The stack's weights are fitted on every
-    model's predictions of the validation rows by that model fitted without them
-    (:func:`cnngwp.tuning.combined.held_out_split`).
+    are refitted on every training row: the CNN ensemble with the additive encoding, the
+    genotypic CNN with the heterozygote channel, and the backbone model's CNN, with
+    :data:`~cnngwp.tuning.combined.BACKBONE_ENCODING`, on the out-of-fold residual of
+    :data:`~cnngwp.tuning.combined.BACKBONE_KERNEL` (:func:`cnngwp.tuning.combined.residual_problem`).
+    The stack's weights are fitted on every model's predictions of the validation rows by that
+    model fitted without them (:func:`cnngwp.tuning.combined.held_out_split`).
     """
     fits = fit_baselines(data, split, seed=seed)
     problem = TuningProblem.from_split(data, split, seed=seed)
@@ -299,7 +301,8 @@ def fit_every_model(data: GenotypeData, split: Split, *, l1_grid: tuple[float, .
     oof = kernel_out_of_fold(problem, seed=seed)
     residual = residual_problem(problem, oof, fits.predictions[BACKBONE_KERNEL].to_numpy())
     backbone = backbone_name(BACKBONE_KERNEL)
-    top, l1[backbone] = _cnn_with_chosen_l1(residual, gamma, l1_grid, **options)
+    top, l1[backbone] = _cnn_with_chosen_l1(residual, gamma, l1_grid,
+                                            **dict(options, training=backbone_training(training)))
     test[backbone] = test[BACKBONE_KERNEL] + top.predict(problem.X_test)
     held_out[backbone] = oof[problem.validation] + top.validation_predictions_.mean(axis=0)
     rows.append({"model": backbone, "seconds": time.perf_counter() - start})

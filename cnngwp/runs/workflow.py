@@ -49,6 +49,8 @@ from cnngwp.reports.comparison import BaselineFits, fit_baselines, prediction_me
 from cnngwp.tuning.combined import (
     BACKBONE_FOLDS,
     BACKBONE_KERNEL,
+    BACKBONE_MEMBERS,
+    backbone_training,
     fit_stack,
     held_out_split,
     kernel_out_of_fold,
@@ -230,7 +232,9 @@ def _train(data: GenotypeData, split: Split, run_dir: Path, client: Client, sett
     baselines = baselines_for_run(data, split, run_dir, seed=seed, covariates=covariates)
     oof, cross_fit_seconds = _cross_fitted_kernel(problem, run_dir / "backbone", seed=seed)
     residual = residual_problem(problem, oof, baselines.predictions[BACKBONE_KERNEL].to_numpy())
-    backbone = fit_ensemble(residual, tuning.gamma, client, run_dir / "backbone", settings, progress=progress)
+    top = replace(settings, profile=replace(profile, training=backbone_training(profile.training)),
+                  n_members=min(settings.n_members, BACKBONE_MEMBERS))
+    backbone = fit_ensemble(residual, tuning.gamma, client, run_dir / "backbone", top, progress=progress)
     discard(run_dir / "backbone" / PROBLEM_FOLDER)
     stack, held_out_seconds, no_stack = None, 0.0, why_no_stack(problem, protocol)
     if no_stack is None:

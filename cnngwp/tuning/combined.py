@@ -25,15 +25,24 @@ from cnngwp.data.splits import Split
 from cnngwp.models.backbone import out_of_fold_predictions
 from cnngwp.models.baselines import baseline_models
 from cnngwp.models.stack import ModelStack
-from cnngwp.tuning.problem import TuningProblem
+from cnngwp.tuning.problem import TrainingSettings, TuningProblem
 
-__all__ = ["BACKBONE_FOLDS", "BACKBONE_KERNEL", "fit_stack", "held_out_split", "kernel_out_of_fold",
+__all__ = ["BACKBONE_ENCODING", "BACKBONE_FOLDS", "BACKBONE_KERNEL", "BACKBONE_MEMBERS", "backbone_training",
+           "fit_stack", "held_out_split", "kernel_out_of_fold",
            "residual_problem", "why_no_stack"]
 
 #: The backbone's kernel model (a baseline's name).
 BACKBONE_KERNEL = "GDBLUP"
 #: The folds the backbone's kernel is cross-fitted in on the training rows.
 BACKBONE_FOLDS = 5
+#: At most this many networks in a run's backbone CNN (fewer when the run's ensemble is smaller): it fits what the
+#: kernel leaves, where ``benchmarks/bench_models.py`` finds little signal, so a run spends its time on its CNN
+#: ensemble instead.
+BACKBONE_MEMBERS = 2
+#: The backbone CNN's input (:data:`cnngwp.models.cnn.network.ENCODINGS`). What a kernel leaves of a trait is what it
+#: cannot fit: large non-additive loci among them, which an additive CNN cannot fit either; a heterozygote channel
+#: can (``tests/test_combined.py``; ``benchmarks/bench_backbone.py`` compares the two encodings on the default split).
+BACKBONE_ENCODING = "genotypic"
 
 
 def held_out_split(split: Split, problem: TuningProblem) -> Split:
@@ -45,6 +54,11 @@ def kernel_out_of_fold(problem: TuningProblem, *, seed: int, kernel: str = BACKB
     """The training rows' predictions by `kernel` (a baseline's name) cross-fitted in :data:`BACKBONE_FOLDS` folds."""
     return out_of_fold_predictions(baseline_models(seed=seed)[kernel], problem.X_train, problem.y_train,
                                    covariates=problem.C_train, n_folds=BACKBONE_FOLDS, seed=seed)
+
+
+def backbone_training(training: TrainingSettings) -> TrainingSettings:
+    """How the backbone's CNN is trained: as `training` says, with :data:`BACKBONE_ENCODING`."""
+    return replace(training, encoding=BACKBONE_ENCODING)
 
 
 def residual_problem(problem: TuningProblem, out_of_fold: np.ndarray, kernel_test: np.ndarray, *,
