@@ -127,16 +127,21 @@ class MemberDense(keras.layers.Layer):
 
 @keras.saving.register_keras_serializable(package="cnngwp")
 class GroupedConv1D(keras.layers.Conv1D):
-    """Conv1D whose `groups` (one per input channel) are convolved one by one and concatenated: the same outputs
-    and weights as Keras' grouped convolution, which TensorFlow on a CPU compiles anew with XLA on every call."""
+    """Conv1D (channels last, no causal padding) whose `groups` are convolved one by one and concatenated: the same
+    outputs and weights as Keras' grouped convolution, which TensorFlow on a CPU compiles anew with XLA on every
+    call."""
 
-    def convolution_op(self, inputs, kernel):
+    def call(self, inputs):
         if self.groups == 1:
-            return super().convolution_op(inputs, kernel)
-        width = kernel.shape[-1] // self.groups
-        return keras.ops.concatenate(
-            [super(GroupedConv1D, self).convolution_op(inputs[..., g : g + 1], kernel[..., g * width : (g + 1) * width])
+            return super().call(inputs)
+        width, reads = self.filters // self.groups, inputs.shape[-1] // self.groups
+        outputs = keras.ops.concatenate(
+            [keras.ops.conv(inputs[..., g * reads : (g + 1) * reads], self.kernel[..., g * width : (g + 1) * width],
+                            strides=list(self.strides), padding=self.padding, dilation_rate=self.dilation_rate)
              for g in range(self.groups)], axis=-1)
+        if self.use_bias:
+            outputs = outputs + self.bias
+        return outputs if self.activation is None else self.activation(outputs)
 
 
 @dataclass(frozen=True)
