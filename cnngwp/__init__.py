@@ -83,8 +83,8 @@ PUBLIC_MODULES = {
     ),
     "cnngwp.models.cnn.network": (
         "CNN_ENSEMBLE", "ENCODINGS", "GENOTYPIC_CNN", "GroupedConv1D", "MemberDense", "NetworkInputs", "NetworkSpec",
-        "StandardizeColumns", "StandardizeGenotypes", "TARGET_SD",
-        "build_cnngwp", "feature_maps", "glorot_limit", "map_weights", "member_interval", "member_weights",
+        "StandardizeColumns", "StandardizeGenotypes", "TARGET_SD", "build_cnngwp", "channel_filters", "feature_maps",
+        "glorot_limit", "map_weights", "member_interval", "member_weights",
         "model_summary", "network_predictions", "network_with_weights", "output_weights", "set_fixed_effect_start",
         "snp_weight_summary",
     ),

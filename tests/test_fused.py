@@ -41,7 +41,7 @@ def covariates_of(X, seed=9):
 def layout(scaler, kernel_size, filters, heterozygotes=None):
     spec = NetworkSpec(len(scaler.mean_), filters, kernel_size, 0.0, genotypes=scaler, heterozygotes=heterozygotes)
     mean, scale = spec.input_statistics()
-    return fused.FusedLayout(len(scaler.mean_), kernel_size, filters, mean=mean, scale=scale)
+    return fused.FusedLayout(len(scaler.mean_), kernel_size, spec.channel_filters, mean=mean, scale=scale)
 
 
 @pytest.mark.parametrize(("kernel_size", "with_covariates", "genotypic"),

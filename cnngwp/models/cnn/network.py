@@ -29,6 +29,7 @@ __all__ = [
     "StandardizeColumns",
     "StandardizeGenotypes",
     "build_cnngwp",
+    "channel_filters",
     "feature_maps",
     "glorot_limit",
     "map_weights",
@@ -51,8 +52,14 @@ GENOTYPIC_CNN = "Genotypic CNN"
 #: The CNN's input encodings and the channels each feeds the convolution. ``genotypic`` adds the heterozygote
 #: indicator (1 for code 1, else 0; standardised like the codes), so a heterozygote effect, which is what dominance
 #: is, gets weights of its own; each channel has its own group of filters (a grouped convolution), so a filter
-#: reads one channel and the output layer's weights belong to one channel each.
+#: reads one channel and the output layer's weights belong to one channel each. The channels share gamma's filters
+#: out (:func:`channel_filters`), so a genotypic network costs and weighs what an additive one does.
 ENCODINGS = {"additive": ("additive",), "genotypic": ("additive", "heterozygote")}
+
+
+def channel_filters(filters: int, encoding: str) -> int:
+    """Filters per input channel of a network with gamma's `filters`: ceil(filters / channels)."""
+    return -(-filters // len(ENCODINGS[encoding]))
 
 
 def glorot_limit(fan_in: int, fan_out: int) -> float:
@@ -180,8 +187,13 @@ class NetworkSpec:
 
     @property
     def channels(self) -> int:
-        """Input channels of the convolution, each with its own `filters`."""
+        """Input channels of the convolution, each with :attr:`channel_filters` filters."""
         return len(ENCODINGS[self.encoding])
+
+    @property
+    def channel_filters(self) -> int:
+        """Filters per input channel (:func:`channel_filters`)."""
+        return channel_filters(self.filters, self.encoding)
 
     def input_statistics(self) -> tuple[np.ndarray, np.ndarray]:
         """Mean and scale of every channel, shape (channels, n_snps) each; zeros and ones without statistics."""
@@ -199,8 +211,8 @@ def build_cnngwp(spec: NetworkSpec, *, seed: int = 0, n_members: int = 1) -> ker
     member's filters, pooling acts per channel and :class:`MemberDense` gives S outputs; the
     members share nothing but the input (:func:`member_weights` takes one out). The genotypic
     encoding (``spec.heterozygotes``) gives the convolution two input channels and one group of
-    filters per channel (``groups=2``); its flattened outputs are position by position the
-    additive channel's filters, then the heterozygote channel's.
+    ``spec.channel_filters`` filters per channel (``groups=2``); its flattened outputs are position
+    by position the additive channel's filters, then the heterozygote channel's.
 
     With ``spec.covariates`` the network takes a second input, ``covariates``, standardised
     and fed to an unpenalised linear term without bias (layer ``fixed_effects``) added to
@@ -214,10 +226,10 @@ def build_cnngwp(spec: NetworkSpec, *, seed: int = 0, n_members: int = 1) -> ker
     if n_members == 1:
         initializer = keras.initializers.GlorotUniform(seed=seed)
     else:  # as one member's Conv1D
-        limit = glorot_limit(spec.kernel_size, spec.kernel_size * channels * spec.filters)
+        limit = glorot_limit(spec.kernel_size, spec.kernel_size * channels * spec.channel_filters)
         initializer = keras.initializers.RandomUniform(-limit, limit, seed=seed)
     x = GroupedConv1D(
-        n_members * channels * spec.filters,
+        n_members * channels * spec.channel_filters,
         spec.kernel_size,
         strides=spec.strides,
         padding="same",
@@ -238,9 +250,9 @@ def build_cnngwp(spec: NetworkSpec, *, seed: int = 0, n_members: int = 1) -> ker
         )(x)
     else:
         if channels > 1:  # group c holds channel c's filters of every member: (positions, C, S, F) -> (.., S, C, F)
-            x = keras.layers.Reshape((-1, channels, n_members, spec.filters), name="channel_groups")(x)
+            x = keras.layers.Reshape((-1, channels, n_members, spec.channel_filters), name="channel_groups")(x)
             x = keras.layers.Permute((1, 3, 2, 4), name="members_first")(x)
-        x = keras.layers.Reshape((-1, n_members, channels * spec.filters), name="members")(x)
+        x = keras.layers.Reshape((-1, n_members, channels * spec.channel_filters), name="members")(x)
         outputs = MemberDense(n_members, spec.l1, seed=seed + 1, name="dense")(x)
     name = "cnngwp" if n_members == 1 else "cnngwp_members"
     if spec.covariates is None:
@@ -262,7 +274,8 @@ def set_fixed_effect_start(network: keras.Model, start: tuple[np.ndarray, float]
 
 
 def member_weights(stack: keras.Model, member: int, filters: int) -> dict[str, list[np.ndarray]]:
-    """Member `member`'s weights in a network built with ``n_members`` > 1, by layer of a one-member network."""
+    """Member `member`'s weights in a network built with ``n_members`` > 1, by layer of a one-member network
+    (`filters`: per input channel, :attr:`NetworkSpec.channel_filters`)."""
     conv_kernel, conv_bias = stack.get_layer("conv1d").get_weights()
     n_members = stack.get_layer("dense").n_members
     groups = conv_kernel.shape[-1] // (n_members * filters)
@@ -302,7 +315,8 @@ def output_weights(model: keras.Model) -> np.ndarray:
 
 
 def map_weights(weights: np.ndarray, n_snps: int, filters: int, encoding: str = "additive") -> pd.DataFrame:
-    """Output-layer weights laid out by (position, channel, filter) and mapped back to SNP index.
+    """Output-layer weights laid out by (position, channel, filter) and mapped back to SNP index (`filters`: gamma's,
+    shared out between the channels of `encoding` by :func:`channel_filters`).
 
     Returns
     -------
@@ -315,6 +329,7 @@ def map_weights(weights: np.ndarray, n_snps: int, filters: int, encoding: str = 
     """
     weights = np.asarray(weights)
     names = ENCODINGS[encoding]
+    filters = channel_filters(filters, encoding)
     index = np.arange(len(weights))
     position, within = np.divmod(index, filters * len(names))
     channel, filter_ = np.divmod(within, filters)

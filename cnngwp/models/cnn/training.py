@@ -139,7 +139,7 @@ def train_numba(run: TrainingRun, member: int, x: NetworkInputs, y: np.ndarray, 
     model = run.network(member)
     spec = run.spec
     mean, scale = spec.input_statistics()
-    shape = fused.FusedLayout(spec.n_snps, spec.kernel_size, spec.filters, mean=mean, scale=scale)
+    shape = fused.FusedLayout(spec.n_snps, spec.kernel_size, spec.channel_filters, mean=mean, scale=scale)
     weights = fused.from_network(model, shape)
     adam, rng = fused.AdamState(weights, run.learning_rate), np.random.default_rng(run.seeds[member])
     covariates = _standardised_covariates(run, x)
@@ -191,7 +191,7 @@ class _MemberTracker(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if self.epochs is not None:
             for member in np.flatnonzero(np.asarray(self.epochs) == epoch + 1):
-                self.saved[member] = member_weights(self.model, member, self.run.spec.filters)
+                self.saved[member] = member_weights(self.model, member, self.run.spec.channel_filters)
             return
         x_val, y_val = self.validation
         # the training batch size bounds the S x filters intermediate (gigabytes at batch 512)
@@ -200,7 +200,7 @@ class _MemberTracker(keras.callbacks.Callback):
         self.curves.append(mse)
         for member, record in enumerate(self.records):
             if record.observe(epoch + 1, mse[member]):
-                self.saved[member] = member_weights(self.model, member, self.run.spec.filters)
+                self.saved[member] = member_weights(self.model, member, self.run.spec.channel_filters)
         self.model.stop_training = all(record.stop for record in self.records)
 
 
