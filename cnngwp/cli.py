@@ -69,7 +69,7 @@ def _summary(args: argparse.Namespace) -> None:
 
 
 def _baselines(args: argparse.Namespace) -> None:
-    data = read_dataset(args.data, trait=args.trait)
+    data = read_dataset(args.data, trait=args.trait).require_varying_trait()
     split = split_by_generation(data, test_generations=tuple(args.test_generation))
     table = compare_baselines(data, split, seed=args.seed)
     print(f"{len(split.train)} training and {len(split.test)} test animals (test generation(s) {args.test_generation})")

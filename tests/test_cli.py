@@ -38,6 +38,17 @@ def test_bad_input_exits_2_with_a_message(tmp_path, capsys):
     assert main(["summary", "--data", str(tmp_path / "missing")]) == 2
     err = capsys.readouterr().err
     assert "cnngwp: error:" in err and "genotypes.bed: PLINK .bed file not found" in err
+    assert main(["simulate", "--seed", "3", "--small", "--out", str(tmp_path / "constant")]) == 0
+    phenotypes = pd.read_csv(tmp_path / "constant" / "phenotypes.csv")
+    phenotypes["y"] = 7.5
+    phenotypes.to_csv(tmp_path / "constant" / "phenotypes.csv", index=False)
+    capsys.readouterr()
+    for command in (["baselines"], ["fit", "--profile", "smoke", "--out", str(tmp_path / "runs")]):
+        assert main([*command, "--data", str(tmp_path / "constant")]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "Traceback" not in err
+        assert "trait column 'y' has the same value (7.5) for all 458 phenotyped animals; expected a trait" in err
+    assert not (tmp_path / "runs").exists()
 
 
 def test_baselines_command_scores_gblup_and_blasso(tmp_path, capsys):
@@ -131,6 +142,14 @@ def _damaged_files_give_one_line_errors(tmp_path, predict, capsys):
         assert main(["predict", "--model", str(broken), *predict[3:5], "--out", str(tmp_path / "none.csv")]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and "Traceback" not in err and f"model-{name}/members/member-01.keras: " in err
+    for name, text in {"truncated-json": '{"format": 3, "members": [', "not-a-record": "[1, 2]"}.items():
+        broken = tmp_path / f"model-{name}"
+        shutil.copytree(model, broken)
+        (broken / "model.json").write_text(text)
+        assert main(["predict", "--model", str(broken), *predict[3:5], "--out", str(tmp_path / "none.csv")]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "Traceback" not in err and f"model-{name}/model.json: " in err
+        assert "the model folder is damaged" in err
     assert not (tmp_path / "none.csv").exists()
 
 

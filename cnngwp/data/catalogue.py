@@ -95,7 +95,7 @@ def load_dataset(spec: DatasetSpec) -> GenotypeData:
             data = add_dominance_loci(data)
     else:
         data = read_genotypes(spec.path, spec.phenotypes, trait=spec.trait, folds=spec.folds, dosages=spec.dosages)
-    return quality_control(data)[0]
+    return quality_control(data.require_varying_trait())[0]
 
 
 def dataset_splits(data: GenotypeData, spec: DatasetSpec) -> list[Split]:

@@ -129,6 +129,23 @@ class GenotypeData:
         """True for the samples with a trait value; the others are only ever predicted."""
         return ~np.isnan(self.y)
 
+    def require_varying_trait(self) -> GenotypeData:
+        """These data, if the trait varies among the phenotyped animals (no model can be fitted otherwise).
+
+        Raises
+        ------
+        CnngwpInputError
+            Naming the source and the trait column, if fewer than two animals have a phenotype or all have the same.
+        """
+        observed = self.y[self.phenotyped]
+        if len(observed) < 2:
+            raise CnngwpInputError(f"{self.source}: trait column {self.trait!r} has {len(observed)} phenotyped "
+                                   "animal(s); expected at least two with different values")
+        if np.ptp(observed) == 0:
+            raise CnngwpInputError(f"{self.source}: trait column {self.trait!r} has the same value ({observed[0]:g}) "
+                                   f"for all {len(observed)} phenotyped animals; expected a trait that varies")
+        return self
+
     @property
     def generations(self) -> np.ndarray | None:
         """Generation of each sample, or ``None`` when not recorded."""

@@ -412,7 +412,15 @@ def load_model(folder: str | os.PathLike) -> GenomicModel:
         raise CnngwpInputError(
             f"{folder}: not a model folder (no model.json); expected a folder written by 'cnngwp fit' or a run's model/"
         )
-    record = json.loads(path.read_text())
+    try:
+        record = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise CnngwpInputError(f"{path}: not valid JSON ({error}); the model folder is damaged, write it again with "
+                               "'cnngwp fit'") from None
+    required = ("format", "members", "baselines", "covariates")
+    if not isinstance(record, dict) or not set(required) <= set(record):
+        raise CnngwpInputError(f"{path}: expected a model record (a JSON object with the keys {', '.join(required)}); "
+                               "the model folder is damaged, write it again with 'cnngwp fit'")
     if record.get("format") != MODEL_FORMAT:
         raise CnngwpInputError(
             f"{path}: model format {record.get('format')!r}; this cnngwp reads format {MODEL_FORMAT}"
