@@ -2,7 +2,7 @@
 
 Models (:func:`cnngwp.runs.study.fit_every_model`): GBLUP, GDBLUP, EGBLUP, RKHS, the Bayesian LASSO,
 a CNN ensemble, a genotypic CNN ensemble (a heterozygote channel beside the codes), the backbone
-model (GDBLUP + a CNN fitted to its out-of-fold residual) and the
+model (GDBLUP + a genotypic CNN fitted to its out-of-fold residual) and the
 stack of all of them (weights fitted on held-out predictions of the validation rows), each fitted
 on the training rows and scoring the test rows once.
 
