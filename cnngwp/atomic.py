@@ -1,6 +1,6 @@
 """Writing files so that a failure never leaves anything half-written, with the modes the umask gives.
 
-Scratch files and folders come from :mod:`tempfile`, which makes them private (0600 and 0700)
+Scratch files and folders come from Python's ``tempfile``, which makes them private (0600 and 0700)
 whatever the umask; each is given the mode a plain ``open`` or ``mkdir`` would have given it
 (0644 and 0755 under umask 0022) before it is moved into place, so colleagues sharing a run
 folder, and Dask workers running as another user, can read what a run wrote.

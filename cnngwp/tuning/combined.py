@@ -35,7 +35,7 @@ __all__ = ["BACKBONE_ENCODING", "BACKBONE_FOLDS", "BACKBONE_KERNEL", "BACKBONE_M
 BACKBONE_KERNEL = "GDBLUP"
 #: The folds the backbone's kernel is cross-fitted in on the training rows.
 BACKBONE_FOLDS = 5
-#: At most this many networks in a run's backbone CNN (fewer when the run's ensemble is smaller): it fits what the
+#: The most networks a run's backbone CNN has, or the run's ensemble size if that is smaller. It fits what the
 #: kernel leaves, where ``benchmarks/bench_models.py`` finds little signal, so a run spends its time on its CNN
 #: ensemble instead.
 BACKBONE_MEMBERS = 2
