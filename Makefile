@@ -18,8 +18,8 @@ $(STAMP): pyproject.toml requirements.lock
 # Main job: simulate the default QTLMAS2010-like data set, execute the seven notebooks on
 # it with the quick profile (runs/qtlmas2010-sim/fold-0/, resumable), run the default study
 # grid of chapter 8 (runs/study-default/, resumable), build the book (_build/html/index.html).
-# One after the other: run beside the study, chapter 2's multi-threaded kernel fits took 8x
-# as long (504 s against 65 s), more than the study gained.
+# One after the other: beside the study, chapter 2's multi-threaded kernel fits slowed down
+# by more than the study gained.
 book: $(STAMP)
 	$(PY) -m cnngwp run --runs runs --profile quick
 	$(PY) -m cnngwp study --runs runs --grid default
