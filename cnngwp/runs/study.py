@@ -266,8 +266,8 @@ def _cnn_with_chosen_l1(problem: TuningProblem, gamma: Gamma, l1_grid: tuple[flo
 def fit_every_model(data: GenotypeData, split: Split, *, l1_grid: tuple[float, ...], n_members: int,
                     training: TrainingSettings, seed: int, filters: int = PAPER_GAMMA.filters,
                     kernel_size: int = PAPER_GAMMA.kernel_size) -> EveryModelFit:
-    """Every baseline, a CNN ensemble, the backbone model and the stack on one split, honestly; the test rows scored
-    once.
+    """Every baseline, a CNN ensemble, a genotypic CNN, the backbone model and the stack on one split, honestly; the
+    test rows scored once.
 
     Each CNN has `filters` and `kernel_size` fixed; its lambda is the value of `l1_grid`
     whose single network has the lowest validation MSE (rows carved from the training rows,
