@@ -96,6 +96,36 @@ def test_same_seed_same_predictions(planted):
     np.testing.assert_array_equal(a, b)
 
 
+def test_a_warm_start_grows_a_fit_into_the_ensemble_a_fresh_fit_trains(planted):
+    """Chapter 8's study grows its best one-network lambda candidate into the ensemble: one after another (the CPU
+    engines), the same members, histories and refitted predictions as training the ensemble from scratch."""
+    X, y, X_test, _ = planted
+    settings = dict(SMALL, epochs=4, seed=6)
+    fresh = CNNGWPRegressor(**settings, n_members=3, refit=True).fit(X, y)
+    grown = CNNGWPRegressor(**settings).fit(X, y)
+    first = grown.members_[0]
+    grown.set_params(n_members=3, refit=True, warm_start=True).fit(X, y)
+    np.testing.assert_allclose(grown.predict_members(X_test), fresh.predict_members(X_test), rtol=1e-5, atol=1e-5)
+    assert grown.best_epochs_ == fresh.best_epochs_ and grown.member_seeds_ == fresh.member_seeds_
+    np.testing.assert_allclose(grown.validation_predictions_, fresh.validation_predictions_, rtol=1e-5, atol=1e-5)
+    assert all(h.equals(f) for h, f in zip(grown.history_, fresh.history_, strict=True))
+    assert first not in grown.members_  # refitted on every row, as a fresh fit's members are
+    with pytest.raises(ValueError, match="not refitted"):
+        grown.fit(X, y)  # its members are refitted networks now: nothing to grow
+
+
+def test_a_warm_start_keeps_its_member_when_the_others_train_together(planted):
+    """Members trained together share their batch order, so only the kept member matches a fresh fit's."""
+    X, y, X_test, _ = planted
+    settings = dict(SMALL, epochs=4, ensemble_mode="together", seed=6)
+    one = CNNGWPRegressor(**settings).fit(X, y)
+    kept_history, kept_predictions = one.history_[0], one.predict(X_test)
+    one.set_params(n_members=3, warm_start=True).fit(X, y)
+    assert len(one.members_) == len(one.history_) == len(one.best_epochs_) == 3
+    assert one.history_[0].equals(kept_history) and one.validation_predictions_.shape[0] == 3
+    np.testing.assert_allclose(one.predict_members(X_test)[0], kept_predictions, rtol=1e-6)
+
+
 def test_validation_rows_follow_generations_or_explicit_data(planted):
     X, y, X_test, y_test = planted
     generations = np.repeat([1, 2, 3], 150)

@@ -30,7 +30,8 @@ from cnngwp.data.splits import Split, validation_split
 from cnngwp.errors import CnngwpInputError
 from cnngwp.models.cnn.estimator import CNNGWPRegressor
 
-__all__ = ["OPTIMISTIC", "PROBLEM_FOLDER", "PROFILES", "PROTOCOLS", "Profile", "TrainingSettings", "TuningProblem",
+__all__ = ["OPTIMISTIC", "PAPER_PROTOCOL_CNN", "PROBLEM_FOLDER", "PROFILES", "PROTOCOLS", "Profile", "TrainingSettings",
+           "TuningProblem",
            "check_protocol", "fit_cnn"]
 
 PROTOCOLS = ("honest", "paper")
@@ -38,6 +39,8 @@ PROTOCOLS = ("honest", "paper")
 PROBLEM_FOLDER = "problem"
 #: The label every table or figure made under the paper protocol carries.
 OPTIMISTIC = "optimistic: tuned on the test set"
+#: How chapter 8's study names the CNN ensemble fitted under the paper protocol, beside the honest one.
+PAPER_PROTOCOL_CNN = "CNN ensemble, paper protocol"
 
 # One fit at a time per process: Keras seeds are process-global, and each engine already
 # uses every core the worker was given.
@@ -176,22 +179,25 @@ class TuningProblem:
 
 
 def fit_cnn(problem: TuningProblem, gamma, training: TrainingSettings, protocol: str, seed: int, *,
-            refit: bool = False, n_members: int = 1) -> CNNGWPRegressor:
+            refit: bool = False, n_members: int = 1, grow: CNNGWPRegressor | None = None) -> CNNGWPRegressor:
     """`n_members` CNNs with `gamma`, each kept at its best epoch on the validation rows (``paper``: the test rows).
 
     With ``refit=True`` and ``training.refit`` under the honest protocol, each network is
     then retrained on every training row for its best number of epochs. Several members
     train together in one network where Keras' backend sees a GPU, else one by one.
+    `grow`: a model this function fitted on `problem` with the same settings, not refitted,
+    whose members are kept as the first ones (a warm start), so only the others are trained.
     """
     check_protocol(protocol)
-    model = CNNGWPRegressor(filters=int(gamma.filters), kernel_size=int(gamma.kernel_size), l1=float(gamma.l1),
-                            learning_rate=training.learning_rate, batch_size=training.batch_size,
-                            epochs=training.epochs, patience=training.patience,
-                            refit=refit and training.refits(protocol), n_members=n_members,
-                            encoding=training.encoding, seed=seed)
+    params = {"filters": int(gamma.filters), "kernel_size": int(gamma.kernel_size), "l1": float(gamma.l1),
+              "learning_rate": training.learning_rate, "batch_size": training.batch_size, "epochs": training.epochs,
+              "patience": training.patience, "refit": refit and training.refits(protocol), "n_members": n_members,
+              "encoding": training.encoding, "seed": seed}
+    model = CNNGWPRegressor(**params) if grow is None else grow.set_params(**params, warm_start=True)
     with _FIT_LOCK:
         if protocol == "paper":
-            return model.fit(problem.X_train, problem.y_train, covariates=problem.C_train,
-                             validation_data=(problem.X_test, problem.y_test, problem.C_test))
-        return model.fit(problem.X_train, problem.y_train, covariates=problem.C_train,
-                         validation_rows=problem.validation)
+            model.fit(problem.X_train, problem.y_train, covariates=problem.C_train,
+                      validation_data=(problem.X_test, problem.y_test, problem.C_test))
+        else:
+            model.fit(problem.X_train, problem.y_train, covariates=problem.C_train, validation_rows=problem.validation)
+    return model.set_params(warm_start=False)

@@ -70,6 +70,10 @@ class CNNGWPRegressor(RegressorMixin, BaseEstimator):
         weights (not with ``validation_data``, the paper's protocol).
     n_members
         Ensemble size S; members differ only by their initialisation and shuffling seed.
+    warm_start
+        Keep the members of a previous, not refitted fit on the same rows and train only those `n_members` adds, as
+        scikit-learn's ensembles do; one after another (the CPU engines) the result is what a fresh fit trains
+        (trained together, members share their batch order). Chapter 8's study grows its λ candidate so.
     ensemble_mode, engine
         ``"sequential"``/``"together"``/``"auto"`` and ``"numba"``/``"keras"``/``"auto"``: see
         :func:`cnngwp.models.cnn.device.place` (auto: the fused numba engine one member after
@@ -101,12 +105,13 @@ class CNNGWPRegressor(RegressorMixin, BaseEstimator):
                  learning_rate: float = 2.5e-4, batch_size: int = 48, epochs: int = 250, strides: int = 2,
                  pool_size: int = 2, validation_fraction: float = 0.2, patience: int | None = 20,
                  refit: bool = False, n_members: int = 1, ensemble_mode: str = "auto", engine: str = "auto",
-                 encoding: str = "additive", seed: int = 0):
+                 encoding: str = "additive", warm_start: bool = False, seed: int = 0):
         self.filters, self.kernel_size, self.l1, self.encoding = filters, kernel_size, l1, encoding
         self.learning_rate, self.batch_size, self.epochs = learning_rate, batch_size, epochs
         self.strides, self.pool_size = strides, pool_size
         self.validation_fraction, self.patience, self.refit = validation_fraction, patience, refit
         self.n_members, self.ensemble_mode, self.engine, self.seed = n_members, ensemble_mode, engine, seed
+        self.warm_start = warm_start
 
     def fit(self, X, y, *, covariates=None, generations=None, validation_rows=None,
             validation_data=None) -> CNNGWPRegressor:
@@ -129,24 +134,22 @@ class CNNGWPRegressor(RegressorMixin, BaseEstimator):
                                                              validation_data)
         placement = place(n_members=self.n_members, engine=self.engine, ensemble_mode=self.ensemble_mode,
                           strides=self.strides, pool_size=self.pool_size)
+        kept = _kept_members(self)
         self.engine_, self.member_seeds_ = placement.engine, member_seeds(self.seed, self.n_members)
-        run = self._training_run(X, y, C, fit_rows)
-        fit_scale = self.y_scale_ / TARGET_SD
+        run = self._training_run(X, y, C, fit_rows, self.member_seeds_[len(kept[0]):])
         trained = _train(run, placement, NetworkInputs(X, C, fit_rows), self._rescaled(y[fit_rows]),
-                         validation=(NetworkInputs(X_val, C_val), self._rescaled(y_val)))
-        self.history_ = [pd.DataFrame({"epoch": np.arange(1, len(t.train) + 1), "train_mse": t.train * fit_scale**2,
-                                       "validation_mse": t.validation * fit_scale**2}) for t in trained]
-        self.best_epochs_ = [t.best_epoch for t in trained]
-        self.validation_predictions_ = _trait_predictions(self, [t.model for t in trained], NetworkInputs(X_val, C_val))
+                         validation=(NetworkInputs(X_val, C_val), self._rescaled(y_val))) if run.seeds else []
+        trained = _record_first_stage(self, kept, trained, NetworkInputs(X_val, C_val))
         self.refitted_ = bool(self.refit and validation_data is None)
         if self.refitted_:
-            run = self._training_run(X, y, C, np.arange(len(y)))
+            run = self._training_run(X, y, C, np.arange(len(y)), self.member_seeds_)
             trained = _train(run, placement, NetworkInputs(X, C), self._rescaled(y), epochs=self.best_epochs_)
         self.members_ = [t.model for t in trained]
         return self
 
-    def _training_run(self, X, y, C, rows) -> TrainingRun:
-        """Fit the input and trait statistics on `rows`; the members' training settings and fixed-effect start."""
+    def _training_run(self, X, y, C, rows, seeds: list[int]) -> TrainingRun:
+        """Fit the input and trait statistics on `rows`; the training settings and fixed-effect start of the
+        members seeded by `seeds`."""
         self.scaler_ = Standardizer().fit(X, rows)
         self.y_mean_, spread = float(y[rows].mean()), float(y[rows].std())
         self.y_scale_ = spread if spread > 0 else 1.0
@@ -161,8 +164,7 @@ class CNNGWPRegressor(RegressorMixin, BaseEstimator):
             solution = np.linalg.lstsq(np.column_stack([np.ones(len(rows)), z]),
                                        self._rescaled(y[rows]).astype(np.float64), rcond=None)[0]
             start = (solution[1:], float(solution[0]))
-        return TrainingRun(spec, self.learning_rate, self.batch_size, self.epochs, self.patience, self.member_seeds_,
-                           start)
+        return TrainingRun(spec, self.learning_rate, self.batch_size, self.epochs, self.patience, seeds, start)
 
     def _rescaled(self, y: np.ndarray) -> np.ndarray:
         return ((y - self.y_mean_) * (TARGET_SD / self.y_scale_)).astype(np.float32)
@@ -192,6 +194,30 @@ class CNNGWPRegressor(RegressorMixin, BaseEstimator):
         check_is_fitted(self, "members_")
         return map_weights(np.mean([output_weights(m) for m in self.members_], axis=0), self.n_features_in_,
                            self.filters, self.encoding)
+
+
+def _record_first_stage(model: CNNGWPRegressor, kept: tuple, trained: list[Trained],
+                        validation: NetworkInputs) -> list[Trained]:
+    """Set `model`'s histories, best epochs and validation predictions from the `kept` members
+    (:func:`_kept_members`) and the newly `trained` ones; every member, kept ones first."""
+    scale = (model.y_scale_ / TARGET_SD) ** 2
+    model.history_ = kept[1] + [pd.DataFrame({"epoch": np.arange(1, len(t.train) + 1), "train_mse": t.train * scale,
+                                              "validation_mse": t.validation * scale}) for t in trained]
+    model.best_epochs_ = kept[2] + [t.best_epoch for t in trained]
+    new = [_trait_predictions(model, [t.model for t in trained], validation)] if trained else []
+    model.validation_predictions_ = np.concatenate([*kept[3], *new])
+    return [Trained(network, None, None, epoch) for network, epoch in zip(kept[0], kept[2], strict=True)] + trained
+
+
+def _kept_members(model: CNNGWPRegressor) -> tuple[list, list, list, list]:
+    """What a warm start keeps of `model`'s previous fit: its networks, histories, best epochs and validation
+    predictions (all empty without a warm start or a previous fit)."""
+    if not (model.warm_start and hasattr(model, "members_")):
+        return [], [], [], []
+    if model.refitted_ or len(model.members_) > model.n_members:
+        raise ValueError(f"warm_start extends the members of a fit that was not refitted, to n_members >= "
+                         f"{len(model.members_)}; the previous fit was {'refitted' if model.refitted_ else 'larger'}")
+    return (list(model.members_), list(model.history_), list(model.best_epochs_), [model.validation_predictions_])
 
 
 def _trait_predictions(model: CNNGWPRegressor, networks: list, inputs: NetworkInputs) -> np.ndarray:
