@@ -31,23 +31,16 @@ import argparse
 import sys
 import tempfile
 
-import numpy as np
 import pandas as pd
 from mice import mice_folds  # benchmarks/mice.py
-from scipy import stats
 
 from cnngwp.data.catalogue import DatasetSpec, load_dataset
 from cnngwp.data.splits import split_by_generation
-from cnngwp.models.backbone import backbone_name
-from cnngwp.models.cnn.network import CNN_ENSEMBLE, GENOTYPIC_CNN
-from cnngwp.models.stack import STACK
 from cnngwp.reports.study_tables import KERNEL_MODELS
+from cnngwp.reports.tables import CNN_BASED_MODELS, t_interval
 from cnngwp.runs.study import fit_every_model
-from cnngwp.tuning.combined import BACKBONE_KERNEL
 from cnngwp.tuning.problem import PROFILES
-
-KERNELS = ("GBLUP", *KERNEL_MODELS)
-CNN_BASED = (CNN_ENSEMBLE, GENOTYPIC_CNN, backbone_name(BACKBONE_KERNEL), STACK)
+from cnngwp.tuning.search import Gamma
 
 
 def _fit(data, split, **options) -> pd.DataFrame:
@@ -60,10 +53,10 @@ def _fit(data, split, **options) -> pd.DataFrame:
 
 def _ratios(means: pd.Series) -> float:
     """Print each model's ratio to GBLUP and to the best kernel model; return the best CNN-based model's."""
-    kernel = means[list(KERNELS)].idxmin()
+    kernel = means[list(KERNEL_MODELS)].idxmin()
     for model, mse in means.items():
         print(f"  {model}: {mse:.4f}, ratio to GBLUP {mse / means['GBLUP']:.3f}, to {kernel} {mse / means[kernel]:.3f}")
-    return float(means[[m for m in CNN_BASED if m in means]].min() / means[kernel])
+    return float(means[[m for m in CNN_BASED_MODELS if m in means]].min() / means[kernel])
 
 
 def default_split() -> float:
@@ -79,17 +72,14 @@ def mice(folds: list[int]) -> float:
     if loaded is None:
         return float("nan")
     data, splits = loaded
-    rows = [_fit(data, splits[f], l1_grid=(0.5, 1.5, 4.5), filters=25, kernel_size=34).assign(fold=f) for f in folds]
+    rows = [_fit(data, splits[f], l1_grid=(0.5, 1.5, 4.5), gamma=Gamma(25, 34, 0.5)).assign(fold=f) for f in folds]
     results = pd.concat(rows, ignore_index=True)
     wide = results.pivot(index="fold", columns="model", values="mse")[list(results["model"].unique())]
     print("\nmice, test MSE per fold and mean:\n"
           + pd.concat([wide, wide.mean().to_frame("mean").T]).round(4).to_string())
     for model in wide.columns:
-        ratio = wide[model] / wide["GBLUP"]
-        half = (stats.t.ppf(0.975, len(ratio) - 1) * ratio.std(ddof=1) / np.sqrt(len(ratio))
-                if len(ratio) > 1 else float("nan"))
-        print(f"  {model}: mean ratio to GBLUP over folds {ratio.mean():.3f} (95 % t interval "
-              f"{ratio.mean() - half:.3f} to {ratio.mean() + half:.3f})")
+        mean, lower, upper = t_interval(wide[model] / wide["GBLUP"])
+        print(f"  {model}: mean ratio to GBLUP over folds {mean:.3f} (95 % t interval {lower:.3f} to {upper:.3f})")
     print("mice, mean test MSE over folds:")
     return _ratios(wide.mean())
 

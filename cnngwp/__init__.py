@@ -121,12 +121,12 @@ PUBLIC_MODULES = {
         "plot_weight_map", "true_qtl_weight_positions",
     ),
     "cnngwp.reports.study_tables": (
-        "KERNEL_MODELS", "relative_mse", "relative_mse_table", "scenario_components", "study_verdicts",
-        "verdict_markdown",
+        "JUDGEMENTS", "KERNEL_MODELS", "honest_models", "protocol_optimism", "protocol_sentence", "relative_mse",
+        "relative_mse_table", "scenario_components", "study_verdicts", "verdict_markdown", "verdict_summary",
     ),
     "cnngwp.reports.tables": (
         "CNN_BASED_MODELS", "MODEL_ORDER", "PREDICTION_COLUMNS", "bootstrap_mse_difference", "collect_comparisons",
-        "paired_differences", "read_comparison", "run_counts", "shown", "stack_sentence", "table2",
+        "paired_differences", "read_comparison", "run_counts", "shown", "stack_sentence", "t_interval", "table2",
     ),
     "cnngwp.runs.notebooks": (
         "DEFAULT_PARAMETERS", "NOTEBOOKS", "NOTEBOOK_DIR", "NotebookError", "NotebookSettings", "RunContext",
@@ -160,7 +160,8 @@ PUBLIC_MODULES = {
         "EvaluationLog",
     ),
     "cnngwp.tuning.problem": (
-        "OPTIMISTIC", "PROBLEM_FOLDER", "PROFILES", "PROTOCOLS", "Profile", "TrainingSettings", "TuningProblem",
+        "OPTIMISTIC", "PAPER_PROTOCOL_CNN", "PROBLEM_FOLDER", "PROFILES", "PROTOCOLS", "Profile", "TrainingSettings",
+        "TuningProblem",
         "check_protocol", "fit_cnn",
     ),
     "cnngwp.tuning.search": (

@@ -3,6 +3,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -103,6 +104,21 @@ def test_local_cluster_gives_the_in_process_gamma(problem, tmp_path):
     # TensorFlow's sums differ in the last bits between 1-thread workers and this process.
     assert cluster.gamma.l1 == pytest.approx(local.gamma.l1, rel=1e-6)
     np.testing.assert_allclose(cluster.evaluations["validation_mse"], local.evaluations["validation_mse"], rtol=1e-5)
+
+
+def test_the_paper_protocols_bo_reads_the_test_rows_and_the_honest_one_never_does(problem, tmp_path):
+    """Move the test phenotypes: every honest evaluation (gamma, epochs, validation MSE) stays, the paper's move."""
+    moved = replace(problem, y_test=problem.y_test + np.linspace(-30, 50, len(problem.y_test)))
+    choices = ["filters", "kernel_size", "l1", "validation_mse", "best_epoch", "epochs_trained"]
+    with open_client(IN_PROCESS) as client:
+        for protocol in ("honest", "paper"):
+            settings = RunSettings(SPACE, SMOKE, protocol, replicates=1, seed=3)
+            runs = [tune(p, client, tmp_path / f"{protocol}-{i}", settings, progress=False).evaluations[choices]
+                    for i, p in enumerate((problem, moved))]
+            if protocol == "honest":
+                pd.testing.assert_frame_equal(runs[0], runs[1])
+            else:
+                assert (runs[0]["validation_mse"] != runs[1]["validation_mse"]).all()
 
 
 def test_paper_protocol_logs_test_mse_and_says_it_is_optimistic(small_sim, tmp_path):

@@ -31,6 +31,7 @@ __all__ = [
     "run_counts",
     "shown",
     "stack_sentence",
+    "t_interval",
     "table2",
 ]
 
@@ -43,6 +44,16 @@ PREDICTION_COLUMNS = {**{name: name for name in BASELINE_MODELS}, CNN_ENSEMBLE: 
 #: (A run fits the CNN ensemble with its profile's encoding; the genotypic CNN is fitted by chapter 8's study and
 #: ``benchmarks/bench_models.py``.)
 MODEL_ORDER = (*BASELINE_MODELS, "CNN (best single)", *CNN_BASED_MODELS)
+
+
+def t_interval(values, *, level: float = 0.95) -> tuple[float, float, float]:
+    """The mean of `values` and its t interval at `level` (NaN bounds with fewer than two values)."""
+    values = np.asarray(values, dtype=np.float64)
+    mean = float(values.mean())
+    if len(values) < 2:
+        return mean, float("nan"), float("nan")
+    half = float(stats.t.ppf((1 + level) / 2, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values)))
+    return mean, mean - half, mean + half
 
 
 def shown(table: pd.DataFrame, *, precision: int = 3):
@@ -192,9 +203,7 @@ def paired_differences(runs_root: str | os.PathLike, *, reference: str = "GBLUP"
                         for f in folds
                     ]
                 )
-                diff = float(per_fold.mean())
-                half = float(stats.t.ppf(0.975, len(per_fold) - 1) * per_fold.std(ddof=1) / np.sqrt(len(per_fold)))
-                lower, upper = diff - half, diff + half
+                diff, lower, upper = t_interval(per_fold)
                 method = f"t interval over {len(per_fold)} folds"
             rows.append(
                 {
