@@ -150,4 +150,4 @@ def test_relative_mse_and_verdicts_come_from_the_numbers():
     components = scenario_components(study).set_index("architecture")
     assert components.loc["dominance", "dominance_share"] == pytest.approx(1 / 3)
     assert components.loc["epistatic", "non_additive_share"] == pytest.approx(1 / 3)
-    assert components.loc["epistatic", "backbone_l1"] == "1.5, 1.5, 1.5, 1.5, 1.5, 1.5"
+    assert components.loc["epistatic", "backbone_l1"] == "1.5 (6)"

@@ -82,12 +82,14 @@ def relative_mse_table(relative: pd.DataFrame, *, reference: str = "GBLUP") -> p
 
 
 def _listed(values: pd.Series) -> str:
-    return ", ".join(f"{x:g}" for x in values.dropna())  # the paper protocol's lambda: only where it was fitted
+    """Each value with how many replicates chose it, e.g. ``0.25 (4), 1.5 (2)`` (NaN, where a model was not
+    fitted, left out)."""
+    return ", ".join(f"{v:g} ({n})" for v, n in values.dropna().value_counts().sort_index().items())
 
 
 def scenario_components(study: pd.DataFrame) -> pd.DataFrame:
     """Per scenario: the realised heritability and the dominance and epistatic shares of the genetic variance
-    in the training generations, averaged over replicates, and the lambdas the CNNs chose per replicate."""
+    in the training generations, averaged over replicates, and how often the CNNs chose each lambda."""
     per_dataset = study.drop_duplicates("dataset").assign(
         genetic=lambda t: t["additive"] + t["dominance"] + t["epistatic"],
         dominance_share=lambda t: (t["dominance"] / t["genetic"]).clip(lower=0.0),  # a least-squares remainder
