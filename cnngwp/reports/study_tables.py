@@ -44,6 +44,11 @@ def _scenario_order(table: pd.DataFrame) -> pd.DataFrame:
     return table.sort_values(["h2", "architecture"], key=lambda c: c.map(order) if c.name == "architecture" else c)
 
 
+def _signed(percent: float) -> str:
+    """A percentage with its sign, to one decimal (a change that rounds to zero reads +0.0, not -0.0)."""
+    return f"{round(percent, 1) + 0.0:+.1f}"
+
+
 def relative_mse(study: pd.DataFrame, *, reference: str = "GBLUP", level: float = 0.95) -> pd.DataFrame:
     """Per scenario and honest model: test MSE over `reference`'s on the same data set, over the replicates.
 
@@ -124,11 +129,11 @@ def study_verdicts(study: pd.DataFrame, *, cnn: str = CNN_ENSEMBLE, level: float
             judgement = "one replicate: no interval"
         else:
             judgement = JUDGEMENTS[0] if upper < 0 else JUDGEMENTS[2] if lower > 0 else JUDGEMENTS[1]
-        interval = (f"{round(level * 100)} % t interval {_percent(lower):+.1f} % to {_percent(upper):+.1f} % over "
-                    f"{len(group)} replicates")
+        interval = (f"{round(level * 100)} % t interval {_signed(_percent(lower))} % to {_signed(_percent(upper))} "
+                    f"% over {len(group)} replicates")
         verdict = (f"{architecture}, h² {h2:g}: best model {best} (mean test MSE {means[best]:.2f}, GBLUP "
                    f"{means['GBLUP']:.2f}); {cnn} against {kernel}, the best kernel model: test MSE "
-                   f"{_percent(mean):+.1f} % ({interval}): **{judgement}**.")
+                   f"{_signed(_percent(mean))} % ({interval}): **{judgement}**.")
         rows.append({"architecture": architecture, "h2": h2, "best_model": best, "best_mse": float(means[best]),
                      "kernel_model": kernel, "percent": _percent(mean), "lower": _percent(lower),
                      "upper": _percent(upper), "replicates": len(group), "judgement": judgement, "verdict": verdict})
