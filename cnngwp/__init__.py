@@ -161,8 +161,7 @@ PUBLIC_MODULES = {
     ),
     "cnngwp.tuning.problem": (
         "OPTIMISTIC", "PAPER_PROTOCOL_CNN", "PROBLEM_FOLDER", "PROFILES", "PROTOCOLS", "Profile", "TrainingSettings",
-        "TuningProblem",
-        "check_protocol", "fit_cnn",
+        "TuningProblem", "check_protocol", "fit_cnn",
     ),
     "cnngwp.tuning.search": (
         "Gamma", "KAPPA", "RunSettings", "SEARCH_SPACES", "SearchSpace", "TuningResult", "evaluate_gamma", "gamma_ma",

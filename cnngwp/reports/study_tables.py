@@ -39,14 +39,14 @@ def _percent(log_ratio: float) -> float:
     return float(100 * np.expm1(log_ratio))
 
 
-def _scenario_order(table: pd.DataFrame) -> pd.DataFrame:
-    order = {a: i for i, a in enumerate(dict.fromkeys(table["architecture"]))}
-    return table.sort_values(["h2", "architecture"], key=lambda c: c.map(order) if c.name == "architecture" else c)
-
-
 def _signed(percent: float) -> str:
     """A percentage with its sign, to one decimal (a change that rounds to zero reads +0.0, not -0.0)."""
     return f"{round(percent, 1) + 0.0:+.1f}"
+
+
+def _scenario_order(table: pd.DataFrame) -> pd.DataFrame:
+    order = {a: i for i, a in enumerate(dict.fromkeys(table["architecture"]))}
+    return table.sort_values(["h2", "architecture"], key=lambda c: c.map(order) if c.name == "architecture" else c)
 
 
 def relative_mse(study: pd.DataFrame, *, reference: str = "GBLUP", level: float = 0.95) -> pd.DataFrame:

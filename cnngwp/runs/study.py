@@ -188,7 +188,8 @@ GRIDS = {
     "full": StudyGrid("full", ARCHITECTURES, (0.1, 0.3, 0.6), 6, SimulationConfig(), n_members=8,
                       l1_grid=(0.25, 0.571, 1.5), paper_replicates=3,
                       description="4 architectures x h2 0.1, 0.3 and 0.6 x 6 replicates on the QTLMAS2010 "
-                                  "population size (3,226 animals x 10,000 SNPs); 8 CNN members"),
+                                  "population size (3,226 animals x 10,000 SNPs); 8 CNN members; the paper protocol "
+                                  "on 3 replicates"),
     "smoke": StudyGrid("smoke", ("additive", "dominance"), (0.5,), 2, SimulationConfig.small(), n_members=1,
                        l1_grid=(0.5,), training=PROFILES["smoke"].training,
                        description="seconds, for tests"),

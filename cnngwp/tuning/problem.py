@@ -31,8 +31,7 @@ from cnngwp.errors import CnngwpInputError
 from cnngwp.models.cnn.estimator import CNNGWPRegressor
 
 __all__ = ["OPTIMISTIC", "PAPER_PROTOCOL_CNN", "PROBLEM_FOLDER", "PROFILES", "PROTOCOLS", "Profile", "TrainingSettings",
-           "TuningProblem",
-           "check_protocol", "fit_cnn"]
+           "TuningProblem", "check_protocol", "fit_cnn"]
 
 PROTOCOLS = ("honest", "paper")
 #: The folder of a run where the driver writes the run's arrays for the workers (:mod:`cnngwp.data.store`).
