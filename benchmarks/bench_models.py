@@ -17,8 +17,9 @@ Data:
   per fold among 0.5, 1.5 and 4.5 (the paper's bounds for that trait were 0.5-5) on a seeded
   random 20 % of the training rows, 4 refitted members.
 
-Prints each split's test MSE per model with the stack's weights (the mice folds have no stack:
-:func:`cnngwp.tuning.combined.why_no_stack`), the mice per-fold table and
+Prints each split's test MSE per model with the stack's weights (on the mice folds fitted on an inner
+5-fold cross-fit of the training rows outside the validation rows:
+:func:`cnngwp.tuning.combined.held_out_parts`), the mice per-fold table and
 means, each model's ratio to GBLUP and to the best kernel model (GBLUP, GDBLUP, EGBLUP, RKHS; mice: mean
 ratio with the paired t interval over folds), and a last line
 ``best_cnn_based_over_best_kernel_default=<r> best_cnn_based_over_best_kernel_mice=<r>``: the
@@ -36,17 +37,18 @@ from mice import mice_folds  # benchmarks/mice.py
 
 from cnngwp.data.catalogue import DatasetSpec, load_dataset
 from cnngwp.data.splits import split_by_generation
+from cnngwp.models.stack import STACK
 from cnngwp.reports.study_tables import KERNEL_MODELS
 from cnngwp.reports.tables import CNN_BASED_MODELS, t_interval
 from cnngwp.runs.study import fit_every_model
-from cnngwp.tuning.problem import PROFILES
+from cnngwp.tuning.problem import PAPER_PROTOCOL_CNN, PROFILES
 from cnngwp.tuning.search import Gamma
 
 
 def _fit(data, split, **options) -> pd.DataFrame:
     fit = fit_every_model(data, split, n_members=4, training=PROFILES["quick"].training, seed=1, **options)
-    stack = "no stack" if fit.stack is None else f"stack {fit.stack.describe()}"
-    print(f"{split.name} (lambda {', '.join(f'{m} {v:g}' for m, v in fit.l1.items())}; {stack}): "
+    print(f"{split.name} (lambda {', '.join(f'{m} {v:g}' for m, v in fit.l1.items())}; "
+          f"stack {fit.stack.describe()}): "
           + ", ".join(f"{r.model} {r.mse:.4f} ({r.seconds:.0f} s)" for r in fit.table.itertuples()), flush=True)
     return fit.table
 
@@ -56,6 +58,8 @@ def _ratios(means: pd.Series) -> float:
     kernel = means[list(KERNEL_MODELS)].idxmin()
     for model, mse in means.items():
         print(f"  {model}: {mse:.4f}, ratio to GBLUP {mse / means['GBLUP']:.3f}, to {kernel} {mse / means[kernel]:.3f}")
+    members = means.drop([STACK, PAPER_PROTOCOL_CNN], errors="ignore")
+    print(f"  {STACK} over its best member ({members.idxmin()}): {means[STACK] / members.min():.4f}")
     return float(means[[m for m in CNN_BASED_MODELS if m in means]].min() / means[kernel])
 
 

@@ -75,7 +75,7 @@ PUBLIC_MODULES = {
         "ENGINES", "ENSEMBLE_MODES", "Placement", "accelerator_available", "members_per_task", "place",
     ),
     "cnngwp.models.cnn.estimator": (
-        "CNNGWPRegressor",
+        "CNNGWPRegressor", "fit_for_epochs",
     ),
     "cnngwp.models.cnn.fused": (
         "AdamState", "FusedLayout", "batch_gradients", "batched", "from_network", "predict", "supports", "to_network",
@@ -150,8 +150,9 @@ PUBLIC_MODULES = {
         "seed_frameworks", "seed_from",
     ),
     "cnngwp.tuning.combined": (
-        "BACKBONE_ENCODING", "BACKBONE_FOLDS", "BACKBONE_KERNEL", "BACKBONE_MEMBERS", "backbone_training", "fit_stack",
-        "held_out_split", "kernel_out_of_fold", "residual_problem", "why_no_stack",
+        "BACKBONE_ENCODING", "BACKBONE_FOLDS", "BACKBONE_KERNEL", "BACKBONE_MEMBERS", "STACK_FOLDS", "backbone_training",
+        "cross_fitted_part", "fit_stack", "held_out_parts", "held_out_splits", "kernel_out_of_fold", "residual_problem",
+        "why_no_stack",
     ),
     "cnngwp.tuning.ensemble": (
         "MemberFit", "ModelAveragedEnsemble", "fit_ensemble", "fit_members",
@@ -161,7 +162,7 @@ PUBLIC_MODULES = {
     ),
     "cnngwp.tuning.problem": (
         "OPTIMISTIC", "PAPER_PROTOCOL_CNN", "PROBLEM_FOLDER", "PROFILES", "PROTOCOLS", "Profile", "TrainingSettings",
-        "TuningProblem", "check_protocol", "fit_cnn",
+        "TuningProblem", "check_protocol", "fit_cnn", "fit_cnn_for_epochs",
     ),
     "cnngwp.tuning.search": (
         "Gamma", "KAPPA", "RunSettings", "SEARCH_SPACES", "SearchSpace", "TuningResult", "evaluate_gamma", "gamma_ma",

@@ -11,13 +11,14 @@ from sklearn.base import clone
 from cnngwp.data.splits import split_by_generation
 from cnngwp.models.backbone import KernelBackboneCNN, out_of_fold_predictions
 from cnngwp.models.baselines import GBLUP, GDBLUP
-from cnngwp.models.cnn.estimator import CNNGWPRegressor
+from cnngwp.models.cnn.estimator import CNNGWPRegressor, fit_for_epochs
 from cnngwp.models.saved_model import load_model
 from cnngwp.models.stack import STACK
 from cnngwp.runs.parallel import IN_PROCESS, open_client
 from cnngwp.runs.workflow import run_cnngwp
-from cnngwp.tuning.problem import PROFILES
-from cnngwp.tuning.search import SEARCH_SPACES, RunSettings
+from cnngwp.tuning.combined import STACK_FOLDS, cross_fitted_part, held_out_parts
+from cnngwp.tuning.problem import PROFILES, TuningProblem
+from cnngwp.tuning.search import SEARCH_SPACES, Gamma, RunSettings
 
 SMOKE_RUN = RunSettings(SEARCH_SPACES["qtlmas2010"], PROFILES["smoke"], replicates=1, n_members=2)
 
@@ -70,6 +71,57 @@ def test_the_run_reports_the_stack_weights_and_its_saved_model_predicts_as_the_r
         np.testing.assert_allclose(models[name], expected[name], rtol=1e-5, atol=1e-4)
     predictions = pd.read_csv(folder / "predictions.csv")
     np.testing.assert_allclose(predictions[STACK], expected[STACK])
+
+
+@pytest.fixture(scope="module")
+def runs_without_generations(small_sim, tmp_path_factory):
+    """The smoke run on data without generations (a random split), twice, the second with the test phenotypes
+    changed."""
+    data = replace(small_sim, samples=small_sim.samples.drop(columns="generation"))
+    split = split_by_generation(small_sim)
+    samples = data.samples.copy()
+    samples.iloc[split.test, samples.columns.get_loc(data.trait)] -= np.linspace(-40, 20, len(split.test))
+    with open_client(IN_PROCESS) as client:
+        runs = [run_cnngwp(d, split, tmp_path_factory.mktemp("no-generations"), client, SMOKE_RUN, progress=False)
+                for d in (data, replace(data, samples=samples))]
+    return TuningProblem.from_split(data, split, seed=SMOKE_RUN.seed), runs
+
+
+def test_without_generations_the_stack_is_fitted_on_an_inner_cross_fit_that_never_reads_the_test_rows(
+        runs_without_generations):
+    problem, (run, changed) = runs_without_generations
+    assert not problem.by_generation
+    assert run.stack.rule.startswith(f"an inner {STACK_FOLDS}-fold cross-fit of the training rows outside")
+    assert run.stack.rows == len(problem.fit_rows)  # every training row outside the validation rows, once
+    assert run.stack.weights == changed.stack.weights
+    assert _fitted_state(run)["epochs"] == _fitted_state(changed)["epochs"]
+    np.testing.assert_array_equal(run.test_predictions().to_numpy(), changed.test_predictions().to_numpy())
+
+
+def test_a_cross_fitted_cnn_never_reads_the_phenotypes_of_the_rows_it_predicts(small_sim):
+    data = replace(small_sim, samples=small_sim.samples.drop(columns="generation"))
+    problem = TuningProblem.from_split(data, split_by_generation(small_sim), seed=3)
+    parts = held_out_parts(problem, seed=3)
+    assert len(parts) == STACK_FOLDS and not set(np.concatenate(parts)) & set(problem.validation)
+    assert sorted(np.concatenate(parts)) == list(problem.fit_rows)
+    part, training, gamma = parts[1], PROFILES["smoke"].training, Gamma(4, 5, 0.5)
+    changed = replace(problem, y_train=problem.y_train.copy())
+    changed.y_train[part] += 100.0
+    for kernel in (None, "GDBLUP"):
+        before, after = (cross_fitted_part(p, gamma, training, part, seeds=[5, 6], epochs=[3, 2], kernel=kernel)
+                         for p in (problem, changed))
+        np.testing.assert_array_equal(before, after)
+        assert before.shape == (len(part),) and np.isfinite(before).all()
+
+
+def test_fitting_for_given_epochs_retrains_exactly_what_the_refit_trained(small_sim):
+    X, y = small_sim.genotypes, small_sim.y
+    model = CNNGWPRegressor(filters=4, kernel_size=5, epochs=6, patience=None, refit=True, n_members=2, seed=4,
+                            encoding="genotypic").fit(X, y, generations=small_sim.generations)
+    again = fit_for_epochs(clone(model), X, y, seeds=model.member_seeds_, epochs=model.best_epochs_)
+    np.testing.assert_array_equal(again.predict_members(X), model.predict_members(X))
+    with pytest.raises(ValueError, match="one number of epochs per seed"):
+        fit_for_epochs(clone(model), X, y, seeds=[1, 2], epochs=[3])
 
 
 def test_a_rows_out_of_fold_prediction_never_reads_its_own_phenotype(small_sim):

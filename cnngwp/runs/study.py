@@ -65,11 +65,12 @@ from cnngwp.models.stack import STACK, ModelStack
 from cnngwp.tuning.combined import (
     BACKBONE_KERNEL,
     backbone_training,
+    cross_fitted_part,
     fit_stack,
-    held_out_split,
+    held_out_parts,
+    held_out_splits,
     kernel_out_of_fold,
     residual_problem,
-    why_no_stack,
 )
 from cnngwp.tuning.problem import PAPER_PROTOCOL_CNN, PROFILES, TrainingSettings, TuningProblem, fit_cnn
 from cnngwp.tuning.search import Gamma
@@ -255,13 +256,13 @@ class EveryModelFit:
     l1
         The lambda each CNN-based model's networks chose (the CNN ensemble, the genotypic CNN, the backbone's CNN).
     stack
-        The stack's weights (None on data without generations: :func:`cnngwp.tuning.combined.why_no_stack`).
+        The stack's weights.
     """
 
     table: pd.DataFrame
     predictions: pd.DataFrame
     l1: dict[str, float]
-    stack: ModelStack | None
+    stack: ModelStack
 
 
 def _cnn_with_chosen_l1(problem: TuningProblem, gamma: Gamma, l1_grid: tuple[float, ...], *, n_members: int,
@@ -280,6 +281,18 @@ def _cnn_with_chosen_l1(problem: TuningProblem, gamma: Gamma, l1_grid: tuple[flo
                    n_members=n_members, grow=candidates[best]), l1_grid[best]
 
 
+def _held_out(cnn: CNNGWPRegressor, problem: TuningProblem, gamma: Gamma, training: TrainingSettings,
+              parts: list[np.ndarray], *, seed: int, kernel: str | None = None) -> np.ndarray:
+    """The CNNs' predictions of the stack's held-out `parts`: with generations their validation predictions at
+    their best epochs, before the refit; else each part's by the same networks retrained for their epochs on the
+    other training rows (:func:`cnngwp.tuning.combined.cross_fitted_part`; `kernel`: on its residual there)."""
+    if problem.by_generation:
+        return cnn.validation_predictions_.mean(axis=0)
+    return np.concatenate([cross_fitted_part(problem, gamma, training, part, seeds=cnn.member_seeds_,
+                                             epochs=cnn.best_epochs_, kernel=kernel, seed=seed)
+                           for part in parts])
+
+
 def fit_every_model(data: GenotypeData, split: Split, *, l1_grid: tuple[float, ...], n_members: int,
                     training: TrainingSettings, seed: int, gamma: Gamma = PAPER_GAMMA,
                     paper_protocol: bool = False) -> EveryModelFit:
@@ -293,8 +306,10 @@ def fit_every_model(data: GenotypeData, split: Split, *, l1_grid: tuple[float, .
     genotypic CNN with the heterozygote channel, and the backbone model's CNN, with
     :data:`~cnngwp.tuning.combined.BACKBONE_ENCODING`, on the out-of-fold residual of
     :data:`~cnngwp.tuning.combined.BACKBONE_KERNEL` (:func:`cnngwp.tuning.combined.residual_problem`).
-    The stack's weights are fitted on every model's predictions of the validation rows by that
-    model fitted without them (:func:`cnngwp.tuning.combined.held_out_split`).
+    The stack's weights are fitted on every model's predictions of held-out training rows by that
+    model fitted without them (:func:`cnngwp.tuning.combined.held_out_parts`): the validation rows,
+    or without generations an inner cross-fit, every CNN retrained per fold for its epochs
+    (:func:`_held_out`).
 
     With `paper_protocol`, the CNN ensemble is fitted a second time as the published script
     fits it (:data:`~cnngwp.tuning.problem.PAPER_PROTOCOL_CNN`): lambda chosen by the test MSE, every
@@ -304,29 +319,33 @@ def fit_every_model(data: GenotypeData, split: Split, *, l1_grid: tuple[float, .
     """
     fits = fit_baselines(data, split, seed=seed)
     problem = TuningProblem.from_split(data, split, seed=seed)
+    parts = held_out_parts(problem, seed=seed)
     options = {"n_members": n_members, "training": training, "seed": seed}
     rows, test = [], fits.predictions.drop(columns="observed")
     start = time.perf_counter()
-    held_out = (fit_baselines(data, held_out_split(split, problem), seed=seed).predictions.drop(columns="observed")
-                if why_no_stack(problem, "honest") is None else pd.DataFrame())
+    held_out = pd.concat([fit_baselines(data, part, seed=seed).predictions.drop(columns="observed")
+                          for part in held_out_splits(split, parts)], ignore_index=True)
     held_out_seconds = time.perf_counter() - start
 
     l1 = {}
     for name, encoding in ((CNN_ENSEMBLE, "additive"), (GENOTYPIC_CNN, "genotypic")):
         start = time.perf_counter()
-        cnn, l1[name] = _cnn_with_chosen_l1(problem, gamma, l1_grid,
-                                            **dict(options, training=replace(training, encoding=encoding)))
-        test[name], held_out[name] = cnn.predict(problem.X_test), cnn.validation_predictions_.mean(axis=0)
+        cnn_training = replace(training, encoding=encoding)
+        cnn, l1[name] = _cnn_with_chosen_l1(problem, gamma, l1_grid, **dict(options, training=cnn_training))
+        test[name] = cnn.predict(problem.X_test)
+        held_out[name] = _held_out(cnn, problem, replace(gamma, l1=l1[name]), cnn_training, parts, seed=seed)
         rows.append({"model": name, "seconds": time.perf_counter() - start})
 
     start = time.perf_counter()
     oof = kernel_out_of_fold(problem, seed=seed)
     residual = residual_problem(problem, oof, fits.predictions[BACKBONE_KERNEL].to_numpy())
     backbone = backbone_name(BACKBONE_KERNEL)
-    top, l1[backbone] = _cnn_with_chosen_l1(residual, gamma, l1_grid,
-                                            **dict(options, training=backbone_training(training)))
+    top_training = backbone_training(training)
+    top, l1[backbone] = _cnn_with_chosen_l1(residual, gamma, l1_grid, **dict(options, training=top_training))
     test[backbone] = test[BACKBONE_KERNEL] + top.predict(problem.X_test)
-    held_out[backbone] = oof[problem.validation] + top.validation_predictions_.mean(axis=0)
+    held_out[backbone] = (oof[problem.validation] if problem.by_generation else held_out[BACKBONE_KERNEL]) + \
+        _held_out(top, problem, replace(gamma, l1=l1[backbone]), top_training, parts, seed=seed,
+                  kernel=BACKBONE_KERNEL)
     rows.append({"model": backbone, "seconds": time.perf_counter() - start})
 
     if paper_protocol:
@@ -335,16 +354,15 @@ def fit_every_model(data: GenotypeData, split: Split, *, l1_grid: tuple[float, .
         test[PAPER_PROTOCOL_CNN] = cnn.predict(problem.X_test)
         rows.append({"model": PAPER_PROTOCOL_CNN, "seconds": time.perf_counter() - start})
 
-    stack = None if why_no_stack(problem, "honest") else fit_stack(held_out, problem)
-    if stack is not None:
-        test[STACK] = stack.predict(test)
-        seconds = float(fits.table["seconds"].sum() + held_out_seconds
-                        + sum(r["seconds"] for r in rows if r["model"] != PAPER_PROTOCOL_CNN))
-        rows.append({"model": STACK, "seconds": seconds})
+    stack = fit_stack(held_out, problem, parts)
+    test[STACK] = stack.predict(test)
+    seconds = float(fits.table["seconds"].sum() + held_out_seconds
+                    + sum(r["seconds"] for r in rows if r["model"] != PAPER_PROTOCOL_CNN))
+    rows.append({"model": STACK, "seconds": seconds})
     table = pd.concat([fits.table.drop(columns="split"), pd.DataFrame(rows)], ignore_index=True)
     metrics = pd.DataFrame([prediction_metrics(problem.y_test, test[m]) for m in table["model"]])
     table[metrics.columns] = metrics
-    table["stack_weight"] = table["model"].map({} if stack is None else stack.weights).astype(float)
+    table["stack_weight"] = table["model"].map(stack.weights).astype(float)
     return EveryModelFit(table, pd.concat([fits.predictions[["observed"]], test], axis=1), l1, stack)
 
 

@@ -12,8 +12,10 @@ phenotype. A run folder holds::
                       baselines/<model>.npz beside it)
     backbone/         the backbone model's kernel, cross-fitted (kernel_out_of_fold.csv), and its CNN members
                       (members/), fitted to the kernel's out-of-fold residual
-    held-out/         the baselines fitted without the validation rows and their predictions of them (what the
-                      stack's weights are fitted on, beside the CNNs' own)
+    held-out/         what the stack's weights are fitted on: the baselines fitted without the validation rows and
+                      their predictions of them (beside the CNNs' own); without generations, per inner fold
+                      (fold-N/) the baselines fitted on the other training rows, and the CNNs retrained there
+                      (cnn_ensemble.csv, backbone.csv)
     model/            the trained model: cnngwp.load_model(run_dir / "model")
     candidates.csv    the animals without a phenotype: predictions, interval, baselines, rank
     comparison.csv    every baseline, best single CNN, CNN ensemble, the backbone model and the stack on the test
@@ -28,6 +30,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import asdict, dataclass, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +41,7 @@ from cnngwp.atomic import atomic_write, json_scalar, tie_to_settings
 from cnngwp.data.covariates import CovariateDesign
 from cnngwp.data.genotypes import GenotypeData
 from cnngwp.data.splits import Split, all_phenotyped
-from cnngwp.data.store import discard
+from cnngwp.data.store import discard, read_and_call, store
 from cnngwp.errors import CnngwpInputError
 from cnngwp.models.backbone import backbone_name
 from cnngwp.models.baselines import BASELINE_MODELS
@@ -51,14 +54,16 @@ from cnngwp.tuning.combined import (
     BACKBONE_KERNEL,
     BACKBONE_MEMBERS,
     backbone_training,
+    cross_fitted_part,
     fit_stack,
-    held_out_split,
+    held_out_parts,
+    held_out_splits,
     kernel_out_of_fold,
     residual_problem,
     why_no_stack,
 )
 from cnngwp.tuning.ensemble import ModelAveragedEnsemble, fit_ensemble
-from cnngwp.tuning.problem import OPTIMISTIC, PROBLEM_FOLDER, TuningProblem
+from cnngwp.tuning.problem import OPTIMISTIC, PROBLEM_FOLDER, TrainingSettings, TuningProblem
 from cnngwp.tuning.search import RunSettings, TuningResult, tune
 
 __all__ = ["CnngwpRun", "baselines_for_run", "comparison_table", "covariate_design", "fit_model", "run_cnngwp",
@@ -70,8 +75,7 @@ class CnngwpRun:
     """Everything a finished run produced (`comparison` is None for :func:`fit_model`: nothing is held out).
 
     `backbone` is the backbone model's CNN ensemble (on the kernel's residual; its test predictions are residuals);
-    `stack` is None where :func:`cnngwp.tuning.combined.why_no_stack` says why (the paper protocol, data without
-    generations).
+    `stack` is None under the paper protocol (:func:`cnngwp.tuning.combined.why_no_stack`).
     """
 
     tuning: TuningResult
@@ -143,7 +147,7 @@ def comparison_table(run: CnngwpRun, *, covariates: CovariateDesign | None = Non
     stack's are every model's plus the baselines' fits without the validation rows.
     ``stack_weight`` is each model's weight in the stack (empty on the stack's row, and for the
     best single CNN, which the stack does not contain). Under the paper protocol the CNN rows say
-    they are optimistic; there and on data without generations there is no stack.
+    they are optimistic and there is no stack.
     """
     ensemble, tuning, backbone = run.ensemble, run.tuning, run.backbone
     best = ensemble.best_member()
@@ -211,6 +215,60 @@ def _cross_fitted_kernel(problem: TuningProblem, folder: Path, *, seed: int) -> 
     return oof, float(table["seconds"].iloc[0])
 
 
+def _cross_fitted(problem: TuningProblem, ensemble: ModelAveragedEnsemble, training: TrainingSettings,
+                  parts: list[np.ndarray], client: Client, path: Path, *, seed: int,
+                  kernel: str | None = None) -> tuple[np.ndarray, float]:
+    """`ensemble`'s members retrained for their epochs on each of `parts`' other training rows, predicting that part
+    (:func:`cnngwp.tuning.combined.cross_fitted_part`, one Dask task per part; `kernel`: on its residual), and their
+    task seconds, computed once per run folder (the CSV `path`)."""
+    seeds, epochs = [m.seed for m in ensemble.members], [m.best_epoch for m in ensemble.members]
+    tie_to_settings(path.with_suffix(".json"), {"gamma": ensemble.gamma.as_dict(), "training": asdict(training),
+                                                "seeds": seeds, "epochs": epochs, "kernel": kernel, "seed": seed,
+                                                "parts": [len(part) for part in parts], "problem": problem.name})
+    if not path.exists():
+        shared = store(problem, path.parent / PROBLEM_FOLDER)
+        task = partial(_timed, partial(cross_fitted_part, seeds=seeds, epochs=epochs, kernel=kernel, seed=seed))
+        done = client.gather([client.submit(read_and_call, task, shared, ensemble.gamma, training, part, pure=False)
+                              for part in parts])
+        discard(path.parent / PROBLEM_FOLDER)
+        table = pd.DataFrame({"prediction": np.concatenate([d[0] for d in done]),
+                              "seconds": sum(d[1] for d in done)})
+        atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
+    table = pd.read_csv(path)
+    return table["prediction"].to_numpy(), float(table["seconds"].iloc[0])
+
+
+def _timed(function, *args) -> tuple:
+    """``function(*args)`` and its seconds (a Dask task's own time)."""
+    start = time.perf_counter()
+    return function(*args), time.perf_counter() - start
+
+
+def _held_out_predictions(data: GenotypeData, split: Split, problem: TuningProblem, run: tuple, client: Client,
+                          settings: RunSettings, folder: Path, covariates: CovariateDesign | None) -> tuple:
+    """Every model's predictions of the stack's held-out rows (:func:`cnngwp.tuning.combined.held_out_parts`), the
+    rows' parts and their seconds; `run` is the ensemble, the backbone's CNNs and its kernel's out-of-fold
+    predictions. Without generations the baselines are refitted per inner fold (``fold-N/``) and the CNNs retrained
+    there by :func:`_cross_fitted`."""
+    ensemble, backbone, oof = run
+    parts, seed = held_out_parts(problem, seed=settings.seed), settings.seed
+    fits = [baselines_for_run(data, held, folder / ("" if len(parts) == 1 else f"fold-{f}"), seed=seed,
+                              covariates=covariates) for f, held in enumerate(held_out_splits(split, parts))]
+    table = pd.concat([fit.predictions.drop(columns="observed") for fit in fits], ignore_index=True)
+    seconds = sum(float(fit.table["seconds"].sum()) for fit in fits)
+    if problem.by_generation:
+        table[CNN_ENSEMBLE] = ensemble.validation_prediction()
+        table[backbone_name(BACKBONE_KERNEL)] = oof[problem.validation] + backbone.validation_prediction()
+        return table, parts, seconds
+    top = backbone_training(settings.profile.training)
+    cnn, cnn_seconds = _cross_fitted(problem, ensemble, settings.profile.training, parts, client,
+                                     folder / "cnn_ensemble.csv", seed=seed)
+    residual, top_seconds = _cross_fitted(problem, backbone, top, parts, client, folder / "backbone.csv", seed=seed,
+                                          kernel=BACKBONE_KERNEL)
+    table[CNN_ENSEMBLE], table[backbone_name(BACKBONE_KERNEL)] = cnn, table[BACKBONE_KERNEL] + residual
+    return table, parts, seconds + cnn_seconds + top_seconds
+
+
 def _train(data: GenotypeData, split: Split, run_dir: Path, client: Client, settings: RunSettings, *,
            progress: bool, covariates: CovariateDesign | None) -> CnngwpRun:
     """Tune, fit the ensemble, the baselines, the backbone model and the stack, save the model, predict the split's
@@ -236,14 +294,11 @@ def _train(data: GenotypeData, split: Split, run_dir: Path, client: Client, sett
                   n_members=min(settings.n_members, BACKBONE_MEMBERS))
     backbone = fit_ensemble(residual, tuning.gamma, client, run_dir / "backbone", top, progress=progress)
     discard(run_dir / "backbone" / PROBLEM_FOLDER)
-    stack, held_out_seconds, no_stack = None, 0.0, why_no_stack(problem, protocol)
+    stack, held_out_seconds, no_stack = None, 0.0, why_no_stack(protocol)
     if no_stack is None:
-        held = baselines_for_run(data, held_out_split(split, problem), run_dir / "held-out", seed=seed,
-                                 covariates=covariates)
-        held_out = held.predictions.drop(columns="observed").assign(**{
-            CNN_ENSEMBLE: ensemble.validation_prediction(),
-            backbone_name(BACKBONE_KERNEL): oof[problem.validation] + backbone.validation_prediction()})
-        stack, held_out_seconds = fit_stack(held_out, problem), float(held.table["seconds"].sum())
+        held_out, parts, held_out_seconds = _held_out_predictions(data, split, problem, (ensemble, backbone, oof),
+                                                                  client, settings, run_dir / "held-out", covariates)
+        stack = fit_stack(held_out, problem, parts)
     record = {"protocol": protocol, "validation": problem.validation_rule, "note": tuning.label,
               "profile": profile.name, "seed": seed, "replicates": settings.replicates,
               "n_members": settings.n_members, "refit": profile.training.refits(protocol),

@@ -7,11 +7,15 @@ Both are honest in the same way as the CNN: nothing they fit reads the test rows
   :class:`~cnngwp.tuning.problem.TuningProblem` into the same problem on the kernel's
   residual, which the CNN (or an ensemble of CNNs, on Dask) then fits like any other.
 - **The stack** (:mod:`cnngwp.models.stack`): its weights are fitted on every model's
-  predictions of the run's validation rows, the youngest training generation (the rows the CNN
-  tunes on), by that model fitted on the other training rows (:func:`held_out_split`): the
-  baselines refitted without the validation rows, each CNN at its best epoch before its refit,
-  the backbone's kernel out of fold. Where the data have no generations there is no stack
-  (:func:`why_no_stack`).
+  predictions of training rows by that model fitted on the other training rows
+  (:func:`held_out_parts`, :func:`held_out_splits`). Where the data have generations those rows
+  are the validation rows, the youngest training generation (the rows the CNN tunes on): the
+  baselines refitted without them, each CNN at its best epoch before its refit, the backbone's
+  kernel out of fold. Elsewhere they are the training rows outside the validation rows, in an
+  inner :data:`STACK_FOLDS`-fold cross-fit: per fold every baseline is refitted on the other
+  training rows and every CNN retrained there for its run's numbers of epochs
+  (:func:`cross_fitted_part`), so the validation rows, which chose those epochs, are never
+  predicted. Under the paper protocol there is no stack (:func:`why_no_stack`).
 """
 
 from __future__ import annotations
@@ -25,11 +29,11 @@ from cnngwp.data.splits import Split
 from cnngwp.models.backbone import out_of_fold_predictions
 from cnngwp.models.baselines import baseline_models
 from cnngwp.models.stack import ModelStack
-from cnngwp.tuning.problem import TrainingSettings, TuningProblem
+from cnngwp.tuning.problem import TrainingSettings, TuningProblem, fit_cnn_for_epochs
 
-__all__ = ["BACKBONE_ENCODING", "BACKBONE_FOLDS", "BACKBONE_KERNEL", "BACKBONE_MEMBERS", "backbone_training",
-           "fit_stack", "held_out_split", "kernel_out_of_fold",
-           "residual_problem", "why_no_stack"]
+__all__ = ["BACKBONE_ENCODING", "BACKBONE_FOLDS", "BACKBONE_KERNEL", "BACKBONE_MEMBERS", "STACK_FOLDS",
+           "backbone_training", "cross_fitted_part", "fit_stack", "held_out_parts", "held_out_splits",
+           "kernel_out_of_fold", "residual_problem", "why_no_stack"]
 
 #: The backbone's kernel model (a baseline's name).
 BACKBONE_KERNEL = "GDBLUP"
@@ -43,11 +47,56 @@ BACKBONE_MEMBERS = 2
 #: cannot fit: large non-additive loci among them, which an additive CNN cannot fit either; a heterozygote channel
 #: can (``tests/test_combined.py``; ``benchmarks/bench_backbone.py`` compares the two encodings on the default split).
 BACKBONE_ENCODING = "genotypic"
+#: The inner folds of the training rows outside the validation rows whose held-out predictions the stack's weights
+#: are fitted on, where the data have no generations.
+STACK_FOLDS = 5
 
 
-def held_out_split(split: Split, problem: TuningProblem) -> Split:
-    """The training rows of `split` divided as the CNN tunes: its fit rows train, its validation rows are held out."""
-    return Split(split.train[problem.fit_rows], split.train[problem.validation], f"{split.name} held-out")
+def held_out_parts(problem: TuningProblem, *, seed: int) -> list[np.ndarray]:
+    """The training rows (positions) the stack's weights are fitted on, in parts, each to be predicted by models
+    fitted on every other training row.
+
+    With generations, one part: the validation rows (the youngest training generation). Without, the rows outside
+    the validation rows in :data:`STACK_FOLDS` seeded folds; the validation rows, which chose the CNNs' epochs
+    (and a run's gamma), are trained on in every fold and never predicted.
+    """
+    if problem.by_generation:
+        return [problem.validation]
+    rows = problem.fit_rows
+    if len(rows) < 2 * STACK_FOLDS:
+        raise ValueError(f"{problem.name}: {len(rows)} training rows outside the validation rows; the stack's "
+                         f"{STACK_FOLDS} inner folds need at least {2 * STACK_FOLDS}")
+    fold = np.random.default_rng(seed).permutation(len(rows)) % STACK_FOLDS
+    return [rows[fold == f] for f in range(STACK_FOLDS)]
+
+
+def held_out_splits(split: Split, parts: list[np.ndarray]) -> list[Split]:
+    """For each of `parts` (:func:`held_out_parts`): `split`'s other training rows train, that part is held out."""
+    every = np.arange(len(split.train))
+    names = [f"{split.name} held-out"] if len(parts) == 1 else [f"{split.name} held-out fold {f}"
+                                                                 for f in range(len(parts))]
+    return [Split(split.train[np.setdiff1d(every, part)], split.train[part], name)
+            for part, name in zip(parts, names, strict=True)]
+
+
+def cross_fitted_part(problem: TuningProblem, gamma, training: TrainingSettings, part: np.ndarray, *,
+                      seeds: list[int], epochs: list[int], kernel: str | None = None, seed: int = 1) -> np.ndarray:
+    """The rows of `part` predicted by CNNs fitted on every other training row: the networks seeded `seeds`, each
+    trained for its number of `epochs` (a run's members, their refit on other rows).
+
+    With `kernel` (a baseline's name), the networks fit that kernel's residual out of :data:`BACKBONE_FOLDS` folds
+    of those rows (seeded `seed`), without covariates: the backbone's CNN, to which the kernel's own held-out
+    prediction is added.
+    """
+    kept = np.setdiff1d(np.arange(len(problem.y_train)), part)
+    y = problem.y_train[kept]
+    if kernel is not None:
+        C = None if problem.C_train is None else problem.C_train[kept]
+        y = y - out_of_fold_predictions(baseline_models(seed=seed)[kernel], problem.X_train[kept], y, covariates=C,
+                                        n_folds=BACKBONE_FOLDS, seed=seed)
+        problem = replace(problem, C_train=None, C_test=None)
+    model = fit_cnn_for_epochs(problem, gamma, training, kept, seeds=seeds, epochs=epochs, y=y)
+    return model.predict(problem.X_train[part], covariates=None if problem.C_train is None else problem.C_train[part])
 
 
 def kernel_out_of_fold(problem: TuningProblem, *, seed: int, kernel: str = BACKBONE_KERNEL) -> np.ndarray:
@@ -73,26 +122,21 @@ def residual_problem(problem: TuningProblem, out_of_fold: np.ndarray, kernel_tes
                    C_train=None, C_test=None, name=f"{problem.name} residual of {kernel}")
 
 
-def fit_stack(held_out: pd.DataFrame, problem: TuningProblem) -> ModelStack:
-    """The stack's weights on `held_out` (one column per model: its predictions of `problem`'s validation rows)."""
-    return ModelStack.fit(held_out, problem.y_train[problem.validation], rule=problem.validation_rule)
+def fit_stack(held_out: pd.DataFrame, problem: TuningProblem, parts: list[np.ndarray]) -> ModelStack:
+    """The stack's weights on `held_out`: one column per model, its predictions of the rows of `parts`
+    (:func:`held_out_parts`, concatenated in that order)."""
+    rule = (problem.validation_rule if problem.by_generation else
+            f"an inner {len(parts)}-fold cross-fit of the training rows outside the validation rows "
+            f"({problem.validation_rule})")
+    return ModelStack.fit(held_out, problem.y_train[np.concatenate(parts)], rule=rule)
 
 
+def why_no_stack(protocol: str) -> str | None:
+    """Why a run under `protocol` gets no stack, in words; None when it gets one.
 
-def why_no_stack(problem: TuningProblem, protocol: str) -> str | None:
-    """Why `problem` gets no stack under `protocol`, in words; None when it gets one.
-
-    A stack's weights need predictions of rows that no model was fitted or selected on. Under
-    the paper protocol the CNNs validate on the test rows. Without generations the CNN's
-    validation rows are a random fraction that chose its epochs (and, in a run, gamma), so its
-    predictions there flatter it: on the mice folds (``benchmarks/bench_models.py``) a stack
-    fitted on them gave the CNN the largest weight and scored worse than its best member. An inner
-    k-fold, with every CNN refitted per fold, is what such data need, at k times the CNNs' cost,
-    and is not built.
+    A stack's weights need predictions of rows that no model was fitted or selected on; under the paper protocol
+    the CNNs validate on the test rows.
     """
     if protocol == "paper":
         return "no stack: under the paper protocol the CNNs validate on the test rows"
-    if not problem.by_generation:
-        return ("no stack: the data have no generations, and the CNN's random validation rows, which chose its "
-                "epochs, would flatter its weight")
     return None

@@ -28,10 +28,10 @@ from cnngwp.data.covariates import CovariateDesign, check_full_rank
 from cnngwp.data.genotypes import GenotypeData
 from cnngwp.data.splits import Split, validation_split
 from cnngwp.errors import CnngwpInputError
-from cnngwp.models.cnn.estimator import CNNGWPRegressor
+from cnngwp.models.cnn.estimator import CNNGWPRegressor, fit_for_epochs
 
 __all__ = ["OPTIMISTIC", "PAPER_PROTOCOL_CNN", "PROBLEM_FOLDER", "PROFILES", "PROTOCOLS", "Profile", "TrainingSettings",
-           "TuningProblem", "check_protocol", "fit_cnn"]
+           "TuningProblem", "check_protocol", "fit_cnn", "fit_cnn_for_epochs"]
 
 PROTOCOLS = ("honest", "paper")
 #: The folder of a run where the driver writes the run's arrays for the workers (:mod:`cnngwp.data.store`).
@@ -177,6 +177,15 @@ class TuningProblem:
         return np.setdiff1d(np.arange(len(self.y_train)), self.validation)
 
 
+def _cnn_estimator(gamma, training: TrainingSettings, *, seed: int, n_members: int = 1,
+                  refit: bool = False) -> CNNGWPRegressor:
+    """An unfitted estimator of `n_members` CNNs with `gamma` (filters, kernel size, lambda) trained as `training` says."""
+    return CNNGWPRegressor(filters=int(gamma.filters), kernel_size=int(gamma.kernel_size), l1=float(gamma.l1),
+                           learning_rate=training.learning_rate, batch_size=training.batch_size,
+                           epochs=training.epochs, patience=training.patience, refit=refit, n_members=n_members,
+                           encoding=training.encoding, seed=seed)
+
+
 def fit_cnn(problem: TuningProblem, gamma, training: TrainingSettings, protocol: str, seed: int, *,
             refit: bool = False, n_members: int = 1, grow: CNNGWPRegressor | None = None) -> CNNGWPRegressor:
     """`n_members` CNNs with `gamma`, each kept at its best epoch on the validation rows (``paper``: the test rows).
@@ -188,11 +197,9 @@ def fit_cnn(problem: TuningProblem, gamma, training: TrainingSettings, protocol:
     whose members are kept as the first ones (a warm start), so only the others are trained.
     """
     check_protocol(protocol)
-    params = {"filters": int(gamma.filters), "kernel_size": int(gamma.kernel_size), "l1": float(gamma.l1),
-              "learning_rate": training.learning_rate, "batch_size": training.batch_size, "epochs": training.epochs,
-              "patience": training.patience, "refit": refit and training.refits(protocol), "n_members": n_members,
-              "encoding": training.encoding, "seed": seed}
-    model = CNNGWPRegressor(**params) if grow is None else grow.set_params(**params, warm_start=True)
+    model = _cnn_estimator(gamma, training, seed=seed, n_members=n_members, refit=refit and training.refits(protocol))
+    if grow is not None:
+        model = grow.set_params(**{**model.get_params(), "warm_start": True})
     with _FIT_LOCK:
         if protocol == "paper":
             model.fit(problem.X_train, problem.y_train, covariates=problem.C_train,
@@ -200,3 +207,15 @@ def fit_cnn(problem: TuningProblem, gamma, training: TrainingSettings, protocol:
         else:
             model.fit(problem.X_train, problem.y_train, covariates=problem.C_train, validation_rows=problem.validation)
     return model.set_params(warm_start=False)
+
+
+def fit_cnn_for_epochs(problem: TuningProblem, gamma, training: TrainingSettings, rows: np.ndarray, *,
+                       seeds: list[int], epochs: list[int], y: np.ndarray | None = None) -> CNNGWPRegressor:
+    """CNNs with `gamma` seeded `seeds`, each trained for its `epochs` on the training rows `rows` (positions; their
+    targets `y`, default the trait) with their covariates: a run's refit, on other rows
+    (:func:`cnngwp.models.cnn.estimator.fit_for_epochs`)."""
+    model = _cnn_estimator(gamma, training, seed=0, n_members=len(seeds))
+    C = None if problem.C_train is None else problem.C_train[rows]
+    with _FIT_LOCK:
+        return fit_for_epochs(model, problem.X_train[rows], problem.y_train[rows] if y is None else y, seeds=seeds,
+                              epochs=epochs, covariates=C)

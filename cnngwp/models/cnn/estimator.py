@@ -42,7 +42,7 @@ from cnngwp.models.cnn.network import (
 from cnngwp.models.cnn.training import Trained, TrainingRun, train_keras, train_numba, train_together
 from cnngwp.seeds import member_seeds
 
-__all__ = ["CNNGWPRegressor"]
+__all__ = ["CNNGWPRegressor", "fit_for_epochs"]
 
 
 class CNNGWPRegressor(RegressorMixin, BaseEstimator):
@@ -132,19 +132,16 @@ class CNNGWPRegressor(RegressorMixin, BaseEstimator):
         C = C if self.n_covariates_ else None
         fit_rows, (X_val, y_val, C_val) = _validation_part(self, X, y, C, generations, validation_rows,
                                                              validation_data)
-        placement = place(n_members=self.n_members, engine=self.engine, ensemble_mode=self.ensemble_mode,
-                          strides=self.strides, pool_size=self.pool_size)
+        placement = _placement(self, self.n_members)
         kept = _kept_members(self)
         self.engine_, self.member_seeds_ = placement.engine, member_seeds(self.seed, self.n_members)
         run = self._training_run(X, y, C, fit_rows, self.member_seeds_[len(kept[0]):])
         trained = _train(run, placement, NetworkInputs(X, C, fit_rows), self._rescaled(y[fit_rows]),
                          validation=(NetworkInputs(X_val, C_val), self._rescaled(y_val))) if run.seeds else []
-        trained = _record_first_stage(self, kept, trained, NetworkInputs(X_val, C_val))
+        self.members_ = [t.model for t in _record_first_stage(self, kept, trained, NetworkInputs(X_val, C_val))]
         self.refitted_ = bool(self.refit and validation_data is None)
         if self.refitted_:
-            run = self._training_run(X, y, C, np.arange(len(y)), self.member_seeds_)
-            trained = _train(run, placement, NetworkInputs(X, C), self._rescaled(y), epochs=self.best_epochs_)
-        self.members_ = [t.model for t in trained]
+            _train_for_epochs(self, X, y, C, self.member_seeds_, self.best_epochs_)
         return self
 
     def _training_run(self, X, y, C, rows, seeds: list[int]) -> TrainingRun:
@@ -194,6 +191,39 @@ class CNNGWPRegressor(RegressorMixin, BaseEstimator):
         check_is_fitted(self, "members_")
         return map_weights(np.mean([output_weights(m) for m in self.members_], axis=0), self.n_features_in_,
                            self.filters, self.encoding)
+
+
+def fit_for_epochs(model: CNNGWPRegressor, X, y, *, seeds: list[int], epochs: list[int],
+                   covariates=None) -> CNNGWPRegressor:
+    """Fit `model`'s members on every row of `X`, `y`: the networks seeded `seeds`, each trained for its number of
+    `epochs` with no validation rows, as a refit trains them. Returns `model` (`n_members` is ``len(seeds)``).
+
+    A fitted model's ``member_seeds_`` and ``best_epochs_`` retrain its refit on other rows: what the stack's
+    inner cross-fit does (:func:`cnngwp.tuning.combined.cross_fitted_cnn`). Histories and validation predictions
+    are not set: there are no validation rows.
+    """
+    if len(seeds) != len(epochs) or not seeds:
+        raise ValueError(f"one number of epochs per seed expected; got {len(seeds)} seeds and {len(epochs)} epochs")
+    X, y = validate_data(model.set_params(n_members=len(seeds)), X, y, dtype="numeric", y_numeric=True)
+    X, y = as_genotype_codes(X, "X"), np.asarray(y, dtype=np.float64)
+    C = as_covariate_matrix(covariates, len(y))
+    model.n_covariates_, model.member_seeds_, model.best_epochs_ = C.shape[1], list(seeds), list(epochs)
+    _train_for_epochs(model, X, y, C if model.n_covariates_ else None, model.member_seeds_, model.best_epochs_)
+    model.refitted_ = True
+    return model
+
+
+def _placement(model: CNNGWPRegressor, n_members: int) -> Placement:
+    return place(n_members=n_members, engine=model.engine, ensemble_mode=model.ensemble_mode, strides=model.strides,
+                 pool_size=model.pool_size)
+
+
+def _train_for_epochs(model: CNNGWPRegressor, X, y, C, seeds: list[int], epochs: list[int]) -> None:
+    """Set `model`'s members to the networks seeded `seeds` trained on every row for `epochs` (the refit stage)."""
+    placement = _placement(model, len(seeds))
+    model.engine_ = placement.engine
+    run = model._training_run(X, y, C, np.arange(len(y)), seeds)
+    model.members_ = [t.model for t in _train(run, placement, NetworkInputs(X, C), model._rescaled(y), epochs=epochs)]
 
 
 def _record_first_stage(model: CNNGWPRegressor, kept: tuple, trained: list[Trained],
