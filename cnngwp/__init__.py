@@ -150,9 +150,9 @@ PUBLIC_MODULES = {
         "seed_frameworks", "seed_from",
     ),
     "cnngwp.tuning.combined": (
-        "BACKBONE_ENCODING", "BACKBONE_FOLDS", "BACKBONE_KERNEL", "BACKBONE_MEMBERS", "STACK_FOLDS", "backbone_training",
-        "cross_fitted_part", "fit_stack", "held_out_parts", "held_out_splits", "kernel_out_of_fold", "residual_problem",
-        "why_no_stack",
+        "BACKBONE_ENCODING", "BACKBONE_FOLDS", "BACKBONE_KERNEL", "BACKBONE_MEMBERS", "STACK_FOLDS",
+        "backbone_training", "cross_fitted_part", "fit_stack", "held_out_parts", "held_out_splits",
+        "kernel_out_of_fold", "residual_problem", "why_no_stack",
     ),
     "cnngwp.tuning.ensemble": (
         "MemberFit", "ModelAveragedEnsemble", "fit_ensemble", "fit_members",

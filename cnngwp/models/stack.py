@@ -9,9 +9,9 @@ the trait in its units with its own intercept, so no intercept is added.
 The weights are fitted on predictions of rows that the predicting model was *not* trained on
 (:func:`cnngwp.tuning.combined.held_out_parts`: the youngest training generation, the rows the
 CNN tunes on, or where there are no generations an inner cross-fit of the training rows outside the CNN's
-validation rows); then each member is refitted on every training row and combined with those weights. Fitting weights on in-sample predictions
-would hand them to the model that overfits most; fitting them on the test rows (as DeepGS's
-example does) would make the test error optimistic.
+validation rows); then each member is refitted on every training row and combined with those weights.
+Fitting weights on in-sample predictions would hand them to the model that overfits most; fitting them on the
+test rows (as DeepGS's example does) would make the test error optimistic.
 """
 
 from __future__ import annotations

@@ -179,7 +179,8 @@ class TuningProblem:
 
 def _cnn_estimator(gamma, training: TrainingSettings, *, seed: int, n_members: int = 1,
                   refit: bool = False) -> CNNGWPRegressor:
-    """An unfitted estimator of `n_members` CNNs with `gamma` (filters, kernel size, lambda) trained as `training` says."""
+    """An unfitted estimator of `n_members` CNNs with `gamma` (filters, kernel size, lambda), trained as `training`
+    says."""
     return CNNGWPRegressor(filters=int(gamma.filters), kernel_size=int(gamma.kernel_size), l1=float(gamma.l1),
                            learning_rate=training.learning_rate, batch_size=training.batch_size,
                            epochs=training.epochs, patience=training.patience, refit=refit, n_members=n_members,
