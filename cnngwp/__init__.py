@@ -17,10 +17,6 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's own info and warning logs
 
-from cnngwp.startup import import_keras_quietly
-
-import_keras_quietly()  # every kernel and worker imports cnngwp first: its start-up notices stop here
-
 __version__ = "0.1.0"
 
 #: Where each public name lives (each module's ``__all__``; tests/test_packaging.py keeps them in step).
@@ -108,7 +104,7 @@ PUBLIC_MODULES = {
         "STACK", "ModelStack", "simplex_weights",
     ),
     "cnngwp.reports.book": (
-        "book_inputs", "build_book", "headline_markdown", "headline_sentence", "write_headline",
+        "book_inputs", "build_book", "headline_markdown", "headline_sentence", "no_study_page", "write_headline",
     ),
     "cnngwp.reports.comparison": (
         "BaselineFits", "compare_baselines", "fit_baselines", "fixed_effects_table", "prediction_metrics",

@@ -440,7 +440,8 @@ def build_parser() -> argparse.ArgumentParser:
     book.add_argument(
         "--study",
         choices=sorted(GRIDS),
-        help="the study grid whose chapter 8 the book shows (default: default, or the only one run)",
+        help="the study grid whose chapter 8 the book shows (default: default, or the only one run; with none, "
+        "chapter 8 says how to add one)",
     )
     book.add_argument("--out", default=".", help="the site goes to OUT/_build/html (default .)")
     book.set_defaults(run=_book)

@@ -3,11 +3,12 @@
 TensorFlow's C++ runtime writes, straight to the process's standard error and before its
 own log settings apply (``TF_CPP_MIN_LOG_LEVEL`` does not reach them), lines such as
 "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR"
-and "oneDNN custom operations are on". Every notebook kernel and Dask worker imports
-:mod:`cnngwp` first, so :func:`import_keras_quietly` runs where each process starts: it
-holds file descriptor 2 in a temporary file while Keras (and its backend) is imported,
-then writes back every line that is not one of those known notices, so real errors still
-show.
+and "oneDNN custom operations are on". :mod:`cnngwp.models.cnn`, the one place that imports
+Keras, calls :func:`import_keras_quietly` before any of its modules does, so the first CNN
+import in any process (a notebook kernel, a Dask worker) is quiet: it holds file descriptor 2
+in a temporary file while Keras (and its backend) is imported, then writes back every line
+that is not one of those known notices, so real errors still show. ``import cnngwp`` itself
+imports no framework.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """The notebooks: executed with papermill on the tiny data set, re-executed by nbval, built into the book."""
 
 import re
+import shutil
 import subprocess
 import sys
 
@@ -9,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cnngwp.cli import main
 from cnngwp.data.catalogue import DatasetSpec
 from cnngwp.data.readers import write_dataset
 from cnngwp.errors import CnngwpInputError
@@ -108,6 +110,18 @@ def test_book_has_every_chapter_with_its_figures(smoke_runs, tmp_path):
     for page in ("results", "api", "references"):
         assert (html / "book" / f"{page}.html").exists()
     assert "GBLUP" in (html / "book" / "results.html").read_text()
+
+
+def test_the_book_of_a_runs_folder_without_a_study_says_how_to_add_one(smoke_runs, tmp_path, capsys):
+    runs = tmp_path / "runs"
+    shutil.copytree(smoke_runs[0] / TINY, runs / TINY)
+    assert main(["book", "--runs", str(runs), "--out", str(tmp_path)]) == 0
+    html = tmp_path / "_build" / "html"
+    assert f"wrote {html / 'index.html'}" in capsys.readouterr().out
+    chapter8 = _visible_text((html / "book" / "chapters" / f"{STUDY_NOTEBOOK}.html").read_text())
+    assert "no study in this runs folder" in chapter8
+    assert f"cnngwp study --runs {runs.resolve()} --grid default" in chapter8
+    assert "Chapter 8's study measures how much such a protocol hides." in (html / "book" / "intro.html").read_text()
 
 
 def test_two_plink_folds_run_in_parallel_and_a_second_call_does_nothing(small_sim, tmp_path):

@@ -31,8 +31,8 @@ import warnings
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import keras
 import numpy as np
 import pandas as pd
 
@@ -46,6 +46,9 @@ from cnngwp.models.baselines import BASELINE_MODELS
 from cnngwp.models.cnn.estimator import NetworkInputs, member_interval, network_predictions
 from cnngwp.models.cnn.network import CNN_ENSEMBLE
 from cnngwp.models.stack import STACK, ModelStack
+
+if TYPE_CHECKING:
+    import keras
 
 __all__ = ["MAX_MISSING_SNPS", "MODEL_FORMAT", "BackboneNetworks", "GenomicModel", "SnpAlignment", "align_snps",
            "keras_archive", "load_model", "network_from_archive", "save_network"]
@@ -81,6 +84,8 @@ def network_from_archive(archive: bytes) -> keras.Model:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "network.keras"
         path.write_bytes(archive)
+        import keras
+
         return keras.saving.load_model(path, compile=False)
 
 
@@ -389,6 +394,8 @@ def _load_member(path: Path) -> keras.Model:
     if not path.is_file():
         raise CnngwpInputError(f"{path}: member network missing; expected the Keras file 'cnngwp fit' wrote there")
     try:
+        import keras
+
         return keras.saving.load_model(path, compile=False)
     except (ValueError, OSError, KeyError, zipfile.BadZipFile) as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__

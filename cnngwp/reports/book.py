@@ -41,14 +41,14 @@ from cnngwp.runs.notebooks import (
 from cnngwp.runs.study import GRIDS, study_folder
 from cnngwp.tuning.problem import OPTIMISTIC
 
-__all__ = ["book_inputs", "build_book", "headline_markdown", "headline_sentence", "write_headline"]
+__all__ = ["book_inputs", "build_book", "headline_markdown", "headline_sentence", "no_study_page", "write_headline"]
 
 #: Where the generated headline goes in the landing page (``book/intro.md``).
 HEADLINE_MARK = "<!-- headline -->"
 
 
-def build_book(runs_root: str | os.PathLike, default_run: str, *, study: str = "default", out: str | os.PathLike = ".",
-               project_dir: Path = SOURCES) -> Path:
+def build_book(runs_root: str | os.PathLike, default_run: str, *, study: str | None = "default",
+               out: str | os.PathLike = ".", project_dir: Path = SOURCES) -> Path:
     """Stage the book source from the runs and build the HTML site.
 
     Parameters
@@ -58,7 +58,8 @@ def build_book(runs_root: str | os.PathLike, default_run: str, *, study: str = "
     default_run
         The run whose seven executed notebooks become the chapters, e.g. ``"qtlmas2010-sim/fold-0"``.
     study
-        The study grid whose executed chapter 8 (``cnngwp study``) the book shows.
+        The study grid whose executed chapter 8 (``cnngwp study``) the book shows; None: the runs folder has no
+        study, and chapter 8 says how to add one (:func:`no_study_page`).
     out
         The site goes to ``<out>/_build/html``.
 
@@ -83,12 +84,17 @@ def build_book(runs_root: str | os.PathLike, default_run: str, *, study: str = "
         elif item.name == "_static":
             shutil.copytree(item, source / "book" / item.name)
     copy_run_notebooks(runs_root / default_run, source / "book" / "chapters", NOTEBOOKS)
-    if study not in GRIDS:
+    protocol_measured = ""
+    if study is None:
+        (source / "book" / "chapters" / f"{STUDY_NOTEBOOK}.md").write_text(no_study_page(runs_root))
+    elif study not in GRIDS:
         raise CnngwpInputError(f"study grid {study!r}: expected one of {sorted(GRIDS)}")
-    copy_run_notebooks(study_folder(runs_root, GRIDS[study]), source / "book" / "chapters", (STUDY_NOTEBOOK,))
-    study_table = study_folder(runs_root, GRIDS[study]) / "study.csv"
-    write_headline(runs_root / default_run, source / "book",
-                   protocol_sentence(protocol_optimism(pd.read_csv(study_table))) if study_table.exists() else "")
+    else:
+        copy_run_notebooks(study_folder(runs_root, GRIDS[study]), source / "book" / "chapters", (STUDY_NOTEBOOK,))
+        study_table = study_folder(runs_root, GRIDS[study]) / "study.csv"
+        if study_table.exists():
+            protocol_measured = protocol_sentence(protocol_optimism(pd.read_csv(study_table)))
+    write_headline(runs_root / default_run, source / "book", protocol_measured)
     executed = out / "_build" / "results.ipynb"
     execute_notebook(NOTEBOOK_DIR / "results.md", executed, {"runs_root": "."}, cwd=runs_root)
     prepare_for_book(executed, source / "book" / "results.ipynb")
@@ -105,14 +111,16 @@ def build_book(runs_root: str | os.PathLike, default_run: str, *, study: str = "
 
 
 def book_inputs(runs_root: str | os.PathLike, *, default_run: str | None = None,
-                study: str | None = None) -> tuple[str, str]:
+                study: str | None = None) -> tuple[str, str | None]:
     """The default run and study grid a book is built from, where not given: ``qtlmas2010-sim/fold-0`` and
-    ``default`` (what ``make book`` runs), else the only complete run folder and the only study under `runs_root`.
+    ``default`` (what ``make book`` runs), else the only complete run folder and the only study under `runs_root`;
+    the study is None where `runs_root` holds none (chapter 8 then says how to add one).
 
     Raises
     ------
     CnngwpInputError
-        If there is none, or several to choose from (naming them and the option that chooses).
+        If there is no complete run folder, or several run folders or studies to choose from (naming them and the
+        option that chooses).
     """
     root = Path(runs_root)
     if default_run is None:
@@ -122,9 +130,33 @@ def book_inputs(runs_root: str | os.PathLike, *, default_run: str | None = None,
     if study is None:
         studies = sorted(name for name in GRIDS if study_folder(root, GRIDS[name]).joinpath(
             f"{STUDY_NOTEBOOK}.ipynb").exists())
-        study = _one_of(studies, "default", f"{root}: executed studies",
-                        "run 'cnngwp study --grid NAME' first, or choose one with --study")
+        if studies:
+            study = _one_of(studies, "default", f"{root}: executed studies", "choose one with --study")
     return default_run, study
+
+
+def no_study_page(runs_root: Path) -> str:
+    """Chapter 8 of a runs folder without a study: what the study is and the command that adds it."""
+    grids = "\n".join(f"- `{name}`: {grid.description}" for name, grid in GRIDS.items())
+    return f"""# 8. When does the CNN win? (no study in this runs folder)
+
+This chapter is the simulation study the paper asked for: for which genetic architectures and
+heritabilities does the CNN pay off against the kernel models? It fits every model of chapter 6
+on simulated data sets of known architecture, each split generations 1-4 -> 5 under the honest
+protocol, and judges each CNN-based model against the best kernel model with intervals over
+replicates.
+
+The runs folder this book was built from holds no study. Add one, then build the book again:
+
+```bash
+cnngwp study --runs {runs_root} --grid default
+cnngwp book --runs {runs_root}
+```
+
+The grids:
+
+{grids}
+"""
 
 
 def _one_of(found: list[str], preferred: str, what: str, advice: str) -> str:

@@ -309,7 +309,7 @@ def fit_every_model(data: GenotypeData, split: Split, *, l1_grid: tuple[float, .
     The stack's weights are fitted on every model's predictions of held-out training rows by that
     model fitted without them (:func:`cnngwp.tuning.combined.held_out_parts`): the validation rows,
     or without generations an inner cross-fit, every CNN retrained per fold for its epochs
-    (:func:`_held_out`).
+    (:func:`cnngwp.tuning.combined.cross_fitted_part`).
 
     With `paper_protocol`, the CNN ensemble is fitted a second time as the published script
     fits it (:data:`~cnngwp.tuning.problem.PAPER_PROTOCOL_CNN`): lambda chosen by the test MSE, every

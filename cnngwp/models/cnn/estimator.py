@@ -199,7 +199,7 @@ def fit_for_epochs(model: CNNGWPRegressor, X, y, *, seeds: list[int], epochs: li
     `epochs` with no validation rows, as a refit trains them. Returns `model` (`n_members` is ``len(seeds)``).
 
     A fitted model's ``member_seeds_`` and ``best_epochs_`` retrain its refit on other rows: what the stack's
-    inner cross-fit does (:func:`cnngwp.tuning.combined.cross_fitted_cnn`). Histories and validation predictions
+    inner cross-fit does (:func:`cnngwp.tuning.combined.cross_fitted_part`). Histories and validation predictions
     are not set: there are no validation rows.
     """
     if len(seeds) != len(epochs) or not seeds:
