@@ -1,6 +1,8 @@
 """The set-up promises: one dependency list in two formats, CI calls the README's test command."""
 
 import re
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -39,6 +41,17 @@ def test_ci_runs_the_readme_test_command():
     assert "make test" in readme and "make book" in readme
     ci = [line for line in (ROOT / ".ci" / "run").read_text().splitlines() if line and not line.startswith("#")]
     assert ci[-1] == "make test"
+
+
+def test_the_readme_is_short_and_its_python_quick_start_runs(tmp_path):
+    readme = (ROOT / "README.md").read_text()
+    assert len(readme.splitlines()) <= 150
+    code = re.search(r"## Quick start in Python\n\n```python\n(.*?)```", readme, re.DOTALL).group(1)
+    finished = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                              timeout=600, check=False)
+    assert finished.returncode == 0, finished.stderr[-3000:]
+    assert re.fullmatch(r"GDBLUP: test MSE \d+\.\d\d\nCNN: test MSE \d+\.\d\d\n", finished.stdout)
+    assert (tmp_path / "gdblup.npz").is_file()
 
 
 def test_every_public_name_is_importable_from_cnngwp_and_the_map_follows_each_modules_all():
