@@ -1,13 +1,33 @@
 import filecmp
 import json
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
+import pytest
 
-from cnngwp.cli import main
+from cnngwp.cli import COMMANDS, main
 from cnngwp.data.genotypes import GenotypeData
 from cnngwp.data.readers import read_dataset, write_dataset
+
+
+def test_the_overview_lists_every_command_without_loading_the_models():
+    code = ("import sys\nfrom cnngwp.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n"
+            "    print(sorted(m for m in sys.modules if m.split('.')[0] in ('keras', 'sklearn', 'dask', 'msprime')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.endswith("[]\n") and all(f"    {name}" in out for name in COMMANDS)
+
+
+def test_every_command_has_its_options_and_an_unknown_one_is_named(capsys):
+    for name in COMMANDS:
+        with pytest.raises(SystemExit) as exit_:
+            main([name, "--help"])
+        assert exit_.value.code == 0 and f"usage: cnngwp {name}" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_:
+        main(["simulat"])
+    assert exit_.value.code == 2 and "invalid choice: 'simulat'" in capsys.readouterr().err
 
 
 def test_simulate_twice_gives_identical_files_and_summary_prints(tmp_path, capsys):
