@@ -235,19 +235,40 @@ def _add_covariate_arguments(parser: argparse.ArgumentParser) -> None:
                                                           "(the others must be numbers)")
 
 
-def _add_training_arguments(parser: argparse.ArgumentParser) -> None:
+def _add_settings_arguments(parser: argparse.ArgumentParser, *, protocol: bool = True) -> None:
+    """The run's settings: profile, protocol (`protocol`), seed and search space."""
     parser.add_argument("--profile", choices=sorted(PROFILES), default="quick",
                         help="; ".join(f"{p.name}: {p.description}" for p in PROFILES.values()))
-    parser.add_argument("--replicates", type=int, help="S, the BO replicates (default: the profile's)")
-    parser.add_argument("--members", type=int, help="ensemble size (default: the profile's)")
-    parser.add_argument("--seed", type=int, default=1, help="seed of the optimisers, the CNNs and random folds")
+    if protocol:
+        parser.add_argument("--protocol", choices=PROTOCOLS, default="honest",
+                            help="honest: tune on validation rows carved from the training rows (default); "
+                                 f"paper: tune on the test set as the published code ({OPTIMISTIC})")
+    parser.add_argument("--seed", type=int, default=1,
+                        help="seed of the simulated data set, random folds, the optimisers and the CNNs")
     parser.add_argument("--space", default="qtlmas2010", help=SPACE_HELP)
+
+
+def _add_parallel_arguments(parser: argparse.ArgumentParser, *, workers: bool = False) -> None:
+    """Where the work runs: a Dask scheduler, or a local cluster (of `workers` workers, where offered)."""
     parser.add_argument("--scheduler", help=f"Dask scheduler address (tcp://host:8786) or {IN_PROCESS!r}; "
                                             "default a local cluster with one worker per core")
-    parser.add_argument("--workers", type=int, help="workers of the local cluster (default: one per core)")
+    if workers:
+        parser.add_argument("--workers", type=int, help="workers of the local cluster (default: one per core)")
+
+
+def _add_tuning_arguments(parser: argparse.ArgumentParser, *, protocol: bool = True) -> None:
+    """A whole run without notebooks: its settings, the tuning's and ensemble's sizes, where they run."""
+    _add_settings_arguments(parser, protocol=protocol)
+    parser.add_argument("--replicates", type=int, help="S, the BO replicates (default: the profile's)")
+    parser.add_argument("--members", type=int, help="ensemble size (default: the profile's)")
     parser.add_argument("--batch-points", type=int, default=1,
                         help="points asked at once per replicate (constant liar) to keep more workers busy")
+    _add_parallel_arguments(parser, workers=True)
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _add_runs_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--runs", default="runs", help="folder of the run folders (default runs)")
 
 
 def _add_genotype_file_arguments(group, purpose: str) -> None:
@@ -316,14 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         help="run folder (evaluations.csv, members/, model/, summary.json); resumable",
     )
-    tun.add_argument(
-        "--protocol",
-        choices=PROTOCOLS,
-        default="honest",
-        help="honest: tune on validation rows carved from the training rows (default); "
-        f"paper: tune on the test set as the published code ({OPTIMISTIC})",
-    )
-    _add_training_arguments(tun)
+    _add_tuning_arguments(tun)
     tun.set_defaults(run=_tune)
     fit = commands.add_parser("fit", help=COMMANDS["fit"])
     _add_data_arguments(fit, folds=False)
@@ -332,7 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         help="folder for the model (OUT/model), candidates.csv and the training logs; resumable",
     )
-    _add_training_arguments(fit)
+    _add_tuning_arguments(fit, protocol=False)
     fit.set_defaults(run=_fit)
     pred = commands.add_parser("predict", help=COMMANDS["predict"])
     pred.add_argument(
@@ -378,18 +392,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--name",
         help="data set key (default: qtlmas2010-sim, tiny-sim, qtlmas2010-csv or the genotype file name)",
     )
-    run.add_argument("--runs", default="runs", help="folder of the run folders (default runs)")
+    _add_runs_argument(run)
     run.add_argument("--only-folds", type=int, nargs="+", help="run only these folds (0-based)")
-    run.add_argument(
-        "--profile", choices=sorted(PROFILES), default="quick", help="as for 'cnngwp tune'"
-    )
-    run.add_argument("--protocol", choices=PROTOCOLS, default="honest", help="as for 'cnngwp tune'")
-    run.add_argument(
-        "--seed", type=int, default=1, help="seed of the simulation, folds, optimisers and CNNs"
-    )
-    run.add_argument("--space", default="qtlmas2010", help=SPACE_HELP)
+    _add_settings_arguments(run)
     _add_covariate_arguments(run)
-    run.add_argument("--scheduler", help="Dask scheduler address; default a local cluster")
+    _add_parallel_arguments(run)
     run.set_defaults(run=_run)
     study = commands.add_parser("study", help=COMMANDS["study"])
     study.add_argument(
@@ -398,16 +405,14 @@ def build_parser() -> argparse.ArgumentParser:
         default="default",
         help="; ".join(f"{name}: {grid.description}" for name, grid in GRIDS.items()),
     )
-    study.add_argument("--runs", default="runs", help="folder of the run folders (default runs)")
-    study.add_argument(
-        "--scheduler", help="Dask scheduler address (default: a local cluster, one worker per core)"
-    )
+    _add_runs_argument(study)
+    _add_parallel_arguments(study)
     study.set_defaults(run=_study)
     chapters = commands.add_parser("chapters", help=COMMANDS["chapters"])
     chapters.add_argument("--out", required=True, help="a new or empty folder")
     chapters.set_defaults(run=_chapters)
     book = commands.add_parser("book", help=COMMANDS["book"])
-    book.add_argument("--runs", default="runs", help="folder of the run folders (default runs)")
+    _add_runs_argument(book)
     book.add_argument(
         "--default-run",
         help="the run whose notebooks are the chapters (default "
