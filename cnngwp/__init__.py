@@ -64,7 +64,7 @@ PUBLIC_MODULES = {
         "KernelBackboneCNN", "backbone_name", "out_of_fold_predictions",
     ),
     "cnngwp.models.baselines": (
-        "BASELINE_MODELS", "BayesianLasso", "EGBLUP", "GBLUP", "GDBLUP", "ITERATIVE_FROM", "RKHS", "RidgeBLUP",
+        "BASELINE_MODELS", "BayesianLasso", "EGBLUP", "GBLUP", "GDBLUP", "ITERATIVE_FROM", "RKHS",
         "baseline_models", "reml_variance_ratio",
     ),
     "cnngwp.models.cnn.device": (

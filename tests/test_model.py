@@ -7,11 +7,11 @@ import pytest
 from cnngwp.data.genotypes import Standardizer
 from cnngwp.data.splits import validation_split
 from cnngwp.errors import CnngwpInputError
-from cnngwp.models.baselines import RidgeBLUP
 from cnngwp.models.cnn import fused
 from cnngwp.models.cnn.estimator import CNNGWPRegressor
 from cnngwp.models.cnn.network import TARGET_SD, NetworkSpec, build_cnngwp, model_summary, snp_weight_summary
 from cnngwp.models.saved_model import keras_archive, network_from_archive
+from tests.reference import RidgeBLUP
 
 
 def test_table1_shapes_and_parameter_counts():

@@ -51,7 +51,6 @@ __all__ = [
     "ITERATIVE_FROM",
     "RKHS",
     "BayesianLasso",
-    "RidgeBLUP",
     "baseline_models",
     "reml_variance_ratio",
 ]
@@ -218,7 +217,7 @@ class _MarkerEffectsMixin(_SavedStateMixin):
 
 
 class _VarianceComponentsMixin(_MarkerEffectsMixin):
-    """Attributes shared by GBLUP and RidgeBLUP once delta and sigma2_g are known."""
+    """Attributes GBLUP sets once delta and sigma2_g are known."""
 
     _variance_labels: ClassVar[dict[str, str]] = {"sigma2_g_": "additive", "sigma2_e_": "residual"}
 
@@ -307,40 +306,6 @@ class GBLUP(_VarianceComponentsMixin, RegressorMixin, BaseEstimator):
         beta = np.linalg.lstsq(fixed, y - operator.kernel_product(alpha[:, None])[:, 0] - delta * alpha, rcond=None)[0]
         self.intercept_, self.fixed_effects_ = float(beta[0]), beta[1:]
         self.coef_ = _back_solve(self._standardise, X, alpha) / X.shape[1]
-        return self
-
-
-class RidgeBLUP(_VarianceComponentsMixin, RegressorMixin, BaseEstimator):
-    """SNP-BLUP: ridge regression on standardised markers with the REML variance ratio.
-
-    y = 1 mu + Z u + e with u ~ N(0, sigma2_g / p I). The variance ratio is
-    estimated by REML (as :class:`GBLUP`), then the marker effects are solved in
-    the primal form ``u = (Z'Z + p delta I)^-1 Z'(y - mu)`` by a Cholesky
-    factorisation, an independent path to the same predictions as GBLUP.
-
-    Attributes
-    ----------
-    intercept_, coef_, sigma2_g_, sigma2_e_, h2_, scaler_
-        As for :class:`GBLUP`.
-    """
-
-    def fit(self, X, y) -> RidgeBLUP:
-        """Estimate the variance ratio by REML and solve the mixed-model equations for u."""
-        X, y = validate_data(self, X, y, dtype="numeric", y_numeric=True)
-        _check_enough_samples(len(y), 3)
-        y = y.astype(np.float64)
-        _n, p = X.shape
-        self.scaler_ = Standardizer().fit(X)
-        z = self.scaler_.transform(X, dtype=np.float64)
-        eigenvalues, vectors = eigh(z @ z.T / p, check_finite=False, driver="evd")
-        delta, sigma2_g, mu = reml_variance_ratio(eigenvalues, vectors.T @ y, vectors.sum(axis=0))
-        self._set_variance_components(delta, sigma2_g)
-        # mixed-model equations for (mu, u); with training-centred Z the intercept decouples
-        lhs = z.T @ z
-        lhs[np.diag_indices(p)] += p * delta
-        mu = float(y.mean())
-        self.coef_ = cho_solve(cho_factor(lhs, check_finite=False), z.T @ (y - mu), check_finite=False)
-        self.intercept_, self.fixed_effects_ = mu, np.empty(0)
         return self
 
 
