@@ -361,8 +361,8 @@ class Standardizer:
         """Standardised values of `rows` (all rows if None), as `dtype` (float32 by default) in memory `order`.
 
         Block by block of rows into the result, int8 codes by a compiled loop with no float64
-        intermediate (a whole-matrix NumPy expression held two float64 copies, 13 GB at
-        16,000 x 50,000).
+        intermediate (a whole-matrix NumPy expression would hold two float64 copies of the matrix;
+        ``benchmarks/bench_scale.py`` measures the peak).
         """
         n_rows = genotypes.shape[0] if rows is None else len(rows)
         out = np.empty((n_rows, genotypes.shape[1]), dtype=dtype, order=order)

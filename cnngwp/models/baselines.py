@@ -57,13 +57,12 @@ __all__ = [
 
 _BATCH = 1024
 #: ``GBLUP(solver="auto")`` turns iterative and ``RKHS(solver="auto")`` Nystrom above this many training animals:
-#: GBLUP's eigendecomposition took 58 s at 8,000 animals and 182 s and 5.5 GB at 12,000 on 2 cores in the issue that
-#: asked for these paths (growing as n^2.8), and RKHS holds several n x n kernels, while the scalable paths grow as
-#: n p (benchmarks/bench_scale.py).
+#: the exact paths' time grows as n^3 and their memory as n^2 (RKHS holds several n x n kernels), the scalable ones'
+#: as n p (benchmarks/bench_scale.py measures both sides of the switch).
 ITERATIVE_FROM = 10_000
 _LOG_DELTA_BOUNDS = (-12.0, 12.0)  # variance ratio sigma2_e / sigma2_g between e^-12 and e^12
-# GBLUP's iterative BLUP stops at this relative residual: at 40,000 animals a solve to 1e-6 moved the solution by
-# 5e-6 (relative), while the Monte-Carlo standard error of log delta was 0.003
+# GBLUP's iterative BLUP stops at this relative residual: a tighter solve moves the solution far less than the
+# Monte-Carlo error of the variance ratio it is solved with (``reml_.log_standard_errors``) does
 _BLUP_TOLERANCE = 1e-5
 
 

@@ -140,8 +140,7 @@ class LanczosQuadrature:
 
     A block of b vectors explores a b-times larger space per pass over the genotypes than b separate runs and
     resolves the largest eigenvalues of K (families, linkage) for all of them at once, so that they cost fewer
-    steps (Ritz values are shared by all columns; README: 20 and 25 steps at 16,000 and 40,000 animals, where
-    separate runs took 25 and 35)."""
+    steps (Ritz values are shared by all columns; ``benchmarks/bench_scale.py`` reports the steps taken)."""
 
     ritz: np.ndarray
     vectors: np.ndarray
@@ -326,8 +325,8 @@ def iterative_reml(operator: KernelOperator, y: np.ndarray, *, n_probes: int = 1
         number of steps removes); the run stops once both moved less than `precision` times
         their standard error since the last estimate. The steps a given accuracy needs grow with
         the square root of the kernel's condition number past the largest eigenvalues that the
-        block resolves first; stopping far below the probes' own error spent most of the passes
-        at 40,000 animals (0 never stops early).
+        block resolves first, so stopping far below the probes' own error spends passes on
+        precision the estimate cannot have (0 never stops early).
     """
     n_free = operator.n - operator.basis.shape[1]
     probes = operator.project(np.random.default_rng(seed).choice([-1.0, 1.0], size=(operator.n, n_probes)))

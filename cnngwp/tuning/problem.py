@@ -98,10 +98,10 @@ class Profile:
 PROFILES = {
     "paper": Profile("paper", 15, 25, 25, 25, TrainingSettings(2.5e-4, 48, 250, None, True),
                      "the published numbers: T = 40, S = 25, 250 epochs at lr 2.5e-4; for a GPU or a cluster"),
-    # lr 2e-3 with patience 10: best epoch 12 of 22 run, against 58 of 68 at the paper's 2.5e-4, for the
-    # same test MSE after refit (benchmarks/bench_training.py); the cap is never reached. Sized so that make book
-    # (with chapter 8's study) fits 25 minutes on a 2-core AVX2 machine, where one BO evaluation of the default data
-    # took 60 s and one member about 2 minutes on one core; on the mice folds 4 members were within 0.4 % of 12.
+    # lr 2e-3 with patience 10 stops far earlier than the paper's 2.5e-4 for the same test MSE after refit
+    # (benchmarks/bench_training.py measures both); the cap is never reached. T, S and the members are sized so
+    # that make book (with chapter 8's study) fits 25 minutes on a 2-core machine (benchmarks/bench_tuning.py
+    # times the BO).
     "quick": Profile("quick", 5, 3, 2, 4, TrainingSettings(2e-3, 48, 100, 10, True),
                      "a laptop CPU: T = 8 (5 random + 3 guided), S = 2, 4 members, lr 2e-3 stopped by patience 10 "
                      "(cap 100 epochs), refit"),
