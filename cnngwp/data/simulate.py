@@ -465,6 +465,28 @@ def _paper_dominance_columns(p: int) -> dict[str, int]:
             for kind, snp in PAPER_DOMINANCE_SNPS.items()}
 
 
+def _dominance_locus(genotypes: np.ndarray, kind: str, column: int, maf: np.ndarray, taken: np.ndarray,
+                     min_maf: float | None, *, where: str = "simulated genotypes") -> tuple[np.ndarray, dict]:
+    """One of the paper's loci of `kind` at `column`, moved to the nearest SNP not `taken` with a MAF of at least
+    `min_maf` where that is given: each animal's genotype value (:data:`DOMINANCE_VALUES`) and its truth row. The
+    column is marked taken.
+
+    Raises
+    ------
+    CnngwpInputError
+        If the locus's SNP has missing calls.
+    """
+    if min_maf is not None:
+        column = _nearest(np.flatnonzero((np.nan_to_num(maf) >= min_maf) & ~taken), column)
+    codes = genotypes[:, column]
+    if (codes < 0).any():
+        raise CnngwpInputError(f"{where}: SNP column {column} has missing calls; a {kind} locus needs complete "
+                               "genotypes")
+    taken[column] = True
+    values = np.array(DOMINANCE_VALUES[kind])
+    return values[codes], {"snp_index": column, "kind": kind, **{f"value_{c}": values[c] for c in range(3)}}
+
+
 def _scaled_to_share(additive: np.ndarray, deviation: np.ndarray, share: float, rows: np.ndarray) -> float:
     """The factor c with var(c deviation) / (var(additive) + var(c deviation)) = share on `rows`."""
     spread = deviation[rows].var()
@@ -496,12 +518,9 @@ def simulate_architecture(
     if config.architecture == "qtlmas2010":
         rows, g = _qtlmas2010_design(genotypes, paternal, placer, config, rng)
         for kind, column in _paper_dominance_columns(genotypes.shape[1]).items():
-            column = _nearest(np.flatnonzero((np.nan_to_num(placer.maf) >= config.dominance_min_maf) & ~placer.used),
-                              column)
-            placer.used[column] = True
-            values = np.array(DOMINANCE_VALUES[kind])
-            g = g + values[genotypes[:, column]]
-            rows.append({"snp_index": column, "kind": kind, **{f"value_{c}": values[c] for c in range(3)}})
+            effect, row = _dominance_locus(genotypes, kind, column, placer.maf, placer.used, config.dominance_min_maf)
+            g = g + effect
+            rows.append(row)
     else:
         rows = _additive_qtls(placer, config, rng)
         g = sum(r["design_effect"] * (x[:, r["snp_index"]] - 1.0) for r in rows)
@@ -617,28 +636,11 @@ def add_dominance_loci(
         if not 0 <= column < data.n_snps:
             raise CnngwpInputError(f"{data.source}: {kind} locus at SNP column {column} "
                                    f"but the data have {data.n_snps}")
-        if min_maf is not None:
-            column = _nearest(np.flatnonzero((np.nan_to_num(maf) >= min_maf) & ~taken), column)
-        codes = data.genotypes[:, column]
-        if (codes < 0).any():
-            raise CnngwpInputError(
-                f"{data.source}: SNP column {column} ({data.snps['snp_id'].iloc[column]}) has missing calls; "
-                f"a {kind} locus needs complete genotypes"
-            )
-        taken[column] = True
-        values = np.array(DOMINANCE_VALUES[kind])
-        samples[data.trait] = samples[data.trait].to_numpy() + values[codes]
+        effect, row = _dominance_locus(data.genotypes, kind, column, maf, taken, min_maf, where=data.source)
+        samples[data.trait] = samples[data.trait].to_numpy() + effect
         if "genetic_value" in samples.columns:
-            samples["genetic_value"] = samples["genetic_value"].to_numpy() + values[codes]
-        rows.append(
-            {
-                "snp_index": column,
-                "kind": kind,
-                "value_0": values[0],
-                "value_1": values[1],
-                "value_2": values[2],
-            }
-        )
+            samples["genetic_value"] = samples["genetic_value"].to_numpy() + effect
+        rows.append(row)
     added = pd.DataFrame(rows).reindex(columns=list(TRUTH_COLUMNS))
     truth = added if data.truth is None else pd.concat([data.truth, added], ignore_index=True)
     truth["snp_index"] = truth["snp_index"].astype("Int64")
