@@ -144,7 +144,8 @@ def comparison_table(run: CnngwpRun, *, covariates: CovariateDesign | None = Non
     its own fit. The ensemble's seconds are the summed fit times of every BO evaluation
     and every member (task seconds; the wall time is lower when tasks run in parallel); the
     backbone model's add its kernel's cross-fitting to its members' and the kernel's own fit; the
-    stack's are every model's plus the baselines' fits without the validation rows.
+    stack's are every model's plus the fits its held-out predictions took (the baselines without the validation
+    rows, or per inner fold with the CNNs retrained there).
     ``stack_weight`` is each model's weight in the stack (empty on the stack's row, and for the
     best single CNN, which the stack does not contain). Under the paper protocol the CNN rows say
     they are optimistic and there is no stack.
