@@ -4,7 +4,8 @@ Times, each in a fresh interpreter (the median of `--repeats`): ``import cnngwp`
 ``import cnngwp.models.cnn`` (the first CNN import, which loads Keras and its backend) and
 ``cnngwp tune --help`` (a command's options, which load the models). Prints each median and which
 deep-learning frameworks each left in ``sys.modules``; last line
-``import_seconds=<s> help_seconds=<s> cnn_import_seconds=<s>``.
+``import_seconds=<s> help_seconds=<s> cnn_import_seconds=<s>``, also written to ``benchmarks/results/startup.json``
+(:mod:`record`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import statistics
 import subprocess
 import sys
 import time
+
+from record import record  # benchmarks/record.py
 
 FRAMEWORKS = ("keras", "tensorflow", "jax", "torch")
 REPORT = f"import sys; print(sorted({{m.split('.')[0] for m in sys.modules}} & set({FRAMEWORKS!r})))"
@@ -47,8 +50,11 @@ def main() -> int:
         runs = [_timed(arguments) for _ in range(args.repeats)]
         medians[name] = statistics.median(seconds for seconds, _ in runs)
         print(f"{name}: {medians[name]:.2f} s (median of {args.repeats}); frameworks loaded: {runs[-1][1]}")
-    print(f"import_seconds={medians['import cnngwp']:.2f} help_seconds={medians['cnngwp --help']:.2f} "
-          f"cnn_import_seconds={medians['import cnngwp.models.cnn']:.2f}")
+    last = (f"import_seconds={medians['import cnngwp']:.2f} help_seconds={medians['cnngwp --help']:.2f} "
+            f"cnn_import_seconds={medians['import cnngwp.models.cnn']:.2f}")
+    record("startup", {f"{name} (s, median of {args.repeats})": round(value, 2) for name, value in medians.items()},
+           last)
+    print(last)
     return 0
 
 

@@ -104,7 +104,8 @@ PUBLIC_MODULES = {
         "STACK", "ModelStack", "simplex_weights",
     ),
     "cnngwp.reports.book": (
-        "book_inputs", "build_book", "headline_markdown", "headline_sentence", "no_study_page", "write_headline",
+        "book_inputs", "build_book", "headline_markdown", "headline_sentence", "no_study_page", "performance_page",
+        "write_headline",
     ),
     "cnngwp.reports.comparison": (
         "BaselineFits", "compare_baselines", "fit_baselines", "fixed_effects_table", "prediction_metrics",

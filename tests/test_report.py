@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cnngwp.reports.book import performance_page
 from cnngwp.reports.tables import (
     bootstrap_mse_difference,
     collect_comparisons,
@@ -81,3 +82,15 @@ def test_shown_tables_leave_out_the_index_and_empty_columns():
     html = shown(table, precision=2).to_html()
     assert "83.19" in html and "80.05" in html and "note" not in html and ">sd<" not in html
     assert ">7<" not in html and ">8<" not in html  # no index column
+
+
+def test_the_performance_page_renders_every_benchmark_record_and_says_when_there_is_none(tmp_path):
+    assert "No benchmark records are committed yet" in performance_page(tmp_path / "absent")
+    record = {"name": "startup", "figures": {"cnngwp --help (s)": 0.05, "engine": "numba"},
+              "last_line": "help_seconds=0.05", "command": "python benchmarks/bench_startup.py",
+              "commit": "abc1234", "date": "2026-12-03 06:28 UTC", "machine": "2 cores, AMD EPYC, Python 3.11.7"}
+    (tmp_path / "startup.json").write_text(json.dumps(record))
+    page = performance_page(tmp_path)
+    assert "## startup" in page and "| `cnngwp --help (s)` | 0.05 |" in page and "| `engine` | numba |" in page
+    assert "commit `abc1234` on 2026-12-03 06:28 UTC, 2 cores, AMD EPYC" in page
+    assert "`python benchmarks/bench_startup.py`" in page and "Last line: `help_seconds=0.05`" in page

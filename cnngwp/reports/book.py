@@ -2,7 +2,8 @@
 
 The source tree is staged under ``<out>/_build/.source``: ``_config.yml`` and ``book/``
 from the project, the seven chapters executed on the default run, and the results chapter
-(``notebooks/results.md`` executed now over every run folder). Jupyter Book 1 then writes
+(``notebooks/results.md`` executed now over every run folder), and the performance page
+(:func:`performance_page`) from the committed benchmark records. Jupyter Book 1 then writes
 the site to ``<out>/_build/html``.
 """
 
@@ -41,7 +42,8 @@ from cnngwp.runs.notebooks import (
 from cnngwp.runs.study import GRIDS, study_folder
 from cnngwp.tuning.problem import OPTIMISTIC
 
-__all__ = ["book_inputs", "build_book", "headline_markdown", "headline_sentence", "no_study_page", "write_headline"]
+__all__ = ["book_inputs", "build_book", "headline_markdown", "headline_sentence", "no_study_page", "performance_page",
+           "write_headline"]
 
 #: Where the generated headline goes in the landing page (``book/intro.md``).
 HEADLINE_MARK = "<!-- headline -->"
@@ -95,6 +97,7 @@ def build_book(runs_root: str | os.PathLike, default_run: str, *, study: str | N
         if study_table.exists():
             protocol_measured = protocol_sentence(protocol_optimism(pd.read_csv(study_table)))
     write_headline(runs_root / default_run, source / "book", protocol_measured)
+    (source / "book" / "performance.md").write_text(performance_page(project_dir / "benchmarks"))
     executed = out / "_build" / "results.ipynb"
     execute_notebook(NOTEBOOK_DIR / "results.md", executed, {"runs_root": "."}, cwd=runs_root)
     prepare_for_book(executed, source / "book" / "results.ipynb")
@@ -133,6 +136,25 @@ def book_inputs(runs_root: str | os.PathLike, *, default_run: str | None = None,
         if studies:
             study = _one_of(studies, "default", f"{root}: executed studies", "choose one with --study")
     return default_run, study
+
+
+def performance_page(results: Path) -> str:
+    """The book's performance page: every benchmark record in `results` (``benchmarks/results/*.json``, written by
+    the scripts of ``benchmarks/`` when they measure) as a table with the commit, date, machine and command it
+    came from."""
+    records = [json.loads(path.read_text()) for path in sorted(Path(results).glob("*.json"))]
+    lead = ("Every figure on this page was written by a script of `benchmarks/` when it ran "
+            "(`benchmarks/results/<name>.json`, committed with the code it measured); nothing here is typed.")
+    parts = ["# Performance", "", lead, ""]
+    if not records:
+        parts += ["No benchmark records are committed yet: run a script of `benchmarks/` and commit its record.", ""]
+    for entry in records:
+        rows = "\n".join(f"| `{name}` | {value} |" for name, value in entry["figures"].items())
+        source = (f"Measured at commit `{entry['commit']}` on {entry['date']}, {entry['machine']}, by "
+                  f"`{entry['command']}`.")
+        parts += [f"## {entry['name']}", "", source, "", "| figure | value |", "|---|---|", rows, "",
+                  f"Last line: `{entry['last_line']}`", ""]
+    return "\n".join(parts)
 
 
 def no_study_page(runs_root: Path) -> str:

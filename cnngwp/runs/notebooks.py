@@ -60,8 +60,9 @@ NOTEBOOKS = ("01_simulate_data", "02_fit_baselines", "03_train_cnn", "04_tune_hy
              "05_fit_ensemble", "06_compare_models", "07_predict_candidates")
 #: The study chapter: executed once per study grid into ``<runs_root>/study-<grid>/`` (:func:`run_study_notebook`).
 STUDY_NOTEBOOK = "08_when_does_the_cnn_win"
-#: What ships inside the package (``cnngwp/sources``): ``_config.yml``, ``book/`` and ``notebooks/``; in a source
-#: checkout these are links to the top-level folders, so an edited notebook runs as it is.
+#: What ships inside the package (``cnngwp/sources``): ``_config.yml``, ``book/``, ``notebooks/`` and ``benchmarks/``
+#: (the benchmark records, ``benchmarks/results``); in a source checkout these are links to the top-level folders, so
+#: an edited notebook runs as it is.
 #:
 #: :meta hide-value:
 SOURCES = Path(str(importlib.resources.files("cnngwp") / "sources"))
