@@ -23,7 +23,8 @@ Prints each split's test MSE per model with the stack's weights (on the mice fol
 means, each model's ratio to GBLUP and to the best kernel model (GBLUP, GDBLUP, EGBLUP, RKHS; mice: mean
 ratio with the paired t interval over folds), and a last line
 ``best_cnn_based_over_best_kernel_default=<r> best_cnn_based_over_best_kernel_mice=<r>``: the
-best of the CNN-based models (CNN ensemble, genotypic CNN, backbone, stack) over the best kernel model.
+best of the CNN-based models (CNN ensemble, genotypic CNN, backbone, stack) over the best kernel model. The
+test MSEs and that line are written to ``benchmarks/results/models.json`` (:mod:`record`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ import tempfile
 
 import pandas as pd
 from mice import mice_folds  # benchmarks/mice.py
+from record import record  # benchmarks/record.py
 
 from cnngwp.data.catalogue import DatasetSpec, load_dataset
 from cnngwp.data.splits import split_by_generation
@@ -63,15 +65,17 @@ def _ratios(means: pd.Series) -> float:
     return float(means[[m for m in CNN_BASED_MODELS if m in means]].min() / means[kernel])
 
 
-def default_split() -> float:
+def default_split(figures: dict) -> float:
     with tempfile.TemporaryDirectory() as folder:  # written and read back as make book's run reads it
         data = load_dataset(DatasetSpec(key="qtlmas2010-sim", kind="simulated", path=folder, seed=1))
     table = _fit(data, split_by_generation(data), l1_grid=(0.25, 0.571, 1.5))
     print("default split, test MSE:")
-    return _ratios(table.set_index("model")["mse"])
+    means = table.set_index("model")["mse"]
+    figures.update({f"default split: {model} test MSE": round(float(mse), 3) for model, mse in means.items()})
+    return _ratios(means)
 
 
-def mice(folds: list[int]) -> float:
+def mice(folds: list[int], figures: dict) -> float:
     loaded = mice_folds()
     if loaded is None:
         return float("nan")
@@ -85,6 +89,8 @@ def mice(folds: list[int]) -> float:
         mean, lower, upper = t_interval(wide[model] / wide["GBLUP"])
         print(f"  {model}: mean ratio to GBLUP over folds {mean:.3f} (95 % t interval {lower:.3f} to {upper:.3f})")
     print("mice, mean test MSE over folds:")
+    figures.update({f"mice, mean of folds {folds}: {model} test MSE": round(float(mse), 4)
+                    for model, mse in wide.mean().items()})
     return _ratios(wide.mean())
 
 
@@ -93,10 +99,13 @@ def main() -> int:
     parser.add_argument("--datasets", nargs="+", choices=("default", "mice"), default=["default", "mice"])
     parser.add_argument("--folds", type=int, nargs="+", default=[0, 1, 2, 3, 4], help="mice folds")
     args = parser.parse_args()
-    default = default_split() if "default" in args.datasets else float("nan")
-    mice_ratio = mice(args.folds) if "mice" in args.datasets else float("nan")
-    print(f"best_cnn_based_over_best_kernel_default={default:.3f} "
-          f"best_cnn_based_over_best_kernel_mice={mice_ratio:.3f}")
+    figures = {}
+    default = default_split(figures) if "default" in args.datasets else float("nan")
+    mice_ratio = mice(args.folds, figures) if "mice" in args.datasets else float("nan")
+    last = (f"best_cnn_based_over_best_kernel_default={default:.3f} "
+            f"best_cnn_based_over_best_kernel_mice={mice_ratio:.3f}")
+    record("models", figures, last)
+    print(last)
     return 0
 
 
