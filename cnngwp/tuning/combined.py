@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from cnngwp.data.splits import Split
+from cnngwp.errors import CnngwpInputError
 from cnngwp.models.backbone import out_of_fold_predictions
 from cnngwp.models.baselines import baseline_models
 from cnngwp.models.stack import ModelStack
@@ -64,7 +65,7 @@ def held_out_parts(problem: TuningProblem, *, seed: int) -> list[np.ndarray]:
         return [problem.validation]
     rows = problem.fit_rows
     if len(rows) < 2 * STACK_FOLDS:
-        raise ValueError(f"{problem.name}: {len(rows)} training rows outside the validation rows; the stack's "
+        raise CnngwpInputError(f"{problem.name}: {len(rows)} training rows outside the validation rows; the stack's "
                          f"{STACK_FOLDS} inner folds need at least {2 * STACK_FOLDS}")
     fold = np.random.default_rng(seed).permutation(len(rows)) % STACK_FOLDS
     return [rows[fold == f] for f in range(STACK_FOLDS)]

@@ -204,7 +204,8 @@ def fit_for_epochs(model: CNNGWPRegressor, X, y, *, seeds: list[int], epochs: li
     """
     if len(seeds) != len(epochs) or not seeds:
         raise ValueError(f"one number of epochs per seed expected; got {len(seeds)} seeds and {len(epochs)} epochs")
-    X, y = validate_data(model.set_params(n_members=len(seeds)), X, y, dtype="numeric", y_numeric=True)
+    model.set_params(n_members=len(seeds))
+    X, y = validate_data(model, X, y, dtype="numeric", y_numeric=True)
     X, y = as_genotype_codes(X, "X"), np.asarray(y, dtype=np.float64)
     C = as_covariate_matrix(covariates, len(y))
     model.n_covariates_, model.member_seeds_, model.best_epochs_ = C.shape[1], list(seeds), list(epochs)
