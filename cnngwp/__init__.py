@@ -104,8 +104,8 @@ PUBLIC_MODULES = {
         "STACK", "ModelStack", "simplex_weights",
     ),
     "cnngwp.reports.book": (
-        "book_inputs", "build_book", "headline_markdown", "headline_sentence", "no_study_page", "performance_page",
-        "write_headline",
+        "CHAPTER_TOPICS", "CLASS_MINUTES", "COMPUTE_SHARE", "book_inputs", "build_book", "headline_markdown",
+        "headline_sentence", "no_study_page", "performance_page", "teaching_page", "write_headline",
     ),
     "cnngwp.reports.comparison": (
         "BaselineFits", "compare_baselines", "fit_baselines", "fixed_effects_table", "prediction_metrics",
@@ -126,9 +126,11 @@ PUBLIC_MODULES = {
         "paired_differences", "read_comparison", "run_counts", "shown", "stack_sentence", "t_interval", "table2",
     ),
     "cnngwp.runs.notebooks": (
-        "DEFAULT_PARAMETERS", "NOTEBOOKS", "NOTEBOOK_DIR", "NotebookError", "NotebookSettings", "RunContext",
-        "SOURCES", "context_from_namespace", "copy_run_notebooks", "execute_notebook", "notebook_context",
-        "prepare_for_book", "run_folder", "run_notebooks", "run_study_notebook",
+        "CHAPTER_PARAMETERS", "DATASET_FILE", "EXAMPLES", "MAX_CHAPTER_PARAMETERS", "NOTEBOOKS", "NOTEBOOK_DIR",
+        "RUN_PARAMETERS",
+        "ChapterRun", "NotebookError", "NotebookSettings", "SOURCES", "chapter_parameters", "copy_run_notebooks",
+        "example", "execute_notebook", "open_run", "prepare_for_book", "run_folder", "run_notebooks",
+        "run_study_notebook",
     ),
     "cnngwp.runs.parallel": (
         "IN_PROCESS", "open_client", "worker_environment",
@@ -139,8 +141,8 @@ PUBLIC_MODULES = {
         "run_study", "study_context", "study_folder",
     ),
     "cnngwp.runs.workflow": (
-        "CnngwpRun", "baselines_for_run", "comparison_table", "covariate_design", "fit_model", "run_cnngwp",
-        "save_trained_model",
+        "CnngwpRun", "baselines_for_run", "comparison_table", "covariate_design", "finish_run", "fit_model",
+        "run_cnngwp", "save_trained_model",
     ),
     "cnngwp.seeds": (
         "ENSEMBLE_BRANCH", "ensemble_chunk_seed", "evaluation_seed", "member_seeds", "optimizer_seed",

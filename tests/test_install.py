@@ -1,12 +1,14 @@
-"""A wheel installed outside the checkout runs the main job from an empty folder: the notebooks, the book's pages
-and its configuration ship inside the package."""
+"""A wheel installed outside the checkout runs the main job from an empty folder (the notebooks, the book's pages
+and its configuration ship inside the package), and each chapter it writes runs alone."""
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
+import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -49,3 +51,22 @@ def test_the_wheel_runs_the_smoke_path_and_builds_the_book_from_an_empty_folder(
     assert (work / "chapters" / "05_fit_ensemble.md").read_text() == (
         ROOT / "notebooks" / "05_fit_ensemble.md"
     ).read_text()
+    _every_chapter_runs_alone(work / "chapters", tmp_path / "alone", env)
+
+
+def _every_chapter_runs_alone(chapters: Path, alone: Path, env: dict) -> None:
+    """Each chapter `cnngwp chapters` wrote, copied into an empty folder of its own and executed there on its defaults
+    in a fresh kernel, as Run All in JupyterLab does: no cell fails and every exercise's solution prints."""
+    sources = sorted(chapters.glob("0*.md"))
+    assert len(sources) == 8
+    for source in sources:
+        folder = alone / source.stem
+        folder.mkdir(parents=True)
+        shutil.copyfile(source, folder / source.name)
+        _run([sys.executable, "-m", "jupytext", "--to", "ipynb", "--execute", source.name], folder, env)
+        cells = nbformat.read(folder / f"{source.stem}.ipynb", as_version=4).cells
+        outputs = [o for c in cells if c.cell_type == "code" for o in c.get("outputs", [])]
+        assert not [o for o in outputs if o.output_type == "error"], source.name
+        solutions = [cells[i + 1] for i, c in enumerate(cells)
+                     if c.cell_type == "markdown" and "```{solution-start}" in c.source]
+        assert len(solutions) >= 2 and all(cell.get("outputs") for cell in solutions), source.name

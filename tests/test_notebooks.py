@@ -4,6 +4,7 @@ import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import nbformat
 import numpy as np
@@ -16,12 +17,17 @@ from cnngwp.data.readers import write_dataset
 from cnngwp.errors import CnngwpInputError
 from cnngwp.reports.book import build_book
 from cnngwp.runs.notebooks import (
-    DEFAULT_PARAMETERS,
+    CHAPTER_PARAMETERS,
+    DATASET_FILE,
+    MAX_CHAPTER_PARAMETERS,
     NOTEBOOK_DIR,
     NOTEBOOKS,
+    RUN_PARAMETERS,
     STUDY_NOTEBOOK,
+    NotebookError,
     NotebookSettings,
-    notebook_context,
+    chapter_parameters,
+    open_run,
     run_notebooks,
     run_study_notebook,
 )
@@ -51,7 +57,10 @@ def test_every_notebook_runs_clean_and_records_its_parameters(smoke_runs):
     for name in NOTEBOOKS:
         notebook = nbformat.read(folder / f"{name}.ipynb", as_version=4)
         parameters = notebook.metadata["papermill"]["parameters"]
-        assert parameters["profile"] == "smoke" and parameters["fold"] == 0 and parameters["dataset"] == TINY
+        declared = chapter_parameters(NOTEBOOK_DIR / f"{name}.md")
+        assert set(parameters) == set(declared) & set(RUN_PARAMETERS), name  # only what the chapter declares
+        assert parameters["fold"] == 0 and parameters["dataset"] == TINY
+        assert parameters.get("profile", "smoke") == "smoke"
         outputs = _outputs(notebook)
         assert not [o for o in outputs if o.output_type == "error"], name
         assert not [o.text for o in outputs if o.get("name") == "stderr"], f"{name} wrote to stderr"
@@ -139,23 +148,71 @@ def test_two_plink_folds_run_in_parallel_and_a_second_call_does_nothing(small_si
         for name in chapters:
             path = tmp_path / "runs" / "tiny-plink" / f"fold-{fold}" / f"{name}.ipynb"
             notebook = nbformat.read(path, as_version=4)
-            assert notebook.metadata["papermill"]["parameters"]["fold"] == fold
-            assert notebook.metadata["papermill"]["parameters"]["kind"] == "genotypes"
+            assert notebook.metadata["papermill"]["parameters"] == {"dataset": "tiny-plink", "fold": fold, "seed": 1}
             stamps[path] = path.stat().st_mtime_ns
     second = run_notebooks(spec, NotebookSettings(profile="smoke"), runs_root=tmp_path / "runs", folds=[0, 1],
                           notebooks=chapters)
     assert [r["skipped"] for r in second] == [True, True]
     assert {path: path.stat().st_mtime_ns for path in stamps} == stamps
+    description = (tmp_path / "runs" / "tiny-plink" / DATASET_FILE).read_text()
+    assert '"kind": "genotypes"' in description and str(tmp_path) not in description  # relative to the runs folder
+    with pytest.raises(CnngwpInputError, match="started with covariates=\\[\\], now covariates=\\['sex'\\]"):
+        run_notebooks(spec, NotebookSettings(profile="smoke", covariates="sex"), runs_root=tmp_path / "runs",
+                      folds=[0], notebooks=chapters)
 
 
-def test_bad_parameters_are_named(tmp_path):
-    with pytest.raises(CnngwpInputError, match="profile='fast'"):
-        notebook_context(**{**DEFAULT_PARAMETERS, "profile": "fast"})
-    with pytest.raises(CnngwpInputError, match="unknown \\['folder'\\]"):
-        notebook_context(**DEFAULT_PARAMETERS, folder="x")
-    context = notebook_context(**{**DEFAULT_PARAMETERS, "fold": 4, "data_path": str(tmp_path / "data")})
+def test_a_chapter_opens_an_example_or_a_data_set_folder_and_names_what_is_wrong(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(CnngwpInputError, match="'tiny'.*expected an example data set \\(tiny-sim, qtlmas2010-sim\\)"):
+        open_run("tiny")
     with pytest.raises(CnngwpInputError, match="has 1 split\\(s\\) \\(generation-5\\); fold 4 does not exist"):
-        _ = context.split
+        open_run("tiny-sim", 4)
+    run = open_run("tiny-sim")
+    assert run.folder == Path("tiny-sim/fold-0") and run.root == Path(".") and run.covariates is None
+    assert (tmp_path / "data" / "tiny-sim" / "phenotypes.csv").exists()  # simulated on first use
+    assert open_run("tiny-sim", seed=2).spec.path == str(Path("data/tiny-sim-seed-2"))
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / DATASET_FILE).write_text('{"key": "mine", "kind": "folder"')
+    with pytest.raises(CnngwpInputError, match=f"mine/{DATASET_FILE}: not a data set description"):
+        open_run("mine")
+
+
+def test_every_chapter_declares_few_parameters_from_the_one_list_and_a_bad_cell_is_named(tmp_path):
+    for name in NOTEBOOKS:
+        declared = chapter_parameters(NOTEBOOK_DIR / f"{name}.md")
+        assert {"dataset", "fold", "seed"} <= set(declared) and len(declared) <= MAX_CHAPTER_PARAMETERS, name
+        assert all(declared[key] == CHAPTER_PARAMETERS[key][0] for key in declared)
+    source = (NOTEBOOK_DIR / "01_simulate_data.md").read_text()
+    for cell, message in (('seed: int = 2', "parameter seed is 'int = 2', expected 'int = 1'"),
+                          ('runs_root: str = "runs"', "parameter 'runs_root' is not one of"),
+                          ('seed = 1', "line 3: expected 'name: type = value'")):
+        bad = tmp_path / "bad.md"
+        bad.write_text(source.replace("seed: int = 1", cell, 1))
+        with pytest.raises(NotebookError, match=re.escape(f"bad.md{'' if 'line' in message else ': '}") + ".*"
+                           + re.escape(message)):
+            chapter_parameters(bad)
+
+
+def _exercises(name: str) -> list[str]:
+    source = (NOTEBOOK_DIR / f"{name}.md").read_text()
+    return re.findall(r"^```\{exercise\}.*\n:label: (\S+)", source, flags=re.MULTILINE)
+
+
+def test_every_chapter_ends_with_exercises_whose_solutions_ran(smoke_runs):
+    runs, _ = smoke_runs
+    executed = {name: runs / TINY / "fold-0" / f"{name}.ipynb" for name in NOTEBOOKS}
+    executed[STUDY_NOTEBOOK] = runs / "study-smoke" / f"{STUDY_NOTEBOOK}.ipynb"
+    for name, path in executed.items():
+        labels = _exercises(name)
+        assert len(labels) >= 2, name
+        cells = nbformat.read(path, as_version=4).cells
+        for label in labels:
+            start = next(i for i, c in enumerate(cells) if c.cell_type == "markdown"
+                         and f"```{{solution-start}} {label}\n" in c.source)
+            solution = cells[start + 1]
+            assert solution.cell_type == "code" and cells[start + 2].source.startswith("```{solution-end}"), label
+            outputs = solution.get("outputs", [])
+            assert outputs and not [o for o in outputs if o.output_type == "error" or o.get("name") == "stderr"], label
 
 
 def _visible_text(page: str, *, code: bool = True) -> str:
@@ -200,4 +257,5 @@ def test_the_book_reads_well_offline(smoke_runs, tmp_path):
     figure = re.search(r'<img [^>]*src="([^"]*headline[^"]*)"', landing)
     assert figure and (html / "book" / figure.group(1)).is_file()
     assert "# Parameters" not in chapter5  # papermill's injected cell is removed from the page
-    assert "tag_hide-input" in chapter5  # the parameters cell is collapsed
+    assert "tag_parameters" in chapter5 and "solution-start" not in chapter5  # the parameters shown; exercises built
+    assert 'class="dropdown' in chapter5 or "dropdown" in chapter5

@@ -3,7 +3,8 @@
 The source tree is staged under ``<out>/_build/.source``: ``_config.yml`` and ``book/``
 from the project, the seven chapters executed on the default run, and the results chapter
 (``notebooks/results.md`` executed now over every run folder), and the performance page
-(:func:`performance_page`) from the committed benchmark records. Jupyter Book 1 then writes
+(:func:`performance_page`) and the page for teachers (:func:`teaching_page`) from the committed benchmark
+records. Jupyter Book 1 then writes
 the site to ``<out>/_build/html``.
 """
 
@@ -42,8 +43,19 @@ from cnngwp.runs.notebooks import (
 from cnngwp.runs.study import GRIDS, study_folder
 from cnngwp.tuning.problem import OPTIMISTIC
 
-__all__ = ["book_inputs", "build_book", "headline_markdown", "headline_sentence", "no_study_page", "performance_page",
-           "write_headline"]
+__all__ = [
+    "CHAPTER_TOPICS",
+    "CLASS_MINUTES",
+    "COMPUTE_SHARE",
+    "book_inputs",
+    "build_book",
+    "headline_markdown",
+    "headline_sentence",
+    "no_study_page",
+    "performance_page",
+    "teaching_page",
+    "write_headline",
+]
 
 #: Where the generated headline goes in the landing page (``book/intro.md``).
 HEADLINE_MARK = "<!-- headline -->"
@@ -98,6 +110,7 @@ def build_book(runs_root: str | os.PathLike, default_run: str, *, study: str | N
             protocol_measured = protocol_sentence(protocol_optimism(pd.read_csv(study_table)))
     write_headline(runs_root / default_run, source / "book", protocol_measured)
     (source / "book" / "performance.md").write_text(performance_page(project_dir / "benchmarks"))
+    (source / "book" / "teaching.md").write_text(teaching_page(project_dir / "benchmarks" / "chapters.json"))
     executed = out / "_build" / "results.ipynb"
     execute_notebook(NOTEBOOK_DIR / "results.md", executed, {"runs_root": "."}, cwd=runs_root)
     prepare_for_book(executed, source / "book" / "results.ipynb")
@@ -155,6 +168,90 @@ def performance_page(results: Path) -> str:
         parts += [f"## {entry['name']}", "", source, "", "| figure | value |", "|---|---|", rows, "",
                   f"Last line: `{entry['last_line']}`", ""]
     return "\n".join(parts)
+
+
+#: What each chapter teaches, in the book's order.
+CHAPTER_TOPICS = {
+    "01_simulate_data": "the data: a QTLMAS2010-like pedigree, LD, the causal loci and the paper's dominance loci",
+    "02_fit_baselines": "GBLUP, GDBLUP, EGBLUP, RKHS and the Bayesian LASSO, fitted as scikit-learn estimators",
+    "03_train_cnn": "the CNN's layers (Table 1), training, early stopping on validation rows, max-pooling",
+    "04_tune_hyperparameters": "Bayesian optimisation of gamma with a Gaussian process and the LCB; gamma_MA",
+    "05_fit_ensemble": "the model-averaged ensemble, refitting, prediction intervals and the weight map (Figure 1)",
+    "06_compare_models": "the comparison (Table 2), the kernel backbone, the honest stack and paired intervals",
+    "07_predict_candidates": "a saved model predicting and ranking selection candidates from a PLINK file",
+    "08_when_does_the_cnn_win": "the simulation study: verdicts over replicates and what the paper's protocol hides",
+}
+#: A class's length, and the share of it the chapters' computing may take (the rest is for teaching).
+CLASS_MINUTES, COMPUTE_SHARE = 90, 1 / 3
+
+
+def teaching_page(record: Path) -> str:
+    """The page for teachers: what each chapter teaches and in which order, how long each takes alone at each profile
+    (the record of ``benchmarks/bench_chapters.py``: measured, never typed), which profile fits a class, and how
+    students get the chapters."""
+    rows = []
+    entry = json.loads(Path(record).read_text()) if Path(record).exists() else None
+    figures = {} if entry is None else entry["figures"]
+    profiles = sorted({key.split(" at ")[1].removesuffix(" (s)") for key in figures if " at grid " not in key},
+                      key=["smoke", "quick", "paper"].index)
+    for number, (name, topic) in enumerate(CHAPTER_TOPICS.items(), 1):
+        if name == STUDY_NOTEBOOK:  # no profile: its own default grid
+            value = figures.get(f"{name} at grid smoke (s)")
+            seconds = ["" if value is None else f"{value} (grid `smoke`)"] * len(profiles)
+        else:
+            seconds = [str(figures.get(f"{name} at {profile} (s)", "")) for profile in profiles]
+        rows.append(f"| {number} | {topic} | " + " | ".join(seconds) + " |")
+    budget = CLASS_MINUTES * COMPUTE_SHARE
+    if entry is None:
+        timing = ("No timings are recorded yet: run `python benchmarks/bench_chapters.py` and commit "
+                  "`benchmarks/results/chapters.json`.")
+        fits = ""
+    else:
+        totals = dict(part.split("=") for part in entry["last_line"].split())
+        minutes = {profile: float(totals[f"{profile}_minutes"]) for profile in profiles}
+        fitting = [profile for profile in profiles if minutes[profile] <= budget]
+        timing = (f"Seconds for each chapter run alone in a fresh kernel on its defaults (the `tiny-sim` example), "
+                  f"measured by `{entry['command']}` at commit `{entry['commit']}` on {entry['date']}, "
+                  f"{entry['machine']}.")
+        together = ", ".join(f"`{profile}` {minutes[profile]:.1f} min" for profile in profiles)
+        fits = (f"All eight chapters one after the other: {together}. A {CLASS_MINUTES}-minute class that runs every "
+                f"chapter and leaves two thirds of its time for teaching (at most {budget:.0f} minutes of computing) "
+                + (f"fits the `{fitting[-1]}` profile." if fitting else "fits none of them: run fewer chapters.")
+                + " A class on one chapter fits any of them.")
+    header = " | ".join(f"`{profile}` (s)" for profile in profiles)
+    return f"""# For teachers
+
+The chapters are course material: each opens its data in its first cells, fits its models in view
+and ends with at least two exercises whose solutions sit behind a dropdown. Every chapter runs on its
+own, in a fresh kernel, so a class can start at any of them.
+
+## What each chapter teaches
+
+Taught in this order; each chapter can also be taught alone (it computes what it needs from an earlier
+one, or reads it from the run folder when a run is there).
+
+{timing}
+
+| chapter | what it teaches | {header} |
+|---|---|{"---|" * len(profiles)}
+{chr(10).join(rows)}
+
+{fits}
+
+The profile is a parameter of chapters 3 to 7 (`profile` in their parameters cell): `smoke` trains a
+handful of small searches in seconds, `quick` is what `make book` runs, `paper` the published
+settings (for a GPU or a cluster).
+
+## How students get the chapters
+
+- With pip: `pip install cnngwp` (or the wheel you hand out), then `cnngwp chapters --out chapters`
+  and `jupyter lab chapters`; open a chapter with Open With, Notebook, and Run All.
+- With conda: `conda env create -f environment.yml` from a copy of the repository, then the same two
+  commands.
+- Each chapter's parameters cell lists what a student may change: the data set (an example by name,
+  or a folder that `cnngwp run` wrote for their own data), the fold, the seed, the profile and the
+  chapter's own knobs.
+"""
 
 
 def no_study_page(runs_root: Path) -> str:

@@ -1,61 +1,64 @@
-"""Executing the notebooks per (data set, fold) with papermill, resumably and in parallel on Dask.
+"""The chapters: what they open, which parameters they take, and executing them per (data set, fold) with papermill.
 
-Each notebook has one ``parameters`` cell of scalars (:data:`DEFAULT_PARAMETERS`) and
-turns them into a :class:`RunContext` with :func:`notebook_context`. ``cnngwp run``
-executes the seven notebooks of :data:`NOTEBOOKS` into ``<runs_root>/<dataset>/fold-<k>/``;
-a folder whose ``complete.json`` records the same parameters is skipped.
+Each chapter starts from :func:`open_run` (an example data set by name, or a data set folder
+that ``cnngwp run`` wrote) and has one ``parameters`` cell of scalars, each one of
+:data:`CHAPTER_PARAMETERS` with its default there. ``cnngwp run`` executes the seven chapters
+of :data:`NOTEBOOKS` into ``<runs_root>/<dataset>/fold-<k>/``, passing each the run's values of
+the :data:`RUN_PARAMETERS` it declares; a folder whose ``complete.json`` records the same
+parameters is skipped.
 """
 
 from __future__ import annotations
 
+import ast
 import importlib.resources
 import json
 import os
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, replace
-from functools import cached_property
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import jupytext
 import nbformat
 import papermill
 from dask.system import CPU_COUNT
-from distributed import Client
 
+from cnngwp.atomic import atomic_write, tie_to_settings
+from cnngwp.data.catalogue import DatasetSpec, dataset_splits, load_dataset, select_split
 from cnngwp.data.covariates import CovariateDesign, parse_columns
 from cnngwp.data.genotypes import GenotypeData
-from cnngwp.data.catalogue import DatasetSpec, dataset_splits, load_dataset, select_split
-from cnngwp.errors import CnngwpInputError
-from cnngwp.reports.comparison import BaselineFits
-from cnngwp.atomic import atomic_write
-from cnngwp.runs.parallel import IN_PROCESS, open_client
 from cnngwp.data.splits import Split
+from cnngwp.errors import CnngwpInputError
+from cnngwp.runs.parallel import IN_PROCESS, open_client
 from cnngwp.runs.study import GRIDS, study_context, study_folder
-from cnngwp.tuning.problem import PROFILES, PROTOCOLS, Profile, TuningProblem
-from cnngwp.tuning.search import RunSettings, search_space
-from cnngwp.runs.workflow import baselines_for_run, covariate_design
+from cnngwp.runs.workflow import covariate_design
+from cnngwp.tuning.search import RunSettings
 
 __all__ = [
-    "DEFAULT_PARAMETERS",
+    "CHAPTER_PARAMETERS",
+    "DATASET_FILE",
+    "EXAMPLES",
+    "MAX_CHAPTER_PARAMETERS",
     "NOTEBOOKS",
     "NOTEBOOK_DIR",
+    "RUN_PARAMETERS",
     "NotebookSettings",
     "SOURCES",
+    "ChapterRun",
     "NotebookError",
-    "RunContext",
-    "context_from_namespace",
+    "chapter_parameters",
     "copy_run_notebooks",
+    "example",
     "execute_notebook",
-    "notebook_context",
+    "open_run",
     "prepare_for_book",
     "run_folder",
     "run_notebooks",
     "run_study_notebook",
 ]
 
-#: The chapters, in order; each reads what the ones before it wrote into the run folder.
+#: The chapters, in order. Each runs on its own: what it needs from an earlier one it reads from the run folder
+#: by a call that computes it when the file is not there.
 NOTEBOOKS = ("01_simulate_data", "02_fit_baselines", "03_train_cnn", "04_tune_hyperparameters",
              "05_fit_ensemble", "06_compare_models", "07_predict_candidates")
 #: The study chapter: executed once per study grid into ``<runs_root>/study-<grid>/`` (:func:`run_study_notebook`).
@@ -74,61 +77,123 @@ NOTEBOOK_DIR = SOURCES / "notebooks"
 #: Kernel options: only errors from the kernel's own log (it warns about local TCP sockets otherwise).
 KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
 
-#: The ``parameters`` cell of every notebook: a tiny simulated data set, the smoke profile.
-DEFAULT_PARAMETERS = {
-    "dataset": "tiny-sim", "kind": "simulated", "data_path": "runs/data/tiny-sim", "phenotypes": "", "trait": "y",
-    "folds": "", "k": 5, "fold": 0, "small": True, "dominance_in_file": False, "dosages": False, "protocol": "honest", "profile": "smoke", "space": "qtlmas2010",
-    "covariates": "", "categorical": "", "seed": 1, "runs_root": "runs", "scheduler": IN_PROCESS,
+#: Every parameter a chapter (1-7) may declare in its ``parameters`` cell, with its default and its meaning. A
+#: chapter declares the ones it uses, with these defaults and types (:func:`chapter_parameters` checks): on its
+#: defaults it runs on the tiny example in seconds to minutes.
+CHAPTER_PARAMETERS = {
+    "dataset": ("tiny-sim", "an example (tiny-sim, qtlmas2010-sim) or a data set folder written by 'cnngwp run'"),
+    "fold": (0, "which split (0 for generations 1-4 -> 5)"),
+    "seed": (1, "seeds the simulation, the folds, the optimisers and the networks"),
+    "profile": ("smoke", "smoke | quick | paper: BO points, replicates, epochs"),
+    "protocol": ("honest", "honest (tune on training rows) | paper (tune on the test set: optimistic)"),
+    "space": ("qtlmas2010", "bounds of gamma: qtlmas2010 | wide | own bounds (search_space)"),
+    "scheduler": (IN_PROCESS, "Dask: in-process | '' (a local cluster) | tcp://host:8786"),
+    "filters": (64, "the network's filters F"),
+    "kernel_size": (27, "the convolution's kernel size K"),
+    "l1": (0.571, "the output layer's L1 penalty lambda"),
 }
+#: The parameters ``cnngwp run`` sets, in every chapter that declares them; the others keep their defaults.
+RUN_PARAMETERS = ("dataset", "fold", "seed", "profile", "protocol", "space", "scheduler")
+#: The most parameters a chapter declares.
+MAX_CHAPTER_PARAMETERS = 8
+
+#: The description of a data set that ``cnngwp run`` writes beside its fold folders (``<runs_root>/<key>/``): where
+#: the data come from and which columns are covariates (:func:`open_run` reads it).
+DATASET_FILE = "dataset.json"
+#: The built-in data sets a chapter opens by name, simulated into ``data/<name>`` of the working folder on first use:
+#: ``tiny-sim`` (seconds) and the default QTLMAS2010-like population of ``make book``.
+EXAMPLES = {"tiny-sim": True, "qtlmas2010-sim": False}
 
 
 class NotebookError(RuntimeError):
-    """A notebook cell raised; the message names the notebook, the cell and the error."""
+    """A notebook cell raised, or its parameters cell is not what :data:`CHAPTER_PARAMETERS` says; the message names
+    the notebook."""
 
 
 @dataclass(frozen=True)
-class RunContext:
-    """What a notebook works on: the data set, its split, the settings and the run folder."""
+class ChapterRun:
+    """What a chapter works on (:func:`open_run`).
+
+    Attributes
+    ----------
+    spec
+        Where the data come from and how they are split.
+    data, split
+        The data set and the split number `fold`.
+    covariates
+        The fixed-effect design fitted on the training rows (None without covariates).
+    folder
+        Where the chapter's results go: ``<dataset>/fold-<fold>/``, the run folder of ``cnngwp run``.
+    """
 
     spec: DatasetSpec
-    fold: int
-    settings: RunSettings
-    runs_root: Path
-    scheduler: str | None
-    covariate_columns: tuple[str, ...] = ()
-    categorical: tuple[str, ...] = ()
+    data: GenotypeData
+    split: Split
+    covariates: CovariateDesign | None
+    folder: Path
 
     @property
-    def run_dir(self) -> Path:
-        return run_folder(self.runs_root, self.spec.key, self.fold)
+    def root(self) -> Path:
+        """The folder holding every data set's folder (the runs folder of ``cnngwp run``)."""
+        return self.folder.parent.parent
 
-    @cached_property
-    def data(self) -> GenotypeData:
-        return load_dataset(self.spec)
 
-    @cached_property
-    def split(self) -> Split:
-        return select_split(dataset_splits(self.data, self.spec), self.fold, self.spec)
+def example(name: str, *, seed: int = 1) -> DatasetSpec:
+    """The built-in data set `name` of :data:`EXAMPLES`, simulated with `seed` into ``data/<name>`` (``-seed-<seed>``
+    for another seed than 1) of the working folder."""
+    if name not in EXAMPLES:
+        raise CnngwpInputError(f"{name!r}: expected an example data set ({', '.join(EXAMPLES)}) or a data set folder "
+                               f"written by 'cnngwp run' (holding {DATASET_FILE})")
+    path = Path("data") / (name if seed == 1 else f"{name}-seed-{seed}")
+    return DatasetSpec(key=name, kind="simulated", path=str(path), seed=seed, small=EXAMPLES[name])
 
-    @cached_property
-    def covariates(self) -> CovariateDesign | None:
-        """The fixed-effect design fitted on the training rows (None without covariates)."""
-        return covariate_design(self.data, self.split, self.covariate_columns, self.categorical)
 
-    @cached_property
-    def problem(self) -> TuningProblem:
-        return TuningProblem.from_split(self.data, self.split, seed=self.settings.seed, covariates=self.covariates)
+def open_run(dataset: str, fold: int = 0, *, seed: int = 1) -> ChapterRun:
+    """The data set, its split number `fold` and its covariates, with the folder the chapter's results go to.
 
-    def baselines(self) -> BaselineFits:
-        """GBLUP and BLASSO on this split, fitted once per run folder."""
-        return baselines_for_run(self.data, self.split, self.run_dir, seed=self.settings.seed,
-                                 covariates=self.covariates)
+    `dataset` is a data set folder that ``cnngwp run`` wrote (its :data:`DATASET_FILE` says where the data are and
+    which columns are covariates; relative paths are read from the folder above it), or an example of
+    :data:`EXAMPLES` (simulated with `seed` on first use: :func:`example`).
 
-    @contextmanager
-    def client(self) -> Iterator[Client]:
-        """The Dask client the notebook's CNN fits run on."""
-        with open_client(self.scheduler) as client:
-            yield client
+    Raises
+    ------
+    CnngwpInputError
+        Neither a data set folder nor an example, a damaged description (naming the file), or a fold that does not
+        exist.
+    """
+    if not isinstance(fold, int) or fold < 0:
+        raise CnngwpInputError(f"fold={fold!r}: expected a non-negative integer")
+    description = Path(dataset) / DATASET_FILE
+    if description.exists():
+        spec, covariates, categorical = _read_description(description)
+    else:
+        spec, covariates, categorical = example(dataset, seed=seed), (), ()
+    data = load_dataset(spec)
+    split = select_split(dataset_splits(data, spec), fold, spec)
+    return ChapterRun(spec, data, split, covariate_design(data, split, covariates, categorical),
+                      Path(dataset) / f"fold-{fold}")
+
+
+def _description(spec: DatasetSpec, covariates: str, categorical: str) -> dict:
+    return {**asdict(spec), "covariates": list(parse_columns(covariates)), "categorical": list(parse_columns(categorical))}
+
+
+def _read_description(path: Path) -> tuple[DatasetSpec, tuple[str, ...], tuple[str, ...]]:
+    """The spec (its paths read from the folder above `path`'s) and the covariate columns a :data:`DATASET_FILE`
+    holds."""
+    names = {f.name for f in fields(DatasetSpec)}
+    try:
+        record = json.loads(path.read_text())
+        spec = DatasetSpec(**{name: record[name] for name in names if name in record})
+        covariates, categorical = tuple(record.get("covariates", ())), tuple(record.get("categorical", ()))
+    except (ValueError, TypeError, KeyError) as error:
+        raise CnngwpInputError(f"{path}: not a data set description written by 'cnngwp run' ({error}); expected a JSON "
+                               f"object with {', '.join(sorted(names))}") from error
+
+    def located(value: str | None) -> str | None:
+        return None if value is None or Path(value).is_absolute() else os.path.normpath(path.parent.parent / value)
+    spec = replace(spec, path=located(spec.path), phenotypes=located(spec.phenotypes), folds=located(spec.folds))
+    return spec, covariates, categorical
 
 
 def run_folder(runs_root: str | os.PathLike, dataset: str, fold: int) -> Path:
@@ -136,35 +201,34 @@ def run_folder(runs_root: str | os.PathLike, dataset: str, fold: int) -> Path:
     return Path(runs_root) / dataset / f"fold-{fold}"
 
 
-def notebook_context(**parameters) -> RunContext:
-    """Check a notebook's parameters and build its :class:`RunContext`.
+def chapter_parameters(source: Path) -> dict:
+    """The parameters a chapter's MyST source declares (its cell tagged ``parameters``), by name with their values.
 
     Raises
     ------
-    CnngwpInputError
-        Unknown or missing parameters, a bad profile, protocol or search space (naming it).
+    NotebookError
+        No parameters cell, an entry that is not ``name: type = literal``, a name that :data:`CHAPTER_PARAMETERS`
+        does not know, another default or type than it gives, or more than :data:`MAX_CHAPTER_PARAMETERS` entries.
     """
-    unknown = sorted(set(parameters) - set(DEFAULT_PARAMETERS))
-    missing = sorted(set(DEFAULT_PARAMETERS) - set(parameters))
-    if unknown or missing:
-        raise CnngwpInputError(f"notebook parameters: unknown {unknown}, missing {missing}")
-    p = parameters
-    for name, allowed in (("profile", PROFILES), ("protocol", PROTOCOLS)):
-        if p[name] not in allowed:
-            raise CnngwpInputError(f"notebook parameter {name}={p[name]!r}: expected one of {sorted(allowed)}")
-    settings = RunSettings(search_space(p["space"]), PROFILES[p["profile"]], p["protocol"], p["seed"])
-    if not isinstance(p["fold"], int) or p["fold"] < 0:
-        raise CnngwpInputError(f"notebook parameter fold={p['fold']!r}: expected a non-negative integer")
-    spec = DatasetSpec(key=p["dataset"], kind=p["kind"], path=p["data_path"], phenotypes=p["phenotypes"] or None,
-                       trait=p["trait"], folds=p["folds"] or None, k=p["k"], seed=p["seed"], small=bool(p["small"]),
-                       dominance_in_file=bool(p["dominance_in_file"]), dosages=bool(p["dosages"]))
-    return RunContext(spec, p["fold"], settings, Path(p["runs_root"]), p["scheduler"] or None, parse_columns(p["covariates"]),
-                      parse_columns(p["categorical"]))
-
-
-def context_from_namespace(namespace: dict) -> RunContext:
-    """:func:`notebook_context` of the parameters defined in a notebook's namespace (``globals()``)."""
-    return notebook_context(**{name: namespace[name] for name in DEFAULT_PARAMETERS if name in namespace})
+    cells = [cell for cell in jupytext.read(source).cells if "parameters" in cell.metadata.get("tags", [])]
+    if len(cells) != 1:
+        raise NotebookError(f"{source.name}: expected one cell tagged 'parameters', found {len(cells)}")
+    declared = {}
+    for node in ast.parse(cells[0].source).body:
+        if not (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value is not None):
+            raise NotebookError(f"{source.name}, parameters cell line {node.lineno}: expected 'name: type = value'")
+        name, value = node.target.id, ast.literal_eval(node.value)
+        if name not in CHAPTER_PARAMETERS:
+            raise NotebookError(f"{source.name}: parameter {name!r} is not one of {sorted(CHAPTER_PARAMETERS)}")
+        default = CHAPTER_PARAMETERS[name][0]
+        if value != default or ast.unparse(node.annotation) != type(default).__name__:
+            raise NotebookError(f"{source.name}: parameter {name} is '{ast.unparse(node.annotation)} = {value!r}', "
+                                f"expected '{type(default).__name__} = {default!r}' (CHAPTER_PARAMETERS)")
+        declared[name] = value
+    if len(declared) > MAX_CHAPTER_PARAMETERS:
+        raise NotebookError(f"{source.name}: {len(declared)} parameters; a chapter takes at most "
+                            f"{MAX_CHAPTER_PARAMETERS}")
+    return declared
 
 
 def execute_notebook(source: Path, output: Path, parameters: dict, *, cwd: Path | None = None) -> None:
@@ -195,14 +259,17 @@ def execute_notebook(source: Path, output: Path, parameters: dict, *, cwd: Path 
 
 def _execute_run(parameters: dict, notebooks: tuple[str, ...], root: Path) -> dict:
     """Execute the notebooks of one (data set, fold) in order, in the runs folder `root` (the kernels' working
-    folder, so the parameters hold paths relative to it); each output replaces its file only when it succeeded."""
+    folder), each with the ones of `parameters` it declares; each output replaces its file only when it
+    succeeded."""
     folder = run_folder(root, parameters["dataset"], parameters["fold"])
     folder.mkdir(parents=True, exist_ok=True)
     label = f"{parameters['dataset']}/fold-{parameters['fold']}"
     start = time.perf_counter()
     for number, name in enumerate(notebooks, 1):
-        began = time.perf_counter()
-        execute_notebook(NOTEBOOK_DIR / f"{name}.md", folder / f"{name}.ipynb", parameters, cwd=root)
+        began, source = time.perf_counter(), NOTEBOOK_DIR / f"{name}.md"
+        declared = chapter_parameters(source)
+        execute_notebook(source, folder / f"{name}.ipynb",
+                         {key: value for key, value in parameters.items() if key in declared}, cwd=root)
         print(f"{label}: [{number}/{len(notebooks)}] {name} done in {time.perf_counter() - began:.0f} s", flush=True)
     record = {"parameters": parameters, "notebooks": list(notebooks), "seconds": time.perf_counter() - start}
     atomic_write(folder / "complete.json", lambda tmp: tmp.write_text(json.dumps(record, indent=2)))
@@ -220,8 +287,9 @@ def is_complete(root: Path, parameters: dict, notebooks: tuple[str, ...]) -> boo
 
 @dataclass(frozen=True)
 class NotebookSettings:
-    """A run's settings as the notebooks take them (scalar parameters, checked by :func:`notebook_context`):
-    profile, protocol and search space by name, the seed, and the covariate columns as comma-separated text."""
+    """A run's settings: profile, protocol and search space by name and the seed (the chapters' parameters of
+    :data:`RUN_PARAMETERS`), and the covariate columns as comma-separated text (in the data set's
+    :data:`DATASET_FILE`)."""
 
     profile: str = "quick"
     protocol: str = "honest"
@@ -236,7 +304,8 @@ def run_notebooks(spec: DatasetSpec, settings: NotebookSettings = NotebookSettin
                   notebooks: tuple[str, ...] = NOTEBOOKS) -> list[dict]:
     """Execute the notebooks for every fold of `spec` (or the given `folds`) into the run folders.
 
-    One run at a time when there is a single run or a `scheduler` address (each
+    The data set's description goes to ``<runs_root>/<key>/`` (:data:`DATASET_FILE`; a later run must describe it
+    the same way). One run at a time when there is a single run or a `scheduler` address (each
     notebook's CNN fits then use a local cluster, or that scheduler); otherwise the runs
     are Dask tasks on a local cluster with one worker per core, their CNN fits in-process.
     Complete run folders are skipped.
@@ -247,22 +316,25 @@ def run_notebooks(spec: DatasetSpec, settings: NotebookSettings = NotebookSettin
         Per run: ``parameters``, ``notebooks``, ``seconds`` and ``skipped``.
     """
     root = Path(runs_root).resolve()
-    n_folds = len(dataset_splits(load_dataset(spec), spec))
-    spec = _relative(spec, root)
+    data = load_dataset(spec)
+    n_folds = len(dataset_splits(data, spec))
     chosen = list(range(n_folds)) if folds is None else folds
     for fold in chosen:
         if not 0 <= fold < n_folds:
             raise CnngwpInputError(f"data set {spec.key!r} has folds 0..{n_folds - 1}; fold {fold} does not exist")
+    RunSettings.named(profile=settings.profile, protocol=settings.protocol, space=settings.space)  # checked first
+    for fold in chosen:  # so are the covariates, on every split
+        covariate_design(data, dataset_splits(data, spec)[fold], parse_columns(settings.covariates),
+                         parse_columns(settings.categorical))
+    (root / spec.key).mkdir(parents=True, exist_ok=True)
+    tie_to_settings(root / spec.key / DATASET_FILE,
+                    _description(_relative(spec, root), settings.covariates, settings.categorical))
     many = len(chosen) > 1 and scheduler is None
-    base = {"dataset": spec.key, "kind": spec.kind, "data_path": spec.path, "phenotypes": spec.phenotypes or "",
-            "trait": spec.trait, "folds": spec.folds or "", "k": spec.k, "small": spec.small,
-            "dominance_in_file": spec.dominance_in_file, "dosages": spec.dosages,
-            **asdict(settings), "runs_root": ".",
-            "scheduler": IN_PROCESS if many else (scheduler or "")}
+    base = {"dataset": spec.key, "seed": settings.seed, "profile": settings.profile, "protocol": settings.protocol,
+            "space": settings.space, "scheduler": IN_PROCESS if many else (scheduler or "")}
     todo, done = [], []
     for fold in chosen:
         parameters = {**base, "fold": fold}
-        notebook_context(**parameters)  # validate before anything runs
         if is_complete(root, parameters, notebooks):
             done.append({**json.loads((run_folder(root, spec.key, fold) / "complete.json").read_text()),
                          "skipped": True})

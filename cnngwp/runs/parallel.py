@@ -42,7 +42,7 @@ def open_client(scheduler: str | None = None, *, n_workers: int | None = None) -
     Parameters
     ----------
     scheduler
-        None: a :class:`distributed.LocalCluster` of `n_workers` single-threaded worker
+        None or ``""`` (a notebook's parameter): a :class:`distributed.LocalCluster` of `n_workers` single-threaded worker
         processes (default: one per core this process may use), each with TensorFlow limited to its share
         of the cores. ``"in-process"``: tasks run one at a time in a thread of this
         process (no worker start-up; for notebooks and tests). Otherwise the address of
@@ -61,7 +61,7 @@ def open_client(scheduler: str | None = None, *, n_workers: int | None = None) -
     if scheduler == IN_PROCESS:
         with Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=":0") as client:
             yield client
-    elif scheduler is None:
+    elif not scheduler:
         cores = CPU_COUNT  # the cores this process may use (affinity, cgroup quota), not the host's
         workers = n_workers or cores
         env = worker_environment(cores // workers)

@@ -49,6 +49,7 @@ from cnngwp.models.cnn.network import CNN_ENSEMBLE
 from cnngwp.models.saved_model import BackboneNetworks, GenomicModel, network_from_archive
 from cnngwp.models.stack import STACK, ModelStack
 from cnngwp.reports.comparison import BaselineFits, fit_baselines, prediction_metrics
+from cnngwp.runs.parallel import open_client
 from cnngwp.tuning.combined import (
     BACKBONE_FOLDS,
     BACKBONE_KERNEL,
@@ -66,8 +67,8 @@ from cnngwp.tuning.ensemble import ModelAveragedEnsemble, fit_ensemble
 from cnngwp.tuning.problem import OPTIMISTIC, PROBLEM_FOLDER, TrainingSettings, TuningProblem
 from cnngwp.tuning.search import RunSettings, TuningResult, tune
 
-__all__ = ["CnngwpRun", "baselines_for_run", "comparison_table", "covariate_design", "fit_model", "run_cnngwp",
-           "save_trained_model"]
+__all__ = ["CnngwpRun", "baselines_for_run", "comparison_table", "covariate_design", "finish_run", "fit_model",
+           "run_cnngwp", "save_trained_model"]
 
 
 @dataclass
@@ -277,9 +278,7 @@ def _train(data: GenotypeData, split: Split, run_dir: Path, client: Client, sett
     run_dir.mkdir(parents=True, exist_ok=True)
     profile, protocol, seed = settings.profile, settings.protocol, settings.seed
     design = None if covariates is None else covariates.to_dict()
-    tie_to_settings(run_dir / "run.json", {**settings.record(), "data": data.source, "split": split.name,
-                                           "n_members": settings.n_members, "n_train": len(split.train),
-                                           "n_test": len(split.test), "n_snps": data.n_snps, "covariates": design})
+    tie_to_settings(run_dir / "run.json", _run_record(data, split, settings, covariates))
     problem = TuningProblem.from_split(data, split, seed=seed, covariates=covariates)
     if covariates is not None:  # the candidates are predicted at the end: their covariates are checked first
         covariates.for_rows(data, split.candidates)
@@ -321,6 +320,32 @@ def _train(data: GenotypeData, split: Split, run_dir: Path, client: Client, sett
                "backbone_cross_fit_seconds": cross_fit_seconds, "held_out_seconds": held_out_seconds,
                "stack": None if stack is None else stack.to_dict(), "no_stack": no_stack}
     return CnngwpRun(tuning, ensemble, baselines, backbone, stack, model, candidates, summary)
+
+
+def _run_record(data: GenotypeData, split: Split, settings: RunSettings, covariates: CovariateDesign | None) -> dict:
+    """What a run folder is tied to (``run.json``)."""
+    return {**settings.record(), "data": data.source, "split": split.name, "n_members": settings.n_members,
+            "n_train": len(split.train), "n_test": len(split.test), "n_snps": data.n_snps,
+            "covariates": None if covariates is None else covariates.to_dict()}
+
+
+def finish_run(data: GenotypeData, split: Split, run_dir: str | Path, settings: RunSettings, *,
+               scheduler: str | None = None, covariates: CovariateDesign | None = None) -> Path:
+    """`run_dir` once it holds the finished run with `settings`: ``comparison.csv``, ``predictions.csv``,
+    ``summary.json`` and ``model/``.
+
+    Read as they are where ``cnngwp run`` (or an earlier call) wrote them with these settings; otherwise
+    :func:`run_cnngwp` computes them now, on a Dask client of `scheduler`
+    (:func:`cnngwp.runs.parallel.open_client`), reusing what the folder holds (the tuning, the members, the
+    baselines).
+    """
+    run_dir = Path(run_dir)
+    tied = run_dir / "run.json"
+    record = json.loads(json.dumps(_run_record(data, split, settings, covariates), default=json_scalar))
+    if not ((run_dir / "comparison.csv").exists() and tied.exists() and json.loads(tied.read_text()) == record):
+        with open_client(scheduler) as client:
+            run_cnngwp(data, split, run_dir, client, settings, progress=False, covariates=covariates)
+    return run_dir
 
 
 def _write_summary(run_dir: Path, summary: dict) -> None:

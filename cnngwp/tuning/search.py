@@ -43,6 +43,7 @@ from cnngwp.tuning.evaluation_log import EvaluationLog
 from cnngwp.tuning.problem import (
     OPTIMISTIC,
     PROBLEM_FOLDER,
+    PROFILES,
     Profile,
     TrainingSettings,
     TuningProblem,
@@ -278,6 +279,20 @@ class RunSettings:
             object.__setattr__(self, "replicates", self.profile.replicates)
         if self.n_members is None:
             object.__setattr__(self, "n_members", self.profile.n_members)
+
+    @classmethod
+    def named(cls, *, profile: str, protocol: str = "honest", space: str = "qtlmas2010", seed: int = 1) -> RunSettings:
+        """The settings of a profile of :data:`cnngwp.tuning.problem.PROFILES` and a search space
+        (:func:`search_space`), by name, as a chapter's parameters give them.
+
+        Raises
+        ------
+        CnngwpInputError
+            An unknown profile, protocol or search space, naming what was expected.
+        """
+        if profile not in PROFILES:
+            raise CnngwpInputError(f"profile={profile!r}: expected one of {sorted(PROFILES)}")
+        return cls(search_space(space), PROFILES[profile], protocol, seed)
 
     @property
     def training(self) -> TrainingSettings:
