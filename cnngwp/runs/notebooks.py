@@ -57,7 +57,7 @@ __all__ = [
     "run_study_notebook",
 ]
 
-#: The chapters, in order. Each runs on its own: what it needs from an earlier one it reads from the run folder
+#: The chapters, in order; each runs on its own, reading what it needs from an earlier one from the run folder
 #: by a call that computes it when the file is not there.
 NOTEBOOKS = ("01_simulate_data", "02_fit_baselines", "03_train_cnn", "04_tune_hyperparameters",
              "05_fit_ensemble", "06_compare_models", "07_predict_candidates")
@@ -81,13 +81,13 @@ KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
 #: chapter declares the ones it uses, with these defaults and types (:func:`chapter_parameters` checks): on its
 #: defaults it runs on the tiny example in seconds to minutes.
 CHAPTER_PARAMETERS = {
-    "dataset": ("tiny-sim", "an example (tiny-sim, qtlmas2010-sim) or a data set folder written by 'cnngwp run'"),
-    "fold": (0, "which split (0 for generations 1-4 -> 5)"),
-    "seed": (1, "seeds the simulation, the folds, the optimisers and the networks"),
-    "profile": ("smoke", "smoke | quick | paper: BO points, replicates, epochs"),
-    "protocol": ("honest", "honest (tune on training rows) | paper (tune on the test set: optimistic)"),
-    "space": ("qtlmas2010", "bounds of gamma: qtlmas2010 | wide | own bounds (search_space)"),
-    "scheduler": (IN_PROCESS, "Dask: in-process | '' (a local cluster) | tcp://host:8786"),
+    "dataset": ("tiny-sim", "an example's name or a data set folder of 'cnngwp run'"),
+    "fold": (0, "which split (0: generations 1-4 -> 5)"),
+    "seed": (1, "seeds the simulation, folds, optimisers, networks"),
+    "profile": ("smoke", "smoke | quick | paper: BO points, S, epochs"),
+    "protocol": ("honest", "honest | paper (tuned on the test set: optimistic)"),
+    "space": ("qtlmas2010", "bounds of gamma: qtlmas2010 | wide | own (search_space)"),
+    "scheduler": (IN_PROCESS, "Dask: in-process | '' (local cluster) | tcp://host:8786"),
     "filters": (64, "the network's filters F"),
     "kernel_size": (27, "the convolution's kernel size K"),
     "l1": (0.571, "the output layer's L1 penalty lambda"),

@@ -282,7 +282,7 @@ class RunSettings:
 
     @classmethod
     def named(cls, *, profile: str, protocol: str = "honest", space: str = "qtlmas2010", seed: int = 1) -> RunSettings:
-        """The settings of a profile of :data:`cnngwp.tuning.problem.PROFILES` and a search space
+        """The settings of a profile (``PROFILES``) and a search space
         (:func:`search_space`), by name, as a chapter's parameters give them.
 
         Raises
