@@ -3,7 +3,7 @@ import pytest
 
 from cnngwp.data.splits import fold_column_splits, kfold_splits, split_by_generation, validation_split
 from cnngwp.errors import CnngwpInputError
-from tests.test_data import make_data
+from tests.test_genotypes import make_data
 
 
 def test_generation_split_and_forward_validation(small_sim):
