@@ -176,6 +176,7 @@ def test_saved_state_predicts_identically(model, tmp_path):
     model.fit(X, y, covariates=C)
     model.save_state(tmp_path / "state.npz")
     loaded = type(model).load_state(tmp_path / "state.npz")
+    assert getattr(loaded, "method_", None) == getattr(model, "method_", None)  # REML (None: BLASSO's Gibbs sampler)
     X_new, _, _ = planted(n=20, p=200, seed=16)
     np.testing.assert_array_equal(loaded.predict(X_new, covariates=C[:20]), model.predict(X_new, covariates=C[:20]))
 

@@ -170,6 +170,7 @@ def test_moments_from_probes_match_the_dense_traces_and_iterative_gdblup_follows
     exact = GDBLUP(solver="exact").fit(X, y)
     iterative = GDBLUP(solver="iterative").fit(X, y)
     assert (GDBLUP().fit(X, y).solver_, iterative.solver_) == ("exact", "iterative")
+    assert (exact.method_, iterative.method_) == ("REML", "moments")  # the fitted model says which estimator
     observed = data.y[split.test]
     predictions = [model.predict(data.genotypes[split.test]) for model in (exact, iterative)]
     assert np.corrcoef(*predictions)[0, 1] >= 0.98

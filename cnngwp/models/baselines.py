@@ -158,8 +158,9 @@ class _SavedStateMixin:
                 if hasattr(self, name)}
 
     def _state(self) -> dict[str, np.ndarray]:
+        method = {"method": np.array(self.method_)} if hasattr(self, "method_") else {}
         return {"intercept": np.array(self.intercept_), "fixed_effects": self.fixed_effects_,
-                "snp_mean": self.scaler_.mean_, "snp_scale": self.scaler_.scale_,
+                "snp_mean": self.scaler_.mean_, "snp_scale": self.scaler_.scale_, **method,
                 **{name: np.asarray(getattr(self, name)) for name in self._variance_labels}}
 
     def _restore(self, state: dict[str, np.ndarray]) -> None:
@@ -168,6 +169,8 @@ class _SavedStateMixin:
         scaler.constant_ = np.zeros(len(scaler.mean_), dtype=bool)
         self.intercept_, self.fixed_effects_ = float(state["intercept"]), state["fixed_effects"]
         self.scaler_, self.n_features_in_ = scaler, len(scaler.mean_)
+        if "method" in state:  # files written before the estimator was recorded have none
+            self.method_ = str(state["method"])
         for name in self._variance_labels:
             if name in state:  # files written before the variance components were kept have none
                 setattr(self, name, state[name][()] if state[name].ndim == 0 else state[name])
@@ -250,6 +253,8 @@ class GBLUP(_VarianceComponentsMixin, RegressorMixin, BaseEstimator):
         Training-row column statistics.
     solver_ : str
         ``"exact"`` or ``"iterative"``: the path that fitted.
+    method_ : str
+        How the variance components were estimated: ``"REML"`` on both paths.
     reml_ : IterativeREML
         The iterative path only: its estimates with their Monte-Carlo (probe) standard errors in
         log and the block Lanczos steps it took (:func:`cnngwp.models.large_scale.iterative_reml`).
@@ -279,6 +284,7 @@ class GBLUP(_VarianceComponentsMixin, RegressorMixin, BaseEstimator):
         y = y.astype(np.float64)
         self.scaler_ = Standardizer().fit(X)
         self.solver_ = _chosen_solver(self.solver, len(y), "iterative")
+        self.method_ = "REML"
         if self.solver_ == "iterative":
             return self._fit_iterative(X, y, fixed)
         kernel = additive_kernel(self.scaler_, X)
@@ -344,7 +350,8 @@ class GDBLUP(_VarianceComponentsMixin, RegressorMixin, BaseEstimator):
         variances by the method of moments on kernel products (Haseman-Elston regression for
         several kernels, :func:`cnngwp.models.large_scale.moment_variance_components`) and the
         BLUP by conjugate gradients, O(n p) time and O(n) memory per step; ``"auto"``: exact
-        up to :data:`ITERATIVE_FROM` training animals, iterative above.
+        up to :data:`ITERATIVE_FROM` training animals, iterative above, so the estimator changes
+        from REML to moments there (``method_`` says which fitted).
     n_probes, seed
         The iterative path's Rademacher probes of the kernels' traces and their seed.
 
@@ -352,6 +359,9 @@ class GDBLUP(_VarianceComponentsMixin, RegressorMixin, BaseEstimator):
     ----------
     intercept_, fixed_effects_, scaler_, solver_
         As for :class:`GBLUP`.
+    method_ : str
+        How the variance components were estimated: ``"REML"`` (exact path) or ``"moments"`` (iterative path; with
+        ``solver="auto"``, above :data:`ITERATIVE_FROM` training animals).
     coef_ : numpy.ndarray
         Additive effect per standardised SNP.
     dominance_coef_ : numpy.ndarray
@@ -384,6 +394,7 @@ class GDBLUP(_VarianceComponentsMixin, RegressorMixin, BaseEstimator):
         y = y.astype(np.float64)
         self.scaler_ = Standardizer().fit(X)
         self.solver_ = _chosen_solver(self.solver, len(y), "iterative")
+        self.method_ = "moments" if self.solver_ == "iterative" else "REML"
         if self.solver_ == "iterative":
             variances, alpha, beta = self._fit_iterative(X, y, fixed)
         else:
@@ -457,6 +468,7 @@ class _KernelWeightsMixin(_SavedStateMixin):
         _check_enough_samples(len(y), 2 + n_kernels + fixed.shape[1])
         self.scaler_ = Standardizer().fit(X)
         self.solver_ = _chosen_solver(self.solver, len(y), "nystrom")
+        self.method_ = "REML"
         y = y.astype(np.float64)
         if self.solver_ == "nystrom":
             return self._fit_nystrom(X, y, fixed)
@@ -544,6 +556,8 @@ class RKHS(_KernelWeightsMixin, RegressorMixin, BaseEstimator):
         The training genotypes (int8 codes); the landmarks' under Nystrom.
     solver_ : str
         ``"exact"`` or ``"nystrom"``: the path that fitted.
+    method_ : str
+        How the variance components were estimated: ``"REML"`` (of the exact kernels, or of the Nystrom features).
 
     References
     ----------
@@ -616,8 +630,8 @@ class EGBLUP(_KernelWeightsMixin, RegressorMixin, BaseEstimator):
 
     Attributes
     ----------
-    intercept_, fixed_effects_, scaler_, solver_
-        As for :class:`GBLUP`.
+    intercept_, fixed_effects_, scaler_, solver_, method_
+        As for :class:`RKHS`.
     variances_ : numpy.ndarray
         REML sigma2_g and sigma2_aa.
     sigma2_g_, sigma2_aa_, sigma2_e_ : float
