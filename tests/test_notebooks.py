@@ -28,6 +28,7 @@ from cnngwp.runs.notebooks import (
     NotebookSettings,
     chapter_parameters,
     open_run,
+    prepare_for_book,
     run_notebooks,
     run_study_notebook,
 )
@@ -213,6 +214,19 @@ def test_every_chapter_ends_with_exercises_whose_solutions_ran(smoke_runs):
             assert solution.cell_type == "code" and cells[start + 2].source.startswith("```{solution-end}"), label
             outputs = solution.get("outputs", [])
             assert outputs and not [o for o in outputs if o.output_type == "error" or o.get("name") == "stderr"], label
+
+
+def test_the_book_shows_the_values_a_run_passed_in_the_parameters_cell(smoke_runs, tmp_path):
+    executed = nbformat.read(smoke_runs[0] / TINY / "fold-0" / "04_tune_hyperparameters.ipynb", as_version=4)
+    executed.metadata["papermill"]["parameters"] = {"dataset": "mine", "fold": 2, "profile": "quick"}
+    nbformat.write(executed, tmp_path / "run.ipynb")
+    prepare_for_book(tmp_path / "run.ipynb", tmp_path / "page.ipynb")
+    cells = nbformat.read(tmp_path / "page.ipynb", as_version=4).cells
+    shown = next(c for c in cells if "parameters" in c.metadata.get("tags", [])).source.splitlines()
+    assert shown[:4] == ['dataset: str = "mine"  # ' + CHAPTER_PARAMETERS["dataset"][1],
+                         "fold: int = 2  # " + CHAPTER_PARAMETERS["fold"][1],
+                         "seed: int = 1  # " + CHAPTER_PARAMETERS["seed"][1],
+                         'profile: str = "quick"  # ' + CHAPTER_PARAMETERS["profile"][1]]
 
 
 def _visible_text(page: str, *, code: bool = True) -> str:

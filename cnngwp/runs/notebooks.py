@@ -391,10 +391,26 @@ def copy_run_notebooks(run_dir: Path, target: Path, notebooks: tuple[str, ...] =
 
 def prepare_for_book(source: Path, target: Path) -> None:
     """Write the executed notebook `source` to `target` with papermill's injected-parameters cell tagged
-    ``remove-cell``: the notebook keeps it, the book's page does not show it."""
+    ``remove-cell`` (the notebook keeps it, the book's page does not show it) and the values it injected written
+    into the chapter's own parameters cell, so the page shows what the run used beside what each parameter means."""
     notebook = nbformat.read(source, as_version=4)
+    injected = notebook.metadata.get("papermill", {}).get("parameters", {})
     for cell in notebook.cells:
         tags = cell.metadata.get("tags", [])
         if "injected-parameters" in tags and "remove-cell" not in tags:
             cell.metadata["tags"] = [*tags, "remove-cell"]
+        elif "parameters" in tags and cell.cell_type == "code":
+            cell.source = "\n".join(_with_value(line, injected) for line in cell.source.splitlines())
     nbformat.write(notebook, target)
+
+
+def _with_value(line: str, values: dict) -> str:
+    """A parameters cell's line ``name: type = default  # help`` with the value `values` gives `name`, if any."""
+    name, colon, rest = line.partition(":")
+    if not colon or name.strip() not in values:
+        return line
+    annotation, _, tail = rest.partition("=")
+    comment = tail.partition("  #")[2]
+    value = values[name.strip()]
+    shown = json.dumps(value) if isinstance(value, str) else repr(value)
+    return f"{name}:{annotation}= {shown}" + (f"  #{comment}" if comment else "")
