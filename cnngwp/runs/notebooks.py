@@ -317,15 +317,15 @@ def run_notebooks(spec: DatasetSpec, settings: NotebookSettings = NotebookSettin
     """
     root = Path(runs_root).resolve()
     data = load_dataset(spec)
-    n_folds = len(dataset_splits(data, spec))
+    splits = dataset_splits(data, spec)
+    n_folds = len(splits)
     chosen = list(range(n_folds)) if folds is None else folds
     for fold in chosen:
         if not 0 <= fold < n_folds:
             raise CnngwpInputError(f"data set {spec.key!r} has folds 0..{n_folds - 1}; fold {fold} does not exist")
     RunSettings.named(profile=settings.profile, protocol=settings.protocol, space=settings.space)  # checked first
     for fold in chosen:  # so are the covariates, on every split
-        covariate_design(data, dataset_splits(data, spec)[fold], parse_columns(settings.covariates),
-                         parse_columns(settings.categorical))
+        covariate_design(data, splits[fold], parse_columns(settings.covariates), parse_columns(settings.categorical))
     (root / spec.key).mkdir(parents=True, exist_ok=True)
     tie_to_settings(root / spec.key / DATASET_FILE,
                     _description(_relative(spec, root), settings.covariates, settings.categorical))
