@@ -30,8 +30,9 @@ from cnngwp.data.catalogue import DatasetSpec, load_dataset
 from cnngwp.data.splits import split_by_generation
 from cnngwp.models.baselines import GDBLUP
 from cnngwp.tuning.combined import kernel_out_of_fold, residual_problem
-from cnngwp.tuning.problem import PROFILES, TuningProblem, fit_cnn
+from cnngwp.tuning.problem import TuningProblem, fit_cnn
 from cnngwp.tuning.search import Gamma
+from cnngwp.tuning.settings import PROFILES
 
 
 def main() -> int:

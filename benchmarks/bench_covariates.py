@@ -20,9 +20,9 @@ import numpy as np
 import pandas as pd
 from mice import mice_folds  # benchmarks/mice.py
 
+from cnngwp.data.covariates import covariate_design
 from cnngwp.models.baselines import GBLUP, BayesianLasso
 from cnngwp.models.cnn.estimator import CNNGWPRegressor
-from cnngwp.runs.workflow import covariate_design
 from cnngwp.tuning.problem import TuningProblem
 
 

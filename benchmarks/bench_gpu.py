@@ -42,8 +42,9 @@ from cnngwp.data.store import read_and_call, store
 from cnngwp.models.cnn.device import accelerator_available
 from cnngwp.models.cnn.estimator import CNNGWPRegressor
 from cnngwp.runs.parallel import worker_environment
-from cnngwp.tuning.problem import PROFILES, TrainingSettings, TuningProblem
+from cnngwp.tuning.problem import TuningProblem
 from cnngwp.tuning.search import Gamma, evaluate_gamma
+from cnngwp.tuning.settings import PROFILES, TrainingSettings
 
 
 def estimator(x, y, x_val, y_val, epochs: int, members: int) -> float:

@@ -39,12 +39,13 @@ from record import record  # benchmarks/record.py
 
 from cnngwp.data.catalogue import DatasetSpec, load_dataset
 from cnngwp.data.splits import split_by_generation
-from cnngwp.models.stack import STACK
+from cnngwp.models.names import STACK
 from cnngwp.reports.study_tables import KERNEL_MODELS
 from cnngwp.reports.tables import CNN_BASED_MODELS, t_interval
 from cnngwp.runs.study import fit_every_model
-from cnngwp.tuning.problem import PAPER_PROTOCOL_CNN, PROFILES
+from cnngwp.tuning.problem import PAPER_PROTOCOL_CNN
 from cnngwp.tuning.search import Gamma
+from cnngwp.tuning.settings import PROFILES
 
 
 def _fit(data, split, **options) -> pd.DataFrame:

@@ -24,7 +24,7 @@ from cnngwp.data.simulate import simulate_qtlmas2010
 from cnngwp.data.splits import split_by_generation
 from cnngwp.models.baselines import GBLUP
 from cnngwp.models.cnn.estimator import CNNGWPRegressor
-from cnngwp.tuning.problem import PROFILES
+from cnngwp.tuning.settings import PROFILES
 
 GAMMA = {"filters": 64, "kernel_size": 27, "l1": 0.571}
 

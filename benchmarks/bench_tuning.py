@@ -19,8 +19,9 @@ import numpy as np
 from cnngwp.data.catalogue import DatasetSpec, load_dataset
 from cnngwp.data.splits import split_by_generation
 from cnngwp.runs.parallel import open_client
-from cnngwp.tuning.problem import Profile, TrainingSettings, TuningProblem
-from cnngwp.tuning.search import SEARCH_SPACES, RunSettings, tune
+from cnngwp.tuning.problem import TuningProblem
+from cnngwp.tuning.search import tune
+from cnngwp.tuning.settings import SEARCH_SPACES, Profile, RunSettings, TrainingSettings
 
 
 def main() -> None:

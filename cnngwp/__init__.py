@@ -28,11 +28,12 @@ PUBLIC_MODULES = {
         "DatasetSpec", "KINDS", "dataset_splits", "load_dataset", "select_split",
     ),
     "cnngwp.data.covariates": (
-        "CovariateDesign", "as_covariate_matrix", "check_full_rank", "parse_columns",
+        "CovariateDesign", "as_covariate_matrix", "check_full_rank", "covariate_design", "parse_columns",
     ),
     "cnngwp.data.genotypes": (
-        "GenotypeData", "GenotypeFile", "MISSING", "QCReport", "SNP_COLUMNS", "Standardizer", "adjacent_r2",
-        "allele_counts", "as_genotype_codes", "check_genotype_codes", "check_unique_ids", "minor_allele_frequency",
+        "COLUMN_BLOCK", "GenotypeData", "GenotypeFile", "MISSING", "QCReport", "SNP_COLUMNS", "Standardizer",
+        "adjacent_r2", "allele_counts", "as_genotype_codes", "check_genotype_codes", "check_unique_ids",
+        "column_blocks", "minor_allele_frequency",
         "quality_control", "summarise_dataset",
     ),
     "cnngwp.data.pgen": (
@@ -61,11 +62,28 @@ PUBLIC_MODULES = {
         "CnngwpInputError",
     ),
     "cnngwp.models.backbone": (
-        "KernelBackboneCNN", "backbone_name", "out_of_fold_predictions",
+        "KernelBackboneCNN", "out_of_fold_predictions",
     ),
-    "cnngwp.models.baselines": (
-        "BASELINE_MODELS", "BayesianLasso", "EGBLUP", "GBLUP", "GDBLUP", "ITERATIVE_FROM", "RKHS",
-        "baseline_models", "reml_variance_ratio",
+    "cnngwp.models.baselines.blasso": (
+        "BayesianLasso",
+    ),
+    "cnngwp.models.baselines.common": (
+        "ITERATIVE_FROM",
+    ),
+    "cnngwp.models.baselines.egblup": (
+        "EGBLUP",
+    ),
+    "cnngwp.models.baselines.gblup": (
+        "GBLUP",
+    ),
+    "cnngwp.models.baselines.gdblup": (
+        "GDBLUP",
+    ),
+    "cnngwp.models.baselines.registry": (
+        "BASELINE_MODELS", "baseline_models",
+    ),
+    "cnngwp.models.baselines.rkhs": (
+        "RKHS",
     ),
     "cnngwp.models.cnn.device": (
         "ENGINES", "ENSEMBLE_MODES", "Placement", "accelerator_available", "members_per_task", "place",
@@ -78,7 +96,7 @@ PUBLIC_MODULES = {
         "train_epoch",
     ),
     "cnngwp.models.cnn.network": (
-        "CNN_ENSEMBLE", "ENCODINGS", "GENOTYPIC_CNN", "GroupedConv1D", "MemberDense", "NetworkInputs", "NetworkSpec",
+        "ENCODINGS", "GroupedConv1D", "MemberDense", "NetworkInputs", "NetworkSpec",
         "StandardizeColumns", "StandardizeGenotypes", "TARGET_SD", "build_cnngwp", "channel_filters", "feature_maps",
         "glorot_limit", "map_weights", "member_interval", "member_weights",
         "model_summary", "network_predictions", "network_with_weights", "output_weights", "set_fixed_effect_start",
@@ -88,27 +106,34 @@ PUBLIC_MODULES = {
         "BestEpoch", "Trained", "TrainingRun", "train_keras", "train_numba", "train_together",
     ),
     "cnngwp.models.kernels": (
-        "REMLFit", "additive_kernel", "dominance_codes", "dominance_kernel", "dominance_scale", "gaussian_kernels",
-        "median_distance", "reml_variance_components", "squared_distances",
+        "additive_kernel", "dominance_codes", "dominance_kernel", "dominance_scale", "gaussian_kernels",
+        "median_distance", "squared_distances",
     ),
     "cnngwp.models.large_scale": (
-        "IterativeREML", "KernelOperator", "LanczosQuadrature", "LowRankREMLFit", "NystromPreconditioner",
-        "SumOperator", "conjugate_gradient", "iterative_reml", "low_rank_reml", "moment_variance_components",
+        "KernelOperator", "LanczosQuadrature", "NystromPreconditioner", "SumOperator", "conjugate_gradient",
         "nystrom_factor",
+    ),
+    "cnngwp.models.names": (
+        "BACKBONE_KERNEL", "CNN_ENSEMBLE", "GENOTYPIC_CNN", "STACK", "backbone_name",
     ),
     "cnngwp.models.saved_model": (
         "BackboneNetworks", "GenomicModel", "MAX_MISSING_SNPS", "MODEL_FORMAT", "SnpAlignment", "align_snps",
         "keras_archive", "load_model", "network_from_archive", "save_network",
     ),
     "cnngwp.models.stack": (
-        "STACK", "ModelStack", "simplex_weights",
+        "ModelStack", "simplex_weights",
+    ),
+    "cnngwp.models.variance_components": (
+        "IterativeREML", "LOG_RATIO_BOUNDS", "LowRankREMLFit", "REMLFit", "iterative_reml", "low_rank_reml",
+        "moment_variance_components", "profile_search", "reml_variance_components", "reml_variance_ratio",
     ),
     "cnngwp.reports.book": (
         "CHAPTER_TOPICS", "CLASS_MINUTES", "COMPUTE_SHARE", "book_inputs", "build_book", "headline_markdown",
         "headline_sentence", "no_study_page", "performance_page", "teaching_page", "write_headline",
     ),
     "cnngwp.reports.comparison": (
-        "BaselineFits", "compare_baselines", "fit_baselines", "fixed_effects_table", "prediction_metrics",
+        "BaselineFits", "baselines_for_run", "compare_baselines", "fit_baselines", "fixed_effects_table",
+        "prediction_metrics",
         "ranking_agreement", "top_rows", "variance_components_table",
     ),
     "cnngwp.reports.plots": (
@@ -141,15 +166,15 @@ PUBLIC_MODULES = {
         "run_study", "study_context", "study_folder",
     ),
     "cnngwp.runs.workflow": (
-        "CnngwpRun", "baselines_for_run", "comparison_table", "covariate_design", "finish_run", "fit_model",
-        "run_cnngwp", "save_trained_model",
+        "BackboneFit", "CnngwpRun", "backbone_for_run", "comparison_table", "finish_run", "fit_model", "run_cnngwp",
+        "save_trained_model", "stack_for_run",
     ),
     "cnngwp.seeds": (
         "ENSEMBLE_BRANCH", "ensemble_chunk_seed", "evaluation_seed", "member_seeds", "optimizer_seed",
         "seed_frameworks", "seed_from",
     ),
     "cnngwp.tuning.combined": (
-        "BACKBONE_ENCODING", "BACKBONE_FOLDS", "BACKBONE_KERNEL", "BACKBONE_MEMBERS", "STACK_FOLDS",
+        "BACKBONE_ENCODING", "BACKBONE_FOLDS", "BACKBONE_MEMBERS", "STACK_FOLDS",
         "backbone_training", "cross_fitted_part", "fit_stack", "held_out_parts", "held_out_splits",
         "kernel_out_of_fold", "residual_problem", "why_no_stack",
     ),
@@ -160,12 +185,15 @@ PUBLIC_MODULES = {
         "EvaluationLog",
     ),
     "cnngwp.tuning.problem": (
-        "OPTIMISTIC", "PAPER_PROTOCOL_CNN", "PROBLEM_FOLDER", "PROFILES", "PROTOCOLS", "Profile", "TrainingSettings",
-        "TuningProblem", "check_protocol", "fit_cnn", "fit_cnn_for_epochs",
+        "PAPER_PROTOCOL_CNN", "PROBLEM_FOLDER", "TuningProblem", "fit_cnn", "fit_cnn_for_epochs",
     ),
     "cnngwp.tuning.search": (
-        "Gamma", "KAPPA", "RunSettings", "SEARCH_SPACES", "SearchSpace", "TuningResult", "evaluate_gamma", "gamma_ma",
-        "search_space", "tune",
+        "Gamma", "KAPPA", "TuningResult", "evaluate_gamma", "gamma_ma", "tune",
+    ),
+    "cnngwp.tuning.settings": (
+        "CHAPTER_PROFILE", "DEFAULT_PROFILE", "DEFAULT_PROTOCOL", "DEFAULT_SEED", "DEFAULT_SPACE", "OPTIMISTIC",
+        "PROFILES", "PROTOCOLS", "SEARCH_SPACES", "Profile", "RunSettings", "SearchSpace", "TrainingSettings",
+        "check_protocol", "search_space",
     ),
 }
 _WHERE = {name: module for module, names in PUBLIC_MODULES.items() for name in names}

@@ -15,7 +15,7 @@ from pathlib import Path
 from cnngwp.atomic import atomic_directory, atomic_write
 from cnngwp.cli import COMMANDS, DESCRIPTION
 from cnngwp.data.catalogue import DatasetSpec, dataset_splits, load_dataset, select_split
-from cnngwp.data.covariates import parse_columns
+from cnngwp.data.covariates import covariate_design, parse_columns
 from cnngwp.data.genotypes import summarise_dataset
 from cnngwp.data.readers import read_candidates, read_dataset, write_dataset
 from cnngwp.data.simulate import ARCHITECTURES, SimulationConfig, realised_variance_components, simulate_qtlmas2010
@@ -35,9 +35,18 @@ from cnngwp.runs.notebooks import (
 )
 from cnngwp.runs.parallel import IN_PROCESS, open_client
 from cnngwp.runs.study import GRIDS
-from cnngwp.runs.workflow import covariate_design, fit_model, run_cnngwp
-from cnngwp.tuning.problem import OPTIMISTIC, PROFILES, PROTOCOLS
-from cnngwp.tuning.search import RunSettings, search_space
+from cnngwp.runs.workflow import fit_model, run_cnngwp
+from cnngwp.tuning.settings import (
+    DEFAULT_PROFILE,
+    DEFAULT_PROTOCOL,
+    DEFAULT_SEED,
+    DEFAULT_SPACE,
+    OPTIMISTIC,
+    PROFILES,
+    PROTOCOLS,
+    RunSettings,
+    search_space,
+)
 
 SPACE_HELP = ("bounds of gamma: 'qtlmas2010' (the paper's: lambda 0.1-1 on the trait rescaled to SD 10), 'wide' "
               "(lambda 0.1-10, log scale: for real traits of unknown heritability) or own bounds replacing some of "
@@ -146,7 +155,7 @@ def _tune(args: argparse.Namespace) -> None:
 
 def _fit(args: argparse.Namespace) -> None:
     data = load_dataset(_dataset_from_args(args))
-    settings = _run_settings(args, "honest")
+    settings = _run_settings(args, DEFAULT_PROTOCOL)
     start = time.perf_counter()
     with open_client(args.scheduler, n_workers=args.workers) as client:
         run = fit_model(data, args.out, client, settings, progress=not args.no_progress,
@@ -237,15 +246,15 @@ def _add_covariate_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _add_settings_arguments(parser: argparse.ArgumentParser, *, protocol: bool = True) -> None:
     """The run's settings: profile, protocol (`protocol`), seed and search space."""
-    parser.add_argument("--profile", choices=sorted(PROFILES), default="quick",
+    parser.add_argument("--profile", choices=sorted(PROFILES), default=DEFAULT_PROFILE,
                         help="; ".join(f"{p.name}: {p.description}" for p in PROFILES.values()))
     if protocol:
-        parser.add_argument("--protocol", choices=PROTOCOLS, default="honest",
+        parser.add_argument("--protocol", choices=PROTOCOLS, default=DEFAULT_PROTOCOL,
                             help="honest: tune on validation rows carved from the training rows (default); "
                                  f"paper: tune on the test set as the published code ({OPTIMISTIC})")
-    parser.add_argument("--seed", type=int, default=1,
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
                         help="seed of the simulated data set, random folds, the optimisers and the CNNs")
-    parser.add_argument("--space", default="qtlmas2010", help=SPACE_HELP)
+    parser.add_argument("--space", default=DEFAULT_SPACE, help=SPACE_HELP)
 
 
 def _add_parallel_arguments(parser: argparse.ArgumentParser, *, workers: bool = False) -> None:

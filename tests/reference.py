@@ -7,7 +7,7 @@ from scipy.linalg import cho_factor, cho_solve, eigh
 from scipy.optimize import minimize
 
 from cnngwp.data.genotypes import Standardizer
-from cnngwp.models.baselines import reml_variance_ratio
+from cnngwp.models.variance_components import reml_variance_ratio
 
 
 class RidgeBLUP:

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from cnngwp.models.baselines import EGBLUP, GBLUP, GDBLUP, RKHS, BayesianLasso, reml_variance_ratio
+from cnngwp.models.baselines import EGBLUP, GBLUP, GDBLUP, RKHS, BayesianLasso
 from tests.reference import RidgeBLUP, direct_reml
 from tests.test_kernels import additive_dominance_trait
 
@@ -76,18 +76,6 @@ def test_blasso_is_reproducible_with_a_seed():
     c = BayesianLasso(n_iter=200, burn_in=50, seed=4).fit(X, y).coef_
     np.testing.assert_array_equal(a, b)
     assert not np.array_equal(a, c)
-
-
-def test_reml_recovers_family_variance_components():
-    rng = np.random.default_rng(0)
-    n = 400
-    K = np.kron(np.eye(n // 4), np.ones((4, 4)))  # families of four
-    g = np.repeat(rng.normal(0, 1.0, n // 4), 4)
-    y = g + rng.normal(0, 1.0, n)
-    lam, U = np.linalg.eigh(K)
-    delta, sigma2_g, _mu = reml_variance_ratio(lam, U.T @ y, U.sum(0))
-    assert sigma2_g == pytest.approx(1.0, abs=0.35)
-    assert delta * sigma2_g == pytest.approx(1.0, abs=0.25)
 
 
 def planted_with_covariates(n=120, p=300, seed=5):

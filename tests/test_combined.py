@@ -12,13 +12,14 @@ from cnngwp.data.splits import split_by_generation
 from cnngwp.models.backbone import KernelBackboneCNN, out_of_fold_predictions
 from cnngwp.models.baselines import GBLUP, GDBLUP
 from cnngwp.models.cnn.estimator import CNNGWPRegressor, fit_for_epochs
+from cnngwp.models.names import STACK
 from cnngwp.models.saved_model import load_model
-from cnngwp.models.stack import STACK
 from cnngwp.runs.parallel import IN_PROCESS, open_client
 from cnngwp.runs.workflow import run_cnngwp
 from cnngwp.tuning.combined import STACK_FOLDS, cross_fitted_part, held_out_parts
-from cnngwp.tuning.problem import PROFILES, TuningProblem
-from cnngwp.tuning.search import SEARCH_SPACES, Gamma, RunSettings
+from cnngwp.tuning.problem import TuningProblem
+from cnngwp.tuning.search import Gamma
+from cnngwp.tuning.settings import PROFILES, SEARCH_SPACES, RunSettings
 
 SMOKE_RUN = RunSettings(SEARCH_SPACES["qtlmas2010"], PROFILES["smoke"], replicates=1, n_members=2)
 

@@ -13,9 +13,8 @@ from cnngwp.models.large_scale import (
     LanczosQuadrature,
     NystromPreconditioner,
     conjugate_gradient,
-    iterative_reml,
-    moment_variance_components,
 )
+from cnngwp.models.variance_components import iterative_reml, moment_variance_components
 
 
 @pytest.fixture(scope="module")

@@ -194,6 +194,28 @@ def test_every_chapter_declares_few_parameters_from_the_one_list_and_a_bad_cell_
             chapter_parameters(bad)
 
 
+#: The fits each chapter is about, which its visible code cells must show with their arguments.
+FITS_IN_VIEW = {
+    "02_fit_baselines": ("GBLUP().fit(",),
+    "03_train_cnn": ("CNNGWPRegressor(",),
+    "04_tune_hyperparameters": ("tune(",),
+    "05_fit_ensemble": ("tune(", "fit_ensemble("),
+    "06_compare_models": ("fit_ensemble(", "baselines_for_run(", "backbone_for_run(", "stack_for_run("),
+}
+
+
+def test_the_fits_a_chapter_is_about_are_in_visible_cells_and_no_chapter_runs_the_whole_pipeline():
+    import jupytext
+
+    for name in NOTEBOOKS:
+        notebook = jupytext.read(NOTEBOOK_DIR / f"{name}.md")
+        visible = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "code"
+                             and not {"remove-input", "remove-cell", "hide-input"} & set(cell.metadata.get("tags", [])))
+        for call in FITS_IN_VIEW.get(name, ()):
+            assert call in visible, f"{name}: {call} is not in a visible cell"
+        assert "run_cnngwp(" not in visible, name
+
+
 def _exercises(name: str) -> list[str]:
     source = (NOTEBOOK_DIR / f"{name}.md").read_text()
     return re.findall(r"^```\{exercise\}.*\n:label: (\S+)", source, flags=re.MULTILINE)

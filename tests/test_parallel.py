@@ -17,8 +17,9 @@ from cnngwp.runs.parallel import IN_PROCESS, open_client
 from cnngwp.runs.workflow import run_cnngwp
 from cnngwp.seeds import ensemble_chunk_seed
 from cnngwp.tuning.ensemble import fit_ensemble
-from cnngwp.tuning.problem import PROFILES, TuningProblem
-from cnngwp.tuning.search import SEARCH_SPACES, Gamma, RunSettings
+from cnngwp.tuning.problem import TuningProblem
+from cnngwp.tuning.search import Gamma
+from cnngwp.tuning.settings import PROFILES, SEARCH_SPACES, RunSettings
 
 SMOKE = PROFILES["smoke"]
 

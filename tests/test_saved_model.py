@@ -16,8 +16,7 @@ from cnngwp.models.cnn.estimator import CNNGWPRegressor
 from cnngwp.models.saved_model import GenomicModel, load_model
 from cnngwp.runs.parallel import IN_PROCESS, open_client
 from cnngwp.runs.workflow import fit_model, run_cnngwp
-from cnngwp.tuning.problem import PROFILES
-from cnngwp.tuning.search import SEARCH_SPACES, RunSettings
+from cnngwp.tuning.settings import PROFILES, SEARCH_SPACES, RunSettings
 
 SMOKE_RUN = RunSettings(SEARCH_SPACES["qtlmas2010"], PROFILES["smoke"], replicates=1, n_members=2)
 

@@ -17,8 +17,9 @@ from cnngwp.errors import CnngwpInputError
 from cnngwp.runs.parallel import IN_PROCESS, open_client
 from cnngwp.runs.workflow import run_cnngwp
 from cnngwp.tuning.evaluation_log import EvaluationLog
-from cnngwp.tuning.problem import PROFILES, TuningProblem, fit_cnn
-from cnngwp.tuning.search import SEARCH_SPACES, RunSettings, SearchSpace, gamma_ma, search_space, tune
+from cnngwp.tuning.problem import TuningProblem, fit_cnn
+from cnngwp.tuning.search import gamma_ma, tune
+from cnngwp.tuning.settings import PROFILES, SEARCH_SPACES, RunSettings, SearchSpace, search_space
 
 SMOKE = PROFILES["smoke"]
 SPACE = SEARCH_SPACES["qtlmas2010"]

@@ -4,6 +4,8 @@ off standard error, and only those."""
 import subprocess
 import sys
 
+import pytest
+
 
 def _stderr(code: str) -> str:
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stderr
@@ -13,6 +15,18 @@ def test_importing_cnngwp_or_fitting_a_kernel_model_loads_no_framework():
     code = ("import sys, numpy as np, cnngwp\n"
             "cnngwp.GDBLUP().fit(np.random.default_rng(0).integers(0, 3, (30, 20)).astype(np.int8), np.arange(30.0))\n"
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'keras', 'tensorflow', 'jax', 'torch'}))\n")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "[]\n"
+
+
+@pytest.mark.parametrize("chapter", ["01_simulate_data", "02_fit_baselines"])
+def test_the_chapters_on_data_and_kernel_models_import_no_framework(chapter):
+    """Chapters 1 and 2 build no CNN: their import cell loads no Keras, so they start in seconds."""
+    import jupytext
+
+    from cnngwp.runs.notebooks import NOTEBOOK_DIR
+
+    imports = next(c.source for c in jupytext.read(NOTEBOOK_DIR / f"{chapter}.md").cells if c.cell_type == "code")
+    code = imports + "\nimport sys\nprint(sorted({m.split('.')[0] for m in sys.modules} & {'keras', 'tensorflow'}))\n"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "[]\n"
 
 

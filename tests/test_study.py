@@ -7,7 +7,7 @@ import pytest
 import cnngwp.runs.study as study_module
 from cnngwp.data.splits import split_by_generation
 from cnngwp.errors import CnngwpInputError
-from cnngwp.models.cnn.network import GENOTYPIC_CNN
+from cnngwp.models.names import GENOTYPIC_CNN
 from cnngwp.reports.study_tables import (
     protocol_optimism,
     protocol_sentence,

@@ -16,9 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from cnngwp.data.genotypes import GenotypeData
+from cnngwp.data.splits import Split
 from cnngwp.errors import CnngwpInputError
 
-__all__ = ["CovariateDesign", "as_covariate_matrix", "check_full_rank", "parse_columns"]
+__all__ = ["CovariateDesign", "as_covariate_matrix", "check_full_rank", "covariate_design", "parse_columns"]
 
 
 def parse_columns(text: str) -> tuple[str, ...]:
@@ -197,3 +199,14 @@ def check_full_rank(design: np.ndarray, *, names: list[str] | None = None) -> No
         label = names if names is not None else [f"column {j + 1}" for j in range(design.shape[1])]
         raise CnngwpInputError(f"covariates {label}: the intercept and these columns are linearly dependent among "
                                "the training animals (a constant column, or two columns coding the same thing)")
+
+
+def covariate_design(data: GenotypeData, split: Split, covariates: tuple[str, ...] = (),
+                     categorical: tuple[str, ...] = ()) -> CovariateDesign | None:
+    """The fixed-effect design of `covariates` (columns of the sample table) fitted on the training rows, or None."""
+    if not covariates:
+        if categorical:
+            raise CnngwpInputError(f"categorical columns {list(categorical)} given without covariates")
+        return None
+    return CovariateDesign.fit(data.samples, tuple(covariates), tuple(categorical), rows=split.train,
+                               source=data.source)

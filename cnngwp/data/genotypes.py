@@ -8,7 +8,7 @@ batch from statistics of the training rows only.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
@@ -19,6 +19,7 @@ import pandas as pd
 from cnngwp.errors import CnngwpInputError
 
 __all__ = [
+    "COLUMN_BLOCK",
     "MISSING",
     "SNP_COLUMNS",
     "GenotypeData",
@@ -30,6 +31,7 @@ __all__ = [
     "as_genotype_codes",
     "check_genotype_codes",
     "check_unique_ids",
+    "column_blocks",
     "minor_allele_frequency",
     "quality_control",
     "summarise_dataset",
@@ -37,6 +39,8 @@ __all__ = [
 
 MISSING = -1
 SNP_COLUMNS = ("snp_id", "chromosome", "position", "allele_1", "allele_2")
+#: SNPs per block wherever genotypes are coded one block of columns at a time (kernels, kernel products, back-solves).
+COLUMN_BLOCK = 1024
 _BLOCK = 4096
 #: A row block holds at most this many values (a float64 block 256 MB, whatever the number of SNPs).
 _BLOCK_VALUES = 2**25
@@ -45,6 +49,11 @@ _BLOCK_VALUES = 2**25
 def _row_block(n_columns: int) -> int:
     """Rows per block: up to 4,096, fewer when the SNPs are many, so a block's float copy stays bounded."""
     return max(1, min(_BLOCK, _BLOCK_VALUES // max(n_columns, 1)))
+
+
+def column_blocks(n_columns: int) -> Iterator[slice]:
+    """The slices of :data:`COLUMN_BLOCK` columns, in order, that cover `n_columns` columns."""
+    return (slice(start, start + COLUMN_BLOCK) for start in range(0, n_columns, COLUMN_BLOCK))
 
 
 class GenotypeFile(NamedTuple):
@@ -348,6 +357,11 @@ class Standardizer:
         scale[self.constant_] = 1.0
         self.scale_ = scale
         return self
+
+    def block_coding(self, dtype: type = np.float32) -> Callable[[np.ndarray, slice], np.ndarray]:
+        """``(block, columns) -> standardised block`` as `dtype`, for a block of the fitted columns (those in
+        `columns`): the coding every column-blocked product takes (:func:`column_blocks`)."""
+        return lambda block, columns: self.select_columns(columns).transform(block, dtype=dtype)
 
     def select_columns(self, columns: slice | np.ndarray) -> Standardizer:
         """A standardizer for a subset of the fitted columns (for column-blocked work)."""

@@ -25,12 +25,7 @@ from cnngwp.data.covariates import as_covariate_matrix
 from cnngwp.models.baselines import GDBLUP
 from cnngwp.models.cnn.estimator import CNNGWPRegressor
 
-__all__ = ["KernelBackboneCNN", "backbone_name", "out_of_fold_predictions"]
-
-
-def backbone_name(kernel: str) -> str:
-    """How tables name the backbone model on `kernel` (a baseline's name): ``"GDBLUP + CNN"``."""
-    return f"{kernel} + CNN"
+__all__ = ["KernelBackboneCNN", "out_of_fold_predictions"]
 
 
 def out_of_fold_predictions(estimator, X, y, *, covariates=None, n_folds: int = 5, seed: int = 0) -> np.ndarray:

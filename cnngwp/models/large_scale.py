@@ -26,26 +26,26 @@ RKHS's Gaussian kernels are not products of the genotypes, so they are approxima
 m landmark animals (a seeded random subset of the training animals) give each animal the
 features K(x, landmarks) K_mm^-1/2, whose inner products are the Nystrom approximation of
 the kernel (Williams & Seeger 2001). The kernels' variances then follow by REML on the
-features (:func:`low_rank_reml`, O(n R^2 + R^3) with R the features of all kernels), and
-prediction needs the landmarks' genotypes only.
+features (:func:`cnngwp.models.variance_components.low_rank_reml`, O(n R^2 + R^3) with R the
+features of all kernels), and prediction needs the landmarks' genotypes only.
+
+This module holds the machinery (kernel operators, the quadrature, conjugate gradients, the
+Nystrom factor); the estimators built on it, :func:`~cnngwp.models.variance_components.iterative_reml`
+and :func:`~cnngwp.models.variance_components.moment_variance_components`, live with the other
+variance components in :mod:`cnngwp.models.variance_components`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import numpy as np
 from scipy.linalg import solve_triangular
-from scipy.optimize import minimize, minimize_scalar
 
-from cnngwp.data.genotypes import Standardizer
+from cnngwp.data.genotypes import Standardizer, column_blocks
 
-__all__ = ["IterativeREML", "KernelOperator", "LanczosQuadrature", "LowRankREMLFit", "NystromPreconditioner",
-           "SumOperator", "conjugate_gradient", "iterative_reml", "low_rank_reml", "moment_variance_components",
+__all__ = ["KernelOperator", "LanczosQuadrature", "NystromPreconditioner", "SumOperator", "conjugate_gradient",
            "nystrom_factor"]
-
-_COLUMNS = 2048
 
 
 class KernelOperator:
@@ -61,8 +61,7 @@ class KernelOperator:
     @classmethod
     def additive(cls, scaler: Standardizer, X: np.ndarray, fixed: np.ndarray) -> KernelOperator:
         """GBLUP's G = Z Z' / p, Z the genotypes standardised with `scaler`'s statistics."""
-        return cls(X, fixed, lambda block, columns: scaler.select_columns(columns).transform(block, dtype=np.float32),
-                   X.shape[1])
+        return cls(X, fixed, scaler.block_coding(np.float32), X.shape[1])
 
     def project(self, V: np.ndarray) -> np.ndarray:
         """V with its part in the span of the fixed effects removed."""
@@ -75,8 +74,7 @@ class KernelOperator:
         """K V, without projections: float32 products per SNP block (as the exact kernel is formed), float64 sums."""
         out = np.zeros(V.shape, dtype=np.float64)
         W = np.asarray(V, dtype=np.float32)
-        for start in range(0, self.p, _COLUMNS):
-            columns = slice(start, start + _COLUMNS)
+        for columns in column_blocks(self.p):
             F = self.coding(self.X[:, columns], columns)
             out += F @ (F.T @ W)
         return out / self.scale
@@ -95,40 +93,6 @@ class SumOperator:
         """sum_k w_k K_k V, without projections."""
         return sum((w * op.kernel_product(V) for w, op in zip(self.weights, self.operators, strict=True) if w > 0),
                    np.zeros(V.shape))
-
-
-def moment_variance_components(operators: list[KernelOperator], y: np.ndarray, *, n_probes: int = 100,
-                               seed: int = 0) -> np.ndarray:
-    """Method-of-moments variances (sigma2_1, ..., sigma2_K, sigma2_e) of y = X b + sum_k g_k + e,
-    g_k ~ N(0, sigma2_k K_k), from operator products only.
-
-    E[y'P K_k P y] = sum_l sigma2_l tr(P K_k P K_l) (K_e = I) is solved for the variances,
-    the traces estimated with `n_probes` Rademacher probes z as the mean of (P K_k P z)'(P K_l P z):
-    one pass over the genotypes per kernel, all probes and y together (Haseman & Elston 1972's
-    regression for several kernels; Wu & Sankararaman 2018, Pazokitoroudi et al. 2020,
-    "RHE-mc"). Less efficient than REML, but each kernel costs one pass rather than one per
-    iteration; a negative estimate is set to 0 and the others solved again without it.
-    """
-    first = operators[0]
-    n_free = first.n - first.basis.shape[1]
-    probes = first.project(np.random.default_rng(seed).choice([-1.0, 1.0], size=(first.n, n_probes)))
-    py = first.project(np.asarray(y, dtype=np.float64))
-    products = [op(np.column_stack([py, probes])) for op in operators]
-    scale = n_free / np.mean(np.einsum("ij,ij->j", probes, probes))  # probes lose q of n dimensions to P
-    # traces: kernels with kernels, kernels with I, and I with I
-    cross = np.array([[np.mean(np.einsum("ij,ij->j", a[:, 1:], b[:, 1:])) * scale for b in products] for a in products])
-    diagonal = np.array([np.mean(np.einsum("ij,ij->j", probes, a[:, 1:])) * scale for a in products])
-    traces = np.block([[cross, diagonal[:, None]], [diagonal[None, :], np.array([[n_free]])]])
-    moments = np.append([py @ a[:, 0] for a in products], py @ py)
-    kept = np.ones(len(moments), dtype=bool)
-    while True:
-        variances = np.zeros(len(moments))
-        variances[kept] = np.linalg.solve(traces[np.ix_(kept, kept)], moments[kept])
-        negative = kept & (variances < 0)
-        negative[-1] = False  # the residual stays
-        if not negative.any():
-            return variances
-        kept &= ~negative
 
 
 @dataclass(frozen=True)
@@ -292,108 +256,6 @@ class NystromPreconditioner:
         return R + self.vectors @ ((weights - 1.0)[:, None] * coefficients)
 
 
-class IterativeREML(NamedTuple):
-    """What :func:`iterative_reml` found: the estimates, the probes' jackknife standard errors of
-    (log delta, log sigma2_g) and the block Lanczos steps (passes over the genotypes) it took."""
-
-    delta: float
-    sigma2_g: float
-    log_standard_errors: np.ndarray
-    steps: int
-
-
-def iterative_reml(operator: KernelOperator, y: np.ndarray, *, n_probes: int = 100, steps: int = 80, seed: int = 0,
-                   precision: float = 0.1, log_delta_bounds: tuple[float, float] = (-12.0, 12.0)
-                   ) -> tuple[IterativeREML, LanczosQuadrature]:
-    """REML estimates of delta and sigma2_g in y = X b + g + e, g ~ N(0, sigma2_g K), from `operator` products only,
-    and the quadrature they came from (y is its first starting vector, so :meth:`LanczosQuadrature.solve` starts
-    the BLUP's solve).
-
-    Parameters
-    ----------
-    operator
-        The projected kernel (:class:`KernelOperator`); its fixed effects are X.
-    n_probes
-        M, Hutchinson's Rademacher probes of log|A|.
-    steps
-        Most block Lanczos steps (passes over the genotypes with the M + 1 vectors).
-    seed
-        Seeds the probes.
-    precision
-        Every 5 steps (log delta, log sigma2_g) are estimated again, with their jackknife standard
-        errors over 10 groups of probes (the Monte-Carlo error of Hutchinson's estimate, which no
-        number of steps removes); the run stops once both moved less than `precision` times
-        their standard error since the last estimate. The steps a given accuracy needs grow with
-        the square root of the kernel's condition number past the largest eigenvalues that the
-        block resolves first, so stopping far below the probes' own error spends passes on
-        precision the estimate cannot have (0 never stops early).
-    """
-    n_free = operator.n - operator.basis.shape[1]
-    probes = operator.project(np.random.default_rng(seed).choice([-1.0, 1.0], size=(operator.n, n_probes)))
-    starts = np.column_stack([operator.project(np.asarray(y, dtype=np.float64)), probes])
-    groups = np.array_split(np.arange(1, n_probes + 1), min(10, n_probes))
-    checked = {}  # steps -> (delta, sigma2_g), their errors
-
-    def estimate(quadrature: LanczosQuadrature) -> tuple[np.ndarray, np.ndarray]:
-        if quadrature.steps not in checked:
-            checked[quadrature.steps] = (_reml_optimum(quadrature, n_free, log_delta_bounds),
-                                         _jackknife_errors(quadrature, n_free, log_delta_bounds, groups))
-        return checked[quadrature.steps]
-
-    def settled(quadrature: LanczosQuadrature) -> bool:
-        previous = checked[max(checked)][0] if checked else None
-        current, errors = estimate(quadrature)
-        return previous is not None and bool(np.all(np.abs(np.log(current / previous)) < precision * errors))
-
-    quadrature = LanczosQuadrature.run(operator, starts, steps=steps, stop=settled)
-    (delta, sigma2_g), errors = estimate(quadrature)
-    return IterativeREML(float(delta), float(sigma2_g), errors, quadrature.steps), quadrature
-
-
-def _jackknife_errors(quadrature: LanczosQuadrature, n_free: int, log_delta_bounds: tuple[float, float],
-                      groups: list[np.ndarray]) -> np.ndarray:
-    """Jackknife standard errors of (log delta, log sigma2_g) over `groups` of probe columns."""
-    if len(groups) < 2:
-        return np.zeros(2)
-    every = np.concatenate(groups)
-    left_out = np.log([_reml_optimum(quadrature, n_free, log_delta_bounds, np.setdiff1d(every, group))
-                       for group in groups])
-    return np.sqrt((len(groups) - 1) / len(groups) * np.sum((left_out - left_out.mean(axis=0)) ** 2, axis=0))
-
-
-def _reml_optimum(quadrature: LanczosQuadrature, n_free: int, log_delta_bounds: tuple[float, float],
-                  probes: np.ndarray | None = None) -> np.ndarray:
-    """(delta, sigma2_g) maximising the restricted likelihood that `quadrature` (y first, then the probes) gives,
-    with the probe columns `probes` (all when None)."""
-    probes = np.arange(1, quadrature.coefficients.shape[1]) if probes is None else probes
-    norms2 = np.mean(quadrature.quadratic_forms(np.ones_like)[probes])
-
-    def loglik(log_delta: float) -> float:
-        delta = np.exp(log_delta)
-        yAy = quadrature.quadratic_form(0, lambda t: 1.0 / (t + delta))
-        trace = np.mean(quadrature.quadratic_forms(lambda t: np.log1p(t / delta))[probes])
-        logdet = n_free * log_delta + trace * n_free / norms2
-        return -0.5 * (n_free * np.log(yAy / n_free) + logdet)
-
-    grid = np.linspace(*log_delta_bounds, 49)
-    best = grid[np.argmax([loglik(v) for v in grid])]
-    step = grid[1] - grid[0]
-    bounds = (max(best - step, log_delta_bounds[0]), min(best + step, log_delta_bounds[1]))
-    delta = np.exp(minimize_scalar(lambda v: -loglik(v), bounds=bounds, method="bounded", options={"xatol": 1e-8}).x)
-    return np.array([delta, quadrature.quadratic_form(0, lambda t: 1.0 / (t + delta)) / n_free])
-
-
-@dataclass(frozen=True)
-class LowRankREMLFit:
-    """What :func:`low_rank_reml` found: per-kernel variances, residual variance, fixed effects and each kernel's
-    coefficients on its features (``g_k = features_k @ coefficients[k]``)."""
-
-    variances: np.ndarray
-    sigma2_e: float
-    beta: np.ndarray
-    coefficients: list[np.ndarray]
-
-
 def nystrom_factor(kernel_landmarks: np.ndarray, *, relative_floor: float = 1e-8) -> np.ndarray:
     """T with K_mm^+ = T T' (m x r, eigenvalues below `relative_floor` of the largest dropped): the features of
     animals x are K(x, landmarks) T, and their inner products the Nystrom kernel K_nm K_mm^+ K_mn (Williams &
@@ -401,38 +263,3 @@ def nystrom_factor(kernel_landmarks: np.ndarray, *, relative_floor: float = 1e-8
     values, vectors = np.linalg.eigh(kernel_landmarks)
     keep = values > relative_floor * values.max()
     return vectors[:, keep] / np.sqrt(values[keep])
-
-
-def low_rank_reml(features: list[np.ndarray], y: np.ndarray, fixed: np.ndarray, *,
-                  log_ratio_bounds: tuple[float, float] = (-12.0, 12.0)) -> LowRankREMLFit:
-    """REML of y = X beta + sum_k Phi_k u_k + e, u_k ~ N(0, sigma2_k I), e ~ N(0, sigma2_e I), for low-rank
-    `features` Phi_k (n x r_k): every step works on the R x R matrix Phi'Phi (R = sum r_k) by Woodbury's identity and
-    the matrix determinant lemma, never on an n x n one. The ratios sigma2_k / sigma2_e are found by L-BFGS-B on
-    their logarithms; sigma2_e is profiled out."""
-    Phi = np.hstack(features)
-    sizes = [f.shape[1] for f in features]
-    n, q = fixed.shape
-    gram, phi_x, phi_y = Phi.T @ Phi, Phi.T @ fixed, Phi.T @ y
-    xx, xy, yy = fixed.T @ fixed, fixed.T @ y, float(y @ y)
-
-    def parts(log_ratios: np.ndarray):
-        ratios = np.repeat(np.exp(log_ratios), sizes)
-        factor = np.linalg.cholesky(gram + np.diag(1.0 / ratios))
-        solved = np.linalg.solve(factor, np.column_stack([phi_x, phi_y]))
-        sx, sy = solved[:, :q], solved[:, q]
-        xwx, xwy, ywy = xx - sx.T @ sx, xy - sx.T @ sy, yy - sy @ sy
-        beta = np.linalg.solve(xwx, xwy)
-        ypy = ywy - xwy @ beta
-        logdet = np.sum(np.log(ratios)) + 2 * np.sum(np.log(np.diag(factor)))
-        loglik = -0.5 * ((n - q) * np.log(ypy / (n - q)) + logdet + np.linalg.slogdet(xwx)[1])
-        return loglik, ypy / (n - q), beta, factor
-
-    start = np.full(len(features), np.log(1.0 / len(features)))
-    result = minimize(lambda v: -parts(v)[0], start, method="L-BFGS-B",
-                      bounds=[log_ratio_bounds] * len(features))
-    _, sigma2_e, beta, factor = parts(result.x)
-    residual = y - fixed @ beta
-    weighted = residual - Phi @ np.linalg.solve(factor.T, np.linalg.solve(factor, Phi.T @ residual))  # W r
-    ratios = np.exp(result.x)
-    coefficients = [ratio * (f.T @ weighted) for ratio, f in zip(ratios, features, strict=True)]
-    return LowRankREMLFit(ratios * sigma2_e, float(sigma2_e), beta, coefficients)

@@ -41,11 +41,10 @@ from cnngwp.atomic import json_scalar, replace_directory
 from cnngwp.data.covariates import CovariateDesign
 from cnngwp.data.genotypes import MISSING, SNP_COLUMNS, GenotypeData
 from cnngwp.errors import CnngwpInputError
-from cnngwp.models.backbone import backbone_name
 from cnngwp.models.baselines import BASELINE_MODELS
 from cnngwp.models.cnn.estimator import NetworkInputs, member_interval, network_predictions
-from cnngwp.models.cnn.network import CNN_ENSEMBLE
-from cnngwp.models.stack import STACK, ModelStack
+from cnngwp.models.names import CNN_ENSEMBLE, STACK, backbone_name
+from cnngwp.models.stack import ModelStack
 
 if TYPE_CHECKING:
     import keras

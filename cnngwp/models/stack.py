@@ -22,10 +22,7 @@ from itertools import combinations
 import numpy as np
 import pandas as pd
 
-__all__ = ["STACK", "ModelStack", "simplex_weights"]
-
-#: How comparisons name the stack.
-STACK = "Stack"
+__all__ = ["ModelStack", "simplex_weights"]
 
 
 def simplex_weights(predictions: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -109,6 +106,12 @@ class ModelStack:
         """The weights in one line, largest first (zero weights left out)."""
         kept = sorted(((v, k) for k, v in self.weights.items() if v > 0), reverse=True)
         return ", ".join(f"{name} {value:.2f}" for value, name in kept)
+
+    def sentence(self) -> str:
+        """Which rows the weights were fitted on, and the weights, as a sentence."""
+        return (f"The stack's weights were fitted on {self.rows} animals of {self.rule}, each model predicting them "
+                f"from a fit without them, then every model was refitted on all training animals: "
+                f"{self.describe()}.")
 
     def to_dict(self) -> dict:
         return {"weights": self.weights, "rows": self.rows, "rule": self.rule}

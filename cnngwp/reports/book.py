@@ -41,7 +41,7 @@ from cnngwp.runs.notebooks import (
     prepare_for_book,
 )
 from cnngwp.runs.study import GRIDS, study_folder
-from cnngwp.tuning.problem import OPTIMISTIC
+from cnngwp.tuning.settings import OPTIMISTIC
 
 __all__ = [
     "CHAPTER_TOPICS",

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy.stats import spearmanr
 
+from cnngwp.atomic import atomic_write, tie_to_settings
 from cnngwp.data.covariates import CovariateDesign
 from cnngwp.data.genotypes import GenotypeData
 from cnngwp.data.splits import Split
-from cnngwp.models.baselines import baseline_models
+from cnngwp.models.baselines import BASELINE_MODELS, baseline_models
 
-__all__ = ["BaselineFits", "compare_baselines", "fit_baselines", "fixed_effects_table", "prediction_metrics",
-           "ranking_agreement", "top_rows", "variance_components_table"]
+__all__ = ["BaselineFits", "baselines_for_run", "compare_baselines", "fit_baselines", "fixed_effects_table",
+           "prediction_metrics", "ranking_agreement", "top_rows", "variance_components_table"]
 
 
 def prediction_metrics(observed: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
@@ -127,3 +129,29 @@ def compare_baselines(data: GenotypeData, split: Split, *, seed: int = 1,
                       covariates: CovariateDesign | None = None) -> pd.DataFrame:
     """The metrics table of :func:`fit_baselines`."""
     return fit_baselines(data, split, seed=seed, covariates=covariates).table
+
+
+def baselines_for_run(data: GenotypeData, split: Split, run_dir: str | Path, *, seed: int = 1,
+                      covariates: CovariateDesign | None = None) -> BaselineFits:
+    """The baselines on the split, fitted once per run folder (``baselines*``) and read back after.
+
+    The cached fits are tied to the split, seed and covariates (``baselines.json``).
+    """
+    run_dir = Path(run_dir)
+    tie_to_settings(run_dir / "baselines.json", {"data": data.source, "split": split.name, "seed": seed,
+                                                  "n_train": len(split.train), "n_test": len(split.test),
+                                                  "covariates": None if covariates is None else covariates.to_dict()})
+    paths = {"table": run_dir / "baselines.csv", "predictions": run_dir / "baseline_predictions.csv",
+             "effects": run_dir / "baseline_effects.csv",
+             **{name: run_dir / "baselines" / f"{name}.npz" for name in BASELINE_MODELS}}
+    if all(path.exists() for path in paths.values()):
+        models = {name: cls.load_state(paths[name]) for name, cls in BASELINE_MODELS.items()}
+        return BaselineFits(pd.read_csv(paths["table"]), pd.read_csv(paths["predictions"], index_col=0),
+                            pd.read_csv(paths["effects"]), models)
+    fits = fit_baselines(data, split, seed=seed, covariates=covariates)
+    for name, model in fits.models.items():
+        model.save_state(paths[name])
+    atomic_write(paths["effects"], lambda tmp: fits.effects.to_csv(tmp, index=False))
+    atomic_write(paths["predictions"], lambda tmp: fits.predictions.to_csv(tmp))
+    atomic_write(paths["table"], lambda tmp: fits.table.to_csv(tmp, index=False))
+    return fits

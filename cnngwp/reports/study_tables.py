@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cnngwp.models.cnn.network import CNN_ENSEMBLE
+from cnngwp.models.names import CNN_ENSEMBLE
 from cnngwp.reports.tables import CNN_BASED_MODELS, t_interval
 from cnngwp.tuning.problem import PAPER_PROTOCOL_CNN
 

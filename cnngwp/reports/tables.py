@@ -14,11 +14,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from cnngwp.models.backbone import backbone_name
 from cnngwp.models.baselines import BASELINE_MODELS
-from cnngwp.models.cnn.network import CNN_ENSEMBLE, GENOTYPIC_CNN
-from cnngwp.models.stack import STACK, ModelStack
-from cnngwp.tuning.combined import BACKBONE_KERNEL
+from cnngwp.models.names import BACKBONE_KERNEL, CNN_ENSEMBLE, GENOTYPIC_CNN, STACK, backbone_name
+from cnngwp.models.stack import ModelStack
 
 __all__ = [
     "CNN_BASED_MODELS",
@@ -97,9 +95,7 @@ def stack_sentence(run_dir: str | os.PathLike) -> str:
     summary = json.loads((Path(run_dir) / "summary.json").read_text())
     if summary.get("stack") is None:
         return summary.get("no_stack") or "no stack: the run was made before the stack existed"
-    stack = ModelStack.from_dict(summary["stack"])
-    return (f"The stack's weights were fitted on {stack.rows} animals of {stack.rule}, each model predicting them "
-            f"from a fit without them, then every model was refitted on all training animals: {stack.describe()}.")
+    return ModelStack.from_dict(summary["stack"]).sentence()
 
 
 def collect_comparisons(runs_root: str | os.PathLike) -> pd.DataFrame:

@@ -25,14 +25,19 @@ from dask.system import CPU_COUNT
 
 from cnngwp.atomic import atomic_write, tie_to_settings
 from cnngwp.data.catalogue import DatasetSpec, dataset_splits, load_dataset, select_split
-from cnngwp.data.covariates import CovariateDesign, parse_columns
+from cnngwp.data.covariates import CovariateDesign, covariate_design, parse_columns
 from cnngwp.data.genotypes import GenotypeData
 from cnngwp.data.splits import Split
 from cnngwp.errors import CnngwpInputError
 from cnngwp.runs.parallel import IN_PROCESS, open_client
-from cnngwp.runs.study import GRIDS, study_context, study_folder
-from cnngwp.runs.workflow import covariate_design
-from cnngwp.tuning.search import RunSettings
+from cnngwp.tuning.settings import (
+    CHAPTER_PROFILE,
+    DEFAULT_PROFILE,
+    DEFAULT_PROTOCOL,
+    DEFAULT_SEED,
+    DEFAULT_SPACE,
+    RunSettings,
+)
 
 __all__ = [
     "CHAPTER_PARAMETERS",
@@ -83,10 +88,10 @@ KERNEL_ARGUMENTS = ["--IPKernelApp.log_level=ERROR"]
 CHAPTER_PARAMETERS = {
     "dataset": ("tiny-sim", "an example's name or a data set folder of 'cnngwp run'"),
     "fold": (0, "which split (0: generations 1-4 -> 5)"),
-    "seed": (1, "seeds the simulation, folds, optimisers, networks"),
-    "profile": ("smoke", "smoke | quick | paper: BO points, S, epochs"),
-    "protocol": ("honest", "honest | paper (tuned on the test set: optimistic)"),
-    "space": ("qtlmas2010", "bounds of gamma: qtlmas2010 | wide | own (search_space)"),
+    "seed": (DEFAULT_SEED, "seeds the simulation, folds, optimisers, networks"),
+    "profile": (CHAPTER_PROFILE, "smoke | quick | paper: BO points, S, epochs"),
+    "protocol": (DEFAULT_PROTOCOL, "honest | paper (tuned on the test set: optimistic)"),
+    "space": (DEFAULT_SPACE, "bounds of gamma: qtlmas2010 | wide | own (search_space)"),
     "scheduler": (IN_PROCESS, "Dask: in-process | '' (local cluster) | tcp://host:8786"),
     "filters": (64, "the network's filters F"),
     "kernel_size": (27, "the convolution's kernel size K"),
@@ -291,10 +296,10 @@ class NotebookSettings:
     :data:`RUN_PARAMETERS`), and the covariate columns as comma-separated text (in the data set's
     :data:`DATASET_FILE`)."""
 
-    profile: str = "quick"
-    protocol: str = "honest"
-    space: str = "qtlmas2010"
-    seed: int = 1
+    profile: str = DEFAULT_PROFILE
+    protocol: str = DEFAULT_PROTOCOL
+    space: str = DEFAULT_SPACE
+    seed: int = DEFAULT_SEED
     covariates: str = ""
     categorical: str = ""
 
@@ -360,6 +365,8 @@ def run_study_notebook(grid: str, *, runs_root: str | os.PathLike = "runs", sche
     CnngwpInputError
         An unknown grid; NotebookError if a cell fails.
     """
+    from cnngwp.runs.study import GRIDS, study_context, study_folder  # the study's models load Keras: here only
+
     root = Path(runs_root).resolve()
     study_context(grid=grid, runs_root=str(root), scheduler=scheduler or "")  # validate before anything runs
     folder = study_folder(root, GRIDS[grid])

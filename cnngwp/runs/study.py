@@ -58,22 +58,13 @@ from cnngwp.data.simulate import (
 )
 from cnngwp.data.splits import Split, split_by_generation
 from cnngwp.data.store import discard, read_and_call, store
-from cnngwp.models.backbone import backbone_name
 from cnngwp.models.cnn.estimator import CNNGWPRegressor
-from cnngwp.models.cnn.network import CNN_ENSEMBLE, GENOTYPIC_CNN
-from cnngwp.models.stack import STACK, ModelStack
-from cnngwp.tuning.combined import (
-    BACKBONE_KERNEL,
-    backbone_training,
-    cross_fitted_part,
-    fit_stack,
-    held_out_parts,
-    held_out_splits,
-    kernel_out_of_fold,
-    residual_problem,
-)
-from cnngwp.tuning.problem import PAPER_PROTOCOL_CNN, PROFILES, TrainingSettings, TuningProblem, fit_cnn
+from cnngwp.models.stack import ModelStack
+from cnngwp.tuning.combined import backbone_training, cross_fitted_part, fit_stack, held_out_parts, held_out_splits, kernel_out_of_fold, residual_problem
+from cnngwp.tuning.problem import PAPER_PROTOCOL_CNN, TuningProblem, fit_cnn
 from cnngwp.tuning.search import Gamma
+from cnngwp.tuning.settings import PROFILES, TrainingSettings
+from cnngwp.models.names import BACKBONE_KERNEL, CNN_ENSEMBLE, GENOTYPIC_CNN, STACK, backbone_name
 
 __all__ = ["GRIDS", "STUDY_COLUMNS", "EveryModelFit", "StudyContext", "StudyDataset", "StudyGrid", "fit_every_model",
            "fit_study_dataset", "run_study", "study_context", "study_folder"]
@@ -305,7 +296,7 @@ def fit_every_model(data: GenotypeData, split: Split, *, l1_grid: tuple[float, .
     are refitted on every training row: the CNN ensemble with the additive encoding, the
     genotypic CNN with the heterozygote channel, and the backbone model's CNN, with
     :data:`~cnngwp.tuning.combined.BACKBONE_ENCODING`, on the out-of-fold residual of
-    :data:`~cnngwp.tuning.combined.BACKBONE_KERNEL` (:func:`cnngwp.tuning.combined.residual_problem`).
+    :data:`~cnngwp.models.names.BACKBONE_KERNEL` (:func:`cnngwp.tuning.combined.residual_problem`).
     The stack's weights are fitted on every model's predictions of held-out training rows by that
     model fitted without them (:func:`cnngwp.tuning.combined.held_out_parts`): the validation rows,
     or without generations an inner cross-fit, every CNN retrained per fold for its epochs

@@ -43,32 +43,21 @@ from cnngwp.data.genotypes import GenotypeData
 from cnngwp.data.splits import Split, all_phenotyped
 from cnngwp.data.store import discard, read_and_call, store
 from cnngwp.errors import CnngwpInputError
-from cnngwp.models.backbone import backbone_name
 from cnngwp.models.baselines import BASELINE_MODELS
-from cnngwp.models.cnn.network import CNN_ENSEMBLE
 from cnngwp.models.saved_model import BackboneNetworks, GenomicModel, network_from_archive
-from cnngwp.models.stack import STACK, ModelStack
-from cnngwp.reports.comparison import BaselineFits, fit_baselines, prediction_metrics
+from cnngwp.models.stack import ModelStack
+from cnngwp.data.covariates import covariate_design
+from cnngwp.reports.comparison import BaselineFits, baselines_for_run, prediction_metrics
 from cnngwp.runs.parallel import open_client
-from cnngwp.tuning.combined import (
-    BACKBONE_FOLDS,
-    BACKBONE_KERNEL,
-    BACKBONE_MEMBERS,
-    backbone_training,
-    cross_fitted_part,
-    fit_stack,
-    held_out_parts,
-    held_out_splits,
-    kernel_out_of_fold,
-    residual_problem,
-    why_no_stack,
-)
+from cnngwp.tuning.combined import BACKBONE_FOLDS, BACKBONE_MEMBERS, backbone_training, cross_fitted_part, fit_stack, held_out_parts, held_out_splits, kernel_out_of_fold, residual_problem, why_no_stack
 from cnngwp.tuning.ensemble import ModelAveragedEnsemble, fit_ensemble
-from cnngwp.tuning.problem import OPTIMISTIC, PROBLEM_FOLDER, TrainingSettings, TuningProblem
-from cnngwp.tuning.search import RunSettings, TuningResult, tune
+from cnngwp.tuning.problem import PROBLEM_FOLDER, TuningProblem
+from cnngwp.tuning.search import Gamma, TuningResult, tune
+from cnngwp.tuning.settings import OPTIMISTIC, RunSettings, TrainingSettings
+from cnngwp.models.names import BACKBONE_KERNEL, CNN_ENSEMBLE, STACK, backbone_name
 
-__all__ = ["CnngwpRun", "baselines_for_run", "comparison_table", "covariate_design", "finish_run", "fit_model",
-           "run_cnngwp", "save_trained_model"]
+__all__ = ["BackboneFit", "CnngwpRun", "backbone_for_run", "comparison_table", "finish_run", "fit_model",
+           "run_cnngwp", "save_trained_model", "stack_for_run"]
 
 
 @dataclass
@@ -97,43 +86,6 @@ class CnngwpRun:
         if self.stack is not None:
             table[STACK] = self.stack.predict(table)
         return table
-
-
-def covariate_design(data: GenotypeData, split: Split, covariates: tuple[str, ...] = (),
-                     categorical: tuple[str, ...] = ()) -> CovariateDesign | None:
-    """The fixed-effect design of `covariates` (columns of the sample table) fitted on the training rows, or None."""
-    if not covariates:
-        if categorical:
-            raise CnngwpInputError(f"categorical columns {list(categorical)} given without covariates")
-        return None
-    return CovariateDesign.fit(data.samples, tuple(covariates), tuple(categorical), rows=split.train,
-                               source=data.source)
-
-
-def baselines_for_run(data: GenotypeData, split: Split, run_dir: str | Path, *, seed: int = 1,
-                      covariates: CovariateDesign | None = None) -> BaselineFits:
-    """The baselines on the split, fitted once per run folder (``baselines*``) and read back after.
-
-    The cached fits are tied to the split, seed and covariates (``baselines.json``).
-    """
-    run_dir = Path(run_dir)
-    tie_to_settings(run_dir / "baselines.json", {"data": data.source, "split": split.name, "seed": seed,
-                                                  "n_train": len(split.train), "n_test": len(split.test),
-                                                  "covariates": None if covariates is None else covariates.to_dict()})
-    paths = {"table": run_dir / "baselines.csv", "predictions": run_dir / "baseline_predictions.csv",
-             "effects": run_dir / "baseline_effects.csv",
-             **{name: run_dir / "baselines" / f"{name}.npz" for name in BASELINE_MODELS}}
-    if all(path.exists() for path in paths.values()):
-        models = {name: cls.load_state(paths[name]) for name, cls in BASELINE_MODELS.items()}
-        return BaselineFits(pd.read_csv(paths["table"]), pd.read_csv(paths["predictions"], index_col=0),
-                            pd.read_csv(paths["effects"]), models)
-    fits = fit_baselines(data, split, seed=seed, covariates=covariates)
-    for name, model in fits.models.items():
-        model.save_state(paths[name])
-    atomic_write(paths["effects"], lambda tmp: fits.effects.to_csv(tmp, index=False))
-    atomic_write(paths["predictions"], lambda tmp: fits.predictions.to_csv(tmp))
-    atomic_write(paths["table"], lambda tmp: fits.table.to_csv(tmp, index=False))
-    return fits
 
 
 def comparison_table(run: CnngwpRun, *, covariates: CovariateDesign | None = None) -> pd.DataFrame:
@@ -246,13 +198,64 @@ def _timed(function, *args) -> tuple:
     return function(*args), time.perf_counter() - start
 
 
-def _held_out_predictions(data: GenotypeData, split: Split, problem: TuningProblem, run: tuple, client: Client,
-                          settings: RunSettings, folder: Path, covariates: CovariateDesign | None) -> tuple:
+@dataclass(frozen=True)
+class BackboneFit:
+    """A run's backbone model (:func:`backbone_for_run`): its kernel's out-of-fold predictions of the training rows,
+    their seconds, and the CNN ensemble fitted to what they leave (its test predictions are residuals: the model's
+    prediction is the kernel's plus the ensemble's)."""
+
+    ensemble: ModelAveragedEnsemble
+    kernel_out_of_fold: np.ndarray
+    cross_fit_seconds: float
+
+
+def backbone_for_run(problem: TuningProblem, gamma: Gamma, baselines: BaselineFits, client: Client,
+                     run_dir: str | Path, settings: RunSettings, *, progress: bool = False) -> BackboneFit:
+    """The backbone model, GDBLUP + CNN, on a run's rows, fitted once per run folder and read back after.
+
+    The kernel (:data:`~cnngwp.models.names.BACKBONE_KERNEL`) is cross-fitted on the training rows
+    (``backbone/kernel_out_of_fold.csv``); at most :data:`~cnngwp.tuning.combined.BACKBONE_MEMBERS` CNNs with
+    `gamma` and the backbone's training settings (:func:`~cnngwp.tuning.combined.backbone_training`) are fitted to
+    that out-of-fold residual, choosing their epochs on its validation rows (``backbone/members/``). The kernel
+    fitted on every training row is the run's baseline fit (`baselines`).
+    """
+    folder = Path(run_dir) / "backbone"
+    oof, seconds = _cross_fitted_kernel(problem, folder, seed=settings.seed)
+    residual = residual_problem(problem, oof, baselines.predictions[BACKBONE_KERNEL].to_numpy())
+    profile = settings.profile
+    top = replace(settings, profile=replace(profile, training=backbone_training(profile.training)),
+                  n_members=min(settings.n_members, BACKBONE_MEMBERS))
+    ensemble = fit_ensemble(residual, gamma, client, folder, top, progress=progress)
+    discard(folder / PROBLEM_FOLDER)
+    return BackboneFit(ensemble, oof, seconds)
+
+
+def stack_for_run(data: GenotypeData, split: Split, problem: TuningProblem,
+                  cnns: tuple[ModelAveragedEnsemble, BackboneFit], client: Client, settings: RunSettings,
+                  run_dir: str | Path, *, covariates: CovariateDesign | None = None) -> tuple[ModelStack | None, float]:
+    """The stack of every model of a run (the baselines, and `cnns`: the CNN ensemble and the backbone model), and
+    the seconds its held-out predictions took; ``(None, 0.0)`` where the protocol allows none
+    (:func:`~cnngwp.tuning.combined.why_no_stack`).
+
+    Its weights are fitted on predictions of rows the predicting model was not trained on
+    (:func:`~cnngwp.tuning.combined.held_out_parts`): with generations the youngest training generation (the
+    baselines refitted without it, the CNNs at their chosen epoch, the backbone's kernel out of fold), otherwise an
+    inner cross-fit with every model refitted per fold (``held-out/``, computed once per run folder).
+    """
+    if why_no_stack(settings.protocol) is not None:
+        return None, 0.0
+    held_out, parts, seconds = _held_out_predictions(data, split, problem, cnns, client, settings,
+                                                     Path(run_dir) / "held-out", covariates)
+    return fit_stack(held_out, problem, parts), seconds
+
+
+def _held_out_predictions(data: GenotypeData, split: Split, problem: TuningProblem,
+                          cnns: tuple[ModelAveragedEnsemble, BackboneFit], client: Client, settings: RunSettings,
+                          folder: Path, covariates: CovariateDesign | None) -> tuple:
     """Every model's predictions of the stack's held-out rows (:func:`cnngwp.tuning.combined.held_out_parts`), the
-    rows' parts and their seconds; `run` is the ensemble, the backbone's CNNs and its kernel's out-of-fold
-    predictions. Without generations the baselines are refitted per inner fold (``fold-N/``) and the CNNs retrained
-    there by :func:`_cross_fitted`."""
-    ensemble, backbone, oof = run
+    rows' parts and their seconds. Without generations the baselines are refitted per inner fold (``fold-N/``) and
+    the CNNs retrained there by :func:`_cross_fitted`."""
+    ensemble, (backbone, oof) = cnns[0], (cnns[1].ensemble, cnns[1].kernel_out_of_fold)
     parts, seed = held_out_parts(problem, seed=settings.seed), settings.seed
     fits = [baselines_for_run(data, held, folder / ("" if len(parts) == 1 else f"fold-{f}"), seed=seed,
                               covariates=covariates) for f, held in enumerate(held_out_splits(split, parts))]
@@ -288,17 +291,10 @@ def _train(data: GenotypeData, split: Split, run_dir: Path, client: Client, sett
     ensemble_seconds = time.perf_counter() - start
     discard(run_dir / PROBLEM_FOLDER)  # what the workers read, written by the tuning and kept for the ensemble
     baselines = baselines_for_run(data, split, run_dir, seed=seed, covariates=covariates)
-    oof, cross_fit_seconds = _cross_fitted_kernel(problem, run_dir / "backbone", seed=seed)
-    residual = residual_problem(problem, oof, baselines.predictions[BACKBONE_KERNEL].to_numpy())
-    top = replace(settings, profile=replace(profile, training=backbone_training(profile.training)),
-                  n_members=min(settings.n_members, BACKBONE_MEMBERS))
-    backbone = fit_ensemble(residual, tuning.gamma, client, run_dir / "backbone", top, progress=progress)
-    discard(run_dir / "backbone" / PROBLEM_FOLDER)
-    stack, held_out_seconds, no_stack = None, 0.0, why_no_stack(protocol)
-    if no_stack is None:
-        held_out, parts, held_out_seconds = _held_out_predictions(data, split, problem, (ensemble, backbone, oof),
-                                                                  client, settings, run_dir / "held-out", covariates)
-        stack = fit_stack(held_out, problem, parts)
+    fitted = backbone_for_run(problem, tuning.gamma, baselines, client, run_dir, settings, progress=progress)
+    backbone = fitted.ensemble
+    stack, held_out_seconds = stack_for_run(data, split, problem, (ensemble, fitted), client, settings, run_dir,
+                                            covariates=covariates)
     record = {"protocol": protocol, "validation": problem.validation_rule, "note": tuning.label,
               "profile": profile.name, "seed": seed, "replicates": settings.replicates,
               "n_members": settings.n_members, "refit": profile.training.refits(protocol),
@@ -317,8 +313,8 @@ def _train(data: GenotypeData, split: Split, run_dir: Path, client: Client, sett
                .to_dict(orient="records"),
                "gamma_ma": tuning.gamma.as_dict(), "tuning_task_seconds": float(tuning.evaluations["seconds"].sum()),
                "tuning_wall_seconds_this_call": tuning.seconds, "ensemble_wall_seconds_this_call": ensemble_seconds,
-               "backbone_cross_fit_seconds": cross_fit_seconds, "held_out_seconds": held_out_seconds,
-               "stack": None if stack is None else stack.to_dict(), "no_stack": no_stack}
+               "backbone_cross_fit_seconds": fitted.cross_fit_seconds, "held_out_seconds": held_out_seconds,
+               "stack": None if stack is None else stack.to_dict(), "no_stack": why_no_stack(protocol)}
     return CnngwpRun(tuning, ensemble, baselines, backbone, stack, model, candidates, summary)
 
 
@@ -360,7 +356,7 @@ def run_cnngwp(data: GenotypeData, split: Split, run_dir: str | Path, client: Cl
     The trained model is saved to ``run_dir/model`` and the split's animals without a
     phenotype are predicted into ``candidates.csv``. Resumable: finished evaluations and
     members in `run_dir` are not repeated. `settings` as in :func:`cnngwp.tuning.search.tune`;
-    `covariates` (:func:`covariate_design`) are fixed effects of every model.
+    `covariates` (:func:`cnngwp.data.covariates.covariate_design`) are fixed effects of every model.
     """
     run_dir = Path(run_dir)
     run = _train(data, split, run_dir, client, settings, progress=progress, covariates=covariates)

@@ -29,15 +29,15 @@ from cnngwp.data.splits import Split
 from cnngwp.errors import CnngwpInputError
 from cnngwp.models.backbone import out_of_fold_predictions
 from cnngwp.models.baselines import baseline_models
+from cnngwp.models.names import BACKBONE_KERNEL
 from cnngwp.models.stack import ModelStack
-from cnngwp.tuning.problem import TrainingSettings, TuningProblem, fit_cnn_for_epochs
+from cnngwp.tuning.problem import TuningProblem, fit_cnn_for_epochs
+from cnngwp.tuning.settings import TrainingSettings
 
-__all__ = ["BACKBONE_ENCODING", "BACKBONE_FOLDS", "BACKBONE_KERNEL", "BACKBONE_MEMBERS", "STACK_FOLDS",
+__all__ = ["BACKBONE_ENCODING", "BACKBONE_FOLDS", "BACKBONE_MEMBERS", "STACK_FOLDS",
            "backbone_training", "cross_fitted_part", "fit_stack", "held_out_parts", "held_out_splits",
            "kernel_out_of_fold", "residual_problem", "why_no_stack"]
 
-#: The backbone's kernel model (a baseline's name).
-BACKBONE_KERNEL = "GDBLUP"
 #: The folds the backbone's kernel is cross-fitted in on the training rows.
 BACKBONE_FOLDS = 5
 #: The most networks a run's backbone CNN has, or the run's ensemble size if that is smaller. It fits what the

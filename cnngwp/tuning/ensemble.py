@@ -29,8 +29,9 @@ from cnngwp.models.cnn.network import map_weights, member_interval, output_weigh
 from cnngwp.models.saved_model import keras_archive
 from cnngwp.reports.comparison import prediction_metrics
 from cnngwp.seeds import ensemble_chunk_seed
-from cnngwp.tuning.problem import PROBLEM_FOLDER, TrainingSettings, TuningProblem, fit_cnn
-from cnngwp.tuning.search import Gamma, RunSettings
+from cnngwp.tuning.problem import PROBLEM_FOLDER, TuningProblem, fit_cnn
+from cnngwp.tuning.search import Gamma
+from cnngwp.tuning.settings import RunSettings, TrainingSettings
 
 __all__ = ["MemberFit", "ModelAveragedEnsemble", "fit_ensemble", "fit_members"]
 

@@ -1,119 +1,35 @@
-"""How one CNN of a run is trained: the training settings, the profiles, the run's arrays and ``fit_cnn``.
+"""How one CNN of a run is trained: the run's arrays (``TuningProblem``) and ``fit_cnn``.
 
 Shared by the Bayesian optimisation (:mod:`cnngwp.tuning.search`, which keeps the validation
 MSE as its objective and never refits) and the model-averaged ensemble
 (:mod:`cnngwp.tuning.ensemble`, whose members under the honest protocol choose their number of
 epochs on the validation rows and are then refitted on every training row for that many
-epochs).
-
-Two protocols:
-
-``honest`` (default)
-    Networks are judged on validation rows carved from the training rows (the youngest
-    training generation where generations exist, else a seeded random fraction); the
-    test rows are not touched until the ensemble's final prediction.
-``paper``
-    Networks are judged on the *test* rows, as in the published script; no refit.
-    Results are optimistic: tuned on the test set.
+epochs). The settings they take, and the two protocols, are in :mod:`cnngwp.tuning.settings`.
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from cnngwp.data.covariates import CovariateDesign, check_full_rank
 from cnngwp.data.genotypes import GenotypeData
 from cnngwp.data.splits import Split, validation_split
-from cnngwp.errors import CnngwpInputError
 from cnngwp.models.cnn.estimator import CNNGWPRegressor, fit_for_epochs
+from cnngwp.tuning.settings import TrainingSettings, check_protocol
 
-__all__ = ["OPTIMISTIC", "PAPER_PROTOCOL_CNN", "PROBLEM_FOLDER", "PROFILES", "PROTOCOLS", "Profile", "TrainingSettings",
-           "TuningProblem", "check_protocol", "fit_cnn", "fit_cnn_for_epochs"]
+__all__ = ["PAPER_PROTOCOL_CNN", "PROBLEM_FOLDER", "TuningProblem", "fit_cnn", "fit_cnn_for_epochs"]
 
-PROTOCOLS = ("honest", "paper")
 #: The folder of a run where the driver writes the run's arrays for the workers (:mod:`cnngwp.data.store`).
 PROBLEM_FOLDER = "problem"
-#: The label every table or figure made under the paper protocol carries.
-OPTIMISTIC = "optimistic: tuned on the test set"
 #: How chapter 8's study names the CNN ensemble fitted under the paper protocol, beside the honest one.
 PAPER_PROTOCOL_CNN = "CNN ensemble, paper protocol"
 
 # One fit at a time per process: Keras seeds are process-global, and each engine already
 # uses every core the worker was given.
 _FIT_LOCK = threading.Lock()
-
-
-@dataclass(frozen=True)
-class TrainingSettings:
-    """How each CNN is trained (gamma aside).
-
-    Attributes
-    ----------
-    learning_rate, batch_size, epochs
-        Adam's learning rate, the batch size and the epoch cap.
-    patience
-        Stop after this many epochs without a better validation MSE (None: train to the cap).
-    refit
-        Honest protocol: after choosing its epoch count on the validation rows, each
-        ensemble member is retrained on all training rows for that many epochs. BO
-        evaluations never refit; the paper protocol has nothing to refit.
-    encoding
-        The network's input (:data:`cnngwp.models.cnn.network.ENCODINGS`): every profile's is the paper's
-        ``additive``; chapter 8's study and ``benchmarks/bench_models.py`` also fit a ``genotypic`` CNN.
-    """
-
-    learning_rate: float = 2.5e-4
-    batch_size: int = 48
-    epochs: int = 250
-    patience: int | None = None
-    refit: bool = True
-    encoding: str = "additive"
-
-    def refits(self, protocol: str) -> bool:
-        """Whether ensemble members are refitted under `protocol` (only honest runs have rows to add back)."""
-        return self.refit and protocol == "honest"
-
-
-@dataclass(frozen=True)
-class Profile:
-    """The costly settings bundled: BO points, replicates S, ensemble size and training."""
-
-    name: str
-    n_initial: int
-    n_guided: int
-    replicates: int
-    n_members: int
-    training: TrainingSettings = field(default_factory=TrainingSettings)
-    description: str = ""
-
-    @property
-    def n_points(self) -> int:
-        """T, the BO evaluations per replicate."""
-        return self.n_initial + self.n_guided
-
-
-PROFILES = {
-    "paper": Profile("paper", 15, 25, 25, 25, TrainingSettings(2.5e-4, 48, 250, None, True),
-                     "the published numbers: T = 40, S = 25, 250 epochs at lr 2.5e-4; for a GPU or a cluster"),
-    # lr 2e-3 with patience 10 stops far earlier than the paper's 2.5e-4 for the same test MSE after refit
-    # (benchmarks/bench_training.py measures both); the cap is never reached. T, S and the members are sized so
-    # that make book (with chapter 8's study) fits 25 minutes on a 2-core machine (benchmarks/bench_tuning.py
-    # times the BO).
-    "quick": Profile("quick", 5, 3, 2, 4, TrainingSettings(2e-3, 48, 100, 10, True),
-                     "a laptop CPU: T = 8 (5 random + 3 guided), S = 2, 4 members, lr 2e-3 stopped by patience 10 "
-                     "(cap 100 epochs), refit"),
-    "smoke": Profile("smoke", 3, 2, 2, 2, TrainingSettings(2e-3, 32, 3, None, True),
-                     "seconds on a tiny data set, for tests"),
-}
-
-
-def check_protocol(protocol: str) -> None:
-    """Raise :class:`cnngwp.errors.CnngwpInputError` unless `protocol` is ``honest`` or ``paper``."""
-    if protocol not in PROTOCOLS:
-        raise CnngwpInputError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
 
 
 @dataclass(frozen=True)

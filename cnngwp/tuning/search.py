@@ -7,7 +7,7 @@ for S replicates with different seeds. The best gamma of each replicate, average
 (integers rounded), is gamma_MA.
 
 The objective is the best validation MSE over epochs of one network (no refit), under
-the two protocols of :mod:`cnngwp.tuning.problem`: ``honest`` (validation rows carved from the
+the two protocols of :mod:`cnngwp.tuning.settings`: ``honest`` (validation rows carved from the
 training rows; the test rows are not touched while tuning) or ``paper`` (the minimum
 *test-set* MSE over epochs, as in the published script; optimistic).
 
@@ -26,43 +26,22 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 from distributed import Client, as_completed
 from skopt import Optimizer
-from skopt.space import Integer, Real
 from tqdm import tqdm
 
 from cnngwp.atomic import tie_to_settings
 from cnngwp.data.store import read_and_call, store
-from cnngwp.errors import CnngwpInputError
 from cnngwp.seeds import evaluation_seed, optimizer_seed
 from cnngwp.tuning.evaluation_log import EvaluationLog
-from cnngwp.tuning.problem import (
-    OPTIMISTIC,
-    PROBLEM_FOLDER,
-    PROFILES,
-    Profile,
-    TrainingSettings,
-    TuningProblem,
-    check_protocol,
-    fit_cnn,
-)
+from cnngwp.tuning.problem import PROBLEM_FOLDER, TuningProblem, fit_cnn
+from cnngwp.tuning.settings import OPTIMISTIC, RunSettings, TrainingSettings
 
-__all__ = [
-    "KAPPA",
-    "SEARCH_SPACES",
-    "Gamma",
-    "RunSettings",
-    "SearchSpace",
-    "TuningResult",
-    "evaluate_gamma",
-    "gamma_ma",
-    "search_space",
-    "tune",
-]
+__all__ = ["KAPPA", "Gamma", "TuningResult", "evaluate_gamma", "gamma_ma", "tune"]
 
 #: Exploration weight of the confidence bound (the paper's kappa).
 KAPPA = 2.576
@@ -78,75 +57,6 @@ class Gamma:
 
     def as_dict(self) -> dict:
         return {"filters": int(self.filters), "kernel_size": int(self.kernel_size), "l1": float(self.l1)}
-
-
-@dataclass(frozen=True)
-class SearchSpace:
-    """Closed bounds of gamma: integer filters and kernel size, real lambda (uniform or log-uniform)."""
-
-    filters: tuple[int, int]
-    kernel_size: tuple[int, int]
-    l1: tuple[float, float]
-    l1_prior: str = "uniform"
-
-    def __post_init__(self) -> None:
-        for name in ("filters", "kernel_size", "l1"):
-            low, high = getattr(self, name)
-            if not 0 < low < high:
-                raise CnngwpInputError(f"search space {name}: expected 0 < low < high, got ({low}, {high})")
-        if self.l1_prior not in ("uniform", "log-uniform"):
-            raise CnngwpInputError(f"search space l1_prior: expected 'uniform' or 'log-uniform', got {self.l1_prior!r}")
-
-    def dimensions(self) -> list:
-        """The scikit-optimize dimensions."""
-        return [
-            Integer(*self.filters, name="filters"),
-            Integer(*self.kernel_size, name="kernel_size"),
-            Real(*self.l1, prior=self.l1_prior, name="l1"),
-        ]
-
-
-#: The named bounds of gamma; ``qtlmas2010`` is the paper's (filters 20-100, kernel 10-50,
-#: lambda 0.1-1.0). lambda acts on the trait rescaled to SD 10, about the QTLMAS2010 trait's
-#: own SD, so the bounds carry over to any trait's scale; but a less heritable trait wants
-#: more shrinkage (on the mice body length, lambda 2 beat 0.63 and 5: benchmarks/bench_penalty.py), and the paper re-set
-#: the bounds by hand for its pig data. ``wide`` keeps the filters and kernel bounds and
-#: searches lambda over 0.1-10 on a log scale, for data whose heritability is not known;
-#: :func:`search_space` takes a data set's own bounds.
-SEARCH_SPACES = {
-    "qtlmas2010": SearchSpace((20, 100), (10, 50), (0.1, 1.0)),
-    "wide": SearchSpace((20, 100), (10, 50), (0.1, 10.0), "log-uniform"),
-}
-
-
-def search_space(text: str) -> SearchSpace:
-    """Bounds of gamma from a name of :data:`SEARCH_SPACES` or own bounds, e.g. ``"filters=8:64,l1=0.05:0.5"``.
-
-    Own bounds replace those of ``qtlmas2010`` for the names given (``filters``,
-    ``kernel_size``, ``l1``; each ``LOW:HIGH``).
-
-    Raises
-    ------
-    CnngwpInputError
-        Unknown name or malformed bounds, naming the part and what was expected.
-    """
-    if text in SEARCH_SPACES:
-        return SEARCH_SPACES[text]
-    bounds = asdict(SEARCH_SPACES["qtlmas2010"])
-    for part in text.split(","):
-        name, _, value = part.strip().partition("=")
-        low, _, high = value.partition(":")
-        if name not in bounds or not low or not high:
-            raise CnngwpInputError(
-                f"search space {text!r}: part {part!r}: expected one of {sorted(SEARCH_SPACES)} "
-                "or NAME=LOW:HIGH with NAME filters, kernel_size or l1"
-            )
-        cast = float if name == "l1" else int
-        try:
-            bounds[name] = (cast(low), cast(high))
-        except ValueError as error:
-            raise CnngwpInputError(f"search space {text!r}: part {part!r}: {error}") from error
-    return SearchSpace(**{name: value if name == "l1_prior" else tuple(value) for name, value in bounds.items()})
 
 
 def evaluate_gamma(problem: TuningProblem, gamma: Gamma, training: TrainingSettings, protocol: str, seed: int) -> dict:
@@ -187,7 +97,7 @@ class TuningResult:
 
     @property
     def label(self) -> str:
-        """``""`` for honest runs, :data:`cnngwp.tuning.problem.OPTIMISTIC` for paper-protocol runs."""
+        """``""`` for honest runs, :data:`cnngwp.tuning.settings.OPTIMISTIC` for paper-protocol runs."""
         return OPTIMISTIC if self.protocol == "paper" else ""
 
 
@@ -243,74 +153,6 @@ class _Replicate:
         self.batch = {}
 
 
-@dataclass(frozen=True)
-class RunSettings:
-    """One run's settings, passed whole to the tuning, the ensemble and the run: the profile's overrides are
-    applied here, once.
-
-    Attributes
-    ----------
-    space, profile
-        Bounds of gamma; BO points, S, ensemble size and training settings.
-    protocol
-        ``"honest"`` or ``"paper"`` (module docstring).
-    seed
-        Seeds the optimisers and every CNN (:mod:`cnngwp.seeds`); the same seed gives the same run.
-    replicates, n_members
-        S and the ensemble size; None on construction means the profile's.
-    batch_points
-        k points asked at once per replicate (constant liar), so k workers stay busy
-        within one replicate; 1 is the paper's sequential BO.
-    """
-
-    space: SearchSpace
-    profile: Profile
-    protocol: str = "honest"
-    seed: int = 1
-    replicates: int | None = None
-    n_members: int | None = None
-    batch_points: int = 1
-
-    def __post_init__(self):
-        check_protocol(self.protocol)
-        if self.batch_points < 1:
-            raise CnngwpInputError(f"batch_points must be at least 1, got {self.batch_points}")
-        if self.replicates is None:
-            object.__setattr__(self, "replicates", self.profile.replicates)
-        if self.n_members is None:
-            object.__setattr__(self, "n_members", self.profile.n_members)
-
-    @classmethod
-    def named(cls, *, profile: str, protocol: str = "honest", space: str = "qtlmas2010", seed: int = 1) -> RunSettings:
-        """The settings of a profile (``PROFILES``) and a search space
-        (:func:`search_space`), by name, as a chapter's parameters give them.
-
-        Raises
-        ------
-        CnngwpInputError
-            An unknown profile, protocol or search space, naming what was expected.
-        """
-        if profile not in PROFILES:
-            raise CnngwpInputError(f"profile={profile!r}: expected one of {sorted(PROFILES)}")
-        return cls(search_space(space), PROFILES[profile], protocol, seed)
-
-    @property
-    def training(self) -> TrainingSettings:
-        """How each CNN is trained (the profile's)."""
-        return self.profile.training
-
-    def record(self) -> dict:
-        """The settings a tuning folder is tied to (compared when resuming)."""
-        return {
-            "space": asdict(self.space),
-            "profile": asdict(self.profile),
-            "protocol": self.protocol,
-            "seed": self.seed,
-            "replicates": self.replicates,
-            "batch_points": self.batch_points,
-        }
-
-
 def tune(
     problem: TuningProblem,
     client: Client,
@@ -332,7 +174,7 @@ def tune(
         The workers read `problem` from its ``problem/`` folder (:func:`cnngwp.data.store.store`;
         on a cluster the run folder must be on a file system every worker mounts).
     settings
-        The search space, profile, protocol, seed, S and batch size (:class:`RunSettings`).
+        The search space, profile, protocol, seed, S and batch size (:class:`~cnngwp.tuning.settings.RunSettings`).
     progress
         Show one tqdm bar per replicate with its best MSE so far.
 

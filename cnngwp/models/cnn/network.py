@@ -18,9 +18,7 @@ from cnngwp.data.genotypes import MISSING, Standardizer, as_genotype_codes
 from cnngwp.errors import CnngwpInputError
 
 __all__ = [
-    "CNN_ENSEMBLE",
     "ENCODINGS",
-    "GENOTYPIC_CNN",
     "TARGET_SD",
     "GroupedConv1D",
     "MemberDense",
@@ -45,10 +43,6 @@ __all__ = [
 
 #: The networks fit the trait rescaled to mean 0 and this standard deviation.
 TARGET_SD = 10.0
-#: How comparisons name the model-averaged CNN ensemble; a run's table adds its size, as in ``CNN ensemble (S=4)``.
-CNN_ENSEMBLE = "CNN ensemble"
-#: How comparisons name an ensemble of CNNs with the ``genotypic`` encoding.
-GENOTYPIC_CNN = "Genotypic CNN"
 #: The CNN's input encodings and the channels each feeds the convolution. ``genotypic`` adds the heterozygote
 #: indicator (1 for code 1, else 0; standardised like the codes), so a heterozygote effect, which is what dominance
 #: is, gets weights of its own; each channel has its own group of filters (a grouped convolution), so a filter
