@@ -6,10 +6,9 @@ import numpy as np
 from numba import njit
 from scipy.linalg import cho_factor, cho_solve
 from sklearn.base import BaseEstimator, RegressorMixin
-from sklearn.utils.validation import validate_data
 
 from cnngwp.data.genotypes import Standardizer, column_blocks
-from cnngwp.models.baselines.common import check_enough_samples, fixed_design
+from cnngwp.models.baselines.common import training_inputs
 from cnngwp.models.baselines.state import MarkerEffectsMixin
 
 __all__ = ["BayesianLasso"]
@@ -93,9 +92,7 @@ class BayesianLasso(MarkerEffectsMixin, RegressorMixin, BaseEstimator):
 
     def fit(self, X, y, *, covariates=None) -> BayesianLasso:
         """Run the Gibbs sampler (with `covariates` as fixed effects) and keep posterior means."""
-        X, y = validate_data(self, X, y, dtype="numeric", y_numeric=True)
-        fixed = fixed_design(covariates, len(y))
-        check_enough_samples(len(y), 1 + fixed.shape[1])
+        X, y, fixed = training_inputs(self, X, y, covariates, 1)
         n_kept = self.n_iter // self.thin - self.burn_in // self.thin if self.thin >= 1 else 0
         if self.burn_in < 0 or n_kept < 1:
             raise ValueError(
@@ -103,7 +100,6 @@ class BayesianLasso(MarkerEffectsMixin, RegressorMixin, BaseEstimator):
                 "expected 0 <= burn_in and at least one multiple of thin after burn_in"
             )
         rng = np.random.default_rng(self.seed)
-        y = y.astype(np.float64)
         n, p = X.shape
         self.scaler_ = Standardizer().fit(X)
         x = self.scaler_.transform(X, dtype=np.float32, order="F")

@@ -4,6 +4,7 @@ effects and the back-solve of genetic values to marker effects."""
 from __future__ import annotations
 
 import numpy as np
+from sklearn.utils.validation import validate_data
 
 from cnngwp.data.covariates import as_covariate_matrix
 from cnngwp.data.genotypes import Standardizer, column_blocks
@@ -18,9 +19,16 @@ ROW_BATCH = 1024
 ITERATIVE_FROM = 10_000
 
 
-def check_enough_samples(n: int, minimum: int) -> None:
-    if n < minimum:
-        raise ValueError(f"needs at least {minimum} samples to estimate variance components; got {n} sample(s)")
+def training_inputs(estimator, X, y, covariates, n_parameters: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What every baseline's ``fit`` starts from: `X` and `y` checked as scikit-learn checks them (`y` as float64)
+    and the fixed-effect design [1, `covariates`], once there are at least `n_parameters` samples beside the fixed
+    effects' columns."""
+    X, y = validate_data(estimator, X, y, dtype="numeric", y_numeric=True)
+    fixed = fixed_design(covariates, len(y))
+    minimum = n_parameters + fixed.shape[1]
+    if len(y) < minimum:
+        raise ValueError(f"needs at least {minimum} samples to estimate variance components; got {len(y)} sample(s)")
+    return X, y.astype(np.float64), fixed
 
 
 def predict_linear(scaler: Standardizer, X: np.ndarray, intercept: float, coef: np.ndarray) -> np.ndarray:

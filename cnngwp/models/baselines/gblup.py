@@ -5,10 +5,9 @@ from __future__ import annotations
 import numpy as np
 from scipy.linalg import eigh
 from sklearn.base import BaseEstimator, RegressorMixin
-from sklearn.utils.validation import validate_data
 
 from cnngwp.data.genotypes import Standardizer
-from cnngwp.models.baselines.common import back_solve, check_enough_samples, chosen_solver, fixed_design
+from cnngwp.models.baselines.common import back_solve, chosen_solver, training_inputs
 from cnngwp.models.baselines.state import GeneticVarianceMixin
 from cnngwp.models.kernels import additive_kernel
 from cnngwp.models.large_scale import KernelOperator, conjugate_gradient
@@ -70,10 +69,7 @@ class GBLUP(GeneticVarianceMixin, RegressorMixin, BaseEstimator):
 
     def fit(self, X, y, *, covariates=None) -> GBLUP:
         """Estimate variance components by REML (with `covariates` as fixed effects) and solve for genomic values."""
-        X, y = validate_data(self, X, y, dtype="numeric", y_numeric=True)
-        fixed = fixed_design(covariates, len(y))
-        check_enough_samples(len(y), 2 + fixed.shape[1])
-        y = y.astype(np.float64)
+        X, y, fixed = training_inputs(self, X, y, covariates, 2)
         self.scaler_ = Standardizer().fit(X)
         self.solver_ = chosen_solver(self.solver, len(y), "iterative")
         self.method_ = "REML"

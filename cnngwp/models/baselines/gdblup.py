@@ -9,7 +9,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.utils.validation import validate_data
 
 from cnngwp.data.genotypes import Standardizer
-from cnngwp.models.baselines.common import ROW_BATCH, back_solve, check_enough_samples, chosen_solver, fixed_design
+from cnngwp.models.baselines.common import ROW_BATCH, back_solve, chosen_solver, training_inputs
 from cnngwp.models.baselines.state import GeneticVarianceMixin
 from cnngwp.models.kernels import additive_kernel, dominance_codes, dominance_kernel, dominance_scale
 from cnngwp.models.large_scale import KernelOperator, NystromPreconditioner, SumOperator, conjugate_gradient
@@ -83,11 +83,8 @@ class GDBLUP(GeneticVarianceMixin, RegressorMixin, BaseEstimator):
 
     def fit(self, X, y, *, covariates=None) -> GDBLUP:
         """Estimate the additive, dominance and residual variances and solve for the effects."""
-        X, y = validate_data(self, X, y, dtype="numeric", y_numeric=True)
+        X, y, fixed = training_inputs(self, X, y, covariates, 3)
         _check_genotype_range(X)
-        fixed = fixed_design(covariates, len(y))
-        check_enough_samples(len(y), 3 + fixed.shape[1])
-        y = y.astype(np.float64)
         self.scaler_ = Standardizer().fit(X)
         self.solver_ = chosen_solver(self.solver, len(y), "iterative")
         self.method_ = "moments" if self.solver_ == "iterative" else "REML"

@@ -7,7 +7,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from cnngwp.data.genotypes import Standardizer
-from cnngwp.models.baselines.common import ROW_BATCH, check_enough_samples, chosen_solver, fixed_design
+from cnngwp.models.baselines.common import ROW_BATCH, chosen_solver, training_inputs
 from cnngwp.models.baselines.state import SavedStateMixin
 from cnngwp.models.large_scale import nystrom_factor
 from cnngwp.models.variance_components import low_rank_reml, reml_variance_components
@@ -26,13 +26,10 @@ class KernelWeightsMixin(SavedStateMixin):
     """
 
     def _fit_kernels(self, X, y, covariates, n_kernels: int):
-        X, y = validate_data(self, X, y, dtype="numeric", y_numeric=True)
-        fixed = fixed_design(covariates, len(y))
-        check_enough_samples(len(y), 2 + n_kernels + fixed.shape[1])
+        X, y, fixed = training_inputs(self, X, y, covariates, 2 + n_kernels)
         self.scaler_ = Standardizer().fit(X)
         self.solver_ = chosen_solver(self.solver, len(y), "nystrom")
         self.method_ = "REML"
-        y = y.astype(np.float64)
         if self.solver_ == "nystrom":
             return self._fit_nystrom(X, y, fixed)
         fit = reml_variance_components(self._kernels_within(X), y, fixed)
