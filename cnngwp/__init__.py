@@ -199,7 +199,6 @@ PUBLIC_MODULES = {
 _WHERE = {name: module for module, names in PUBLIC_MODULES.items() for name in names}
 
 
-
 def __getattr__(name: str):
     """A public name of a submodule, imported on first use."""
     if name in _WHERE:

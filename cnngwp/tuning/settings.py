@@ -24,6 +24,7 @@ __all__ = ["CHAPTER_PROFILE", "DEFAULT_PROFILE", "DEFAULT_PROTOCOL", "DEFAULT_SE
            "PROFILES", "PROTOCOLS", "SEARCH_SPACES", "Profile", "RunSettings", "SearchSpace", "TrainingSettings",
            "check_protocol", "search_space"]
 
+#: The two protocols (the module's docstring says what each tunes on).
 PROTOCOLS = ("honest", "paper")
 #: The settings a run starts from when none are given (``cnngwp run``, :func:`cnngwp.runs.notebooks.run_notebooks`).
 DEFAULT_PROFILE = "quick"
@@ -85,6 +86,7 @@ class Profile:
         return self.n_initial + self.n_guided
 
 
+#: The named profiles, from the published settings to seconds on the tiny example.
 PROFILES = {
     "paper": Profile("paper", 15, 25, 25, 25, TrainingSettings(2.5e-4, 48, 250, None, True),
                      "the published numbers: T = 40, S = 25, 250 epochs at lr 2.5e-4; for a GPU or a cluster"),
@@ -104,7 +106,6 @@ def check_protocol(protocol: str) -> None:
     """Raise :class:`cnngwp.errors.CnngwpInputError` unless `protocol` is ``honest`` or ``paper``."""
     if protocol not in PROTOCOLS:
         raise CnngwpInputError(f"protocol must be one of {PROTOCOLS}, got {protocol!r}")
-
 
 
 @dataclass(frozen=True)
@@ -174,7 +175,6 @@ def search_space(text: str) -> SearchSpace:
         except ValueError as error:
             raise CnngwpInputError(f"search space {text!r}: part {part!r}: {error}") from error
     return SearchSpace(**{name: value if name == "l1_prior" else tuple(value) for name, value in bounds.items()})
-
 
 
 @dataclass(frozen=True)

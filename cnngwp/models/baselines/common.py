@@ -39,7 +39,6 @@ def predict_linear(scaler: Standardizer, X: np.ndarray, intercept: float, coef: 
     return intercept + out
 
 
-
 def back_solve(code, X: np.ndarray, alpha: np.ndarray) -> np.ndarray:
     """code(X)' alpha in column blocks: marker effects from the weights of the genetic values."""
     out = np.zeros(X.shape[1])
@@ -51,7 +50,6 @@ def back_solve(code, X: np.ndarray, alpha: np.ndarray) -> np.ndarray:
 def fixed_design(covariates, n: int, *, fitted: int | None = None) -> np.ndarray:
     """[1, covariates] as float64 (n x (1 + q)); checks the number of columns against a fitted model's."""
     return np.column_stack([np.ones(n), as_covariate_matrix(covariates, n, fitted=fitted)])
-
 
 
 def chosen_solver(solver: str, n: int, scalable: str) -> str:
