@@ -61,7 +61,7 @@ class KernelBackboneCNN(RegressorMixin, BaseEstimator):
     Parameters
     ----------
     kernel
-        The backbone: an unfitted baseline estimator (default :class:`cnngwp.models.baselines.GDBLUP`).
+        The backbone: an unfitted baseline estimator (default :class:`cnngwp.models.baselines.gdblup.GDBLUP`).
         Fixed-effect covariates enter the backbone only.
     cnn
         The network on top: an unfitted :class:`cnngwp.models.cnn.estimator.CNNGWPRegressor` (default:

@@ -4,7 +4,7 @@ Kernels are n x n float64 matrices computed from int8 genotype codes in column b
 (:func:`cnngwp.data.genotypes.column_blocks`; never a float64 copy of the whole genotype matrix):
 
 * :func:`additive_kernel`: G = Z Z' / p of the markers standardised with training statistics
-  (VanRaden's second method, as :class:`cnngwp.models.baselines.GBLUP`);
+  (VanRaden's second method, as :class:`cnngwp.models.baselines.gblup.GBLUP`);
 * :func:`dominance_kernel`: D = W W' / sum_j (2 p_j q_j)^2 with the genotypic coding of
   Vitezica et al. (2013): -2q^2, 2pq, -2p^2 for the codes 2, 1, 0 (p the frequency of the
   counted allele), which makes the dominance deviations orthogonal to the additive values

@@ -1,6 +1,6 @@
 """How tables, figures and saved models name the models that are not baselines (the baselines' names are
-:data:`cnngwp.models.baselines.BASELINE_MODELS`): in one light module, so that a report names them without loading
-a deep-learning framework."""
+:data:`cnngwp.models.baselines.registry.BASELINE_MODELS`): in one light module, so that a report names them
+without loading a deep-learning framework."""
 
 from __future__ import annotations
 

@@ -203,7 +203,7 @@ class GenomicModel:
     target_scaling
         Per member, the (mean, SD) of the trait its outputs are transformed back with.
     baselines
-        Fitted baseline estimators by name (:func:`cnngwp.models.baselines.baseline_models`).
+        Fitted baseline estimators by name (:func:`cnngwp.models.baselines.registry.baseline_models`).
     covariates
         The fixed-effect design, or None.
     record

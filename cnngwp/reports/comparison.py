@@ -74,7 +74,7 @@ def variance_components_table(models: dict) -> pd.DataFrame:
 
 @dataclass(frozen=True)
 class BaselineFits:
-    """The baselines (:func:`cnngwp.models.baselines.baseline_models`) on one split.
+    """The baselines (:func:`cnngwp.models.baselines.registry.baseline_models`) on one split.
 
     Attributes
     ----------
