@@ -326,21 +326,25 @@ def _run_record(data: GenotypeData, split: Split, settings: RunSettings, covaria
 
 
 def finish_run(data: GenotypeData, split: Split, run_dir: str | Path, settings: RunSettings, *,
-               scheduler: str | None = None, covariates: CovariateDesign | None = None) -> Path:
+               scheduler: str | None = None, client: Client | None = None,
+               covariates: CovariateDesign | None = None) -> Path:
     """`run_dir` once it holds the finished run with `settings`: ``comparison.csv``, ``predictions.csv``,
     ``summary.json`` and ``model/``.
 
     Read as they are where ``cnngwp run`` (or an earlier call) wrote them with these settings; otherwise
-    :func:`run_cnngwp` computes them now, on a Dask client of `scheduler`
-    (:func:`cnngwp.runs.parallel.open_client`), reusing what the folder holds (the tuning, the members, the
-    baselines).
+    :func:`run_cnngwp` computes them now, reusing what the folder holds (the tuning, the members, the
+    baselines, the backbone model and the stack's held-out fits), on `client` or, without one, on a Dask
+    client of `scheduler` opened for the call (:func:`cnngwp.runs.parallel.open_client`).
     """
     run_dir = Path(run_dir)
     tied = run_dir / "run.json"
     record = json.loads(json.dumps(_run_record(data, split, settings, covariates), default=json_scalar))
     if not ((run_dir / "comparison.csv").exists() and tied.exists() and json.loads(tied.read_text()) == record):
-        with open_client(scheduler) as client:
+        if client is not None:
             run_cnngwp(data, split, run_dir, client, settings, progress=False, covariates=covariates)
+        else:
+            with open_client(scheduler) as opened:
+                run_cnngwp(data, split, run_dir, opened, settings, progress=False, covariates=covariates)
     return run_dir
 
 
