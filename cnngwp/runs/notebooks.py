@@ -47,10 +47,10 @@ __all__ = [
     "NOTEBOOKS",
     "NOTEBOOK_DIR",
     "RUN_PARAMETERS",
-    "NotebookSettings",
     "SOURCES",
     "ChapterRun",
     "NotebookError",
+    "NotebookSettings",
     "chapter_parameters",
     "copy_run_notebooks",
     "example",
@@ -180,7 +180,8 @@ def open_run(dataset: str, fold: int = 0, *, seed: int = 1) -> ChapterRun:
 
 
 def _description(spec: DatasetSpec, covariates: str, categorical: str) -> dict:
-    return {**asdict(spec), "covariates": list(parse_columns(covariates)), "categorical": list(parse_columns(categorical))}
+    return {**asdict(spec), "covariates": list(parse_columns(covariates)),
+            "categorical": list(parse_columns(categorical))}
 
 
 def _read_description(path: Path) -> tuple[DatasetSpec, tuple[str, ...], tuple[str, ...]]:

@@ -42,8 +42,8 @@ def open_client(scheduler: str | None = None, *, n_workers: int | None = None) -
     Parameters
     ----------
     scheduler
-        None or ``""`` (a notebook's parameter): a :class:`distributed.LocalCluster` of `n_workers` single-threaded worker
-        processes (default: one per core this process may use), each with TensorFlow limited to its share
+        None or ``""`` (a notebook's parameter): a :class:`distributed.LocalCluster` of `n_workers` single-threaded
+        worker processes (default: one per core this process may use), each with TensorFlow limited to its share
         of the cores. ``"in-process"``: tasks run one at a time in a thread of this
         process (no worker start-up; for notebooks and tests). Otherwise the address of
         a running scheduler, e.g. ``"tcp://host:8786"``; its workers need ``cnngwp``

@@ -43,12 +43,8 @@ import numpy as np
 import pandas as pd
 from distributed import Client, as_completed
 
-from cnngwp.data.genotypes import GenotypeData, quality_control
-from cnngwp.errors import CnngwpInputError
-from cnngwp.reports.comparison import fit_baselines, prediction_metrics
 from cnngwp.atomic import atomic_write, tie_to_settings
-from cnngwp.runs.parallel import open_client
-from cnngwp.seeds import seed_from
+from cnngwp.data.genotypes import GenotypeData, quality_control
 from cnngwp.data.simulate import (
     ARCHITECTURES,
     Population,
@@ -58,13 +54,25 @@ from cnngwp.data.simulate import (
 )
 from cnngwp.data.splits import Split, split_by_generation
 from cnngwp.data.store import discard, read_and_call, store
+from cnngwp.errors import CnngwpInputError
 from cnngwp.models.cnn.estimator import CNNGWPRegressor
+from cnngwp.models.names import BACKBONE_KERNEL, CNN_ENSEMBLE, GENOTYPIC_CNN, STACK, backbone_name
 from cnngwp.models.stack import ModelStack
-from cnngwp.tuning.combined import backbone_training, cross_fitted_part, fit_stack, held_out_parts, held_out_splits, kernel_out_of_fold, residual_problem
+from cnngwp.reports.comparison import fit_baselines, prediction_metrics
+from cnngwp.runs.parallel import open_client
+from cnngwp.seeds import seed_from
+from cnngwp.tuning.combined import (
+    backbone_training,
+    cross_fitted_part,
+    fit_stack,
+    held_out_parts,
+    held_out_splits,
+    kernel_out_of_fold,
+    residual_problem,
+)
 from cnngwp.tuning.problem import PAPER_PROTOCOL_CNN, TuningProblem, fit_cnn
 from cnngwp.tuning.search import Gamma
 from cnngwp.tuning.settings import PROFILES, TrainingSettings
-from cnngwp.models.names import BACKBONE_KERNEL, CNN_ENSEMBLE, GENOTYPIC_CNN, STACK, backbone_name
 
 __all__ = ["GRIDS", "STUDY_COLUMNS", "EveryModelFit", "StudyContext", "StudyDataset", "StudyGrid", "fit_every_model",
            "fit_study_dataset", "run_study", "study_context", "study_folder"]

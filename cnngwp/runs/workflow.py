@@ -38,23 +38,31 @@ import pandas as pd
 from distributed import Client
 
 from cnngwp.atomic import atomic_write, json_scalar, tie_to_settings
-from cnngwp.data.covariates import CovariateDesign
+from cnngwp.data.covariates import CovariateDesign, covariate_design
 from cnngwp.data.genotypes import GenotypeData
 from cnngwp.data.splits import Split, all_phenotyped
 from cnngwp.data.store import discard, read_and_call, store
-from cnngwp.errors import CnngwpInputError
-from cnngwp.models.baselines import BASELINE_MODELS
+from cnngwp.models.names import BACKBONE_KERNEL, CNN_ENSEMBLE, STACK, backbone_name
 from cnngwp.models.saved_model import BackboneNetworks, GenomicModel, network_from_archive
 from cnngwp.models.stack import ModelStack
-from cnngwp.data.covariates import covariate_design
 from cnngwp.reports.comparison import BaselineFits, baselines_for_run, prediction_metrics
 from cnngwp.runs.parallel import open_client
-from cnngwp.tuning.combined import BACKBONE_FOLDS, BACKBONE_MEMBERS, backbone_training, cross_fitted_part, fit_stack, held_out_parts, held_out_splits, kernel_out_of_fold, residual_problem, why_no_stack
+from cnngwp.tuning.combined import (
+    BACKBONE_FOLDS,
+    BACKBONE_MEMBERS,
+    backbone_training,
+    cross_fitted_part,
+    fit_stack,
+    held_out_parts,
+    held_out_splits,
+    kernel_out_of_fold,
+    residual_problem,
+    why_no_stack,
+)
 from cnngwp.tuning.ensemble import ModelAveragedEnsemble, fit_ensemble
 from cnngwp.tuning.problem import PROBLEM_FOLDER, TuningProblem
 from cnngwp.tuning.search import Gamma, TuningResult, tune
 from cnngwp.tuning.settings import OPTIMISTIC, RunSettings, TrainingSettings
-from cnngwp.models.names import BACKBONE_KERNEL, CNN_ENSEMBLE, STACK, backbone_name
 
 __all__ = ["BackboneFit", "CnngwpRun", "backbone_for_run", "comparison_table", "finish_run", "fit_model",
            "run_cnngwp", "save_trained_model", "stack_for_run"]
