@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml requirements.lock
 # it with the quick profile (runs/qtlmas2010-sim/fold-0/, resumable), run the default study
 # grid of chapter 8 (runs/study-default/, resumable), build the book (_build/html/index.html).
 # One after the other: beside the study, chapter 2's multi-threaded kernel fits slowed down
-# by more than the study gained.
+# by more than the study gained, even with the study at nice 19.
 book: $(STAMP)
 	$(PY) -m cnngwp run --runs runs --profile quick
 	$(PY) -m cnngwp study --runs runs --grid default

@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-import msprime
 import numpy as np
 import pandas as pd
 
@@ -221,6 +220,8 @@ def simulate_pedigree(config: SimulationConfig, *, seed: int) -> pd.DataFrame:
 
 
 def _pedigree_tables(pedigree: pd.DataFrame, config: SimulationConfig):
+    import msprime  # here, not at the top: opening a run or a chapter does not load it
+
     builder = msprime.PedigreeBuilder()
     last = int(pedigree["generation"].max())
     index: dict[str, int] = {}
@@ -237,6 +238,8 @@ def _founder_haplotypes(config: SimulationConfig, n_founders: int, seed: int) ->
     biallelic sites. Segments of `founder_segment_length` keep the coalescent
     fast; LD between segments is negligible at the default founder size.
     """
+    import msprime
+
     segment = config.founder_segment_length
     starts = np.arange(0, config.chromosome_length, segment)
     seeds = np.random.SeedSequence(seed).generate_state(2 * len(starts), dtype=np.uint32)
@@ -312,6 +315,8 @@ def simulate_genomes(
     snps : pandas.DataFrame
         The map: ``snp_id``, ``chromosome``, ``position``, ``allele_1`` (derived), ``allele_2``.
     """
+    import msprime
+
     tables = _pedigree_tables(pedigree, config)
     n_founders = int((pedigree["sire"] == "0").sum())
     seeds = np.random.SeedSequence(seed).generate_state(3 * config.n_chromosomes, dtype=np.uint32)

@@ -94,8 +94,8 @@ PROFILES = {
     # (benchmarks/bench_training.py measures both); the cap is never reached. T, S and the members are sized so
     # that make book (with chapter 8's study) fits 25 minutes on a 2-core machine (benchmarks/bench_tuning.py
     # times the BO).
-    "quick": Profile("quick", 5, 3, 2, 4, TrainingSettings(2e-3, 48, 100, 10, True),
-                     "a laptop CPU: T = 8 (5 random + 3 guided), S = 2, 4 members, lr 2e-3 stopped by patience 10 "
+    "quick": Profile("quick", 4, 2, 2, 4, TrainingSettings(2e-3, 48, 100, 10, True),
+                     "a laptop CPU: T = 6 (4 random + 2 guided), S = 2, 4 members, lr 2e-3 stopped by patience 10 "
                      "(cap 100 epochs), refit"),
     "smoke": Profile("smoke", 3, 2, 2, 2, TrainingSettings(2e-3, 32, 3, None, True),
                      "seconds on a tiny data set, for tests"),
