@@ -129,7 +129,8 @@ PUBLIC_MODULES = {
     ),
     "cnngwp.reports.book": (
         "CHAPTER_TOPICS", "CLASS_MINUTES", "COMPUTE_SHARE", "book_inputs", "build_book", "headline_markdown",
-        "headline_sentence", "no_study_page", "performance_page", "teaching_page", "write_headline",
+        "headline_sentence", "no_study_page", "performance_page", "protocol_benchmark_sentence", "teaching_page",
+        "write_headline",
     ),
     "cnngwp.reports.comparison": (
         "BaselineFits", "baselines_for_run", "compare_baselines", "fit_baselines", "fixed_effects_table",
