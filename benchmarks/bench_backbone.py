@@ -14,7 +14,8 @@ CNN (the paper's gamma_MA filters 64 and kernel 27, lambda 1.5, the quick profil
 
 Prints, per fit, the residual's variance on the training rows (against the test rows' residual
 variance about GDBLUP's prediction), the CNN's best epochs and the test MSE of GDBLUP + CNN, and a
-last line ``in_sample_over_out_of_fold_mse=<r> genotypic_over_additive_mse=<r> gdblup_mse=<m>``.
+last line ``in_sample_over_out_of_fold_mse=<r> genotypic_over_additive_mse=<r> gdblup_mse=<m>``, also written with
+the test MSEs to ``benchmarks/results/backbone.json`` (:mod:`record`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import tempfile
 from dataclasses import replace
 
 import numpy as np
+from record import record  # benchmarks/record.py
 
 from cnngwp.data.catalogue import DatasetSpec, load_dataset
 from cnngwp.data.splits import split_by_generation
@@ -57,9 +59,13 @@ def main() -> int:
         mse[name] = float(np.mean((problem.y_test - kernel_test - cnn.predict(problem.X_test)) ** 2))
         print(f"{name}: training residual variance {np.var(residual.y_train):.2f}, CNN best epochs "
               f"{cnn.best_epochs_}, GDBLUP + CNN test MSE {mse[name]:.3f}", flush=True)
-    print(f"in_sample_over_out_of_fold_mse={mse['in-sample'] / mse['out-of-fold']:.3f} "
-          f"genotypic_over_additive_mse={mse['out-of-fold genotypic'] / mse['out-of-fold']:.3f} "
-          f"gdblup_mse={gdblup_mse:.3f}")
+    last = (f"in_sample_over_out_of_fold_mse={mse['in-sample'] / mse['out-of-fold']:.3f} "
+            f"genotypic_over_additive_mse={mse['out-of-fold genotypic'] / mse['out-of-fold']:.3f} "
+            f"gdblup_mse={gdblup_mse:.3f}")
+    figures = {"GDBLUP test MSE": round(gdblup_mse, 3)}
+    figures |= {f"GDBLUP + CNN ({name} residual) test MSE": round(value, 3) for name, value in mse.items()}
+    record("backbone", figures, last)
+    print(last)
     return 0
 
 

@@ -26,7 +26,8 @@ early-stopping
     this is what a run with that patience does). The test MSE of the model restored to
     its best epoch is printed next to GBLUP's on the same split.
 
-Last line: ``per_epoch_ratio=<(a) / (c)> peak_share=<(c)'s share of the FMA peak> epoch_ratio=<...>``.
+Last line: ``per_epoch_ratio=<(a) / (c)> peak_share=<(c)'s share of the FMA peak> epoch_ratio=<...>``; the figures
+and that line are written to ``benchmarks/results/cnn-<part>.json`` (:mod:`record`).
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ from pathlib import Path
 
 import numpy as np
 from published import GAMMA, published_pattern  # benchmarks/published.py
+from record import record  # benchmarks/record.py
 
 from cnngwp.data.genotypes import quality_control
 from cnngwp.data.simulate import simulate_qtlmas2010
@@ -127,7 +129,8 @@ def _seconds_per_epoch(arrays: str, which: str, k: int) -> float:
     return (cnngwp_model(*args, 1 + k, engine, filters) - cnngwp_model(*args, 1, engine, filters)) / k
 
 
-def epoch_cost(data, split, k: int) -> tuple[float, float]:
+def epoch_cost(data, split, k: int, figures: dict) -> tuple[float, float]:
+    """(a / c, (c)'s share of the FMA peak); each configuration's seconds per model-epoch go into `figures`."""
     X, y = data.genotypes, (data.y - data.y[split.train].mean()).astype(np.float32)
     seconds = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -156,10 +159,17 @@ def epoch_cost(data, split, k: int) -> tuple[float, float]:
         f"(a) {conv_flop / a / 1e9 / peak:.2f} (b) {conv_flop / b / 1e9 / peak:.2f} "
         f"(c) {conv_flop / c / 1e9 / peak:.2f}"
     )
+    figures |= {"(a) published pattern, s per model-epoch": round(a, 3),
+                "(b) Keras engine, s per model-epoch": round(b, 3),
+                "(c) numba engine, s per model-epoch": round(c, 3),
+                "(d) numba, 2 x 64 filters, s per member-epoch": round(d, 3),
+                f"FMA peak, {os.cpu_count()} threads, GFLOP/s": round(peak, 1),
+                "(c)'s share of the FMA peak": round(conv_flop / c / 1e9 / peak, 2)}
     return a / c, conv_flop / c / 1e9 / peak
 
 
-def early_stopping(data, split, epochs: int, patiences: list[int]) -> float:
+def early_stopping(data, split, epochs: int, patiences: list[int], figures: dict) -> float:
+    """Epochs of the full run over epochs at the default patience; each patience's stop goes into `figures`."""
     X, y = data.genotypes, data.y
     start = time.perf_counter()
     model = CNNGWPRegressor(**GAMMA, epochs=epochs, patience=None).fit(
@@ -186,14 +196,15 @@ def early_stopping(data, split, epochs: int, patiences: list[int]) -> float:
             f"patience {patience:>3}: stops after {stop:>3} epochs ({epochs / stop:.2f}x fewer), "
             f"best validation MSE {reached:.3f} ({100 * (reached / full_best - 1):+.2f}%)"
         )
+        figures[f"patience {patience}: epochs run; best validation MSE against the full run's, %"] = (
+            f"{stop}; {100 * (reached / full_best - 1):+.2f}")
         if patience == CNNGWPRegressor().patience:
             ratio = epochs / stop
     test_mse = np.mean((model.predict(X[split.test]) - y[split.test]) ** 2)
-    gblup = GBLUP().fit(X[split.train], y[split.train]).predict(X[split.test])
-    print(
-        f"test MSE (generation 5): one CNN at its best validation epoch {test_mse:.2f}; "
-        f"GBLUP {np.mean((gblup - y[split.test]) ** 2):.2f}"
-    )
+    gblup = np.mean((GBLUP().fit(X[split.train], y[split.train]).predict(X[split.test]) - y[split.test]) ** 2)
+    print(f"test MSE (generation 5): one CNN at its best validation epoch {test_mse:.2f}; GBLUP {gblup:.2f}")
+    figures |= {"test MSE, one CNN at its best validation epoch": round(float(test_mse), 2),
+                "test MSE, GBLUP": round(float(gblup), 2)}
     return ratio
 
 
@@ -210,16 +221,14 @@ def main() -> None:
     args = parser.parse_args()
     data, split = load()
     print(f"data: {len(split.train)} training x {data.n_snps} SNPs, {len(split.test)} test")
-    nan = float("nan")
+    nan, figures = float("nan"), {}
     per_epoch, share = (
-        epoch_cost(data, split, args.timed_epochs) if args.part != "early-stopping" else (nan, nan)
+        epoch_cost(data, split, args.timed_epochs, figures) if args.part != "early-stopping" else (nan, nan)
     )
-    epoch_ratio = (
-        early_stopping(data, split, args.epochs, args.patience)
-        if args.part != "epoch-cost"
-        else nan
-    )
-    print(f"per_epoch_ratio={per_epoch:.2f} peak_share={share:.2f} epoch_ratio={epoch_ratio:.2f}")
+    epoch_ratio = early_stopping(data, split, args.epochs, args.patience, figures) if args.part != "epoch-cost" else nan
+    last = f"per_epoch_ratio={per_epoch:.2f} peak_share={share:.2f} epoch_ratio={epoch_ratio:.2f}"
+    record(f"cnn-{args.part}", figures, last)
+    print(last)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ rows: GBLUP (REML), the Bayesian LASSO (BGLR defaults) and an honest CNN ensembl
 gamma (default 31 filters, kernel 25, lambda 2: the best of ``bench_penalty.py``; 4 members,
 lr 2e-3, patience 10, refit on all training rows). Prints the test MSE per fold and model and
 the fixed effects; last line the mean test MSE of each model with and without covariates,
-``<model>_mse=<without>/<with>``.
+``<model>_mse=<without>/<with>``, also written with the means to ``benchmarks/results/covariates.json``
+(:mod:`record`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import time
 import numpy as np
 import pandas as pd
 from mice import mice_folds  # benchmarks/mice.py
+from record import record  # benchmarks/record.py
 
 from cnngwp.data.covariates import covariate_design
 from cnngwp.models.baselines import GBLUP, BayesianLasso
@@ -66,12 +68,13 @@ def main() -> int:
                 )
     table = pd.DataFrame(rows).pivot_table(index="model", columns="covariates", values="test_mse", aggfunc="mean")
     print(table[["without", "with"]].round(4).to_string())
-    print(
-        " ".join(
-            f"{name}_mse={table.loc[name, 'without']:.4f}/{table.loc[name, 'with']:.4f}"
-            for name in ("GBLUP", "BLASSO", "CNN")
-        )
-    )
+    last = " ".join(f"{name}_mse={table.loc[name, 'without']:.4f}/{table.loc[name, 'with']:.4f}"
+                    for name in ("GBLUP", "BLASSO", "CNN"))
+    figures = {"folds": ", ".join(map(str, args.folds)), "CNN gamma (filters:kernel:lambda)": args.gamma}
+    figures |= {f"{name}: mean test MSE {label} covariates": round(float(table.loc[name, label]), 4)
+                for name in ("GBLUP", "BLASSO", "CNN") for label in ("without", "with")}
+    record("covariates", figures, last)
+    print(last)
     return 0
 
 

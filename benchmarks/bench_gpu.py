@@ -1,7 +1,7 @@
 """GPU throughput and the paper profile's wall time: `python benchmarks/bench_gpu.py --data DIR`.
 
 Meant for one GPU with Keras 3 on JAX (``KERAS_BACKEND=jax``; TensorFlow need not be
-installed); it took 2 min 20 s on an H200 (2026-11-30). DIR is the default simulation
+installed); a few minutes on a data-centre GPU. DIR is the default simulation
 (``cnngwp simulate --seed 1 --out DIR``); after QC generations 1-4 train (2,326 x 9,643),
 generation 5 is the validation data; gamma is the paper's (64, 27, 0.571), batch 48,
 learning rate 2.5e-4. Printed side by side in one run:
@@ -20,7 +20,8 @@ learning rate 2.5e-4. Printed side by side in one run:
    250 epochs at the best concurrency, then 25 members together for 250 epochs and their
    refit, counted at 250 epochs as an upper bound).
 
-Last line: ``per_member_epoch_ratio=<(a) / (d) per member> paper_profile_hours=<...>``.
+Last line: ``per_member_epoch_ratio=<(a) / (d) per member> paper_profile_hours=<...>``; the figures and that line
+are written to ``benchmarks/results/gpu.json`` (:mod:`record`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from pathlib import Path
 import keras
 import numpy as np
 from published import BATCH, GAMMA, LEARNING_RATE, published_pattern  # benchmarks/published.py
+from record import record  # benchmarks/record.py
 
 from cnngwp.data.genotypes import quality_control
 from cnngwp.data.readers import read_dataset
@@ -125,7 +127,17 @@ def main() -> None:
     print(f"paper profile: {evaluations} evaluations at {rates[best]:.2f} per minute ({best} workers) = "
           f"{tuning_hours:.2f} h; {paper.n_members} members together, {epochs} epochs + refit (<= {epochs}) = "
           f"{ensemble_hours:.2f} h")
-    print(f"per_member_epoch_ratio={a / member_epoch:.1f} paper_profile_hours={tuning_hours + ensemble_hours:.2f}")
+    last = f"per_member_epoch_ratio={a / member_epoch:.1f} paper_profile_hours={tuning_hours + ensemble_hours:.2f}"
+    figures = {"Keras, backend, device": f"{keras.__version__}, {keras.backend.backend()}, "
+                                         f"{'GPU' if accelerator_available() else 'no GPU'}",
+               "timed epochs k": k, "(a) published pattern, s per epoch": round(a, 4),
+               "(b) one CNNGWPRegressor, s per epoch": round(b, 4)}
+    figures |= {f"S = {s} together, s per member-epoch": round(seconds / s, 4) for s, seconds in together.items()}
+    figures |= {f"BO evaluations of {epochs} epochs per minute, {w} worker(s)": round(r, 2) for w, r in rates.items()}
+    figures |= {"paper profile, tuning hours": round(tuning_hours, 2),
+                "paper profile, ensemble hours (upper bound)": round(ensemble_hours, 2)}
+    record("gpu", figures, last)
+    print(last)
 
 
 if __name__ == "__main__":

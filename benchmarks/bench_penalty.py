@@ -7,7 +7,8 @@ one fold, its validation rows drawn as in a run (seeded random 20 % of the train
 For each gamma ``FILTERS:KERNEL:LAMBDA`` an honest 4-member ensemble (lr 2e-3, patience 10,
 refit on all training rows) is scored once on the fold's test rows. Prints per gamma the
 ensemble's test MSE as a ratio of GBLUP's on the same rows, its correlation, the members'
-ratios and best epochs; last line ``best_gamma=<...> best_ratio=<...>``.
+ratios and best epochs; last line ``best_gamma=<...> best_ratio=<...>``. The ratios and that line are written to
+``benchmarks/results/penalty-fold<K>.json`` (:mod:`record`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import time
 
 import numpy as np
 from mice import mice_spec  # benchmarks/mice.py
+from record import record  # benchmarks/record.py
 
 from cnngwp.data.catalogue import dataset_splits, load_dataset, select_split
 from cnngwp.models.baselines import GBLUP
@@ -68,7 +70,12 @@ def main() -> int:
             flush=True,
         )
     best = min(ratios, key=ratios.get)
-    print(f"best_gamma={best} best_ratio={ratios[best]:.3f}")
+    last = f"best_gamma={best} best_ratio={ratios[best]:.3f}"
+    figures = {"GBLUP test MSE": round(float(gblup), 4)}
+    figures |= {f"gamma {text} (filters:kernel:lambda): CNN ensemble / GBLUP test MSE": round(float(ratio), 3)
+                for text, ratio in ratios.items()}
+    record(f"penalty-fold{args.fold}", figures, last)
+    print(last)
     return 0
 
 

@@ -23,7 +23,8 @@ there are two such sizes), the iterative GBLUP and GDBLUP against the exact ones
 correlation, variance ratio, test MSE), and the last line
 ``max_n_in_24GB=<n> gblup_exponent=<b> cnn_epoch_exponent=<b>``, where max_n extrapolates the largest peak memory
 of a stage that must run (all but the "_iter" and "_nystrom" ones) to 24 GB along a straight line in n (the
-genotypes and every vector the models keep grow linearly in n).
+genotypes and every vector the models keep grow linearly in n). The figures and that line are written to
+``benchmarks/results/scale-<sizes>.json`` (:mod:`record`), one record per set of sizes.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from pathlib import Path
 import msprime
 import numpy as np
 import pandas as pd
+from record import record  # benchmarks/record.py
 
 from cnngwp.models.baselines import ITERATIVE_FROM
 
@@ -162,7 +164,7 @@ def main() -> int:
     parser.add_argument("--largest-only", nargs="+", choices=STAGES, default=[], metavar="STAGE",
                         help="stages of --stages run at the largest size only (memory counted there; no exponent)")
     args = parser.parse_args()
-    rows = []
+    rows, figures = [], {}
     with tempfile.TemporaryDirectory() as scratch:
         for n in args.sizes:
             folder = Path(scratch) / f"n{n}"
@@ -189,13 +191,18 @@ def main() -> int:
                 if {model, f"{model}_iter"} <= set(results) and results[model]["solver"] == "exact":
                     exact, iterative = results[model], results[f"{model}_iter"]
                     mse = f", test MSE {iterative['mse']:.3f} against {exact['mse']:.3f}" if "mse" in exact else ""
-                    print(f"  iterative vs exact {model.upper()}: prediction correlation "
-                          f"{np.corrcoef(exact['predictions'], iterative['predictions'])[0, 1]:.6f}, variance ratio "
-                          f"{iterative['delta'] / exact['delta']:.4f}{mse}", flush=True)
+                    correlation = np.corrcoef(exact["predictions"], iterative["predictions"])[0, 1]
+                    ratio = iterative["delta"] / exact["delta"]
+                    print(f"  iterative vs exact {model.upper()}: prediction correlation {correlation:.6f}, "
+                          f"variance ratio {ratio:.4f}{mse}", flush=True)
+                    against = f"n={n}: iterative vs exact {model.upper()}"
+                    figures[f"{against}, prediction correlation"] = round(correlation, 6)
+                    figures[f"{against}, variance ratio"] = round(ratio, 4)
             if {"rkhs", "rkhs_nystrom"} <= set(results) and results["rkhs"]["solver"] == "exact":
                 nystrom, exact = results["rkhs_nystrom"]["mse"], results["rkhs"]["mse"]
                 print(f"  Nystrom vs exact RKHS: test MSE {nystrom:.3f} against {exact:.3f} "
                       f"({nystrom / exact - 1:+.2%})", flush=True)
+                figures[f"n={n}: Nystrom over exact RKHS test MSE"] = round(nystrom / exact, 4)
     table = pd.DataFrame(rows)
     seconds = table.pivot(index="n", columns="stage", values="seconds")
     peaks = table.pivot(index="n", columns="stage", values="peak_gb")
@@ -207,8 +214,15 @@ def main() -> int:
     worst = peaks[[s for s in REQUIRED if s in peaks.columns]].max(axis=1).to_numpy()
     per_animal, base = np.polyfit(sizes, worst, 1) if len(sizes) >= 2 else (worst[-1] / sizes[-1], 0.0)
     max_n = int((24.0 - base) / per_animal) if per_animal > 0 else -1  # -1: memory did not grow with n here
-    print(f"max_n_in_24GB={max_n} gblup_exponent={exponents.get('gblup', float('nan')):.2f} "
-          f"cnn_epoch_exponent={exponents.get('cnn_epoch', float('nan')):.2f}")
+    last = (f"max_n_in_24GB={max_n} gblup_exponent={exponents.get('gblup', float('nan')):.2f} "
+            f"cnn_epoch_exponent={exponents.get('cnn_epoch', float('nan')):.2f}")
+    for (n, stage), row in table.dropna().set_index(["n", "stage"]).iterrows():
+        figures[f"n={n}: {stage}, seconds"] = round(float(row["seconds"]), 1)
+        figures[f"n={n}: {stage}, peak GB"] = round(float(row["peak_gb"]), 2)
+    figures |= {f"exponent of seconds in n: {stage}": round(b, 2) for stage, b in exponents.items() if np.isfinite(b)}
+    figures["SNPs; training share"] = f"{args.snps}; 80 %"
+    record("scale-" + "-".join(map(str, args.sizes)), figures, last)
+    print(last)
     return 0
 
 

@@ -8,7 +8,8 @@ engine): fitted on generations 1-3 with the best epoch chosen on generation 4 (p
 stops it), then refitted on generations 1-4 for that many epochs and scored once on
 generation 5. Prints epochs to the best validation MSE, that MSE, the test MSE after
 refit, seconds, GBLUP's test MSE, and last
-``epochs_ratio=<epochs to best at 2.5e-4 (the paper's rate) / at the chosen lr> test_mse_chosen=<...>``.
+``epochs_ratio=<epochs to best at 2.5e-4 (the paper's rate) / at the chosen lr> test_mse_chosen=<...>``, also
+written with the table to ``benchmarks/results/training.json`` (:mod:`record`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import time
 
 import numpy as np
 import pandas as pd
+from record import record  # benchmarks/record.py
 
 from cnngwp.data.genotypes import quality_control
 from cnngwp.data.simulate import simulate_qtlmas2010
@@ -59,8 +61,15 @@ def main() -> None:
           f"animals, {data.n_snps} SNPs; patience {args.patience}, cap {args.cap}; GBLUP test MSE {gblup:.3f}")
     print(table.to_string(float_format="%.4g"))
     slow, chosen = table.loc[2.5e-4], table.loc[args.chosen]
-    print(f"epochs_ratio={slow['epochs_to_best'] / chosen['epochs_to_best']:.2f} "
-          f"test_mse_chosen={chosen['test_mse_after_refit']:.3f}")
+    last = (f"epochs_ratio={slow['epochs_to_best'] / chosen['epochs_to_best']:.2f} "
+            f"test_mse_chosen={chosen['test_mse_after_refit']:.3f}")
+    figures = {"GBLUP test MSE": round(gblup, 3), "patience; epoch cap": f"{args.patience}; {args.cap}"}
+    for rate, row in table.iterrows():
+        figures |= {f"lr {rate:g}: epochs to the best validation MSE": int(row["epochs_to_best"]),
+                    f"lr {rate:g}: test MSE after refit": round(row["test_mse_after_refit"], 3),
+                    f"lr {rate:g}: seconds": round(row["seconds"], 1)}
+    record("training", figures, last)
+    print(last)
 
 
 if __name__ == "__main__":

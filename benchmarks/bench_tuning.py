@@ -5,7 +5,7 @@ Both runs do the same work on the default simulated data set (seed 1, generation
 number of epochs (no early stopping, so the work does not depend on timing). One
 worker gets all the cores for TensorFlow; two workers get one core each. The same
 seed gives the same points, which the script checks. The last line holds
-``workers_1_s=… workers_2_s=… speedup=…``.
+``workers_1_s=… workers_2_s=… speedup=…``, also written to ``benchmarks/results/tuning.json`` (:mod:`record`).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import tempfile
 import time
 
 import numpy as np
+from record import record  # benchmarks/record.py
 
 from cnngwp.data.catalogue import DatasetSpec, load_dataset
 from cnngwp.data.splits import split_by_generation
@@ -48,8 +49,13 @@ def main() -> None:
         fit_seconds = result.evaluations["seconds"].sum()
         print(f"{workers} worker(s): wall {seconds[workers]:.1f} s; summed fit time {fit_seconds:.1f} s; "
               f"gamma_MA {result.gamma.as_dict()}")
-    print(f"same points with 1 and 2 workers: {np.allclose(points[1], points[2], rtol=1e-6)}")
-    print(f"workers_1_s={seconds[1]:.1f} workers_2_s={seconds[2]:.1f} speedup={seconds[1] / seconds[2]:.2f}")
+    same = bool(np.allclose(points[1], points[2], rtol=1e-6))
+    print(f"same points with 1 and 2 workers: {same}")
+    last = f"workers_1_s={seconds[1]:.1f} workers_2_s={seconds[2]:.1f} speedup={seconds[1] / seconds[2]:.2f}"
+    record("tuning", {"replicates x points x epochs": f"{args.replicates} x {args.points} x {args.epochs}",
+                      "wall seconds, 1 worker": round(seconds[1], 1), "wall seconds, 2 workers": round(seconds[2], 1),
+                      "speed-up": round(seconds[1] / seconds[2], 2), "same points": same}, last)
+    print(last)
 
 
 if __name__ == "__main__":
