@@ -169,6 +169,21 @@ def test_saved_state_predicts_identically(model, tmp_path):
     np.testing.assert_array_equal(loaded.predict(X_new, covariates=C[:20]), model.predict(X_new, covariates=C[:20]))
 
 
+@pytest.mark.parametrize("model", [GBLUP(), GDBLUP(), EGBLUP(), EGBLUP(solver="nystrom", n_landmarks=60), RKHS(),
+                                   BayesianLasso(n_iter=200, burn_in=50)],
+                         ids=["GBLUP", "GDBLUP", "EGBLUP", "EGBLUP-nystrom", "RKHS", "BLASSO"])
+def test_an_animal_is_predicted_the_same_alone_or_with_others(model):
+    # scikit-learn's check_methods_subset_invariance on 20 x 3 inputs, at a size where float32 products would show
+    X, y, _ = planted(n=300, p=500, seed=19)
+    model.fit(X, y)
+    X_new, _, _ = planted(n=40, p=500, seed=20)
+    together = model.predict(X_new)
+    alone = np.concatenate([model.predict(X_new[i : i + 1]) for i in range(len(X_new))])
+    in_pairs = np.concatenate([model.predict(X_new[i : i + 2]) for i in range(0, len(X_new), 2)])
+    np.testing.assert_allclose(alone, together, rtol=0, atol=1e-10 * np.abs(together).max())
+    np.testing.assert_allclose(in_pairs, together, rtol=0, atol=1e-10 * np.abs(together).max())
+
+
 def test_gdblup_rejects_values_outside_0_to_2():
     X, y, _ = planted(n=50, p=20, seed=17)
     with pytest.raises(ValueError, match="between 0 and 2"):

@@ -29,8 +29,14 @@ __all__ = ["additive_kernel", "dominance_codes", "dominance_kernel", "dominance_
 
 
 def additive_kernel(scaler: Standardizer, A: np.ndarray, B: np.ndarray | None = None) -> np.ndarray:
-    """G = Z_A Z_B' / p of genotypes standardised with `scaler`'s statistics (float64; B = A when None)."""
-    return _cross_product(scaler.block_coding(np.float32), A, B) / A.shape[1]
+    """G = Z_A Z_B' / p of genotypes standardised with `scaler`'s statistics (float64; B = A when None).
+
+    Within one set (B None: the training kernel, formed once) the products are float32; between two sets they are
+    float64, as in :func:`squared_distances`, so an animal's kernel row does not depend on which other animals share
+    its batch (float32 matrix products round differently with the number of rows).
+    """
+    precision = np.float32 if B is None else np.float64
+    return _cross_product(scaler.block_coding(precision), A, B) / A.shape[1]
 
 
 def dominance_codes(codes: np.ndarray, frequency: np.ndarray) -> np.ndarray:
