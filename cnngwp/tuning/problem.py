@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from cnngwp.data.covariates import CovariateDesign, check_full_rank
 from cnngwp.data.genotypes import GenotypeData
 from cnngwp.data.splits import Split, validation_split
-from cnngwp.models.cnn.estimator import CNNGWPRegressor, fit_for_epochs
 from cnngwp.tuning.settings import TrainingSettings, check_protocol
+
+if TYPE_CHECKING:
+    from cnngwp.models.cnn.estimator import CNNGWPRegressor
 
 __all__ = ["PAPER_PROTOCOL_CNN", "PROBLEM_FOLDER", "TuningProblem", "fit_cnn", "fit_cnn_for_epochs"]
 
@@ -97,6 +100,8 @@ def _cnn_estimator(gamma, training: TrainingSettings, *, seed: int, n_members: i
                   refit: bool = False) -> CNNGWPRegressor:
     """An unfitted estimator of `n_members` CNNs with `gamma` (filters, kernel size, lambda), trained as `training`
     says."""
+    from cnngwp.models.cnn.estimator import CNNGWPRegressor  # loads Keras: only where a network is built
+
     return CNNGWPRegressor(filters=int(gamma.filters), kernel_size=int(gamma.kernel_size), l1=float(gamma.l1),
                            learning_rate=training.learning_rate, batch_size=training.batch_size,
                            epochs=training.epochs, patience=training.patience, refit=refit, n_members=n_members,
@@ -131,6 +136,8 @@ def fit_cnn_for_epochs(problem: TuningProblem, gamma, training: TrainingSettings
     """CNNs with `gamma` seeded `seeds`, each trained for its `epochs` on the training rows `rows` (positions; their
     targets `y`, default the trait) with their covariates: a run's refit, on other rows
     (:func:`cnngwp.models.cnn.estimator.fit_for_epochs`)."""
+    from cnngwp.models.cnn.estimator import fit_for_epochs
+
     model = _cnn_estimator(gamma, training, seed=0, n_members=len(seeds))
     C = None if problem.C_train is None else problem.C_train[rows]
     with _FIT_LOCK:
