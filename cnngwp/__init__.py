@@ -144,8 +144,9 @@ PUBLIC_MODULES = {
         "plot_weight_map", "true_qtl_weight_positions",
     ),
     "cnngwp.reports.study_tables": (
-        "JUDGEMENTS", "KERNEL_MODELS", "honest_models", "protocol_optimism", "protocol_sentence", "relative_mse",
-        "relative_mse_table", "scenario_components", "study_verdicts", "verdict_markdown", "verdict_summary",
+        "JUDGEMENTS", "KERNEL_MODELS", "MAX_REPLICATES", "honest_models", "protocol_optimism", "protocol_sentence",
+        "relative_mse", "relative_mse_table", "replicates_to_decide", "scenario_components", "study_verdicts",
+        "verdict_markdown", "verdict_summary",
     ),
     "cnngwp.reports.tables": (
         "CNN_BASED_MODELS", "MODEL_ORDER", "PREDICTION_COLUMNS", "bootstrap_mse_difference", "collect_comparisons",

@@ -13,6 +13,7 @@ from cnngwp.reports.study_tables import (
     protocol_sentence,
     relative_mse,
     relative_mse_table,
+    replicates_to_decide,
     scenario_components,
     study_verdicts,
     verdict_markdown,
@@ -116,6 +117,18 @@ def _synthetic_study():
     return pd.DataFrame(rows)
 
 
+def test_replicates_to_decide_is_the_smallest_study_whose_interval_would_exclude_zero():
+    z = np.array([-1.5, -0.5, 0.0, 0.5, 1.5])
+    z = (z - z.mean()) / z.std(ddof=1)
+    # mean 0.1, SD 0.2: t(16) 0.2 / sqrt(17) = 0.103 still covers zero, t(17) 0.2 / sqrt(18) = 0.0995 does not
+    assert replicates_to_decide(0.1 + 0.2 * z) == 18
+    assert replicates_to_decide(-0.1 + 0.2 * z) == 18  # the sign does not matter
+    assert replicates_to_decide(0.1 + 0.01 * z) == 2  # t(1) 0.01 / sqrt(2) = 0.09 already decides it
+    assert replicates_to_decide(0.2 * z) is None  # no difference to decide
+    assert replicates_to_decide(0.001 + 0.2 * z) is None  # more than MAX_REPLICATES
+    assert replicates_to_decide([0.1]) is None
+
+
 def test_relative_mse_and_verdicts_come_from_the_numbers():
     study = _synthetic_study()
     relative = relative_mse(study).set_index(["architecture", "model"])
@@ -136,6 +149,11 @@ def test_relative_mse_and_verdicts_come_from_the_numbers():
     assert verdicts.loc["epistatic", "best_model"] == "CNN ensemble"  # never the paper protocol's, lower as it is
     assert "**worse**" in verdicts.loc["dominance", "verdict"] and "over 6 replicates" in verdicts.loc["dominance",
                                                                                                      "verdict"]
+    assert verdicts.loc["dominance", "replicates_needed"] <= 6 and "would need" not in verdicts.loc["dominance",
+                                                                                                  "verdict"]
+    # 'additive': the wobble's mean is not quite zero, but far too small for any study to decide
+    assert np.isnan(verdicts.loc["additive", "replicates_needed"])
+    assert "no study of up to 1000 replicates would decide" in verdicts.loc["additive", "verdict"]
     summary = verdict_summary(study).set_index("model")
     assert summary.loc["CNN ensemble"].to_dict() == {"better": 1, "no clear difference": 1, "worse": 1, "scenarios": 3}
     # 'additive': the CNN's mean MSE is a hair below GBLUP's though the interval finds no difference

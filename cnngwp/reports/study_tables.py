@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from cnngwp.models.names import CNN_ENSEMBLE
 from cnngwp.reports.tables import CNN_BASED_MODELS, t_interval
 from cnngwp.tuning.problem import PAPER_PROTOCOL_CNN
 
-__all__ = ["JUDGEMENTS", "KERNEL_MODELS", "honest_models", "protocol_optimism", "protocol_sentence", "relative_mse",
-           "relative_mse_table", "scenario_components", "study_verdicts", "verdict_markdown", "verdict_summary"]
+__all__ = ["JUDGEMENTS", "KERNEL_MODELS", "MAX_REPLICATES", "honest_models", "protocol_optimism", "protocol_sentence",
+           "relative_mse", "relative_mse_table", "replicates_to_decide", "scenario_components", "study_verdicts",
+           "verdict_markdown", "verdict_summary"]
 
 #: The kernel models that the models containing a CNN are held against, the best of them per scenario.
 KERNEL_MODELS = ("GBLUP", "GDBLUP", "EGBLUP", "RKHS")
@@ -108,6 +110,27 @@ def scenario_components(study: pd.DataFrame) -> pd.DataFrame:
     return _scenario_order(table).reset_index(drop=True)
 
 
+#: The most replicates :func:`replicates_to_decide` looks for.
+MAX_REPLICATES = 1000
+
+
+def replicates_to_decide(log_ratios, *, level: float = 0.95) -> int | None:
+    """How many replicates a study like this one would need for the t interval of the mean of `log_ratios` to
+    exclude zero, if a new study saw the same mean and spread: the smallest n with
+    t(n - 1) · SD / √n below the absolute mean. A planning figure from a pilot study, not a test.
+
+    None where it cannot be said: fewer than two replicates, no mean difference, or more than
+    :data:`MAX_REPLICATES` needed.
+    """
+    values = np.asarray(log_ratios, dtype=np.float64)
+    if len(values) < 2 or values.mean() == 0:
+        return None
+    mean, sd = abs(float(values.mean())), float(values.std(ddof=1))
+    n = np.arange(2, MAX_REPLICATES + 1)
+    decided = n[stats.t.ppf((1 + level) / 2, n - 1) * sd / np.sqrt(n) < mean]
+    return int(decided[0]) if len(decided) else None
+
+
 def study_verdicts(study: pd.DataFrame, *, cnn: str = CNN_ENSEMBLE, level: float = 0.95) -> pd.DataFrame:
     """Per scenario: the best honest model, and `cnn` against the best kernel model, from the numbers.
 
@@ -124,7 +147,9 @@ def study_verdicts(study: pd.DataFrame, *, cnn: str = CNN_ENSEMBLE, level: float
         means = group.drop(columns=[*_SCENARIO, "replicate"]).mean()
         best = str(means.idxmin())
         kernel = str(means[[m for m in KERNEL_MODELS if m in means]].idxmin())  # studies before EGBLUP lack it
-        mean, lower, upper = t_interval(np.log(group[cnn] / group[kernel]), level=level)
+        log_ratios = np.log(group[cnn] / group[kernel])
+        mean, lower, upper = t_interval(log_ratios, level=level)
+        needed = replicates_to_decide(log_ratios, level=level)
         if np.isnan(lower):
             judgement = "one replicate: no interval"
         else:
@@ -134,9 +159,14 @@ def study_verdicts(study: pd.DataFrame, *, cnn: str = CNN_ENSEMBLE, level: float
         verdict = (f"{architecture}, h² {h2:g}: best model {best} (mean test MSE {means[best]:.2f}, GBLUP "
                    f"{means['GBLUP']:.2f}); {cnn} against {kernel}, the best kernel model: test MSE "
                    f"{_signed(_percent(mean))} % ({interval}): **{judgement}**.")
+        if judgement == JUDGEMENTS[1]:
+            verdict += (f" At the spread seen, a difference of this size would need about {needed} replicates to be "
+                        "decided." if needed else " At the spread seen, no study of up to "
+                        f"{MAX_REPLICATES} replicates would decide a difference of this size.")
         rows.append({"architecture": architecture, "h2": h2, "best_model": best, "best_mse": float(means[best]),
                      "kernel_model": kernel, "percent": _percent(mean), "lower": _percent(lower),
-                     "upper": _percent(upper), "replicates": len(group), "judgement": judgement, "verdict": verdict})
+                     "upper": _percent(upper), "replicates": len(group), "judgement": judgement,
+                     "replicates_needed": needed, "verdict": verdict})
     return _scenario_order(pd.DataFrame(rows)).reset_index(drop=True)
 
 
