@@ -150,7 +150,8 @@ PUBLIC_MODULES = {
     ),
     "cnngwp.reports.tables": (
         "CNN_BASED_MODELS", "MODEL_ORDER", "PREDICTION_COLUMNS", "bootstrap_mse_difference", "collect_comparisons",
-        "paired_differences", "read_comparison", "run_counts", "shown", "stack_sentence", "t_interval", "table2",
+        "paired_differences", "read_comparison", "run_counts", "shown", "stack_sentence", "t_half_width", "t_interval",
+        "table2",
     ),
     "cnngwp.runs.notebooks": (
         "CHAPTER_PARAMETERS", "DATASET_FILE", "EXAMPLES", "MAX_CHAPTER_PARAMETERS", "NOTEBOOKS", "NOTEBOOK_DIR",

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from cnngwp.models.names import CNN_ENSEMBLE
-from cnngwp.reports.tables import CNN_BASED_MODELS, t_interval
+from cnngwp.reports.tables import CNN_BASED_MODELS, t_half_width, t_interval
 from cnngwp.tuning.problem import PAPER_PROTOCOL_CNN
 
 __all__ = ["JUDGEMENTS", "KERNEL_MODELS", "MAX_REPLICATES", "honest_models", "protocol_optimism", "protocol_sentence",
@@ -127,7 +126,7 @@ def replicates_to_decide(log_ratios, *, level: float = 0.95) -> int | None:
         return None
     mean, sd = abs(float(values.mean())), float(values.std(ddof=1))
     n = np.arange(2, MAX_REPLICATES + 1)
-    decided = n[stats.t.ppf((1 + level) / 2, n - 1) * sd / np.sqrt(n) < mean]
+    decided = n[t_half_width(sd, n, level=level) < mean]
     return int(decided[0]) if len(decided) else None
 
 
@@ -159,10 +158,12 @@ def study_verdicts(study: pd.DataFrame, *, cnn: str = CNN_ENSEMBLE, level: float
         verdict = (f"{architecture}, h² {h2:g}: best model {best} (mean test MSE {means[best]:.2f}, GBLUP "
                    f"{means['GBLUP']:.2f}); {cnn} against {kernel}, the best kernel model: test MSE "
                    f"{_signed(_percent(mean))} % ({interval}): **{judgement}**.")
-        if judgement == JUDGEMENTS[1]:
+        if judgement == JUDGEMENTS[1] and needed:
             verdict += (f" At the spread seen, a difference of this size would need about {needed} replicates to be "
-                        "decided." if needed else " At the spread seen, no study of up to "
-                        f"{MAX_REPLICATES} replicates would decide a difference of this size.")
+                        "decided.")
+        elif judgement == JUDGEMENTS[1]:
+            verdict += (f" At the spread seen, no study of up to {MAX_REPLICATES} replicates would decide a difference "
+                        "of this size.")
         rows.append({"architecture": architecture, "h2": h2, "best_model": best, "best_mse": float(means[best]),
                      "kernel_model": kernel, "percent": _percent(mean), "lower": _percent(lower),
                      "upper": _percent(upper), "replicates": len(group), "judgement": judgement,

@@ -29,6 +29,7 @@ __all__ = [
     "run_counts",
     "shown",
     "stack_sentence",
+    "t_half_width",
     "t_interval",
     "table2",
 ]
@@ -44,13 +45,19 @@ PREDICTION_COLUMNS = {**{name: name for name in BASELINE_MODELS}, CNN_ENSEMBLE: 
 MODEL_ORDER = (*BASELINE_MODELS, "CNN (best single)", *CNN_BASED_MODELS)
 
 
+def t_half_width(sd: float, n, *, level: float = 0.95):
+    """Half the width of the t interval at `level` of a mean of `n` values whose SD is `sd` (`n` may be an array)."""
+    n = np.asarray(n)
+    return stats.t.ppf((1 + level) / 2, n - 1) * sd / np.sqrt(n)
+
+
 def t_interval(values, *, level: float = 0.95) -> tuple[float, float, float]:
     """The mean of `values` and its t interval at `level` (NaN bounds with fewer than two values)."""
     values = np.asarray(values, dtype=np.float64)
     mean = float(values.mean())
     if len(values) < 2:
         return mean, float("nan"), float("nan")
-    half = float(stats.t.ppf((1 + level) / 2, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values)))
+    half = float(t_half_width(values.std(ddof=1), len(values), level=level))
     return mean, mean - half, mean + half
 
 
