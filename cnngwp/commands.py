@@ -35,7 +35,6 @@ from cnngwp.runs.notebooks import (
 )
 from cnngwp.runs.parallel import IN_PROCESS, open_client
 from cnngwp.runs.study import GRIDS
-from cnngwp.runs.workflow import fit_model, run_cnngwp
 from cnngwp.tuning.settings import (
     DEFAULT_PROFILE,
     DEFAULT_PROTOCOL,
@@ -143,6 +142,8 @@ def _tune(args: argparse.Namespace) -> None:
     split = select_split(dataset_splits(data, spec), args.fold, spec)
     design = covariate_design(data, split, parse_columns(args.covariates), parse_columns(args.categorical))
     settings = _run_settings(args, args.protocol)
+    from cnngwp.runs.workflow import run_cnngwp  # loads Keras: only the commands that train a network
+
     start = time.perf_counter()
     with open_client(args.scheduler, n_workers=args.workers) as client:
         run = run_cnngwp(data, split, args.out, client, settings, progress=not args.no_progress, covariates=design)
@@ -156,6 +157,8 @@ def _tune(args: argparse.Namespace) -> None:
 def _fit(args: argparse.Namespace) -> None:
     data = load_dataset(_dataset_from_args(args))
     settings = _run_settings(args, DEFAULT_PROTOCOL)
+    from cnngwp.runs.workflow import fit_model  # loads Keras: only the commands that train a network
+
     start = time.perf_counter()
     with open_client(args.scheduler, n_workers=args.workers) as client:
         run = fit_model(data, args.out, client, settings, progress=not args.no_progress,

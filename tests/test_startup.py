@@ -18,6 +18,14 @@ def test_importing_cnngwp_or_fitting_a_kernel_model_loads_no_framework():
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "[]\n"
 
 
+def test_the_command_line_loads_a_framework_only_for_the_commands_that_train():
+    """`cnngwp summary`, `simulate`, `baselines`, `book` and every `--help` read the same module as `tune`: it loads
+    no framework until a command trains a network or a saved model predicts."""
+    code = ("import sys, cnngwp.commands, cnngwp.models.saved_model, cnngwp.runs.study, cnngwp.models.backbone\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'keras', 'tensorflow', 'jax', 'torch'}))\n")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "[]\n"
+
+
 @pytest.mark.parametrize("chapter", ["01_simulate_data", "02_fit_baselines", "04_tune_hyperparameters"])
 def test_the_chapters_that_build_no_cnn_in_their_kernel_import_no_framework(chapter):
     """Chapters 1 and 2 build no CNN, and chapter 4's networks are built on the Dask workers: their import cell

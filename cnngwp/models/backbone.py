@@ -17,13 +17,17 @@ everywhere; the kernel itself is refitted on every training row.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
 from cnngwp.data.covariates import as_covariate_matrix
 from cnngwp.models.baselines import GDBLUP
-from cnngwp.models.cnn.estimator import CNNGWPRegressor
+
+if TYPE_CHECKING:
+    from cnngwp.models.cnn.estimator import CNNGWPRegressor
 
 __all__ = ["KernelBackboneCNN", "out_of_fold_predictions"]
 
@@ -91,6 +95,8 @@ class KernelBackboneCNN(RegressorMixin, BaseEstimator):
         kernel = GDBLUP() if self.kernel is None else self.kernel
         self.kernel_oof_ = out_of_fold_predictions(kernel, X, y, covariates=covariates, n_folds=self.n_folds,
                                                    seed=self.seed)
+        from cnngwp.models.cnn.estimator import CNNGWPRegressor  # loads Keras: only where a network is built
+
         cnn = CNNGWPRegressor(refit=True) if self.cnn is None else self.cnn
         self.cnn_ = clone(cnn).fit(X, y - self.kernel_oof_, generations=generations, validation_rows=validation_rows)
         self.kernel_ = clone(kernel).fit(X, y, covariates=covariates)

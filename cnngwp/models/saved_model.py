@@ -42,7 +42,6 @@ from cnngwp.data.covariates import CovariateDesign
 from cnngwp.data.genotypes import MISSING, SNP_COLUMNS, GenotypeData
 from cnngwp.errors import CnngwpInputError
 from cnngwp.models.baselines import BASELINE_MODELS
-from cnngwp.models.cnn.estimator import NetworkInputs, member_interval, network_predictions
 from cnngwp.models.names import CNN_ENSEMBLE, STACK, backbone_name
 from cnngwp.models.stack import ModelStack
 
@@ -55,6 +54,21 @@ __all__ = ["MAX_MISSING_SNPS", "MODEL_FORMAT", "BackboneNetworks", "GenomicModel
 MODEL_FORMAT = 1
 #: Default largest share of the model's SNPs that candidates may lack (mean-imputed).
 MAX_MISSING_SNPS = 0.05
+
+
+def _network_predictions(networks: list[keras.Model], codes: np.ndarray, design: np.ndarray | None,
+                         target_scaling) -> np.ndarray:
+    """The networks' predictions (S, n) in the trait's units; the CNN modules (and Keras) load here, when a saved
+    model first predicts, so reading and aligning a model folder loads no framework."""
+    from cnngwp.models.cnn.estimator import NetworkInputs, network_predictions
+
+    return network_predictions(networks, NetworkInputs(codes, design), target_scaling)
+
+
+def _member_interval(members: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    from cnngwp.models.cnn.network import member_interval
+
+    return member_interval(members, level=level)
 
 
 def save_network(model: keras.Model, path: Path) -> None:
@@ -291,7 +305,7 @@ class GenomicModel:
     def predict_members(self, data, **options) -> np.ndarray:
         """Every member's prediction, shape (S, n); `data` and options as for :meth:`inputs`."""
         codes, design, _ = self.inputs(data, **options)
-        return network_predictions(self.networks, NetworkInputs(codes, design), self.target_scaling)
+        return _network_predictions(self.networks, codes, design, self.target_scaling)
 
     def predict(self, data, **options) -> np.ndarray:
         """The model-averaged CNN prediction."""
@@ -299,7 +313,7 @@ class GenomicModel:
 
     def prediction_interval(self, data, *, level: float = 0.9, **options) -> tuple[np.ndarray, np.ndarray]:
         """Quantiles of the members' predictions (the spread of the averaged model)."""
-        return member_interval(self.predict_members(data, **options), level=level)
+        return _member_interval(self.predict_members(data, **options), level)
 
     def predict_baselines(self, data, **options) -> pd.DataFrame:
         """Each baseline's predictions, one column each."""
@@ -310,14 +324,14 @@ class GenomicModel:
         """Every model's prediction, one column each: the CNN ensemble, each baseline, the backbone model and the
         stack (where the model has them)."""
         codes, design, _ = self.inputs(data, **options)
-        members = network_predictions(self.networks, NetworkInputs(codes, design), self.target_scaling)
+        members = _network_predictions(self.networks, codes, design, self.target_scaling)
         return self._model_predictions(codes, design, members)
 
     def _model_predictions(self, codes: np.ndarray, design, members: np.ndarray) -> pd.DataFrame:
         table = pd.DataFrame({CNN_ENSEMBLE: members.mean(axis=0), **{
             name: model.predict(codes, covariates=design) for name, model in self.baselines.items()}})
         if self.backbone is not None:
-            top = network_predictions(self.backbone.networks, NetworkInputs(codes), self.backbone.target_scaling)
+            top = _network_predictions(self.backbone.networks, codes, None, self.backbone.target_scaling)
             table[self.backbone.name] = table[self.backbone.kernel] + top.mean(axis=0)
         if self.stack is not None:
             table[STACK] = self.stack.predict(table)
@@ -332,8 +346,8 @@ class GenomicModel:
         Ranks follow the ensemble prediction, highest first (lowest with `ascending`).
         """
         codes, design, alignment = self.inputs(data, max_missing=max_missing)
-        members = network_predictions(self.networks, NetworkInputs(codes, design), self.target_scaling)
-        lower, upper = member_interval(members, level=level)
+        members = _network_predictions(self.networks, codes, design, self.target_scaling)
+        lower, upper = _member_interval(members, level)
         percent = f"{round(level * 100):d}"
         table = pd.DataFrame(
             {

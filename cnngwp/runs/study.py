@@ -38,6 +38,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -55,7 +56,6 @@ from cnngwp.data.simulate import (
 from cnngwp.data.splits import Split, split_by_generation
 from cnngwp.data.store import discard, read_and_call, store
 from cnngwp.errors import CnngwpInputError
-from cnngwp.models.cnn.estimator import CNNGWPRegressor
 from cnngwp.models.names import BACKBONE_KERNEL, CNN_ENSEMBLE, GENOTYPIC_CNN, STACK, backbone_name
 from cnngwp.models.stack import ModelStack
 from cnngwp.reports.comparison import fit_baselines, prediction_metrics
@@ -73,6 +73,9 @@ from cnngwp.tuning.combined import (
 from cnngwp.tuning.problem import PAPER_PROTOCOL_CNN, TuningProblem, fit_cnn
 from cnngwp.tuning.search import Gamma
 from cnngwp.tuning.settings import PROFILES, TrainingSettings
+
+if TYPE_CHECKING:
+    from cnngwp.models.cnn.estimator import CNNGWPRegressor
 
 __all__ = ["GRIDS", "STUDY_COLUMNS", "EveryModelFit", "StudyContext", "StudyDataset", "StudyGrid", "fit_every_model",
            "fit_study_dataset", "run_study", "study_context", "study_folder"]
