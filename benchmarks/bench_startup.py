@@ -2,8 +2,9 @@
 
 Times, each in a fresh interpreter (the median of `--repeats`): ``import cnngwp``, ``cnngwp --help``,
 ``import cnngwp.models.cnn`` (the first CNN import, which loads Keras and its backend) and
-``cnngwp tune --help`` (a command's options, which load the models). Prints each median and which
-deep-learning frameworks each left in ``sys.modules``; last line
+``cnngwp tune --help`` (a command's options, which load the command line's modules: every command's
+work but no framework). Prints each median and which deep-learning frameworks each left in
+``sys.modules``, both also recorded; last line
 ``import_seconds=<s> help_seconds=<s> cnn_import_seconds=<s>``, also written to ``benchmarks/results/startup.json``
 (:mod:`record`).
 """
@@ -45,15 +46,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
-    medians = {}
+    medians, figures = {}, {}
     for name, arguments in CASES.items():
         runs = [_timed(arguments) for _ in range(args.repeats)]
         medians[name] = statistics.median(seconds for seconds, _ in runs)
+        figures |= {f"{name} (s, median of {args.repeats})": round(medians[name], 2),
+                    f"{name}: frameworks loaded": runs[-1][1].strip("[]").replace("'", "") or "none"}
         print(f"{name}: {medians[name]:.2f} s (median of {args.repeats}); frameworks loaded: {runs[-1][1]}")
     last = (f"import_seconds={medians['import cnngwp']:.2f} help_seconds={medians['cnngwp --help']:.2f} "
             f"cnn_import_seconds={medians['import cnngwp.models.cnn']:.2f}")
-    record("startup", {f"{name} (s, median of {args.repeats})": round(value, 2) for name, value in medians.items()},
-           last)
+    record("startup", figures, last)
     print(last)
     return 0
 
