@@ -58,14 +58,16 @@ MAX_MISSING_SNPS = 0.05
 
 def _network_predictions(networks: list[keras.Model], codes: np.ndarray, design: np.ndarray | None,
                          target_scaling) -> np.ndarray:
-    """The networks' predictions (S, n) in the trait's units; the CNN modules (and Keras) load here, when a saved
-    model first predicts, so reading and aligning a model folder loads no framework."""
+    """The networks' predictions (S, n) in the trait's units. The CNN modules are imported here, not with this
+    module, so a command that only names this module's settings (``cnngwp --help``, ``summary``) loads no
+    framework; loading a model folder loads Keras for its networks."""
     from cnngwp.models.cnn.estimator import NetworkInputs, network_predictions
 
     return network_predictions(networks, NetworkInputs(codes, design), target_scaling)
 
 
 def _member_interval(members: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`cnngwp.models.cnn.network.member_interval`, imported as :func:`_network_predictions` imports."""
     from cnngwp.models.cnn.network import member_interval
 
     return member_interval(members, level=level)
