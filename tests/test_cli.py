@@ -1,6 +1,5 @@
 import filecmp
 import json
-import shutil
 import subprocess
 import sys
 
@@ -9,8 +8,7 @@ import pandas as pd
 import pytest
 
 from cnngwp.cli import COMMANDS, main
-from cnngwp.data.genotypes import GenotypeData
-from cnngwp.data.readers import read_dataset, write_dataset
+from cnngwp.data.readers import read_dataset
 
 
 def test_the_overview_lists_every_command_without_loading_the_models():
@@ -71,15 +69,6 @@ def test_bad_input_exits_2_with_a_message(tmp_path, capsys):
     assert not (tmp_path / "runs").exists()
 
 
-def test_baselines_command_scores_gblup_and_blasso(tmp_path, capsys):
-    assert main(["simulate", "--seed", "2", "--small", "--out", str(tmp_path)]) == 0
-    capsys.readouterr()
-    assert main(["baselines", "--data", str(tmp_path)]) == 0
-    out = capsys.readouterr().out
-    assert "338 training and 120 test animals" in out
-    assert "GBLUP" in out and "BLASSO" in out and "mse" in out
-
-
 def test_run_and_tune_name_bad_input(tmp_path, capsys):
     assert main(["run", "--bed", str(tmp_path / "none.bed"), "--phenotypes", str(tmp_path / "p.csv"),
                  "--runs", str(tmp_path / "runs")]) == 2
@@ -87,90 +76,6 @@ def test_run_and_tune_name_bad_input(tmp_path, capsys):
     assert main(["tune", "--data", str(tmp_path / "none"), "--out", str(tmp_path / "run")]) == 2
     assert "genotypes.bed: PLINK .bed file not found" in capsys.readouterr().err
     assert not (tmp_path / "run").exists() and not (tmp_path / "runs").exists()
-
-
-def test_fit_then_predict_candidates_from_another_file(tmp_path, capsys):
-    """`cnngwp fit` on a data set whose youngest generation has no phenotype, then `cnngwp predict` on those animals
-    from a PLINK file with swapped alleles and shuffled SNPs: the same predictions as the fit wrote for them."""
-    assert main(["simulate", "--seed", "4", "--small", "--out", str(tmp_path / "sim")]) == 0
-    data = read_dataset(tmp_path / "sim")
-    young = data.samples["generation"] == 5
-    data.samples.loc[young, "y"] = np.nan
-    write_dataset(data, tmp_path / "masked")
-    assert main(["fit", "--data", str(tmp_path / "masked"), "--out", str(tmp_path / "fit"), "--profile", "smoke",
-                 "--replicates", "1", "--members", "2", "--scheduler", "in-process", "--no-progress",
-                 "--covariates", "sex", "--categorical", "sex"]) == 0
-    out = capsys.readouterr().out
-    assert "trained on all 338 phenotyped animals" in out and "fixed effects: sex[2]" in out
-    assert "120 animals without a phenotype predicted" in out
-    candidates = data.select_samples(np.flatnonzero(young))
-    snps = candidates.snps.copy()
-    snps[["allele_1", "allele_2"]] = snps[["allele_2", "allele_1"]].to_numpy()
-    order = np.random.default_rng(0).permutation(data.n_snps)
-    flipped = np.where(candidates.genotypes >= 0, 2 - candidates.genotypes, -1).astype(np.int8)[:, order]
-    write_dataset(GenotypeData(np.ascontiguousarray(flipped), candidates.samples,
-                               snps.iloc[order].reset_index(drop=True), trait="y"), tmp_path / "young")
-    young_files = ["--bed", str(tmp_path / "young" / "genotypes")]
-    covariates = ["--covariates-csv", str(tmp_path / "young" / "phenotypes.csv")]
-    gebv = tmp_path / "gebv.csv"
-    assert main(["predict", "--model", str(tmp_path / "fit" / "model"), *young_files, *covariates,
-                 "--out", str(gebv)]) == 0
-    out = capsys.readouterr().out
-    used = len(pd.read_csv(tmp_path / "fit" / "model" / "snps.csv"))  # the SNPs left after QC
-    assert (f"{used} of {used} model SNPs matched by id ({used} with swapped alleles, codes flipped); 0 missing, "
-            f"mean-imputed; {400 - used} extra SNPs ignored") in out
-    got = pd.read_csv(gebv, dtype={"id": str})
-    expected = pd.read_csv(tmp_path / "fit" / "candidates.csv", dtype={"id": str})
-    pd.testing.assert_frame_equal(got, expected, rtol=1e-6)
-    assert main(["predict", "--model", str(tmp_path / "fit"), *young_files, "--out", str(tmp_path / "none.csv")]) == 2
-    assert "fit: not a model folder (no model.json)" in capsys.readouterr().err
-    assert not (tmp_path / "none.csv").exists()
-    model = ["predict", "--model", str(tmp_path / "fit" / "model"), *young_files, *covariates,
-             "--out", str(tmp_path / "none.csv")]
-    assert main([*model, "--level", "90"]) == 2
-    assert "interval level must be between 0 and 1 (e.g. 0.9 for 90 %), got 90.0" in capsys.readouterr().err
-    assert main([*model, "--max-missing", "5"]) == 2
-    assert "largest share of missing SNPs must be between 0 and 1 (e.g. 0.05), got 5.0" in capsys.readouterr().err
-    assert not (tmp_path / "none.csv").exists()
-    _damaged_files_give_one_line_errors(tmp_path, model, capsys)
-
-
-def _damaged_files_give_one_line_errors(tmp_path, predict, capsys):
-    """A truncated .bed, a .fam or .bim whose count disagrees with the .bed, a corrupt or missing member network:
-    exit 2 and one line naming the file, nothing written."""
-    young = tmp_path / "young"
-    for name, damage in {
-        "truncated": lambda f: f["bed"].write_bytes(f["bed"].read_bytes()[:-500]),
-        "fam": lambda f: f["fam"].write_text("".join(f["fam"].read_text().splitlines(True)[:-4])),
-        "bim": lambda f: f["bim"].write_text(f["bim"].read_text() + "1\textra\t0\t9\tA\tG\n"),
-    }.items():
-        folder = tmp_path / f"damaged-{name}"
-        shutil.copytree(young, folder)
-        damage({ext: folder / f"genotypes.{ext}" for ext in ("bed", "bim", "fam")})
-        assert main([*predict[:3], "--bed", str(folder / "genotypes"), "--out", str(tmp_path / "none.csv")]) == 2
-        err = capsys.readouterr().err
-        assert err.count("\n") == 1 and "Traceback" not in err
-        assert f"damaged-{name}/genotypes.bed: not a PLINK 1 .bed for " in err and "expected" in err
-    model = tmp_path / "fit" / "model"
-    for name, damage in {
-        "corrupt": lambda p: p.write_bytes(b"not a zip archive"),
-        "missing": lambda p: p.unlink(),
-    }.items():
-        broken = tmp_path / f"model-{name}"
-        shutil.copytree(model, broken)
-        damage(broken / "members" / "member-01.keras")
-        assert main(["predict", "--model", str(broken), *predict[3:5], "--out", str(tmp_path / "none.csv")]) == 2
-        err = capsys.readouterr().err
-        assert err.count("\n") == 1 and "Traceback" not in err and f"model-{name}/members/member-01.keras: " in err
-    for name, text in {"truncated-json": '{"format": 3, "members": [', "not-a-record": "[1, 2]"}.items():
-        broken = tmp_path / f"model-{name}"
-        shutil.copytree(model, broken)
-        (broken / "model.json").write_text(text)
-        assert main(["predict", "--model", str(broken), *predict[3:5], "--out", str(tmp_path / "none.csv")]) == 2
-        err = capsys.readouterr().err
-        assert err.count("\n") == 1 and "Traceback" not in err and f"model-{name}/model.json: " in err
-        assert "the model folder is damaged" in err
-    assert not (tmp_path / "none.csv").exists()
 
 
 def test_tune_space_wide_searches_lambda_on_a_log_scale(tmp_path, capsys):

@@ -15,7 +15,7 @@ from cnngwp.cli import main
 from cnngwp.data.catalogue import DatasetSpec
 from cnngwp.data.readers import write_dataset
 from cnngwp.errors import CnngwpInputError
-from cnngwp.reports.book import build_book, protocol_benchmark_sentence
+from cnngwp.reports.book import protocol_benchmark_sentence
 from cnngwp.runs.notebooks import (
     CHAPTER_PARAMETERS,
     DATASET_FILE,
@@ -30,21 +30,31 @@ from cnngwp.runs.notebooks import (
     open_run,
     prepare_for_book,
     run_notebooks,
-    run_study_notebook,
 )
 from cnngwp.runs.parallel import IN_PROCESS
+from tests.commands import assert_predicts_the_run, cnngwp
 
 TINY = "tiny-sim"
 
 
 @pytest.fixture(scope="module")
 def smoke_runs(tmp_path_factory):
-    """The seven notebooks executed once on the tiny simulated data set with the smoke profile."""
+    """The seven notebooks executed once on the tiny simulated data set with the smoke profile, and the smoke study,
+    as a user runs them: `cnngwp run` and `cnngwp study`, each in a fresh process. The runs folder and what `run`
+    printed."""
     root = tmp_path_factory.mktemp("smoke")
-    spec = DatasetSpec(key=TINY, kind="simulated", path=str(root / "data"), small=True, seed=1)
-    records = run_notebooks(spec, NotebookSettings(profile="smoke"), runs_root=root / "runs", scheduler=IN_PROCESS)
-    run_study_notebook("smoke", runs_root=root / "runs", scheduler=IN_PROCESS)
-    return root / "runs", records
+    out = cnngwp("run", "--small", "--profile", "smoke", "--runs", "runs", "--scheduler", IN_PROCESS, cwd=root).stdout
+    cnngwp("study", "--grid", "smoke", "--runs", "runs", "--scheduler", IN_PROCESS, cwd=root)
+    return root / "runs", out
+
+
+@pytest.fixture(scope="module")
+def smoke_book(smoke_runs, tmp_path_factory):
+    """`cnngwp book` on the smoke runs, in a fresh process: the site's html folder."""
+    out = tmp_path_factory.mktemp("book")
+    printed = cnngwp("book", "--runs", smoke_runs[0], "--out", out, cwd=out).stdout
+    assert f"wrote {out / '_build' / 'html' / 'index.html'}" in printed
+    return out / "_build" / "html"
 
 
 def _outputs(notebook):
@@ -52,8 +62,9 @@ def _outputs(notebook):
 
 
 def test_every_notebook_runs_clean_and_records_its_parameters(smoke_runs):
-    runs, records = smoke_runs
-    assert len(records) == 1 and not records[0]["skipped"]
+    runs, printed = smoke_runs
+    assert len(re.findall(rf"^{TINY}/fold-0: \[\d/7\] \w+ done in \d+ s$", printed, flags=re.MULTILINE)) == 7
+    assert re.search(rf"^{runs.name}/{TINY}/fold-0/: 7 notebooks executed in \d+ s$", printed, flags=re.MULTILINE)
     folder = runs / TINY / "fold-0"
     for name in NOTEBOOKS:
         notebook = nbformat.read(folder / f"{name}.ipynb", as_version=4)
@@ -92,6 +103,15 @@ def test_every_notebook_runs_clean_and_records_its_parameters(smoke_runs):
                                                             "CNN ensemble, paper protocol"}
 
 
+def test_cnngwp_predict_reads_the_model_a_run_saved(smoke_runs, tmp_path):
+    """`cnngwp predict --model RUN/model` in a fresh process: the predictions the run wrote for its test animals."""
+    runs, _ = smoke_runs
+    folder = runs / TINY / "fold-0"
+    cnngwp("predict", "--model", folder / "model", "--bed", runs / "data" / TINY / "genotypes.bed", "--out", "all.csv",
+           cwd=tmp_path)
+    assert_predicts_the_run(tmp_path / "all.csv", folder)
+
+
 def test_nbval_reexecutes_the_notebooks_with_the_same_checked_outputs(smoke_runs, tmp_path):
     folder = smoke_runs[0] / TINY / "fold-0"
     study = smoke_runs[0] / "study-smoke" / f"{STUDY_NOTEBOOK}.ipynb"
@@ -102,10 +122,9 @@ def test_nbval_reexecutes_the_notebooks_with_the_same_checked_outputs(smoke_runs
     assert re.search(r"\b\d+ passed", finished.stdout)
 
 
-def test_book_has_every_chapter_with_its_figures(smoke_runs, tmp_path):
-    index = build_book(smoke_runs[0], f"{TINY}/fold-0", study="smoke", out=tmp_path)
-    html = index.parent
-    assert index.exists()
+def test_book_has_every_chapter_with_its_figures(smoke_runs, smoke_book):
+    html = smoke_book
+    assert (html / "index.html").exists()
     chapter8 = (html / "book" / "chapters" / f"{STUDY_NOTEBOOK}.html").read_text()
     assert "The verdict, scenario by scenario" in chapter8 and "best model" in chapter8
     assert re.findall(r'<img [^>]*src="([^"]+)"', chapter8)  # the study figure
@@ -264,12 +283,11 @@ def _visible_text(page: str, *, code: bool = True) -> str:
     return re.sub(r"<[^>]+>", "", page)
 
 
-def test_the_book_reads_well_offline(smoke_runs, tmp_path):
-    index = build_book(smoke_runs[0], f"{TINY}/fold-0", study="smoke", out=tmp_path)
-    html = index.parent
+def test_the_book_reads_well_offline(smoke_runs, smoke_book):
+    html = smoke_book
     pages = sorted(p for p in html.rglob("*.html") if "_static" not in p.parts)
     assert len(pages) >= 10
-    machine_paths = {str(smoke_runs[0].parent), str(tmp_path), str(NOTEBOOK_DIR)}
+    machine_paths = {str(smoke_runs[0].parent), str(html.parents[1]), str(NOTEBOOK_DIR)}
     for page in pages:
         text = page.read_text()
         visible = _visible_text(text)

@@ -11,6 +11,7 @@ from bed_reader import open_bed
 import cnngwp.data.readers as cio
 from cnngwp.data.genotypes import summarise_dataset
 from cnngwp.data.readers import (
+    LARGEST_TRAIT_VALUE,
     read_candidates,
     read_dataset,
     read_genotypes,
@@ -99,6 +100,8 @@ def test_read_qtlmas_csv_assigns_generations_when_sizes_match(tmp_path):
         ([[70, 0, 1], [71, 0]], r"line 2 has 2 columns; expected 3"),
         ([[70, 0, 1], [71, 0, 3]], r"line 2, column 3: genotype '3' is not 0, 1, 2 or missing"),
         ([[70, 0, 1], ["tall", 0, 1]], r"line 2, column 1: phenotype 'tall' is not a number"),
+        ([[70, 0, 1], ["inf", 0, 1]], r"line 2, column 1: phenotype 'inf' is not a finite number of usable size"),
+        ([[70, 0, 1], ["-1e300", 0, 1]], r"line 2, column 1: phenotype '-1e300' is not a finite number of usable"),
     ],
 )
 def test_read_qtlmas_csv_rejects_bad_rows(tmp_path, rows, message):
@@ -145,6 +148,21 @@ def test_plink_reader_checks_the_phenotype_table(plink_dir):
         read_genotypes(bed, plink_dir / "text.csv", trait="y")
     with pytest.raises(CnngwpInputError, match=r"no column 'height'"):
         read_genotypes(bed, plink_dir / "phenotypes.csv", trait="height")
+
+
+@pytest.mark.parametrize("value", ["1e300", "inf", "-Infinity", f"{-2 * LARGEST_TRAIT_VALUE:g}"])
+def test_a_trait_value_that_is_not_finite_or_whose_square_overflows_is_refused(plink_dir, value):
+    """Infinite values and values so large that the models' sums of squares overflow float64 are refused where the
+    phenotypes are read, naming the file, the sample and the column; the largest allowed value is read."""
+    pheno = _pheno(plink_dir).astype({"y": object})
+    pheno.loc[10, "y"] = value
+    pheno.to_csv(plink_dir / "huge.csv", index=False)
+    with pytest.raises(CnngwpInputError, match=r"huge\.csv: sample '11', column 'y': value '[^']+' is not a finite "
+                                               r"number of usable size; expected a number between -1e\+50 and 1e\+50"):
+        read_genotypes(plink_dir / "genotypes.bed", plink_dir / "huge.csv", trait="y")
+    pheno.loc[10, "y"] = -LARGEST_TRAIT_VALUE
+    pheno.to_csv(plink_dir / "largest.csv", index=False)
+    assert read_genotypes(plink_dir / "genotypes.bed", plink_dir / "largest.csv", trait="y").y[10] == -1e50
 
 
 def test_animals_without_a_phenotype_are_kept_unphenotyped(plink_dir):

@@ -16,14 +16,29 @@ from cnngwp.data.pgen import is_pgen, read_pgen_genotypes
 from cnngwp.data.vcf import is_vcf, read_vcf_genotypes
 from cnngwp.errors import CnngwpInputError
 
-__all__ = ["QTLMAS2010_GENERATION_SIZES", "read_candidates", "read_dataset", "read_genotype_file", "read_genotypes",
-           "read_qtlmas_csv", "write_candidates", "write_dataset"]
+__all__ = ["LARGEST_TRAIT_VALUE", "QTLMAS2010_GENERATION_SIZES", "read_candidates", "read_dataset",
+           "read_genotype_file", "read_genotypes", "read_qtlmas_csv", "write_candidates", "write_dataset"]
 
 #: Generation sizes of the QTLMAS2010 population (individuals 1-20, 21-470, ...).
 QTLMAS2010_GENERATION_SIZES = (20, 450, 956, 900, 900)
+#: The largest size a trait value may have. The models sum squares of the trait, and the tuning's Gaussian process
+#: squares those sums again (it standardises validation MSEs): fourth powers of values this large, summed over a
+#: hundred million animals, stay finite in float64.
+LARGEST_TRAIT_VALUE = 1e50
 _BED_MISSING = -127
 _READ_BYTES = 2**26  # a block of the .bed read at a time
 _CSV_CHUNK = 256
+
+
+def _unusable_trait_values(values: np.ndarray) -> np.ndarray:
+    """Positions of the values that are infinite or larger than :data:`LARGEST_TRAIT_VALUE` (NaN, a missing value,
+    is left to the caller)."""
+    with np.errstate(invalid="ignore"):
+        return np.flatnonzero(np.abs(values) > LARGEST_TRAIT_VALUE)
+
+
+_UNUSABLE = (f"is not a finite number of usable size; expected a number between -{LARGEST_TRAIT_VALUE:g} and "
+             f"{LARGEST_TRAIT_VALUE:g} (the models sum its square, and tuning squares those sums)")
 
 
 def _require_file(path: Path, what: str) -> Path:
@@ -55,8 +70,8 @@ def read_qtlmas_csv(
     Raises
     ------
     CnngwpInputError
-        Missing file, ragged row, non-numeric phenotype or bad genotype code,
-        naming the line and column.
+        Missing file, ragged row, non-numeric, infinite or huge phenotype
+        (:data:`LARGEST_TRAIT_VALUE`) or bad genotype code, naming the line and column.
     """
     path = _require_file(Path(path), "QTLMAS2010 CSV file")
     with path.open("rb") as handle:
@@ -85,6 +100,10 @@ def read_qtlmas_csv(
             raise CnngwpInputError(
                 f"{path}: line {start + bad[0] + 1}, column 1: phenotype {values[bad[0], 0]!r} is not a number"
             )
+        bad = _unusable_trait_values(pheno)
+        if len(bad):
+            raise CnngwpInputError(f"{path}: line {start + bad[0] + 1}, column 1: phenotype {values[bad[0], 0]!r} "
+                                   f"{_UNUSABLE}")
         phenotype[start : start + len(chunk)] = pheno
         genotypes[start : start + len(chunk)] = _parse_codes(values[:, 1:], path, start)
     samples = pd.DataFrame({"y": phenotype}, index=pd.Index([str(i + 1) for i in range(n)], name="id"))
@@ -176,8 +195,9 @@ def read_genotypes(
     Raises
     ------
     CnngwpInputError
-        Missing files or columns, duplicated ids, a non-numeric trait value, no
-        phenotyped sample at all, a bad fold table.
+        Missing files or columns, duplicated ids, a non-numeric, infinite or huge
+        trait value (:data:`LARGEST_TRAIT_VALUE`), no phenotyped sample at all, a
+        bad fold table.
     """
     source, genotypes, iid, fam, snps = read_genotype_file(path, dosages=dosages)
     pheno_path = _require_file(Path(phenotypes), "phenotype CSV")
@@ -303,6 +323,10 @@ def _join_phenotypes(path: Path, iid: np.ndarray, trait: str, id_column: str | N
             f"{path}: sample {str(iid[bad[0]])!r}, column {trait!r}: value {str(table[trait].iloc[bad[0]])!r} is not "
             "a number; expected a number, or an empty / NA field for an animal without a phenotype"
         )
+    bad = _unusable_trait_values(values.to_numpy(dtype=np.float64))
+    if len(bad):
+        raise CnngwpInputError(f"{path}: sample {str(iid[bad[0]])!r}, column {trait!r}: value "
+                               f"{str(table[trait].iloc[bad[0]])!r} {_UNUSABLE}")
     if values.isna().all():
         raise CnngwpInputError(f"{path}: none of the {len(iid)} genotyped samples has a value in column {trait!r}; "
                                f"expected phenotypes matched to the genotype file's sample ids through column "

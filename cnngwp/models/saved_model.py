@@ -73,6 +73,14 @@ def _member_interval(members: np.ndarray, level: float) -> tuple[np.ndarray, np.
     return member_interval(members, level=level)
 
 
+def _read_network(path: Path) -> keras.Model:
+    """:func:`cnngwp.models.cnn.network.load_network`, imported as :func:`_network_predictions` imports: loading a
+    network is what loads Keras and registers the package's layers, in whatever process reads it."""
+    from cnngwp.models.cnn.network import load_network
+
+    return load_network(path)
+
+
 def save_network(model: keras.Model, path: Path) -> None:
     """Write one network in Keras' own ``.keras`` format.
 
@@ -99,9 +107,7 @@ def network_from_archive(archive: bytes) -> keras.Model:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "network.keras"
         path.write_bytes(archive)
-        import keras
-
-        return keras.saving.load_model(path, compile=False)
+        return _read_network(path)
 
 
 @dataclass(frozen=True)
@@ -409,9 +415,7 @@ def _load_member(path: Path) -> keras.Model:
     if not path.is_file():
         raise CnngwpInputError(f"{path}: member network missing; expected the Keras file 'cnngwp fit' wrote there")
     try:
-        import keras
-
-        return keras.saving.load_model(path, compile=False)
+        return _read_network(path)
     except (ValueError, OSError, KeyError, zipfile.BadZipFile) as error:
         reason = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise CnngwpInputError(

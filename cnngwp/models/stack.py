@@ -64,6 +64,8 @@ def simplex_weights(predictions: np.ndarray, y: np.ndarray) -> np.ndarray:
                 continue
             w = np.zeros(k)
             w[s] = np.clip(solution, 0.0, None)
+            if w.sum() <= 0:  # every weight clipped to zero: not a convex combination
+                continue
             w /= w.sum()
             loss = float(np.sum((y - P @ w) ** 2))
             if loss < best_loss * (1 - 1e-12):

@@ -7,6 +7,7 @@ position in ``get_weights()``.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -30,6 +31,7 @@ __all__ = [
     "channel_filters",
     "feature_maps",
     "glorot_limit",
+    "load_network",
     "map_weights",
     "member_interval",
     "member_weights",
@@ -290,6 +292,16 @@ def network_with_weights(spec: NetworkSpec, weights: dict[str, list[np.ndarray]]
     for layer, values in weights.items():
         network.get_layer(layer).set_weights(values)
     return network
+
+
+def load_network(path: str | os.PathLike) -> keras.Model:
+    """A network from a ``.keras`` file (:func:`cnngwp.models.saved_model.save_network`), uncompiled.
+
+    Keras rebuilds the package's layers (:class:`StandardizeGenotypes`, :class:`MemberDense`, ...) only if they
+    are registered, which importing this module does: so the network loads in any process, a fresh ``cnngwp
+    predict`` or a Dask worker, whatever it imported before.
+    """
+    return keras.saving.load_model(path, compile=False)
 
 
 def model_summary(model: keras.Model) -> pd.DataFrame:
