@@ -24,7 +24,7 @@ from cnngwp.data.readers import read_genotypes
 from cnngwp.data.simulate import simulate_qtlmas2010
 from cnngwp.data.splits import fold_column_splits, split_by_generation
 from cnngwp.models.baselines import BASELINE_MODELS, BayesianLasso
-from cnngwp.reports.comparison import compare_baselines
+from cnngwp.models.baselines.on_split import compare_baselines
 
 MICE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mice"
 #: BGLR 1.1.5, nIter 1500, burnIn 500 (GBLUP as RKHS on ZZ'/p, BL on Z): per-fold test MSE.

@@ -82,6 +82,9 @@ PUBLIC_MODULES = {
     "cnngwp.models.baselines.registry": (
         "BASELINE_MODELS", "baseline_models",
     ),
+    "cnngwp.models.baselines.on_split": (
+        "BaselineFits", "compare_baselines", "fit_baselines",
+    ),
     "cnngwp.models.baselines.rkhs": (
         "RKHS",
     ),
@@ -113,6 +116,9 @@ PUBLIC_MODULES = {
         "KernelOperator", "LanczosQuadrature", "NystromPreconditioner", "SumOperator", "conjugate_gradient",
         "nystrom_factor",
     ),
+    "cnngwp.models.metrics": (
+        "prediction_metrics",
+    ),
     "cnngwp.models.names": (
         "BACKBONE_KERNEL", "CNN_ENSEMBLE", "GENOTYPIC_CNN", "STACK", "backbone_name",
     ),
@@ -133,9 +139,7 @@ PUBLIC_MODULES = {
         "write_headline",
     ),
     "cnngwp.reports.comparison": (
-        "BaselineFits", "baselines_for_run", "compare_baselines", "fit_baselines", "fixed_effects_table",
-        "prediction_metrics",
-        "ranking_agreement", "top_rows", "variance_components_table",
+        "fixed_effects_table", "ranking_agreement", "top_rows", "variance_components_table",
     ),
     "cnngwp.reports.plots": (
         "ADDITIVE_KINDS", "plot_dominance_values", "plot_max_pooling", "plot_observed_vs_predicted",
@@ -152,6 +156,9 @@ PUBLIC_MODULES = {
         "CNN_BASED_MODELS", "MODEL_ORDER", "PREDICTION_COLUMNS", "bootstrap_mse_difference", "collect_comparisons",
         "paired_differences", "read_comparison", "run_counts", "shown", "stack_sentence", "t_half_width", "t_interval",
         "table2",
+    ),
+    "cnngwp.runs.baselines": (
+        "baselines_for_run",
     ),
     "cnngwp.runs.notebooks": (
         "CHAPTER_PARAMETERS", "DATASET_FILE", "EXAMPLES", "MAX_CHAPTER_PARAMETERS", "NOTEBOOKS", "NOTEBOOK_DIR",

@@ -22,9 +22,9 @@ from cnngwp.data.simulate import ARCHITECTURES, SimulationConfig, realised_varia
 from cnngwp.data.splits import split_by_generation
 from cnngwp.errors import CnngwpInputError
 from cnngwp.models.baselines import BASELINE_MODELS
+from cnngwp.models.baselines.on_split import compare_baselines
 from cnngwp.models.saved_model import MAX_MISSING_SNPS, load_model
 from cnngwp.reports.book import book_inputs, build_book
-from cnngwp.reports.comparison import compare_baselines
 from cnngwp.runs.notebooks import (
     NOTEBOOK_DIR,
     NotebookError,

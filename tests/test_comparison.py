@@ -5,13 +5,9 @@ import pytest
 from cnngwp.data.covariates import CovariateDesign
 from cnngwp.data.splits import split_by_generation
 from cnngwp.models.baselines import GBLUP
-from cnngwp.reports.comparison import (
-    fit_baselines,
-    fixed_effects_table,
-    prediction_metrics,
-    ranking_agreement,
-    variance_components_table,
-)
+from cnngwp.models.baselines.on_split import fit_baselines
+from cnngwp.models.metrics import prediction_metrics
+from cnngwp.reports.comparison import fixed_effects_table, ranking_agreement, variance_components_table
 
 
 def test_prediction_metrics_known_answer():

@@ -56,9 +56,10 @@ from cnngwp.data.simulate import (
 from cnngwp.data.splits import Split, split_by_generation
 from cnngwp.data.store import discard, read_and_call, store
 from cnngwp.errors import CnngwpInputError
+from cnngwp.models.baselines.on_split import fit_baselines
+from cnngwp.models.metrics import prediction_metrics
 from cnngwp.models.names import BACKBONE_KERNEL, CNN_ENSEMBLE, GENOTYPIC_CNN, STACK, backbone_name
 from cnngwp.models.stack import ModelStack
-from cnngwp.reports.comparison import fit_baselines, prediction_metrics
 from cnngwp.runs.parallel import open_client
 from cnngwp.seeds import seed_from
 from cnngwp.tuning.combined import (

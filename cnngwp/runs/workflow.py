@@ -42,10 +42,12 @@ from cnngwp.data.covariates import CovariateDesign, covariate_design
 from cnngwp.data.genotypes import GenotypeData
 from cnngwp.data.splits import Split, all_phenotyped
 from cnngwp.data.store import discard, read_and_call, store
+from cnngwp.models.baselines.on_split import BaselineFits
+from cnngwp.models.metrics import prediction_metrics
 from cnngwp.models.names import BACKBONE_KERNEL, CNN_ENSEMBLE, STACK, backbone_name
 from cnngwp.models.saved_model import BackboneNetworks, GenomicModel, network_from_archive
 from cnngwp.models.stack import ModelStack
-from cnngwp.reports.comparison import BaselineFits, baselines_for_run, prediction_metrics
+from cnngwp.runs.baselines import baselines_for_run
 from cnngwp.runs.parallel import open_client
 from cnngwp.tuning.combined import (
     BACKBONE_FOLDS,

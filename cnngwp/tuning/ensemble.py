@@ -26,8 +26,8 @@ from cnngwp.atomic import atomic_write, tie_to_settings
 from cnngwp.data.store import read_and_call, store
 from cnngwp.models.cnn.device import members_per_task
 from cnngwp.models.cnn.network import map_weights, member_interval, output_weights
+from cnngwp.models.metrics import prediction_metrics
 from cnngwp.models.saved_model import keras_archive
-from cnngwp.reports.comparison import prediction_metrics
 from cnngwp.seeds import ensemble_chunk_seed
 from cnngwp.tuning.problem import PROBLEM_FOLDER, TuningProblem, fit_cnn
 from cnngwp.tuning.search import Gamma
