@@ -31,6 +31,7 @@ from record import record  # benchmarks/record.py
 from cnngwp.data.catalogue import DatasetSpec, load_dataset
 from cnngwp.data.splits import split_by_generation
 from cnngwp.models.baselines import GDBLUP
+from cnngwp.models.paper import PAPER_FILTERS, PAPER_KERNEL_SIZE
 from cnngwp.tuning.combined import kernel_out_of_fold, residual_problem
 from cnngwp.tuning.problem import TuningProblem, fit_cnn
 from cnngwp.tuning.search import Gamma
@@ -55,7 +56,8 @@ def main() -> int:
     mse = {}
     for name, (fitted, settings) in fits.items():
         residual = residual_problem(problem, fitted, kernel_test)
-        cnn = fit_cnn(residual, Gamma(64, 27, 1.5), settings, "honest", 1, refit=True, n_members=args.members)
+        gamma = Gamma(PAPER_FILTERS, PAPER_KERNEL_SIZE, 1.5)
+        cnn = fit_cnn(residual, gamma, settings, "honest", 1, refit=True, n_members=args.members)
         mse[name] = float(np.mean((problem.y_test - kernel_test - cnn.predict(problem.X_test)) ** 2))
         print(f"{name}: training residual variance {np.var(residual.y_train):.2f}, CNN best epochs "
               f"{cnn.best_epochs_}, GDBLUP + CNN test MSE {mse[name]:.3f}", flush=True)

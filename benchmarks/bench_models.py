@@ -39,11 +39,10 @@ from record import record  # benchmarks/record.py
 
 from cnngwp.data.catalogue import DatasetSpec, load_dataset
 from cnngwp.data.splits import split_by_generation
-from cnngwp.models.names import STACK
-from cnngwp.reports.study_tables import KERNEL_MODELS
+from cnngwp.models.names import KERNEL_MODELS, PAPER_PROTOCOL_CNN, STACK
+from cnngwp.models.paper import PAPER_L1
 from cnngwp.reports.tables import CNN_BASED_MODELS, t_interval
 from cnngwp.runs.study import fit_every_model
-from cnngwp.tuning.problem import PAPER_PROTOCOL_CNN
 from cnngwp.tuning.search import Gamma
 from cnngwp.tuning.settings import PROFILES
 
@@ -69,7 +68,7 @@ def _ratios(means: pd.Series) -> float:
 def default_split(figures: dict) -> float:
     with tempfile.TemporaryDirectory() as folder:  # written and read back as make book's run reads it
         data = load_dataset(DatasetSpec(key="qtlmas2010-sim", kind="simulated", path=folder, seed=1))
-    table = _fit(data, split_by_generation(data), l1_grid=(0.25, 0.571, 1.5))
+    table = _fit(data, split_by_generation(data), l1_grid=(0.25, PAPER_L1, 1.5))
     print("default split, test MSE:")
     means = table.set_index("model")["mse"]
     figures.update({f"default split: {model} test MSE": round(float(mse), 3) for model, mse in means.items()})

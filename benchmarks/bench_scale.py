@@ -7,7 +7,7 @@ process's peak resident memory, data included; the driver simulates in a process
 
   read        the PLINK fileset into int8 codes (cnngwp.read_dataset)
   standardise training-row statistics and one standardised pass over every SNP block
-  cnn_epoch   one epoch of the CNN (gamma 64 filters, kernel 27; the fused numba engine)
+  cnn_epoch   one epoch of the CNN (the paper's gamma, its estimator's defaults; the fused numba engine)
   gblup       GBLUP, solver "auto" (exact eigendecomposition up to ITERATIVE_FROM animals, else iterative)
   gblup_iter  GBLUP, solver "iterative" (REML by stochastic block Lanczos quadrature, BLUP by conjugate gradients)
   gdblup      dominance GBLUP, solver "auto" (exact REML on dense kernels up to ITERATIVE_FROM animals, else
@@ -100,7 +100,7 @@ def _stage(name: str, folder: str, queue) -> None:
         for columns in range(0, X.shape[1], 4096):
             scaler.select_columns(slice(columns, columns + 4096)).transform(X[:, columns:columns + 4096])
     elif name == "cnn_epoch":
-        CNNGWPRegressor(filters=64, kernel_size=27, epochs=1, patience=None, engine="numba").fit(
+        CNNGWPRegressor(epochs=1, patience=None, engine="numba").fit(
             X[train], y[train], validation_rows=np.arange(len(train) // 10))
     elif name in ("gblup", "gblup_iter"):
         model = GBLUP(solver="auto" if name == "gblup" else "iterative").fit(X[train], y[train])

@@ -26,14 +26,15 @@ from cnngwp.data.simulate import simulate_qtlmas2010
 from cnngwp.data.splits import split_by_generation
 from cnngwp.models.baselines import GBLUP
 from cnngwp.models.cnn.estimator import CNNGWPRegressor
+from cnngwp.models.paper import PAPER_FILTERS, PAPER_KERNEL_SIZE, PAPER_L1, PAPER_LEARNING_RATE
 from cnngwp.tuning.settings import PROFILES
 
-GAMMA = {"filters": 64, "kernel_size": 27, "l1": 0.571}
+GAMMA = {"filters": PAPER_FILTERS, "kernel_size": PAPER_KERNEL_SIZE, "l1": PAPER_L1}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rates", type=float, nargs="+", default=[2.5e-4, 5e-4, 1e-3, 2e-3, 4e-3])
+    parser.add_argument("--rates", type=float, nargs="+", default=[PAPER_LEARNING_RATE, 5e-4, 1e-3, 2e-3, 4e-3])
     parser.add_argument("--patience", type=int, default=10, help="early-stopping patience (epochs)")
     parser.add_argument("--cap", type=int, default=250, help="epoch cap")
     parser.add_argument("--chosen", type=float, default=PROFILES["quick"].training.learning_rate,
@@ -60,7 +61,7 @@ def main() -> None:
     print(f"\n{data.source}: {len(y)} training (validation: generation {generations.max()}), {len(y_test)} test "
           f"animals, {data.n_snps} SNPs; patience {args.patience}, cap {args.cap}; GBLUP test MSE {gblup:.3f}")
     print(table.to_string(float_format="%.4g"))
-    slow, chosen = table.loc[2.5e-4], table.loc[args.chosen]
+    slow, chosen = table.loc[PAPER_LEARNING_RATE], table.loc[args.chosen]
     last = (f"epochs_ratio={slow['epochs_to_best'] / chosen['epochs_to_best']:.2f} "
             f"test_mse_chosen={chosen['test_mse_after_refit']:.3f}")
     figures = {"GBLUP test MSE": round(gblup, 3), "patience; epoch cap": f"{args.patience}; {args.cap}"}

@@ -13,9 +13,10 @@ from pathlib import Path
 import keras
 
 from cnngwp.data.genotypes import Standardizer
+from cnngwp.models.paper import PAPER_BATCH_SIZE, PAPER_FILTERS, PAPER_KERNEL_SIZE, PAPER_L1, PAPER_LEARNING_RATE
 
-GAMMA = {"filters": 64, "kernel_size": 27, "l1": 0.571}
-LEARNING_RATE, BATCH = 2.5e-4, 48
+GAMMA = {"filters": PAPER_FILTERS, "kernel_size": PAPER_KERNEL_SIZE, "l1": PAPER_L1}
+LEARNING_RATE, BATCH = PAPER_LEARNING_RATE, PAPER_BATCH_SIZE
 
 
 def published_pattern(x, y, x_val, y_val, epochs: int, folder: Path) -> float:

@@ -120,7 +120,8 @@ PUBLIC_MODULES = {
         "prediction_metrics",
     ),
     "cnngwp.models.names": (
-        "BACKBONE_KERNEL", "CNN_ENSEMBLE", "GENOTYPIC_CNN", "STACK", "backbone_name",
+        "BACKBONE_KERNEL", "BASELINE_NAMES", "CNN_ENSEMBLE", "GENOTYPIC_CNN", "KERNEL_MODELS", "PAPER_PROTOCOL_CNN",
+        "STACK", "backbone_name",
     ),
     "cnngwp.models.saved_model": (
         "BackboneNetworks", "GenomicModel", "MAX_MISSING_SNPS", "MODEL_FORMAT", "SnpAlignment", "align_snps",
@@ -148,7 +149,7 @@ PUBLIC_MODULES = {
         "plot_weight_map", "true_qtl_weight_positions",
     ),
     "cnngwp.reports.study_tables": (
-        "JUDGEMENTS", "KERNEL_MODELS", "MAX_REPLICATES", "honest_models", "protocol_optimism", "protocol_sentence",
+        "JUDGEMENTS", "MAX_REPLICATES", "honest_models", "protocol_optimism", "protocol_sentence",
         "relative_mse", "relative_mse_table", "replicates_to_decide", "scenario_components", "study_verdicts",
         "verdict_markdown", "verdict_summary",
     ),
@@ -195,7 +196,7 @@ PUBLIC_MODULES = {
         "EvaluationLog",
     ),
     "cnngwp.tuning.problem": (
-        "PAPER_PROTOCOL_CNN", "PROBLEM_FOLDER", "TuningProblem", "fit_cnn", "fit_cnn_for_epochs",
+        "PROBLEM_FOLDER", "TuningProblem", "fit_cnn", "fit_cnn_for_epochs",
     ),
     "cnngwp.tuning.search": (
         "Gamma", "KAPPA", "TuningResult", "evaluate_gamma", "gamma_ma", "tune",

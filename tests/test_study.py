@@ -7,7 +7,7 @@ import pytest
 import cnngwp.runs.study as study_module
 from cnngwp.data.splits import split_by_generation
 from cnngwp.errors import CnngwpInputError
-from cnngwp.models.names import GENOTYPIC_CNN
+from cnngwp.models.names import GENOTYPIC_CNN, PAPER_PROTOCOL_CNN
 from cnngwp.reports.study_tables import (
     protocol_optimism,
     protocol_sentence,
@@ -21,7 +21,6 @@ from cnngwp.reports.study_tables import (
 )
 from cnngwp.runs.parallel import IN_PROCESS, open_client
 from cnngwp.runs.study import GRIDS, fit_every_model, run_study, study_context, study_folder
-from cnngwp.tuning.problem import PAPER_PROTOCOL_CNN
 from cnngwp.tuning.search import Gamma
 
 SMOKE = GRIDS["smoke"]

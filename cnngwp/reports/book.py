@@ -22,8 +22,9 @@ import numpy as np
 import pandas as pd
 
 from cnngwp.errors import CnngwpInputError
+from cnngwp.models.names import KERNEL_MODELS
 from cnngwp.reports.plots import plot_observed_vs_predicted
-from cnngwp.reports.study_tables import KERNEL_MODELS, protocol_optimism, protocol_sentence
+from cnngwp.reports.study_tables import protocol_optimism, protocol_sentence
 from cnngwp.reports.tables import (
     CNN_BASED_MODELS,
     PREDICTION_COLUMNS,

@@ -8,6 +8,7 @@ import pandas as pd
 import seaborn as sns
 
 from cnngwp.data.simulate import DOMINANCE_VALUES
+from cnngwp.models.names import BACKBONE_KERNEL, BASELINE_NAMES, STACK, backbone_name
 from cnngwp.reports.comparison import top_rows
 
 __all__ = ["ADDITIVE_KINDS", "plot_dominance_values", "plot_max_pooling", "plot_observed_vs_predicted",
@@ -136,7 +137,7 @@ def plot_search_trace(evaluations: pd.DataFrame, *, ax: plt.Axes | None = None) 
 
 
 def plot_observed_vs_predicted(predictions: pd.DataFrame, *, models: tuple[str, ...] = (
-        "GBLUP", "GDBLUP", "EGBLUP", "RKHS", "BLASSO", "prediction", "GDBLUP + CNN", "Stack")) -> plt.Figure:
+        *BASELINE_NAMES, "prediction", backbone_name(BACKBONE_KERNEL), STACK)) -> plt.Figure:
     """Observed against predicted test values per model (``prediction`` is the CNN ensemble, with its interval),
     four panels a row; models without a column in `predictions` are left out."""
     models = tuple(m for m in models if m in predictions.columns)

@@ -15,16 +15,13 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from cnngwp.models.names import CNN_ENSEMBLE
+from cnngwp.models.names import CNN_ENSEMBLE, KERNEL_MODELS, PAPER_PROTOCOL_CNN
 from cnngwp.reports.tables import CNN_BASED_MODELS, t_half_width, t_interval
-from cnngwp.tuning.problem import PAPER_PROTOCOL_CNN
 
-__all__ = ["JUDGEMENTS", "KERNEL_MODELS", "MAX_REPLICATES", "honest_models", "protocol_optimism", "protocol_sentence",
+__all__ = ["JUDGEMENTS", "MAX_REPLICATES", "honest_models", "protocol_optimism", "protocol_sentence",
            "relative_mse", "relative_mse_table", "replicates_to_decide", "scenario_components", "study_verdicts",
            "verdict_markdown", "verdict_summary"]
 
-#: The kernel models that the models containing a CNN are held against, the best of them per scenario.
-KERNEL_MODELS = ("GBLUP", "GDBLUP", "EGBLUP", "RKHS")
 #: The judgements a verdict gives a model against the best kernel model, by where its interval lies.
 JUDGEMENTS = ("better", "no clear difference", "worse")
 _SCENARIO = ["architecture", "h2"]

@@ -29,6 +29,7 @@ from cnngwp.data.covariates import CovariateDesign, covariate_design, parse_colu
 from cnngwp.data.genotypes import GenotypeData
 from cnngwp.data.splits import Split
 from cnngwp.errors import CnngwpInputError
+from cnngwp.models.paper import PAPER_FILTERS, PAPER_KERNEL_SIZE, PAPER_L1
 from cnngwp.runs.parallel import IN_PROCESS, open_client
 from cnngwp.tuning.settings import (
     CHAPTER_PROFILE,
@@ -93,9 +94,9 @@ CHAPTER_PARAMETERS = {
     "protocol": (DEFAULT_PROTOCOL, "honest | paper (tuned on the test set: optimistic)"),
     "space": (DEFAULT_SPACE, "bounds of gamma: qtlmas2010 | wide | own (search_space)"),
     "scheduler": (IN_PROCESS, "Dask: in-process | '' (local cluster) | tcp://host:8786"),
-    "filters": (64, "the network's filters F"),
-    "kernel_size": (27, "the convolution's kernel size K"),
-    "l1": (0.571, "the output layer's L1 penalty lambda"),
+    "filters": (PAPER_FILTERS, "the network's filters F"),
+    "kernel_size": (PAPER_KERNEL_SIZE, "the convolution's kernel size K"),
+    "l1": (PAPER_L1, "the output layer's L1 penalty lambda"),
 }
 #: The parameters ``cnngwp run`` sets, in every chapter that declares them; the others keep their defaults.
 RUN_PARAMETERS = ("dataset", "fold", "seed", "profile", "protocol", "space", "scheduler")

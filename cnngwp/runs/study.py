@@ -20,7 +20,7 @@ predicted once.
 
 Beside the honest models, the data sets of the first :attr:`StudyGrid.paper_replicates` replicates also
 fit the CNN ensemble under the paper protocol
-(:data:`~cnngwp.tuning.problem.PAPER_PROTOCOL_CNN`): the same λ grid and members, with λ and epochs
+(:data:`~cnngwp.models.names.PAPER_PROTOCOL_CNN`): the same λ grid and members, with λ and epochs
 chosen on the test generation, so the study measures how much test error that protocol hides
 (:func:`cnngwp.reports.study_tables.protocol_optimism`).
 
@@ -58,7 +58,15 @@ from cnngwp.data.store import discard, read_and_call, store
 from cnngwp.errors import CnngwpInputError
 from cnngwp.models.baselines.on_split import fit_baselines
 from cnngwp.models.metrics import prediction_metrics
-from cnngwp.models.names import BACKBONE_KERNEL, CNN_ENSEMBLE, GENOTYPIC_CNN, STACK, backbone_name
+from cnngwp.models.names import (
+    BACKBONE_KERNEL,
+    CNN_ENSEMBLE,
+    GENOTYPIC_CNN,
+    PAPER_PROTOCOL_CNN,
+    STACK,
+    backbone_name,
+)
+from cnngwp.models.paper import PAPER_FILTERS, PAPER_KERNEL_SIZE, PAPER_L1
 from cnngwp.models.stack import ModelStack
 from cnngwp.runs.parallel import open_client
 from cnngwp.seeds import seed_from
@@ -71,7 +79,7 @@ from cnngwp.tuning.combined import (
     kernel_out_of_fold,
     residual_problem,
 )
-from cnngwp.tuning.problem import PAPER_PROTOCOL_CNN, TuningProblem, fit_cnn
+from cnngwp.tuning.problem import TuningProblem, fit_cnn
 from cnngwp.tuning.search import Gamma
 from cnngwp.tuning.settings import PROFILES, TrainingSettings
 
@@ -86,7 +94,7 @@ STUDY_COLUMNS = ["dataset", "architecture", "h2", "replicate", "model", "mse", "
                  "stack_weight", "h2_realised", "additive", "dominance", "epistatic", "residual", "cnn_l1",
                  "genotypic_l1", "backbone_l1", "paper_l1"]
 #: The CNN's filters and kernel size in a study: the paper's gamma_MA for QTLMAS2010.
-PAPER_GAMMA = Gamma(64, 27, 0.571)
+PAPER_GAMMA = Gamma(PAPER_FILTERS, PAPER_KERNEL_SIZE, PAPER_L1)
 
 
 @dataclass(frozen=True)
@@ -186,11 +194,11 @@ def _study_population() -> SimulationConfig:
 #: The named study grids.
 GRIDS = {
     "default": StudyGrid("default", ARCHITECTURES, (0.2, 0.6), 6, _study_population(), n_members=2,
-                         l1_grid=(0.25, 0.571, 1.5), paper_replicates=3,
+                         l1_grid=(0.25, PAPER_L1, 1.5), paper_replicates=3,
                          description="4 architectures x h2 0.2 and 0.6 x 6 replicates on 580 animals x 500 SNPs; "
                                      "2 CNN members; the paper protocol on 3 replicates (make book)"),
     "full": StudyGrid("full", ARCHITECTURES, (0.1, 0.3, 0.6), 6, SimulationConfig(), n_members=8,
-                      l1_grid=(0.25, 0.571, 1.5), paper_replicates=3,
+                      l1_grid=(0.25, PAPER_L1, 1.5), paper_replicates=3,
                       description="4 architectures x h2 0.1, 0.3 and 0.6 x 6 replicates on the QTLMAS2010 "
                                   "population size (3,226 animals x 10,000 SNPs); 8 CNN members; the paper protocol "
                                   "on 3 replicates"),
@@ -315,7 +323,7 @@ def fit_every_model(data: GenotypeData, split: Split, *, l1_grid: tuple[float, .
     (:func:`cnngwp.tuning.combined.cross_fitted_part`).
 
     With `paper_protocol`, the CNN ensemble is fitted a second time as the published script
-    fits it (:data:`~cnngwp.tuning.problem.PAPER_PROTOCOL_CNN`): lambda chosen by the test MSE, every
+    fits it (:data:`~cnngwp.models.names.PAPER_PROTOCOL_CNN`): lambda chosen by the test MSE, every
     network's epoch checkpointed on the test rows, nothing refitted; the same model and budget, so the two
     rows' difference is what that protocol manufactures. That row is optimistic by construction and stays out
     of the stack.

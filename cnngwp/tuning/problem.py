@@ -23,12 +23,10 @@ from cnngwp.tuning.settings import TrainingSettings, check_protocol
 if TYPE_CHECKING:
     from cnngwp.models.cnn.estimator import CNNGWPRegressor
 
-__all__ = ["PAPER_PROTOCOL_CNN", "PROBLEM_FOLDER", "TuningProblem", "fit_cnn", "fit_cnn_for_epochs"]
+__all__ = ["PROBLEM_FOLDER", "TuningProblem", "fit_cnn", "fit_cnn_for_epochs"]
 
 #: The folder of a run where the driver writes the run's arrays for the workers (:mod:`cnngwp.data.store`).
 PROBLEM_FOLDER = "problem"
-#: How chapter 8's study names the CNN ensemble fitted under the paper protocol, beside the honest one.
-PAPER_PROTOCOL_CNN = "CNN ensemble, paper protocol"
 
 # One fit at a time per process: Keras seeds are process-global, and each engine already
 # uses every core the worker was given.

@@ -7,19 +7,14 @@ from cnngwp.models.baselines.egblup import EGBLUP
 from cnngwp.models.baselines.gblup import GBLUP
 from cnngwp.models.baselines.gdblup import GDBLUP
 from cnngwp.models.baselines.rkhs import RKHS
+from cnngwp.models.names import BASELINE_NAMES
 
 __all__ = ["BASELINE_MODELS", "baseline_models"]
 
 
 def baseline_models(*, seed: int = 1) -> dict:
     """Fresh estimators of every comparison's baselines, by the name tables use, in table order."""
-    return {
-        "GBLUP": GBLUP(),
-        "GDBLUP": GDBLUP(),
-        "EGBLUP": EGBLUP(),
-        "RKHS": RKHS(),
-        "BLASSO": BayesianLasso(seed=seed),
-    }
+    return dict(zip(BASELINE_NAMES, (GBLUP(), GDBLUP(), EGBLUP(), RKHS(), BayesianLasso(seed=seed)), strict=True))
 
 
 #: The class of each baseline (what a saved model's file is read with), by name.

@@ -40,6 +40,14 @@ from cnngwp.models.cnn.network import (
     output_weights,
 )
 from cnngwp.models.cnn.training import Trained, TrainingRun, train_keras, train_numba, train_together
+from cnngwp.models.paper import (
+    PAPER_BATCH_SIZE,
+    PAPER_EPOCHS,
+    PAPER_FILTERS,
+    PAPER_KERNEL_SIZE,
+    PAPER_L1,
+    PAPER_LEARNING_RATE,
+)
 from cnngwp.seeds import member_seeds
 
 __all__ = ["CNNGWPRegressor", "fit_for_epochs"]
@@ -101,8 +109,9 @@ class CNNGWPRegressor(RegressorMixin, BaseEstimator):
         Trait mean and SD over those rows; the covariate columns the networks take (0: none).
     """
 
-    def __init__(self, *, filters: int = 64, kernel_size: int = 27, l1: float = 0.571,
-                 learning_rate: float = 2.5e-4, batch_size: int = 48, epochs: int = 250, strides: int = 2,
+    def __init__(self, *, filters: int = PAPER_FILTERS, kernel_size: int = PAPER_KERNEL_SIZE, l1: float = PAPER_L1,
+                 learning_rate: float = PAPER_LEARNING_RATE, batch_size: int = PAPER_BATCH_SIZE,
+                 epochs: int = PAPER_EPOCHS, strides: int = 2,
                  pool_size: int = 2, validation_fraction: float = 0.2, patience: int | None = 20,
                  refit: bool = False, n_members: int = 1, ensemble_mode: str = "auto", engine: str = "auto",
                  encoding: str = "additive", warm_start: bool = False, seed: int = 0):
