@@ -255,8 +255,7 @@ def _add_settings_arguments(parser: argparse.ArgumentParser, *, protocol: bool =
         parser.add_argument("--protocol", choices=PROTOCOLS, default=DEFAULT_PROTOCOL,
                             help="honest: tune on validation rows carved from the training rows (default); "
                                  f"paper: tune on the test set as the published code ({OPTIMISTIC})")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED,
-                        help="seed of the simulated data set, random folds, the optimisers and the CNNs")
+    _add_seed_argument(parser, "seed of the simulated data set, random folds, the optimisers and the CNNs")
     parser.add_argument("--space", default=DEFAULT_SPACE, help=SPACE_HELP)
 
 
@@ -296,7 +295,18 @@ def _add_plink_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--folds", help="fold CSV for a genotype file (columns fold and id or row); "
                                         "default seeded k folds")
     parser.add_argument("--k", type=int, default=5, help="number of random folds when --folds is not given")
-    parser.add_argument("--trait", default="y", help="trait column of the phenotype file")
+    _add_trait_argument(parser, "the phenotype file")
+
+
+def _add_seed_argument(parser: argparse.ArgumentParser, purpose: str, *, required: bool = False) -> None:
+    """``--seed``, declared here only: default :data:`~cnngwp.tuning.settings.DEFAULT_SEED` unless `required`."""
+    parser.add_argument("--seed", type=int, required=required, default=None if required else DEFAULT_SEED,
+                        help=purpose if required else f"{purpose} (default {DEFAULT_SEED})")
+
+
+def _add_trait_argument(parser: argparse.ArgumentParser, table: str) -> None:
+    """``--trait``, declared here only: the trait column of `table`, default ``y``."""
+    parser.add_argument("--trait", default="y", help=f"trait column of {table} (default y)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -304,7 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cnngwp", description=DESCRIPTION)
     commands = parser.add_subparsers(dest="command", required=True)
     sim = commands.add_parser("simulate", help=COMMANDS["simulate"])
-    sim.add_argument("--seed", type=int, required=True, help="random seed; the same seed gives identical files")
+    _add_seed_argument(sim, "random seed; the same seed gives identical files", required=True)
     sim.add_argument("--out", required=True, help="output folder for genotypes.bed/.bim/.fam, phenotypes.csv, "
                                                       "truth.csv")
     sim.add_argument(
@@ -327,12 +337,12 @@ def build_parser() -> argparse.ArgumentParser:
     sim.set_defaults(run=_simulate)
     summ = commands.add_parser("summary", help=COMMANDS["summary"])
     summ.add_argument("--data", required=True, help="folder written by 'cnngwp simulate'")
-    summ.add_argument("--trait", default="y", help="trait column of phenotypes.csv")
+    _add_trait_argument(summ, "phenotypes.csv")
     summ.set_defaults(run=_summary)
     base = commands.add_parser("baselines", help=COMMANDS["baselines"],
                                description=f"{COMMANDS['baselines']} ({', '.join(BASELINE_MODELS)})")
     base.add_argument("--data", required=True, help="folder written by 'cnngwp simulate'")
-    base.add_argument("--trait", default="y", help="trait column of phenotypes.csv")
+    _add_trait_argument(base, "phenotypes.csv")
     base.add_argument(
         "--test-generation",
         type=int,
@@ -340,7 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=[5],
         help="generation(s) held out (default 5)",
     )
-    base.add_argument("--seed", type=int, default=1, help="seed of the Bayesian LASSO sampler")
+    _add_seed_argument(base, "seed of the Bayesian LASSO sampler")
     base.set_defaults(run=_baselines)
     tun = commands.add_parser("tune", help=COMMANDS["tune"])
     _add_data_arguments(tun)
