@@ -23,10 +23,12 @@ FRAMEWORK_NOISE = re.compile("|".join([*map(re.escape, STARTUP_NOTICES), r"WARNI
                                        r"tensorflow/core/", r"oneDNN"]), flags=re.MULTILINE)
 
 
-def cnngwp(*args: str | Path, cwd: Path, timeout: int = 900) -> subprocess.CompletedProcess:
-    """Run ``python -m cnngwp ARGS`` in `cwd`; assert it exits 0 and prints no framework noise on either stream."""
+def cnngwp(*args: str | Path, cwd: Path, env: dict | None = None, timeout: int = 900) -> subprocess.CompletedProcess:
+    """Run ``python -m cnngwp ARGS`` in `cwd` (with environment `env`, default this process's); assert it exits 0
+    and prints no framework noise on either stream."""
     command = [sys.executable, "-m", "cnngwp", *map(str, args)]
-    finished = subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
+    finished = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
+                              check=False)
     shown = f"{' '.join(command[2:])}:\n{finished.stdout[-3000:]}\n{finished.stderr[-3000:]}"
     assert finished.returncode == 0, shown
     noise = FRAMEWORK_NOISE.search(finished.stdout + finished.stderr)

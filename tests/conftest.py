@@ -1,14 +1,21 @@
-"""Shared fixtures: a small seeded simulation and the team's shared data folder."""
+"""Shared fixtures: a small seeded simulation, the team's shared data folder, and the package installed from its
+wheel with the smoke runs and book that the notebook, book and install tests read."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from cnngwp.data.simulate import SimulationConfig, simulate_qtlmas2010
+from cnngwp.runs.parallel import IN_PROCESS
+from tests.commands import cnngwp
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
 @pytest.fixture(scope="session")
@@ -24,3 +31,40 @@ def mice_dir() -> Path:
     if not (folder / "mice.bed").is_file():
         pytest.skip(f"shared mice data not found at {folder} (tests read ../shared/data beside the checkout)")
     return folder
+
+
+@pytest.fixture(scope="session")
+def installed(tmp_path_factory) -> tuple[Path, dict]:
+    """The package built as a wheel and installed into a folder of its own: the wheel, and the environment whose
+    ``python -m cnngwp`` runs that installed copy, not the checkout."""
+    root = tmp_path_factory.mktemp("wheel")
+    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet"]
+    for command in ([*pip, "wheel", "--no-deps", "--wheel-dir", str(root / "wheel"), str(ROOT)],
+                    [*pip, "install", "--no-deps", "--target", str(root / "site")]):
+        if command[-1] == str(root / "site"):
+            command.append(str(next((root / "wheel").glob("cnngwp-*.whl"))))
+        finished = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+        assert finished.returncode == 0, finished.stderr[-3000:]
+    return next((root / "wheel").glob("cnngwp-*.whl")), {**os.environ, "PYTHONPATH": str(root / "site")}
+
+
+@pytest.fixture(scope="session")
+def smoke_runs(installed, tmp_path_factory) -> tuple[Path, str]:
+    """The seven chapters executed once on the tiny simulated data set with the smoke profile, and the smoke study,
+    as a user runs them from an empty folder with the installed package: `cnngwp run` and `cnngwp study`, each in a
+    fresh process. The runs folder and what `run` printed."""
+    root = tmp_path_factory.mktemp("smoke")
+    env = installed[1]
+    out = cnngwp("run", "--small", "--profile", "smoke", "--scheduler", IN_PROCESS, cwd=root, env=env).stdout
+    cnngwp("study", "--grid", "smoke", "--scheduler", IN_PROCESS, cwd=root, env=env)
+    return root / "runs", out
+
+
+@pytest.fixture(scope="session")
+def smoke_book(installed, smoke_runs) -> Path:
+    """`cnngwp book` on the smoke runs, from their folder with the installed package: the site's html folder."""
+    work = smoke_runs[0].parent
+    printed = cnngwp("book", cwd=work, env=installed[1]).stdout
+    html = work / "_build" / "html"
+    assert f"wrote {html / 'index.html'}" in printed
+    return html

@@ -1,7 +1,6 @@
 """A wheel installed outside the checkout runs the main job from an empty folder (the notebooks, the book's pages
 and its configuration ship inside the package), and each chapter it writes runs alone."""
 
-import os
 import shutil
 import subprocess
 import sys
@@ -21,37 +20,27 @@ def _run(command: list[str], cwd: Path, env: dict) -> str:
 
 
 @pytest.mark.slow
-def test_the_wheel_runs_the_smoke_path_and_builds_the_book_from_an_empty_folder(tmp_path):
-    pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet"]
-    _run([*pip, "wheel", "--no-deps", "--wheel-dir", str(tmp_path / "wheel"), str(ROOT)], tmp_path, dict(os.environ))
-    wheel = next((tmp_path / "wheel").glob("cnngwp-*.whl"))
+def test_the_wheel_runs_the_smoke_path_and_builds_the_book_from_an_empty_folder(installed, smoke_runs, smoke_book,
+                                                                                tmp_path):
+    """The smoke runs and their book (tests/conftest.py) came from the installed wheel in an empty folder; here its
+    contents, the book's chapters, and `cnngwp chapters` whose every chapter runs alone."""
+    wheel, env = installed
     names = zipfile.ZipFile(wheel).namelist()
     for shipped in ("cnngwp/sources/_config.yml", "cnngwp/sources/book/_toc.yml", "cnngwp/sources/book/intro.md",
                     "cnngwp/sources/notebooks/01_simulate_data.md", "cnngwp/sources/notebooks/results.md"):
         assert shipped in names
-    site = tmp_path / "site"
-    _run([*pip, "install", "--no-deps", "--target", str(site), str(wheel)], tmp_path, dict(os.environ))
-    work = tmp_path / "work"
-    work.mkdir()
-    env = {**os.environ, "PYTHONPATH": str(site)}
-    where = _run([sys.executable, "-c", "import cnngwp; print(cnngwp.__file__)"], work, env)
-    assert Path(where.strip()).is_relative_to(site)  # the installed copy, not the checkout
-    cnngwp = [sys.executable, "-m", "cnngwp"]
-    _run([*cnngwp, "run", "--small", "--profile", "smoke"], work, env)
-    _run([*cnngwp, "study", "--grid", "smoke"], work, env)
-    out = _run([*cnngwp, "book"], work, env)
-    index = work / "_build" / "html" / "index.html"
-    assert f"wrote {index}" in out
-    chapters = sorted(p.name for p in (work / "_build" / "html" / "book" / "chapters").glob("*.html"))
+    where = _run([sys.executable, "-c", "import cnngwp; print(cnngwp.__file__)"], tmp_path, env)
+    assert Path(where.strip()).is_relative_to(env["PYTHONPATH"])  # the installed copy, not the checkout
+    chapters = sorted(p.name for p in (smoke_book / "book" / "chapters").glob("*.html"))
     assert chapters == [f"{n}.html" for n in ("01_simulate_data", "02_fit_baselines", "03_train_cnn",
                                               "04_tune_hyperparameters", "05_fit_ensemble", "06_compare_models",
                                               "07_predict_candidates", "08_when_does_the_cnn_win")]
-    assert "The headline" in (work / "_build" / "html" / "book" / "intro.html").read_text()  # index.html redirects
-    _run([*cnngwp, "chapters", "--out", "chapters"], work, env)
-    assert (work / "chapters" / "05_fit_ensemble.md").read_text() == (
+    assert "The headline" in (smoke_book / "book" / "intro.html").read_text()  # index.html redirects
+    _run([sys.executable, "-m", "cnngwp", "chapters", "--out", "chapters"], tmp_path, env)
+    assert (tmp_path / "chapters" / "05_fit_ensemble.md").read_text() == (
         ROOT / "notebooks" / "05_fit_ensemble.md"
     ).read_text()
-    _every_chapter_runs_alone(work / "chapters", tmp_path / "alone", env)
+    _every_chapter_runs_alone(tmp_path / "chapters", tmp_path / "alone", env)
 
 
 def _every_chapter_runs_alone(chapters: Path, alone: Path, env: dict) -> None:

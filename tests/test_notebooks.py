@@ -31,30 +31,9 @@ from cnngwp.runs.notebooks import (
     prepare_for_book,
     run_notebooks,
 )
-from cnngwp.runs.parallel import IN_PROCESS
 from tests.commands import assert_predicts_the_run, cnngwp
 
 TINY = "tiny-sim"
-
-
-@pytest.fixture(scope="module")
-def smoke_runs(tmp_path_factory):
-    """The seven notebooks executed once on the tiny simulated data set with the smoke profile, and the smoke study,
-    as a user runs them: `cnngwp run` and `cnngwp study`, each in a fresh process. The runs folder and what `run`
-    printed."""
-    root = tmp_path_factory.mktemp("smoke")
-    out = cnngwp("run", "--small", "--profile", "smoke", "--runs", "runs", "--scheduler", IN_PROCESS, cwd=root).stdout
-    cnngwp("study", "--grid", "smoke", "--runs", "runs", "--scheduler", IN_PROCESS, cwd=root)
-    return root / "runs", out
-
-
-@pytest.fixture(scope="module")
-def smoke_book(smoke_runs, tmp_path_factory):
-    """`cnngwp book` on the smoke runs, in a fresh process: the site's html folder."""
-    out = tmp_path_factory.mktemp("book")
-    printed = cnngwp("book", "--runs", smoke_runs[0], "--out", out, cwd=out).stdout
-    assert f"wrote {out / '_build' / 'html' / 'index.html'}" in printed
-    return out / "_build" / "html"
 
 
 def _outputs(notebook):
@@ -283,11 +262,11 @@ def _visible_text(page: str, *, code: bool = True) -> str:
     return re.sub(r"<[^>]+>", "", page)
 
 
-def test_the_book_reads_well_offline(smoke_runs, smoke_book):
+def test_the_book_reads_well_offline(installed, smoke_runs, smoke_book):
     html = smoke_book
     pages = sorted(p for p in html.rglob("*.html") if "_static" not in p.parts)
     assert len(pages) >= 10
-    machine_paths = {str(smoke_runs[0].parent), str(html.parents[1]), str(NOTEBOOK_DIR)}
+    machine_paths = {str(smoke_runs[0].parent), installed[1]["PYTHONPATH"], str(NOTEBOOK_DIR)}
     for page in pages:
         text = page.read_text()
         visible = _visible_text(text)

@@ -1,5 +1,6 @@
 """Tables read from fitted models and predictions: how well predictions rank the animals, and the baselines' fixed
-effects and variance components. Nothing here fits a model (the fits live in :mod:`cnngwp.models`)."""
+effects and variance components. Nothing here fits a model (the baselines are fitted in
+:mod:`cnngwp.models.baselines.on_split`)."""
 
 from __future__ import annotations
 
