@@ -16,8 +16,8 @@ GENOTYPIC_CNN = "Genotypic CNN"
 STACK = "Stack"
 #: The kernel models that the models containing a CNN are held against, the best of them per scenario.
 KERNEL_MODELS = ("GBLUP", "GDBLUP", "EGBLUP", "RKHS")
-#: Every baseline, in table order: the kernel models and the Bayesian LASSO, a marker-effect model
-#: (:func:`cnngwp.models.baselines.registry.baseline_models` builds them under these names).
+#: Every baseline in table order, the kernel models and then the Bayesian LASSO (a marker-effect model), as
+#: :func:`cnngwp.models.baselines.registry.baseline_models` names them.
 BASELINE_NAMES = (*KERNEL_MODELS, "BLASSO")
 #: The backbone's kernel model (a baseline's name).
 BACKBONE_KERNEL = "GDBLUP"

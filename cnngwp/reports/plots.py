@@ -11,13 +11,17 @@ from cnngwp.data.simulate import DOMINANCE_VALUES
 from cnngwp.models.names import BACKBONE_KERNEL, BASELINE_NAMES, STACK, backbone_name
 from cnngwp.reports.comparison import top_rows
 
-__all__ = ["ADDITIVE_KINDS", "plot_dominance_values", "plot_max_pooling", "plot_observed_vs_predicted",
-           "plot_paired_differences", "plot_phenotypes_by_generation", "plot_prediction_intervals",
-           "plot_search_points", "plot_search_trace", "plot_selection", "plot_snp_effects", "plot_study",
-           "plot_training_curves", "plot_weight_map", "true_qtl_weight_positions"]
+__all__ = ["ADDITIVE_KINDS", "OBSERVED_VS_PREDICTED", "plot_dominance_values", "plot_max_pooling",
+           "plot_observed_vs_predicted", "plot_paired_differences", "plot_phenotypes_by_generation",
+           "plot_prediction_intervals", "plot_search_points", "plot_search_trace", "plot_selection",
+           "plot_snp_effects", "plot_study", "plot_training_curves", "plot_weight_map",
+           "true_qtl_weight_positions"]
 
 #: Kinds marked as additive (red +) in the weight map, as in the paper's Figure 1.
 ADDITIVE_KINDS = ("additive-major", "epistatic")
+#: The panels of :func:`plot_observed_vs_predicted`, by prediction column: every baseline, the CNN ensemble
+#: (``prediction``), the backbone model and the stack.
+OBSERVED_VS_PREDICTED = (*BASELINE_NAMES, "prediction", backbone_name(BACKBONE_KERNEL), STACK)
 
 
 def true_qtl_weight_positions(truth: pd.DataFrame, n_weights: int, n_snps: int) -> pd.DataFrame:
@@ -136,8 +140,8 @@ def plot_search_trace(evaluations: pd.DataFrame, *, ax: plt.Axes | None = None) 
     return ax
 
 
-def plot_observed_vs_predicted(predictions: pd.DataFrame, *, models: tuple[str, ...] = (
-        *BASELINE_NAMES, "prediction", backbone_name(BACKBONE_KERNEL), STACK)) -> plt.Figure:
+def plot_observed_vs_predicted(predictions: pd.DataFrame, *,
+                               models: tuple[str, ...] = OBSERVED_VS_PREDICTED) -> plt.Figure:
     """Observed against predicted test values per model (``prediction`` is the CNN ensemble, with its interval),
     four panels a row; models without a column in `predictions` are left out."""
     models = tuple(m for m in models if m in predictions.columns)

@@ -131,9 +131,9 @@ def study_verdicts(study: pd.DataFrame, *, cnn: str = CNN_ENSEMBLE, level: float
     """Per scenario: the best honest model, and `cnn` against the best kernel model, from the numbers.
 
     The best model has the lowest mean test MSE over the replicates; the best kernel model
-    is the best of :data:`KERNEL_MODELS` by the same rule. ``percent`` is how much higher (positive) or
-    lower `cnn`'s test MSE is than that model's on the same data sets, from the mean log ratio, with the
-    paired t interval ``lower`` / ``upper`` over replicates; ``judgement`` is one of :data:`JUDGEMENTS`
+    is the best of :data:`~cnngwp.models.names.KERNEL_MODELS` by the same rule. ``percent`` is how much
+    higher (positive) or lower `cnn`'s test MSE is than that model's on the same data sets, from the mean log
+    ratio, with the paired t interval ``lower`` / ``upper`` over replicates; ``judgement`` is one of :data:`JUDGEMENTS`
     (``better``/``worse`` only where the interval excludes zero) and ``verdict`` one generated sentence.
     """
     wide = honest_models(study).pivot_table(index=[*_SCENARIO, "replicate"], columns="model", values="mse")
