@@ -1,6 +1,6 @@
 """Every command end to end as a user runs it: ``python -m cnngwp ...`` in a fresh interpreter on tiny data, the
-files it writes checked. (``cnngwp run``, ``study --grid smoke`` and ``book`` run this way in test_notebooks.py's
-fixtures, whose runs the notebook tests read.)"""
+files it writes checked. (``cnngwp run``, ``study --grid smoke`` and ``book`` run this way, from the installed wheel,
+in the session fixtures of tests/conftest.py, whose runs the notebook, book and install tests read.)"""
 
 import contextlib
 import io
