@@ -39,13 +39,15 @@ def installed(tmp_path_factory) -> tuple[Path, dict]:
     ``python -m cnngwp`` runs that installed copy, not the checkout."""
     root = tmp_path_factory.mktemp("wheel")
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--quiet"]
-    for command in ([*pip, "wheel", "--no-deps", "--wheel-dir", str(root / "wheel"), str(ROOT)],
-                    [*pip, "install", "--no-deps", "--target", str(root / "site")]):
-        if command[-1] == str(root / "site"):
-            command.append(str(next((root / "wheel").glob("cnngwp-*.whl"))))
-        finished = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+
+    def run(*arguments: str) -> None:
+        finished = subprocess.run([*pip, *arguments], capture_output=True, text=True, timeout=600, check=False)
         assert finished.returncode == 0, finished.stderr[-3000:]
-    return next((root / "wheel").glob("cnngwp-*.whl")), {**os.environ, "PYTHONPATH": str(root / "site")}
+
+    run("wheel", "--no-deps", "--wheel-dir", str(root / "wheel"), str(ROOT))
+    wheel = next((root / "wheel").glob("cnngwp-*.whl"))
+    run("install", "--no-deps", "--target", str(root / "site"), str(wheel))
+    return wheel, {**os.environ, "PYTHONPATH": str(root / "site")}
 
 
 @pytest.fixture(scope="session")
