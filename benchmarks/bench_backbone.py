@@ -6,11 +6,11 @@ CNN (the paper's gamma_MA filters 64 and kernel 27, lambda 1.5, the quick profil
 `--members` refitted members, the same seeds):
 
 - ``out-of-fold``: on y minus GDBLUP's predictions cross-fitted in 5 folds of the training rows
-  (what :class:`cnngwp.models.backbone.KernelBackboneCNN` and every run do), additive encoding;
+  (:meth:`cnngwp.models.backbone.KernelBackboneCNN.cross_fit_kernel`, what every run and study does), additive encoding;
 - ``in-sample``: on y minus the predictions of the GDBLUP fitted on every training row, which REML's
   BLUP shrinks towards zero on those rows, additive encoding;
 - ``out-of-fold genotypic``: the first with the genotypic encoding (the codes and a heterozygote
-  channel: :data:`cnngwp.tuning.combined.BACKBONE_ENCODING`).
+  channel: :data:`cnngwp.models.backbone.BACKBONE_ENCODING`).
 
 Prints, per fit, the residual's variance on the training rows (against the test rows' residual
 variance about GDBLUP's prediction), the CNN's best epochs and the test MSE of GDBLUP + CNN, and a
@@ -30,9 +30,10 @@ from record import record  # benchmarks/record.py
 
 from cnngwp.data.catalogue import DatasetSpec, load_dataset
 from cnngwp.data.splits import split_by_generation
+from cnngwp.models.backbone import KernelBackboneCNN
 from cnngwp.models.baselines import GDBLUP
 from cnngwp.models.paper import PAPER_FILTERS, PAPER_KERNEL_SIZE
-from cnngwp.tuning.combined import kernel_out_of_fold, residual_problem
+from cnngwp.tuning.combined import residual_problem
 from cnngwp.tuning.problem import TuningProblem, fit_cnn
 from cnngwp.tuning.search import Gamma
 from cnngwp.tuning.settings import PROFILES
@@ -49,7 +50,7 @@ def main() -> int:
     kernel_test = kernel.predict(problem.X_test)
     gdblup_mse = float(np.mean((problem.y_test - kernel_test) ** 2))
     print(f"GDBLUP: test MSE {gdblup_mse:.3f}; test rows' residual variance {np.var(problem.y_test - kernel_test):.2f}")
-    out_of_fold = kernel_out_of_fold(problem, seed=1)
+    out_of_fold = KernelBackboneCNN(seed=1).cross_fit_kernel(problem.X_train, problem.y_train)
     training = PROFILES["quick"].training
     fits = {"out-of-fold": (out_of_fold, training), "in-sample": (kernel.predict(problem.X_train), training),
             "out-of-fold genotypic": (out_of_fold, replace(training, encoding="genotypic"))}

@@ -12,6 +12,7 @@ from cnngwp.data.splits import split_by_generation
 from cnngwp.models.backbone import KernelBackboneCNN, out_of_fold_predictions
 from cnngwp.models.baselines import GBLUP, GDBLUP
 from cnngwp.models.cnn.estimator import CNNGWPRegressor, fit_for_epochs
+from cnngwp.models.cnn.l1_grid import L1GridCNN
 from cnngwp.models.names import STACK
 from cnngwp.models.saved_model import load_model
 from cnngwp.runs.parallel import IN_PROCESS, open_client
@@ -108,8 +109,8 @@ def test_a_cross_fitted_cnn_never_reads_the_phenotypes_of_the_rows_it_predicts(s
     part, training, gamma = parts[1], PROFILES["smoke"].training, Gamma(4, 5, 0.5)
     changed = replace(problem, y_train=problem.y_train.copy())
     changed.y_train[part] += 100.0
-    for kernel in (None, "GDBLUP"):
-        before, after = (cross_fitted_part(p, gamma, training, part, seeds=[5, 6], epochs=[3, 2], kernel=kernel)
+    for backbone in (None, KernelBackboneCNN(seed=3)):
+        before, after = (cross_fitted_part(p, gamma, training, part, seeds=[5, 6], epochs=[3, 2], backbone=backbone)
                          for p in (problem, changed))
         np.testing.assert_array_equal(before, after)
         assert before.shape == (len(part),) and np.isfinite(before).all()
@@ -145,6 +146,23 @@ def test_the_backbone_estimator_predicts_its_kernel_plus_its_cnn(small_sim):
     X_test = small_sim.genotypes[split.test]
     np.testing.assert_allclose(model.predict(X_test), GBLUP().fit(X, y).predict(X_test) + model.cnn_.predict(X_test))
     assert model.cnn_.refitted_ and model.cnn_.y_mean_ == pytest.approx((y - model.kernel_oof_).mean())
+    validation = np.flatnonzero(generations == generations.max())
+    np.testing.assert_array_equal(model.held_out_prediction(validation), model.kernel_oof_[validation]
+                                  + model.cnn_.validation_predictions_.mean(axis=0))
+
+
+def test_the_l1_grid_keeps_the_lambda_whose_network_validates_best_and_grows_it_into_the_ensemble(small_sim):
+    X, y, generations = small_sim.genotypes, small_sim.y, small_sim.generations
+    cnn = CNNGWPRegressor(filters=4, kernel_size=5, learning_rate=2e-3, epochs=5, patience=None, refit=True,
+                          n_members=2, seed=2)
+    grid = L1GridCNN(cnn=cnn, l1_grid=(0.05, 5.0)).fit(X, y, generations=generations)
+    singles = {v: clone(cnn).set_params(l1=v, n_members=1, refit=False).fit(X, y, generations=generations)
+               for v in (0.05, 5.0)}
+    scores = {v: float(m.history_[0]["validation_mse"].min()) for v, m in singles.items()}
+    assert grid.validation_mse_ == scores and grid.l1_ == min(scores, key=scores.get)
+    direct = clone(cnn).set_params(l1=grid.l1_).fit(X, y, generations=generations)  # one after another on CPUs
+    np.testing.assert_array_equal(grid.predict(X), direct.predict(X))
+    assert grid.best_epochs_ == direct.best_epochs_ and grid.cnn_.refitted_ and not grid.cnn_.warm_start
 
 
 def test_the_backbone_beats_its_kernel_and_its_cnn_alone_on_a_polygenic_trait_with_large_dominant_loci():

@@ -41,6 +41,7 @@ from cnngwp.atomic import json_scalar, replace_directory
 from cnngwp.data.covariates import CovariateDesign
 from cnngwp.data.genotypes import MISSING, SNP_COLUMNS, GenotypeData
 from cnngwp.errors import CnngwpInputError
+from cnngwp.models.backbone import KernelBackboneCNN
 from cnngwp.models.baselines import BASELINE_MODELS
 from cnngwp.models.names import CNN_ENSEMBLE, STACK, backbone_name
 from cnngwp.models.stack import ModelStack
@@ -340,7 +341,7 @@ class GenomicModel:
             name: model.predict(codes, covariates=design) for name, model in self.baselines.items()}})
         if self.backbone is not None:
             top = _network_predictions(self.backbone.networks, codes, None, self.backbone.target_scaling)
-            table[self.backbone.name] = table[self.backbone.kernel] + top.mean(axis=0)
+            table[self.backbone.name] = KernelBackboneCNN.combine(table[self.backbone.kernel], top.mean(axis=0))
         if self.stack is not None:
             table[STACK] = self.stack.predict(table)
         return table

@@ -38,7 +38,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -56,7 +55,9 @@ from cnngwp.data.simulate import (
 from cnngwp.data.splits import Split, split_by_generation
 from cnngwp.data.store import discard, read_and_call, store
 from cnngwp.errors import CnngwpInputError
+from cnngwp.models.backbone import KernelBackboneCNN
 from cnngwp.models.baselines.on_split import fit_baselines
+from cnngwp.models.cnn.l1_grid import L1GridCNN
 from cnngwp.models.metrics import prediction_metrics
 from cnngwp.models.names import (
     BACKBONE_KERNEL,
@@ -70,21 +71,10 @@ from cnngwp.models.paper import PAPER_FILTERS, PAPER_KERNEL_SIZE, PAPER_L1
 from cnngwp.models.stack import ModelStack
 from cnngwp.runs.parallel import open_client
 from cnngwp.seeds import seed_from
-from cnngwp.tuning.combined import (
-    backbone_training,
-    cross_fitted_part,
-    fit_stack,
-    held_out_parts,
-    held_out_splits,
-    kernel_out_of_fold,
-    residual_problem,
-)
-from cnngwp.tuning.problem import TuningProblem, fit_cnn
+from cnngwp.tuning.combined import backbone_training, cross_fitted_part, fit_stack, held_out_parts, held_out_splits
+from cnngwp.tuning.problem import TuningProblem, cnn_estimator
 from cnngwp.tuning.search import Gamma
 from cnngwp.tuning.settings import PROFILES, TrainingSettings
-
-if TYPE_CHECKING:
-    from cnngwp.models.cnn.estimator import CNNGWPRegressor
 
 __all__ = ["GRIDS", "STUDY_COLUMNS", "EveryModelFit", "StudyContext", "StudyDataset", "StudyGrid", "fit_every_model",
            "fit_study_dataset", "run_study", "study_context", "study_folder"]
@@ -276,31 +266,24 @@ class EveryModelFit:
     stack: ModelStack
 
 
-def _cnn_with_chosen_l1(problem: TuningProblem, gamma: Gamma, l1_grid: tuple[float, ...], *, n_members: int,
-                        training: TrainingSettings, seed: int, protocol: str = "honest") -> tuple[CNNGWPRegressor,
-                                                                                                 float]:
-    """`n_members` CNNs with the lambda of `l1_grid` whose single network scores best under `protocol`: its
-    validation MSE (``honest``, the members then refitted) or its test MSE (``paper``: what the published script
-    scores, checkpointing every network's epoch on the test rows).
-
-    Each candidate is the first member its ensemble would train (the same seed), so the best one is grown into
-    the ensemble (:func:`~cnngwp.tuning.problem.fit_cnn`'s `grow`) instead of being trained again.
-    """
-    candidates = [fit_cnn(problem, replace(gamma, l1=v), training, protocol, seed) for v in l1_grid]
-    best = int(np.argmin([c.history_[0]["validation_mse"].min() for c in candidates]))
-    return fit_cnn(problem, replace(gamma, l1=l1_grid[best]), training, protocol, seed, refit=True,
-                   n_members=n_members, grow=candidates[best]), l1_grid[best]
+def _l1_grid_cnn(gamma: Gamma, l1_grid: tuple[float, ...], training: TrainingSettings, *, n_members: int, seed: int,
+                 protocol: str = "honest") -> L1GridCNN:
+    """`n_members` CNNs with `gamma`'s filters and kernel size and the lambda of `l1_grid` whose single network scores
+    best on its validation rows (:class:`~cnngwp.models.cnn.l1_grid.L1GridCNN`), refitted where `protocol` refits.
+    Under ``paper`` those rows are the test rows, as the published script checkpoints every network on them."""
+    return L1GridCNN(cnn=cnn_estimator(gamma, training, seed=seed, n_members=n_members,
+                                       refit=training.refits(protocol)), l1_grid=l1_grid)
 
 
-def _held_out(cnn: CNNGWPRegressor, problem: TuningProblem, gamma: Gamma, training: TrainingSettings,
-              parts: list[np.ndarray], *, seed: int, kernel: str | None = None) -> np.ndarray:
+def _held_out(cnn: L1GridCNN, problem: TuningProblem, gamma: Gamma, training: TrainingSettings,
+              parts: list[np.ndarray], *, backbone: KernelBackboneCNN | None = None) -> np.ndarray:
     """The CNNs' predictions of the stack's held-out `parts`: with generations their validation predictions at
     their best epochs, before the refit; else each part's by the same networks retrained for their epochs on the
-    other training rows (:func:`cnngwp.tuning.combined.cross_fitted_part`; `kernel`: on its residual there)."""
+    other training rows (:func:`cnngwp.tuning.combined.cross_fitted_part`; `backbone`: on its kernel's residual)."""
     if problem.by_generation:
         return cnn.validation_predictions_.mean(axis=0)
-    return np.concatenate([cross_fitted_part(problem, gamma, training, part, seeds=cnn.member_seeds_,
-                                             epochs=cnn.best_epochs_, kernel=kernel, seed=seed)
+    return np.concatenate([cross_fitted_part(problem, replace(gamma, l1=cnn.l1_), training, part,
+                                             seeds=cnn.member_seeds_, epochs=cnn.best_epochs_, backbone=backbone)
                            for part in parts])
 
 
@@ -313,10 +296,10 @@ def fit_every_model(data: GenotypeData, split: Split, *, l1_grid: tuple[float, .
     Each CNN has the filters and kernel size of `gamma`; its lambda is the value of `l1_grid`
     whose single network has the lowest validation MSE (rows carved from the training rows,
     as in a run), then `n_members` networks with it choose their epochs on those rows and
-    are refitted on every training row: the CNN ensemble with the additive encoding, the
-    genotypic CNN with the heterozygote channel, and the backbone model's CNN, with
-    :data:`~cnngwp.tuning.combined.BACKBONE_ENCODING`, on the out-of-fold residual of
-    :data:`~cnngwp.models.names.BACKBONE_KERNEL` (:func:`cnngwp.tuning.combined.residual_problem`).
+    are refitted on every training row (:class:`~cnngwp.models.cnn.l1_grid.L1GridCNN`): the CNN ensemble with the
+    additive encoding, the genotypic CNN with the heterozygote channel, and the backbone model
+    (:class:`~cnngwp.models.backbone.KernelBackboneCNN`), whose CNN fits the out-of-fold residual of
+    :data:`~cnngwp.models.names.BACKBONE_KERNEL` with :data:`~cnngwp.models.backbone.BACKBONE_ENCODING`.
     The stack's weights are fitted on every model's predictions of held-out training rows by that
     model fitted without them (:func:`cnngwp.tuning.combined.held_out_parts`): the validation rows,
     or without generations an inner cross-fit, every CNN retrained per fold for its epochs
@@ -327,11 +310,25 @@ def fit_every_model(data: GenotypeData, split: Split, *, l1_grid: tuple[float, .
     network's epoch checkpointed on the test rows, nothing refitted; the same model and budget, so the two
     rows' difference is what that protocol manufactures. That row is optimistic by construction and stays out
     of the stack.
+
+    Parameters
+    ----------
+    data, split
+        The genotypes and trait, and which rows train and which are scored.
+    l1_grid, n_members, training, seed, gamma
+        How every CNN is fitted: the lambdas it chooses from, its networks, how each trains, the seed of every
+        model, and the filters and kernel size.
+    paper_protocol
+        Whether to fit the paper protocol's CNN ensemble too.
+
+    Returns
+    -------
+    EveryModelFit
+        The table, the test predictions, each CNN-based model's lambda and the stack.
     """
     fits = fit_baselines(data, split, seed=seed)
     problem = TuningProblem.from_split(data, split, seed=seed)
-    parts = held_out_parts(problem, seed=seed)
-    options = {"n_members": n_members, "training": training, "seed": seed}
+    X, y, parts = problem.X_train, problem.y_train, held_out_parts(problem, seed=seed)
     rows, test = [], fits.predictions.drop(columns="observed")
     start = time.perf_counter()
     held_out = pd.concat([fit_baselines(data, part, seed=seed).predictions.drop(columns="observed")
@@ -342,27 +339,27 @@ def fit_every_model(data: GenotypeData, split: Split, *, l1_grid: tuple[float, .
     for name, encoding in ((CNN_ENSEMBLE, "additive"), (GENOTYPIC_CNN, "genotypic")):
         start = time.perf_counter()
         cnn_training = replace(training, encoding=encoding)
-        cnn, l1[name] = _cnn_with_chosen_l1(problem, gamma, l1_grid, **dict(options, training=cnn_training))
-        test[name] = cnn.predict(problem.X_test)
-        held_out[name] = _held_out(cnn, problem, replace(gamma, l1=l1[name]), cnn_training, parts, seed=seed)
+        cnn = _l1_grid_cnn(gamma, l1_grid, cnn_training, n_members=n_members, seed=seed)
+        cnn.fit(X, y, validation_rows=problem.validation)
+        l1[name], test[name] = cnn.l1_, cnn.predict(problem.X_test)
+        held_out[name] = _held_out(cnn, problem, gamma, cnn_training, parts)
         rows.append({"model": name, "seconds": time.perf_counter() - start})
 
     start = time.perf_counter()
-    oof = kernel_out_of_fold(problem, seed=seed)
-    residual = residual_problem(problem, oof, fits.predictions[BACKBONE_KERNEL].to_numpy())
-    backbone = backbone_name(BACKBONE_KERNEL)
-    top_training = backbone_training(training)
-    top, l1[backbone] = _cnn_with_chosen_l1(residual, gamma, l1_grid, **dict(options, training=top_training))
-    test[backbone] = test[BACKBONE_KERNEL] + top.predict(problem.X_test)
-    held_out[backbone] = (oof[problem.validation] if problem.by_generation else held_out[BACKBONE_KERNEL]) + \
-        _held_out(top, problem, replace(gamma, l1=l1[backbone]), top_training, parts, seed=seed,
-                  kernel=BACKBONE_KERNEL)
-    rows.append({"model": backbone, "seconds": time.perf_counter() - start})
+    name, top_training = backbone_name(BACKBONE_KERNEL), backbone_training(training)
+    backbone = KernelBackboneCNN(cnn=_l1_grid_cnn(gamma, l1_grid, top_training, n_members=n_members, seed=seed),
+                                 seed=seed).fit(X, y, validation_rows=problem.validation)
+    l1[name], test[name] = backbone.cnn_.l1_, backbone.predict(problem.X_test)
+    held_out[name] = (backbone.held_out_prediction(problem.validation) if problem.by_generation else
+                      KernelBackboneCNN.combine(held_out[BACKBONE_KERNEL], _held_out(
+                          backbone.cnn_, problem, gamma, top_training, parts, backbone=KernelBackboneCNN(seed=seed))))
+    rows.append({"model": name, "seconds": time.perf_counter() - start})
 
     if paper_protocol:
         start = time.perf_counter()
-        cnn, l1[PAPER_PROTOCOL_CNN] = _cnn_with_chosen_l1(problem, gamma, l1_grid, protocol="paper", **options)
-        test[PAPER_PROTOCOL_CNN] = cnn.predict(problem.X_test)
+        cnn = _l1_grid_cnn(gamma, l1_grid, training, n_members=n_members, seed=seed, protocol="paper")
+        cnn.fit(X, y, validation_data=(problem.X_test, problem.y_test, problem.C_test))
+        l1[PAPER_PROTOCOL_CNN], test[PAPER_PROTOCOL_CNN] = cnn.l1_, cnn.predict(problem.X_test)
         rows.append({"model": PAPER_PROTOCOL_CNN, "seconds": time.perf_counter() - start})
 
     stack = fit_stack(held_out, problem, parts)

@@ -42,6 +42,7 @@ from cnngwp.data.covariates import CovariateDesign, covariate_design
 from cnngwp.data.genotypes import GenotypeData
 from cnngwp.data.splits import Split, all_phenotyped
 from cnngwp.data.store import discard, read_and_call, store
+from cnngwp.models.backbone import BACKBONE_FOLDS, KernelBackboneCNN
 from cnngwp.models.baselines.on_split import BaselineFits
 from cnngwp.models.metrics import prediction_metrics
 from cnngwp.models.names import BACKBONE_KERNEL, CNN_ENSEMBLE, STACK, backbone_name
@@ -50,14 +51,12 @@ from cnngwp.models.stack import ModelStack
 from cnngwp.runs.baselines import baselines_for_run
 from cnngwp.runs.parallel import open_client
 from cnngwp.tuning.combined import (
-    BACKBONE_FOLDS,
     BACKBONE_MEMBERS,
     backbone_training,
     cross_fitted_part,
     fit_stack,
     held_out_parts,
     held_out_splits,
-    kernel_out_of_fold,
     residual_problem,
     why_no_stack,
 )
@@ -92,7 +91,8 @@ class CnngwpRun:
         """Every model's predictions of the test rows (one column each, by the names the stack uses)."""
         table = self.baselines.predictions.drop(columns="observed").reset_index(drop=True)
         table[CNN_ENSEMBLE] = self.ensemble.predict()
-        table[backbone_name(BACKBONE_KERNEL)] = table[BACKBONE_KERNEL] + self.backbone.predict()
+        table[backbone_name(BACKBONE_KERNEL)] = KernelBackboneCNN.combine(table[BACKBONE_KERNEL],
+                                                                          self.backbone.predict())
         if self.stack is not None:
             table[STACK] = self.stack.predict(table)
         return table
@@ -173,7 +173,7 @@ def _cross_fitted_kernel(problem: TuningProblem, folder: Path, *, seed: int) -> 
         table = pd.read_csv(path)
         return table["prediction"].to_numpy(), float(table["seconds"].iloc[0])
     start = time.perf_counter()
-    oof = kernel_out_of_fold(problem, seed=seed)
+    oof = KernelBackboneCNN(seed=seed).cross_fit_kernel(problem.X_train, problem.y_train, covariates=problem.C_train)
     table = pd.DataFrame({"row": np.arange(len(oof)), "prediction": oof, "seconds": time.perf_counter() - start})
     atomic_write(path, lambda tmp: table.to_csv(tmp, index=False))
     return oof, float(table["seconds"].iloc[0])
@@ -181,17 +181,20 @@ def _cross_fitted_kernel(problem: TuningProblem, folder: Path, *, seed: int) -> 
 
 def _cross_fitted(problem: TuningProblem, ensemble: ModelAveragedEnsemble, training: TrainingSettings,
                   parts: list[np.ndarray], client: Client, path: Path, *, seed: int,
-                  kernel: str | None = None) -> tuple[np.ndarray, float]:
+                  backbone: bool = False) -> tuple[np.ndarray, float]:
     """`ensemble`'s members retrained for their epochs on each of `parts`' other training rows, predicting that part
-    (:func:`cnngwp.tuning.combined.cross_fitted_part`, one Dask task per part; `kernel`: on its residual), and their
-    task seconds, computed once per run folder (the CSV `path`)."""
+    (:func:`cnngwp.tuning.combined.cross_fitted_part`, one Dask task per part; `backbone`: on the residual of the
+    backbone's kernel, cross-fitted seeded `seed`), and their task seconds, computed once per run folder (the CSV
+    `path`)."""
     seeds, epochs = [m.seed for m in ensemble.members], [m.best_epoch for m in ensemble.members]
     tie_to_settings(path.with_suffix(".json"), {"gamma": ensemble.gamma.as_dict(), "training": asdict(training),
-                                                "seeds": seeds, "epochs": epochs, "kernel": kernel, "seed": seed,
+                                                "seeds": seeds, "epochs": epochs,
+                                                "kernel": BACKBONE_KERNEL if backbone else None, "seed": seed,
                                                 "parts": [len(part) for part in parts], "problem": problem.name})
     if not path.exists():
         shared = store(problem, path.parent / PROBLEM_FOLDER)
-        task = partial(_timed, partial(cross_fitted_part, seeds=seeds, epochs=epochs, kernel=kernel, seed=seed))
+        task = partial(_timed, partial(cross_fitted_part, seeds=seeds, epochs=epochs,
+                                       backbone=KernelBackboneCNN(seed=seed) if backbone else None))
         done = client.gather([client.submit(read_and_call, task, shared, ensemble.gamma, training, part, pure=False)
                               for part in parts])
         discard(path.parent / PROBLEM_FOLDER)
@@ -240,11 +243,11 @@ def backbone_for_run(problem: TuningProblem, gamma: Gamma, baselines: BaselineFi
     return BackboneFit(ensemble, oof, seconds)
 
 
-def stack_for_run(data: GenotypeData, split: Split, problem: TuningProblem,
-                  cnns: tuple[ModelAveragedEnsemble, BackboneFit], client: Client, settings: RunSettings,
-                  run_dir: str | Path, *, covariates: CovariateDesign | None = None) -> tuple[ModelStack | None, float]:
-    """The stack of every model of a run (the baselines, and `cnns`: the CNN ensemble and the backbone model), and
-    the seconds its held-out predictions took; ``(None, 0.0)`` where the protocol allows none
+def stack_for_run(data: GenotypeData, split: Split, ensemble: ModelAveragedEnsemble, backbone: BackboneFit,
+                  client: Client, settings: RunSettings, run_dir: str | Path, *,
+                  covariates: CovariateDesign | None = None) -> tuple[ModelStack | None, float]:
+    """The stack of every model of a run (the baselines, the CNN `ensemble` and the `backbone` model), and the seconds
+    its held-out predictions took; ``(None, 0.0)`` where the protocol allows none
     (:func:`~cnngwp.tuning.combined.why_no_stack`).
 
     Its weights are fitted on predictions of rows the predicting model was not trained on
@@ -254,34 +257,39 @@ def stack_for_run(data: GenotypeData, split: Split, problem: TuningProblem,
     """
     if why_no_stack(settings.protocol) is not None:
         return None, 0.0
-    held_out, parts, seconds = _held_out_predictions(data, split, problem, cnns, client, settings,
-                                                     Path(run_dir) / "held-out", covariates)
+    seed, folder = settings.seed, Path(run_dir) / "held-out"
+    problem = TuningProblem.from_split(data, split, seed=seed, covariates=covariates)
+    parts = held_out_parts(problem, seed=seed)
+    fits = [baselines_for_run(data, held, folder / ("" if len(parts) == 1 else f"fold-{f}"), seed=seed,
+                              covariates=covariates) for f, held in enumerate(held_out_splits(split, parts))]
+    held_out = pd.concat([fit.predictions.drop(columns="observed") for fit in fits], ignore_index=True)
+    seconds = sum(float(fit.table["seconds"].sum()) for fit in fits)
+    seconds += _held_out_cnns(held_out, problem, parts, ensemble, backbone, client, settings, folder)
     return fit_stack(held_out, problem, parts), seconds
 
 
-def _held_out_predictions(data: GenotypeData, split: Split, problem: TuningProblem,
-                          cnns: tuple[ModelAveragedEnsemble, BackboneFit], client: Client, settings: RunSettings,
-                          folder: Path, covariates: CovariateDesign | None) -> tuple:
-    """Every model's predictions of the stack's held-out rows (:func:`cnngwp.tuning.combined.held_out_parts`), the
-    rows' parts and their seconds. Without generations the baselines are refitted per inner fold (``fold-N/``) and
-    the CNNs retrained there by :func:`_cross_fitted`."""
-    ensemble, (backbone, oof) = cnns[0], (cnns[1].ensemble, cnns[1].kernel_out_of_fold)
-    parts, seed = held_out_parts(problem, seed=settings.seed), settings.seed
-    fits = [baselines_for_run(data, held, folder / ("" if len(parts) == 1 else f"fold-{f}"), seed=seed,
-                              covariates=covariates) for f, held in enumerate(held_out_splits(split, parts))]
-    table = pd.concat([fit.predictions.drop(columns="observed") for fit in fits], ignore_index=True)
-    seconds = sum(float(fit.table["seconds"].sum()) for fit in fits)
+def _held_out_cnns(held_out: pd.DataFrame, problem: TuningProblem, parts: list[np.ndarray],
+                   ensemble: ModelAveragedEnsemble, fitted: BackboneFit, client: Client, settings: RunSettings,
+                   folder: Path) -> float:
+    """Add the CNN ensemble's and the backbone model's predictions of the stack's held-out `parts` to `held_out`
+    (the baselines' predictions of them); the seconds that took. With generations they are the members' validation
+    predictions at their chosen epochs (:meth:`KernelBackboneCNN.held_out_prediction
+    <cnngwp.models.backbone.KernelBackboneCNN.held_out_prediction>`'s rule); without, the CNNs are retrained per
+    inner fold by :func:`_cross_fitted`."""
+    backbone = backbone_name(BACKBONE_KERNEL)
     if problem.by_generation:
-        table[CNN_ENSEMBLE] = ensemble.validation_prediction()
-        table[backbone_name(BACKBONE_KERNEL)] = oof[problem.validation] + backbone.validation_prediction()
-        return table, parts, seconds
-    top = backbone_training(settings.profile.training)
-    cnn, cnn_seconds = _cross_fitted(problem, ensemble, settings.profile.training, parts, client,
-                                     folder / "cnn_ensemble.csv", seed=seed)
-    residual, top_seconds = _cross_fitted(problem, backbone, top, parts, client, folder / "backbone.csv", seed=seed,
-                                          kernel=BACKBONE_KERNEL)
-    table[CNN_ENSEMBLE], table[backbone_name(BACKBONE_KERNEL)] = cnn, table[BACKBONE_KERNEL] + residual
-    return table, parts, seconds + cnn_seconds + top_seconds
+        held_out[CNN_ENSEMBLE] = ensemble.validation_prediction()
+        held_out[backbone] = KernelBackboneCNN.combine(fitted.kernel_out_of_fold[problem.validation],
+                                                       fitted.ensemble.validation_prediction())
+        return 0.0
+    training = settings.profile.training
+    cnn, cnn_seconds = _cross_fitted(problem, ensemble, training, parts, client, folder / "cnn_ensemble.csv",
+                                     seed=settings.seed)
+    residual, top_seconds = _cross_fitted(problem, fitted.ensemble, backbone_training(training), parts, client,
+                                          folder / "backbone.csv", seed=settings.seed, backbone=True)
+    held_out[CNN_ENSEMBLE] = cnn
+    held_out[backbone] = KernelBackboneCNN.combine(held_out[BACKBONE_KERNEL], residual)
+    return cnn_seconds + top_seconds
 
 
 def _train(data: GenotypeData, split: Split, run_dir: Path, client: Client, settings: RunSettings, *,
@@ -303,7 +311,7 @@ def _train(data: GenotypeData, split: Split, run_dir: Path, client: Client, sett
     baselines = baselines_for_run(data, split, run_dir, seed=seed, covariates=covariates)
     fitted = backbone_for_run(problem, tuning.gamma, baselines, client, run_dir, settings, progress=progress)
     backbone = fitted.ensemble
-    stack, held_out_seconds = stack_for_run(data, split, problem, (ensemble, fitted), client, settings, run_dir,
+    stack, held_out_seconds = stack_for_run(data, split, ensemble, fitted, client, settings, run_dir,
                                             covariates=covariates)
     record = {"protocol": protocol, "validation": problem.validation_rule, "note": tuning.label,
               "profile": profile.name, "seed": seed, "replicates": settings.replicates,

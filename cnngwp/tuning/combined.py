@@ -3,9 +3,9 @@
 Both are honest in the same way as the CNN: nothing they fit reads the test rows.
 
 - **The kernel backbone** (:class:`cnngwp.models.backbone.KernelBackboneCNN`): the kernel's
-  out-of-fold predictions of the training rows (:func:`kernel_out_of_fold`, :func:`residual_problem`) turn a run's
-  :class:`~cnngwp.tuning.problem.TuningProblem` into the same problem on the kernel's
-  residual, which the CNN (or an ensemble of CNNs, on Dask) then fits like any other.
+  out-of-fold predictions of the training rows (:meth:`~cnngwp.models.backbone.KernelBackboneCNN.cross_fit_kernel`,
+  :func:`residual_problem`) turn a run's :class:`~cnngwp.tuning.problem.TuningProblem` into the same problem on the
+  kernel's residual, which a run's ensemble of CNNs, on Dask, then fits like any other.
 - **The stack** (:mod:`cnngwp.models.stack`): its weights are fitted on every model's
   predictions of training rows by that model fitted on the other training rows
   (:func:`held_out_parts`, :func:`held_out_splits`). Where the data have generations those rows
@@ -27,27 +27,19 @@ import pandas as pd
 
 from cnngwp.data.splits import Split
 from cnngwp.errors import CnngwpInputError
-from cnngwp.models.backbone import out_of_fold_predictions
-from cnngwp.models.baselines import baseline_models
+from cnngwp.models.backbone import BACKBONE_ENCODING, KernelBackboneCNN
 from cnngwp.models.names import BACKBONE_KERNEL
 from cnngwp.models.stack import ModelStack
 from cnngwp.tuning.problem import TuningProblem, fit_cnn_for_epochs
 from cnngwp.tuning.settings import TrainingSettings
 
-__all__ = ["BACKBONE_ENCODING", "BACKBONE_FOLDS", "BACKBONE_MEMBERS", "STACK_FOLDS",
-           "backbone_training", "cross_fitted_part", "fit_stack", "held_out_parts", "held_out_splits",
-           "kernel_out_of_fold", "residual_problem", "why_no_stack"]
+__all__ = ["BACKBONE_MEMBERS", "STACK_FOLDS", "backbone_training", "cross_fitted_part", "fit_stack", "held_out_parts",
+           "held_out_splits", "residual_problem", "why_no_stack"]
 
-#: The folds the backbone's kernel is cross-fitted in on the training rows.
-BACKBONE_FOLDS = 5
 #: The most networks a run's backbone CNN has, or the run's ensemble size if that is smaller. It fits what the
 #: kernel leaves, where ``benchmarks/bench_models.py`` finds little signal, so a run spends its time on its CNN
 #: ensemble instead.
 BACKBONE_MEMBERS = 2
-#: The backbone CNN's input (:data:`cnngwp.models.cnn.network.ENCODINGS`). What a kernel leaves of a trait is what it
-#: cannot fit: large non-additive loci among them, which an additive CNN cannot fit either; a heterozygote channel
-#: can (``tests/test_combined.py``; ``benchmarks/bench_backbone.py`` compares the two encodings on the default split).
-BACKBONE_ENCODING = "genotypic"
 #: The inner folds of the training rows outside the validation rows whose held-out predictions the stack's weights
 #: are fitted on, where the data have no generations.
 STACK_FOLDS = 5
@@ -81,29 +73,22 @@ def held_out_splits(split: Split, parts: list[np.ndarray]) -> list[Split]:
 
 
 def cross_fitted_part(problem: TuningProblem, gamma, training: TrainingSettings, part: np.ndarray, *,
-                      seeds: list[int], epochs: list[int], kernel: str | None = None, seed: int = 1) -> np.ndarray:
+                      seeds: list[int], epochs: list[int], backbone: KernelBackboneCNN | None = None) -> np.ndarray:
     """The rows of `part` predicted by CNNs fitted on every other training row: the networks seeded `seeds`, each
     trained for its number of `epochs` (a run's members, their refit on other rows).
 
-    With `kernel` (a baseline's name), the networks fit that kernel's residual out of :data:`BACKBONE_FOLDS` folds
-    of those rows (seeded `seed`), without covariates: the backbone's CNN, to which the kernel's own held-out
+    With `backbone` (an unfitted :class:`~cnngwp.models.backbone.KernelBackboneCNN`), the networks fit its kernel's
+    residual cross-fitted on those rows, without covariates: the backbone's CNN, to which the kernel's own held-out
     prediction is added.
     """
     kept = np.setdiff1d(np.arange(len(problem.y_train)), part)
     y = problem.y_train[kept]
-    if kernel is not None:
+    if backbone is not None:
         C = None if problem.C_train is None else problem.C_train[kept]
-        y = y - out_of_fold_predictions(baseline_models(seed=seed)[kernel], problem.X_train[kept], y, covariates=C,
-                                        n_folds=BACKBONE_FOLDS, seed=seed)
+        y = y - backbone.cross_fit_kernel(problem.X_train[kept], y, covariates=C)
         problem = replace(problem, C_train=None, C_test=None)
     model = fit_cnn_for_epochs(problem, gamma, training, kept, seeds=seeds, epochs=epochs, y=y)
     return model.predict(problem.X_train[part], covariates=None if problem.C_train is None else problem.C_train[part])
-
-
-def kernel_out_of_fold(problem: TuningProblem, *, seed: int, kernel: str = BACKBONE_KERNEL) -> np.ndarray:
-    """The training rows' predictions by `kernel` (a baseline's name) cross-fitted in :data:`BACKBONE_FOLDS` folds."""
-    return out_of_fold_predictions(baseline_models(seed=seed)[kernel], problem.X_train, problem.y_train,
-                                   covariates=problem.C_train, n_folds=BACKBONE_FOLDS, seed=seed)
 
 
 def backbone_training(training: TrainingSettings) -> TrainingSettings:
@@ -115,7 +100,8 @@ def residual_problem(problem: TuningProblem, out_of_fold: np.ndarray, kernel_tes
                      kernel: str = BACKBONE_KERNEL) -> TuningProblem:
     """`problem` on the kernel's residual: training rows ``y - out_of_fold``, test rows ``y - kernel_test``.
 
-    `out_of_fold` is :func:`kernel_out_of_fold`; `kernel_test` the test rows' prediction of the
+    `out_of_fold` is :meth:`KernelBackboneCNN.cross_fit_kernel
+    <cnngwp.models.backbone.KernelBackboneCNN.cross_fit_kernel>`; `kernel_test` the test rows' prediction of the
     kernel fitted on every training row. Fixed-effect covariates enter the kernel only, so the
     residual problem has none.
     """

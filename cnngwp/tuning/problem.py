@@ -9,7 +9,6 @@ epochs). The settings they take, and the two protocols, are in :mod:`cnngwp.tuni
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -23,15 +22,10 @@ from cnngwp.tuning.settings import TrainingSettings, check_protocol
 if TYPE_CHECKING:
     from cnngwp.models.cnn.estimator import CNNGWPRegressor
 
-__all__ = ["PROBLEM_FOLDER", "TuningProblem", "fit_cnn", "fit_cnn_for_epochs"]
+__all__ = ["PROBLEM_FOLDER", "TuningProblem", "cnn_estimator", "fit_cnn", "fit_cnn_for_epochs"]
 
 #: The folder of a run where the driver writes the run's arrays for the workers (:mod:`cnngwp.data.store`).
 PROBLEM_FOLDER = "problem"
-
-# One fit at a time per process: Keras seeds are process-global, and each engine already
-# uses every core the worker was given.
-_FIT_LOCK = threading.Lock()
-
 
 @dataclass(frozen=True)
 class TuningProblem:
@@ -94,10 +88,25 @@ class TuningProblem:
         return np.setdiff1d(np.arange(len(self.y_train)), self.validation)
 
 
-def _cnn_estimator(gamma, training: TrainingSettings, *, seed: int, n_members: int = 1,
+def cnn_estimator(gamma, training: TrainingSettings, *, seed: int, n_members: int = 1,
                   refit: bool = False) -> CNNGWPRegressor:
     """An unfitted estimator of `n_members` CNNs with `gamma` (filters, kernel size, lambda), trained as `training`
-    says."""
+    says.
+
+    Parameters
+    ----------
+    gamma
+        Filters, kernel size and lambda (:class:`cnngwp.tuning.search.Gamma`).
+    training
+        How each network trains (learning rate, batch size, epochs, patience, encoding).
+    seed, n_members, refit
+        The estimator's seed, its number of networks, and whether they are refitted on every training row.
+
+    Returns
+    -------
+    cnngwp.models.cnn.estimator.CNNGWPRegressor
+        The unfitted estimator.
+    """
     from cnngwp.models.cnn.estimator import CNNGWPRegressor  # loads Keras: only where a network is built
 
     return CNNGWPRegressor(filters=int(gamma.filters), kernel_size=int(gamma.kernel_size), l1=float(gamma.l1),
@@ -117,15 +126,14 @@ def fit_cnn(problem: TuningProblem, gamma, training: TrainingSettings, protocol:
     whose members are kept as the first ones (a warm start), so only the others are trained.
     """
     check_protocol(protocol)
-    model = _cnn_estimator(gamma, training, seed=seed, n_members=n_members, refit=refit and training.refits(protocol))
+    model = cnn_estimator(gamma, training, seed=seed, n_members=n_members, refit=refit and training.refits(protocol))
     if grow is not None:
         model = grow.set_params(**{**model.get_params(), "warm_start": True})
-    with _FIT_LOCK:
-        if protocol == "paper":
-            model.fit(problem.X_train, problem.y_train, covariates=problem.C_train,
-                      validation_data=(problem.X_test, problem.y_test, problem.C_test))
-        else:
-            model.fit(problem.X_train, problem.y_train, covariates=problem.C_train, validation_rows=problem.validation)
+    if protocol == "paper":
+        model.fit(problem.X_train, problem.y_train, covariates=problem.C_train,
+                  validation_data=(problem.X_test, problem.y_test, problem.C_test))
+    else:
+        model.fit(problem.X_train, problem.y_train, covariates=problem.C_train, validation_rows=problem.validation)
     return model.set_params(warm_start=False)
 
 
@@ -136,8 +144,7 @@ def fit_cnn_for_epochs(problem: TuningProblem, gamma, training: TrainingSettings
     (:func:`cnngwp.models.cnn.estimator.fit_for_epochs`)."""
     from cnngwp.models.cnn.estimator import fit_for_epochs
 
-    model = _cnn_estimator(gamma, training, seed=0, n_members=len(seeds))
+    model = cnn_estimator(gamma, training, seed=0, n_members=len(seeds))
     C = None if problem.C_train is None else problem.C_train[rows]
-    with _FIT_LOCK:
-        return fit_for_epochs(model, problem.X_train[rows], problem.y_train[rows] if y is None else y, seeds=seeds,
-                              epochs=epochs, covariates=C)
+    return fit_for_epochs(model, problem.X_train[rows], problem.y_train[rows] if y is None else y, seeds=seeds,
+                          epochs=epochs, covariates=C)

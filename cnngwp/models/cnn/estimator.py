@@ -18,6 +18,9 @@ validation data explicitly (its published code passed the test set).
 
 from __future__ import annotations
 
+import functools
+import threading
+
 import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, RegressorMixin
@@ -51,6 +54,19 @@ from cnngwp.models.paper import (
 from cnngwp.seeds import member_seeds
 
 __all__ = ["CNNGWPRegressor", "fit_for_epochs"]
+
+# One fit at a time per process: Keras seeds are process-global, and each engine already uses every core the process
+# was given (a Dask worker's threads, an estimator that fits others inside its own fit: hence re-entrant).
+_FIT_LOCK = threading.RLock()
+
+
+def _one_fit_at_a_time(method):
+    """`method` holding :data:`_FIT_LOCK` while it runs."""
+    @functools.wraps(method)
+    def locked(*args, **kwargs):
+        with _FIT_LOCK:
+            return method(*args, **kwargs)
+    return locked
 
 
 class CNNGWPRegressor(RegressorMixin, BaseEstimator):
@@ -122,6 +138,7 @@ class CNNGWPRegressor(RegressorMixin, BaseEstimator):
         self.n_members, self.ensemble_mode, self.engine, self.seed = n_members, ensemble_mode, engine, seed
         self.warm_start = warm_start
 
+    @_one_fit_at_a_time
     def fit(self, X, y, *, covariates=None, generations=None, validation_rows=None,
             validation_data=None) -> CNNGWPRegressor:
         """Train the members, each restored to its best validation epoch (or refitted for that many).
@@ -218,7 +235,8 @@ def fit_for_epochs(model: CNNGWPRegressor, X, y, *, seeds: list[int], epochs: li
     X, y = as_genotype_codes(X, "X"), np.asarray(y, dtype=np.float64)
     C = as_covariate_matrix(covariates, len(y))
     model.n_covariates_, model.member_seeds_, model.best_epochs_ = C.shape[1], list(seeds), list(epochs)
-    _train_for_epochs(model, X, y, C if model.n_covariates_ else None, model.member_seeds_, model.best_epochs_)
+    with _FIT_LOCK:
+        _train_for_epochs(model, X, y, C if model.n_covariates_ else None, model.member_seeds_, model.best_epochs_)
     model.refitted_ = True
     return model
 
