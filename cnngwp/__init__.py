@@ -44,6 +44,9 @@ PUBLIC_MODULES = {
     "cnngwp.models.backbone": (
         "KernelBackboneCNN",
     ),
+    "cnngwp.models.cnn.l1_grid": (
+        "L1GridCNN",
+    ),
     "cnngwp.errors": (
         "CnngwpInputError",
     ),
@@ -110,6 +113,9 @@ PUBLIC_MODULES = {
     ),
     "cnngwp.runs.study": (
         "run_study", "study_context",
+    ),
+    "cnngwp.runs.summary": (
+        "RunSummary",
     ),
     "cnngwp.runs.workflow": (
         "backbone_for_run", "finish_run", "fit_model", "run_cnngwp", "stack_for_run",

@@ -128,7 +128,7 @@ def _print_tuning(run) -> None:
 def _print_outputs(run, out: str, start: float) -> None:
     covariates = run.model.covariates
     print(f"fixed effects: {', '.join(covariates.names) if covariates else 'none (intercept only)'}")
-    print(run.summary["no_stack"] if run.stack is None else
+    print(run.summary.no_stack if run.stack is None else
           f"stack weights (fitted on {run.stack.rows} animals of {run.stack.rule}): {run.stack.describe()}")
     if len(run.candidates):
         print(f"{len(run.candidates)} animals without a phenotype predicted: {out}/candidates.csv")
@@ -163,8 +163,7 @@ def _fit(args: argparse.Namespace) -> None:
     with open_client(args.scheduler, n_workers=args.workers) as client:
         run = fit_model(data, args.out, client, settings, progress=not args.no_progress,
                         covariates=parse_columns(args.covariates), categorical=parse_columns(args.categorical))
-    summary = run.summary
-    print(f"{data.source}: trained on all {summary['n_train']} phenotyped animals, {data.n_snps} SNPs; "
+    print(f"{data.source}: trained on all {run.summary.n_train} phenotyped animals, {data.n_snps} SNPs; "
           f"profile {settings.profile.name}, honest protocol (tuning and epochs on rows carved from them)")
     _print_tuning(run)
     _print_outputs(run, args.out, start)

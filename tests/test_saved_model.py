@@ -165,7 +165,7 @@ def test_unphenotyped_animals_are_predicted_and_never_scored(small_sim, tmp_path
     assert {"prediction", "lower_90", "upper_90", "GBLUP", "BLASSO", "rank"} <= set(
         candidates.columns
     )
-    assert run.summary["n_candidates"] == 20 and run.summary["n_test"] == 110
+    assert run.summary.n_candidates == 20 and run.summary.n_test == 110
     loaded = load_model(tmp_path / "model")
     test_rows = data.select_samples(split.test)
     np.testing.assert_allclose(
@@ -185,11 +185,11 @@ def test_fit_model_trains_on_every_phenotyped_animal(small_sim, tmp_path):
         run = fit_model(data, tmp_path, client, SMOKE_RUN, progress=False, covariates=("sex",), categorical=("sex",))
     assert run.comparison is None
     assert (
-        run.summary["n_train"] == 338
-        and run.summary["n_test"] == 0
-        and run.summary["n_candidates"] == 120
+        run.summary.n_train == 338
+        and run.summary.n_test == 0
+        and run.summary.n_candidates == 120
     )
-    assert run.summary["covariates"]["names"] == ["sex[2]"]
+    assert run.summary.covariates["names"] == ["sex[2]"]
     candidates = pd.read_csv(tmp_path / "candidates.csv")
     assert len(candidates) == 120
     truth = small_sim.samples["genetic_value"].to_numpy()[small_sim.generations == 5]

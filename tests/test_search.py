@@ -136,9 +136,9 @@ def test_paper_protocol_logs_test_mse_and_says_it_is_optimistic(small_sim, tmp_p
     assert set(run.comparison.loc[cnn_rows, "note"]) == {"optimistic: tuned on the test set"}
     assert set(run.comparison.loc[~cnn_rows, "note"]) == {""}  # the baselines never see the test set
     assert "Stack" not in set(run.comparison["model"])
-    assert run.summary["no_stack"].startswith("no stack: under the paper")
-    assert run.summary["note"] == "optimistic: tuned on the test set"
-    assert run.summary["refit"] is False  # the paper protocol has no validation rows to add back
+    assert run.summary.no_stack.startswith("no stack: under the paper")
+    assert run.summary.note == "optimistic: tuned on the test set"
+    assert run.summary.refit is False  # the paper protocol has no validation rows to add back
     # the paper's objective is the minimum test MSE over epochs: the chosen member's test MSE equals its objective
     best = run.ensemble.best_member()
     assert np.mean((best.test_predictions - data.y[split.test]) ** 2) == pytest.approx(best.validation_mse, rel=1e-4)
@@ -170,7 +170,7 @@ def test_honest_run_records_refit_and_profile_and_refits_its_members(small_sim, 
     settings = json.loads((tmp_path / "run.json").read_text())
     assert settings["profile"]["name"] == "smoke" and settings["profile"]["training"]["refit"] is True
     assert json.loads((tmp_path / "members" / "ensemble.json").read_text())["training"]["refit"] is True
-    assert run.summary["profile"] == "smoke" and run.summary["refit"] is True
+    assert run.summary.profile == "smoke" and run.summary.refit is True
     # a member's test predictions come from the refitted network: every training row, its best epoch count
     problem = TuningProblem.from_split(data, split, seed=1)
     member = run.ensemble.members[0]

@@ -4,6 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from cnngwp.errors import CnngwpInputError
+from cnngwp.models.stack import ModelStack
 from cnngwp.reports.book import performance_page
 from cnngwp.reports.tables import (
     bootstrap_mse_difference,
@@ -13,6 +15,7 @@ from cnngwp.reports.tables import (
     shown,
     table2,
 )
+from cnngwp.runs.summary import RunSummary
 
 
 def _write_run(root, dataset, fold, observed, predictions, note="", candidates=0):
@@ -27,8 +30,8 @@ def _write_run(root, dataset, fold, observed, predictions, note="", candidates=0
     pd.DataFrame({"observed": observed, **predictions}).to_csv(folder / "predictions.csv", index=False)
     (folder / "run.json").write_text(json.dumps({"profile": {"name": "smoke"}}))
     covariates = {"names": ["GENDER[M]", "Litter"]} if candidates else None
-    (folder / "summary.json").write_text(json.dumps({"n_train": 100, "n_test": len(observed),
-                                                     "n_candidates": candidates, "covariates": covariates}))
+    RunSummary(data=dataset, split=f"fold-{fold}", protocol="honest", profile="smoke", seed=1, n_train=100,
+               n_test=len(observed), n_candidates=candidates, covariates=covariates).write(folder)
 
 
 def test_bootstrap_difference_of_a_model_with_itself_is_exactly_zero():
@@ -94,3 +97,19 @@ def test_the_performance_page_renders_every_benchmark_record_and_says_when_there
     assert "## startup" in page and "| `cnngwp --help (s)` | 0.05 |" in page and "| `engine` | numba |" in page
     assert "commit `abc1234` on 2026-12-03 06:28 UTC, 2 cores, AMD EPYC" in page
     assert "`python benchmarks/bench_startup.py`" in page and "Last line: `help_seconds=0.05`" in page
+
+
+def test_a_run_summary_reads_back_what_it_wrote_and_names_the_file_it_cannot_read(tmp_path):
+    stack = ModelStack({"GBLUP": 0.25, "CNN ensemble": 0.75}, 40, "the youngest training generation (4)")
+    summary = RunSummary(data="sim", split="generation-5", protocol="honest", profile="smoke", seed=3, n_train=100,
+                         n_test=40, gamma_ma={"filters": 8}, stack=stack, members=[{"member": 0}])
+    summary.write(tmp_path)
+    assert RunSummary.read(tmp_path) == summary and summary.stack_sentence() == stack.sentence()
+    (tmp_path / "summary.json").write_text(json.dumps({"data": "sim", "split": "fold-0", "n_test": 3}))
+    with pytest.raises(CnngwpInputError, match=r"summary.json: missing \['n_train', 'profile', 'protocol', 'seed'\]"):
+        RunSummary.read(tmp_path)
+    (tmp_path / "summary.json").write_text("[1, 2]")
+    with pytest.raises(CnngwpInputError, match="summary.json: expected a JSON object"):
+        RunSummary.read(tmp_path)
+    with pytest.raises(CnngwpInputError, match="cannot read a run's summary"):
+        RunSummary.read(tmp_path / "nowhere")

@@ -42,6 +42,7 @@ from cnngwp.runs.notebooks import (
     prepare_for_book,
 )
 from cnngwp.runs.study import GRIDS, study_folder
+from cnngwp.runs.summary import RunSummary
 from cnngwp.tuning.settings import OPTIMISTIC
 
 __all__ = [
@@ -361,29 +362,28 @@ def headline_markdown(run_dir: Path, figure: str, protocol_measured: str = "") -
     `protocol_measured` is what was measured of the paper protocol (:func:`protocol_benchmark_sentence` on the
     default split, :func:`cnngwp.reports.study_tables.protocol_sentence` in the study; "": neither)."""
     comparison = read_comparison(run_dir)
-    summary = json.loads((run_dir / "summary.json").read_text())
+    summary = RunSummary.read(run_dir)
     predictions = pd.read_csv(run_dir / "predictions.csv")
     rows = "\n".join(f"| {r.model} | {r.mse:.2f} | {r.correlation:.3f} | {r.slope:.3f} | "
                      f"{'' if np.isnan(r.stack_weight) else f'{r.stack_weight:.2f}'} |"
                      for r in comparison.itertuples())
     stacked = f"{stack_sentence(run_dir).rstrip('.')}. "
-    validation = summary.get("validation", "validation rows carved from the training rows")  # older run folders
-    protocol = (f"**honest** protocol: γ tuned and epochs chosen on {validation}; the test "
-                "animals were predicted once, at the end" if summary["protocol"] == "honest" else
+    protocol = (f"**honest** protocol: γ tuned and epochs chosen on {summary.validation}; the test "
+                "animals were predicted once, at the end" if summary.protocol == "honest" else
                 f"**paper** protocol, {OPTIMISTIC}")
-    data = Path(summary["data"]).name
+    data = Path(summary.data).name
     measured = (f"How much such a protocol hides, as measured: {protocol_measured}"
                 if protocol_measured else "Chapter 8's study measures how much such a protocol hides.")
     return f"""## The headline
 
-The default run ({data}, {summary['split']}: {split_in_words(summary['split'], summary['n_train'], summary['n_test'])};
-profile `{summary['profile']}`, {protocol}):
+The default run ({data}, {summary.split}: {split_in_words(summary.split, summary.n_train, summary.n_test)};
+profile `{summary.profile}`, {protocol}):
 
 | model | test MSE | correlation | slope | stack weight |
 |---|---|---|---|---|
 {rows}
 
-{headline_sentence(comparison, predictions, seed=summary['seed'])} {stacked}GDBLUP, EGBLUP and RKHS are the
+{headline_sentence(comparison, predictions, seed=summary.seed)} {stacked}GDBLUP, EGBLUP and RKHS are the
 non-additive kernel models of chapter 2 (GDBLUP + CNN and the stack combine them with the CNN: chapter 6); whether the
 CNN pays off on other architectures and heritabilities is the
 study of chapter 8. The paper reported 62.34 for the CNN ensemble against 88.42 for GBLUP on the real

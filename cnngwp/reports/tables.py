@@ -16,7 +16,7 @@ from scipy import stats
 
 from cnngwp.models.baselines import BASELINE_MODELS
 from cnngwp.models.names import BACKBONE_KERNEL, CNN_ENSEMBLE, GENOTYPIC_CNN, STACK, backbone_name
-from cnngwp.models.stack import ModelStack
+from cnngwp.runs.summary import RunSummary
 
 __all__ = [
     "CNN_BASED_MODELS",
@@ -99,10 +99,7 @@ def read_comparison(run_dir: str | os.PathLike) -> pd.DataFrame:
 def stack_sentence(run_dir: str | os.PathLike) -> str:
     """What a finished run's stack is (its ``summary.json``): its weights and the rows they were fitted on, or why
     the run has none."""
-    summary = json.loads((Path(run_dir) / "summary.json").read_text())
-    if summary.get("stack") is None:
-        return summary.get("no_stack") or "no stack: the run was made before the stack existed"
-    return ModelStack.from_dict(summary["stack"]).sentence()
+    return RunSummary.read(run_dir).stack_sentence()
 
 
 def collect_comparisons(runs_root: str | os.PathLike) -> pd.DataFrame:
@@ -120,10 +117,10 @@ def run_counts(runs_root: str | os.PathLike) -> pd.DataFrame:
     """Per finished run: animals trained on, scored, and without a phenotype (predicted only), and the covariates."""
     rows = []
     for dataset, fold, folder in _run_folders(runs_root):
-        summary = json.loads((folder / "summary.json").read_text())
-        design = summary.get("covariates")
-        rows.append({"dataset": dataset, "fold": fold, "trained": summary.get("n_train"),
-                     "tested": summary.get("n_test"), "without_phenotype": summary.get("n_candidates", 0),
+        summary = RunSummary.read(folder)
+        design = summary.covariates
+        rows.append({"dataset": dataset, "fold": fold, "trained": summary.n_train, "tested": summary.n_test,
+                     "without_phenotype": summary.n_candidates,
                      "covariates": ", ".join(design["names"]) if design else ""})
     return pd.DataFrame(rows, columns=["dataset", "fold", "trained", "tested", "without_phenotype", "covariates"])
 

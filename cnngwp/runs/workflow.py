@@ -50,6 +50,7 @@ from cnngwp.models.saved_model import BackboneNetworks, GenomicModel, network_fr
 from cnngwp.models.stack import ModelStack
 from cnngwp.runs.baselines import baselines_for_run
 from cnngwp.runs.parallel import open_client
+from cnngwp.runs.summary import RunSummary
 from cnngwp.tuning.combined import (
     BACKBONE_MEMBERS,
     backbone_training,
@@ -84,7 +85,7 @@ class CnngwpRun:
     stack: ModelStack | None
     model: GenomicModel
     candidates: pd.DataFrame
-    summary: dict
+    summary: RunSummary
     comparison: pd.DataFrame | None = None
 
     def test_predictions(self) -> pd.DataFrame:
@@ -120,7 +121,7 @@ def comparison_table(run: CnngwpRun, *, covariates: CovariateDesign | None = Non
     kernel_seconds = float(run.baselines.table.set_index("model").loc[BACKBONE_KERNEL, "seconds"])
     seconds = {
         CNN_ENSEMBLE: float(tuning.evaluations["seconds"].sum()) + sum(m.seconds for m in ensemble.members),
-        backbone_name(BACKBONE_KERNEL): run.summary["backbone_cross_fit_seconds"] + kernel_seconds
+        backbone_name(BACKBONE_KERNEL): run.summary.backbone_cross_fit_seconds + kernel_seconds
         + sum(m.seconds for m in backbone.members),
     }
     rows = [{"model": "CNN (best single)", **prediction_metrics(y_test, best.test_predictions),
@@ -132,7 +133,7 @@ def comparison_table(run: CnngwpRun, *, covariates: CovariateDesign | None = Non
     if run.stack is not None:
         rows.append({"model": STACK, **prediction_metrics(y_test, predictions[STACK]), "note": "",
                      "seconds": float(run.baselines.table["seconds"].sum()) + sum(seconds.values()) - kernel_seconds
-                     + run.summary["held_out_seconds"]})  # the backbone's kernel is a baseline: counted once
+                     + run.summary.held_out_seconds})  # the backbone's kernel is a baseline: counted once
     table = pd.concat([run.baselines.table.drop(columns=["split"]).assign(note=""), pd.DataFrame(rows)],
                       ignore_index=True)
     weights = {} if run.stack is None else run.stack.weights
@@ -325,14 +326,15 @@ def _train(data: GenotypeData, split: Split, run_dir: Path, client: Client, sett
     if len(split.candidates):
         candidates = model.predict_table(data.select_samples(split.candidates))[0]
         atomic_write(run_dir / "candidates.csv", lambda tmp: candidates.to_csv(tmp, index=False))
-    summary = {"data": data.source, "split": split.name, **record, "n_train": len(split.train),
-               "n_test": len(split.test), "n_candidates": len(split.candidates),
-               "gamma_per_replicate": tuning.best[["replicate", "filters", "kernel_size", "l1", "validation_mse"]]
-               .to_dict(orient="records"),
-               "gamma_ma": tuning.gamma.as_dict(), "tuning_task_seconds": float(tuning.evaluations["seconds"].sum()),
-               "tuning_wall_seconds_this_call": tuning.seconds, "ensemble_wall_seconds_this_call": ensemble_seconds,
-               "backbone_cross_fit_seconds": fitted.cross_fit_seconds, "held_out_seconds": held_out_seconds,
-               "stack": None if stack is None else stack.to_dict(), "no_stack": why_no_stack(protocol)}
+    summary = RunSummary(
+        data=data.source, split=split.name, **record, n_train=len(split.train), n_test=len(split.test),
+        n_candidates=len(split.candidates),
+        gamma_per_replicate=tuning.best[["replicate", "filters", "kernel_size", "l1", "validation_mse"]]
+        .to_dict(orient="records"),
+        gamma_ma=tuning.gamma.as_dict(), tuning_task_seconds=float(tuning.evaluations["seconds"].sum()),
+        tuning_wall_seconds_this_call=tuning.seconds, ensemble_wall_seconds_this_call=ensemble_seconds,
+        backbone_cross_fit_seconds=fitted.cross_fit_seconds, held_out_seconds=held_out_seconds, stack=stack,
+        no_stack=why_no_stack(protocol))
     return CnngwpRun(tuning, ensemble, baselines, backbone, stack, model, candidates, summary)
 
 
@@ -366,11 +368,6 @@ def finish_run(data: GenotypeData, split: Split, run_dir: str | Path, settings: 
     return run_dir
 
 
-def _write_summary(run_dir: Path, summary: dict) -> None:
-    text = json.dumps(summary, indent=2, default=json_scalar)
-    atomic_write(run_dir / "summary.json", lambda tmp: tmp.write_text(text))
-
-
 def run_cnngwp(data: GenotypeData, split: Split, run_dir: str | Path, client: Client, settings: RunSettings, *,
                progress: bool = True, covariates: CovariateDesign | None = None) -> CnngwpRun:
     """Tune gamma, fit the ensemble with gamma_MA, score it and the baselines on the test rows once.
@@ -391,11 +388,11 @@ def run_cnngwp(data: GenotypeData, split: Split, run_dir: str | Path, client: Cl
                                 **{name: others[name].to_numpy() for name in others.columns}})
     for m, row in enumerate(ensemble.member_predictions):
         predictions[f"member_{m:02d}"] = row
-    run.summary.update({"ensemble": ensemble.metrics(), "members": ensemble.member_table().to_dict(orient="records"),
-                        "comparison": comparison.to_dict(orient="records")})
+    run.summary.ensemble, run.summary.comparison = ensemble.metrics(), comparison.to_dict(orient="records")
+    run.summary.members = ensemble.member_table().to_dict(orient="records")
     atomic_write(run_dir / "comparison.csv", lambda tmp: comparison.to_csv(tmp, index=False))
     atomic_write(run_dir / "predictions.csv", lambda tmp: predictions.to_csv(tmp, index=False))
-    _write_summary(run_dir, run.summary)
+    run.summary.write(run_dir)
     return replace(run, comparison=comparison)
 
 
@@ -412,6 +409,6 @@ def fit_model(data: GenotypeData, run_dir: str | Path, client: Client, settings:
     design = covariate_design(data, split, covariates, categorical)
     run = _train(data, split, run_dir, client, replace(settings, protocol="honest"), progress=progress,
                  covariates=design)
-    run.summary["members"] = run.ensemble.member_table().to_dict(orient="records")
-    _write_summary(run_dir, run.summary)
+    run.summary.members = run.ensemble.member_table().to_dict(orient="records")
+    run.summary.write(run_dir)
     return run

@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -214,11 +214,11 @@ def tune(
             total=profile.n_points, initial=0, desc=f"replicate {r}", position=r, leave=True, disable=not progress
         )
         states.append(_Replicate(r, settings, mine, bar))
-    running, submitted = as_completed(), {}
+    queue = _Queue(client, shared, settings)
     for state in states:
-        _advance(state, client, (running, submitted), shared, settings)
-    for future in running:
-        state, iteration, point = submitted.pop(future.key)
+        queue.advance(state)
+    for future in queue.running:
+        state, iteration, point = queue.submitted.pop(future.key)
         row = {
             "replicate": state.replicate,
             "iteration": iteration,
@@ -233,7 +233,7 @@ def tune(
         state.record(iteration, row)
         if state.batch_complete():
             state.tell_batch()
-            _advance(state, client, (running, submitted), shared, settings)
+            queue.advance(state)
     for state in states:
         state.bar.close()
     evaluations = log.read().query("replicate < @n_replicates").sort_values(["replicate", "iteration"])
@@ -242,30 +242,37 @@ def tune(
     return TuningResult(evaluations, best, gamma_ma(best), protocol, time.perf_counter() - start)
 
 
-def _advance(
-    state: _Replicate, client: Client, queue: tuple[as_completed, dict], shared, settings: RunSettings
-) -> None:
-    """Ask batches until one needs evaluating (submitted) or the replicate is done; replays logged points.
+@dataclass
+class _Queue:
+    """The evaluations running on Dask for every replicate, and what each future was submitted for."""
 
-    `queue` is the running futures and what each was submitted for."""
-    running, submitted = queue
-    while batch := state.ask_batch():
-        for iteration, point in batch:
-            if iteration in state.logged:
-                state.record(iteration, state.logged[iteration])
-                continue
-            future = client.submit(
-                read_and_call,
-                evaluate_gamma,
-                shared,
-                Gamma(*point),
-                settings.training,
-                settings.protocol,
-                evaluation_seed(settings.seed, state.replicate, iteration),
-                pure=False,
-            )
-            submitted[future.key] = (state, iteration, point)
-            running.add(future)
-        if not state.batch_complete():
-            return
-        state.tell_batch()
+    client: Client
+    shared: object
+    settings: RunSettings
+    running: as_completed = field(default_factory=as_completed)
+    submitted: dict = field(default_factory=dict)
+
+    def advance(self, state: _Replicate) -> None:
+        """Ask `state`'s batches until one needs evaluating (submitted) or the replicate is done; replays logged
+        points."""
+        settings = self.settings
+        while batch := state.ask_batch():
+            for iteration, point in batch:
+                if iteration in state.logged:
+                    state.record(iteration, state.logged[iteration])
+                    continue
+                future = self.client.submit(
+                    read_and_call,
+                    evaluate_gamma,
+                    self.shared,
+                    Gamma(*point),
+                    settings.training,
+                    settings.protocol,
+                    evaluation_seed(settings.seed, state.replicate, iteration),
+                    pure=False,
+                )
+                self.submitted[future.key] = (state, iteration, point)
+                self.running.add(future)
+            if not state.batch_complete():
+                return
+            state.tell_batch()
