@@ -44,7 +44,7 @@ PUBLIC_MODULES = {
     "cnngwp.models.backbone": (
         "KernelBackboneCNN",
     ),
-    "cnngwp.models.cnn.l1_grid": (
+    "cnngwp.models.l1_grid": (
         "L1GridCNN",
     ),
     "cnngwp.errors": (

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -17,18 +16,6 @@ from tests.commands import cnngwp
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
-#: The session fixtures that build and run the installed package (minutes): every test that reads them runs on one
-#: pytest-xdist worker, so they are made once.
-_SMOKE_FIXTURES = {"installed", "smoke_runs", "smoke_book"}
-
-
-def pytest_collection_modifyitems(items) -> None:
-    """Group the tests for pytest-xdist (``--dist loadgroup``, the suite's default): the tests of one module on one
-    worker, so its module fixtures are fitted once, and every test of the installed package's smoke runs on one
-    worker, so the session's smoke runs are made once."""
-    for item in items:
-        group = "smoke" if _SMOKE_FIXTURES & set(item.fixturenames) else item.module.__name__
-        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")
@@ -70,11 +57,8 @@ def smoke_runs(installed, tmp_path_factory) -> tuple[Path, str]:
     fresh process. The runs folder and what `run` printed."""
     root = tmp_path_factory.mktemp("smoke")
     env = installed[1]
-    with ThreadPoolExecutor(2) as pool:  # two processes at once: each spends much of its time starting up
-        run = pool.submit(cnngwp, "run", "--small", "--profile", "smoke", "--scheduler", IN_PROCESS, cwd=root, env=env)
-        study = pool.submit(cnngwp, "study", "--grid", "smoke", "--scheduler", IN_PROCESS, cwd=root, env=env)
-        out = run.result().stdout
-        study.result()
+    out = cnngwp("run", "--small", "--profile", "smoke", "--scheduler", IN_PROCESS, cwd=root, env=env).stdout
+    cnngwp("study", "--grid", "smoke", "--scheduler", IN_PROCESS, cwd=root, env=env)
     return root / "runs", out
 
 

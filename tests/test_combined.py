@@ -12,7 +12,7 @@ from cnngwp.data.splits import split_by_generation
 from cnngwp.models.backbone import KernelBackboneCNN, out_of_fold_predictions
 from cnngwp.models.baselines import GBLUP, GDBLUP
 from cnngwp.models.cnn.estimator import CNNGWPRegressor, fit_for_epochs
-from cnngwp.models.cnn.l1_grid import L1GridCNN
+from cnngwp.models.l1_grid import L1GridCNN
 from cnngwp.models.names import STACK
 from cnngwp.models.saved_model import load_model
 from cnngwp.runs.parallel import IN_PROCESS, open_client

@@ -5,7 +5,6 @@ import shutil
 import subprocess
 import sys
 import zipfile
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import nbformat
@@ -49,18 +48,14 @@ def _every_chapter_runs_alone(chapters: Path, alone: Path, env: dict) -> None:
     in a fresh kernel, as Run All in JupyterLab does: no cell fails and every exercise's solution prints."""
     sources = sorted(chapters.glob("0*.md"))
     assert len(sources) == 8
-    with ThreadPoolExecutor(2) as pool:  # two kernels at once: each spends much of its time starting up
-        list(pool.map(lambda source: _execute_alone(source, alone / source.stem, env), sources))
-
-
-def _execute_alone(source: Path, folder: Path, env: dict) -> None:
-    """`source` copied into the empty `folder` and executed there; no cell fails and every solution prints."""
-    folder.mkdir(parents=True)
-    shutil.copyfile(source, folder / source.name)
-    _run([sys.executable, "-m", "jupytext", "--to", "ipynb", "--execute", source.name], folder, env)
-    cells = nbformat.read(folder / f"{source.stem}.ipynb", as_version=4).cells
-    outputs = [o for c in cells if c.cell_type == "code" for o in c.get("outputs", [])]
-    assert not [o for o in outputs if o.output_type == "error"], source.name
-    solutions = [cells[i + 1] for i, c in enumerate(cells)
-                 if c.cell_type == "markdown" and "```{solution-start}" in c.source]
-    assert len(solutions) >= 2 and all(cell.get("outputs") for cell in solutions), source.name
+    for source in sources:
+        folder = alone / source.stem
+        folder.mkdir(parents=True)
+        shutil.copyfile(source, folder / source.name)
+        _run([sys.executable, "-m", "jupytext", "--to", "ipynb", "--execute", source.name], folder, env)
+        cells = nbformat.read(folder / f"{source.stem}.ipynb", as_version=4).cells
+        outputs = [o for c in cells if c.cell_type == "code" for o in c.get("outputs", [])]
+        assert not [o for o in outputs if o.output_type == "error"], source.name
+        solutions = [cells[i + 1] for i, c in enumerate(cells)
+                     if c.cell_type == "markdown" and "```{solution-start}" in c.source]
+        assert len(solutions) >= 2 and all(cell.get("outputs") for cell in solutions), source.name

@@ -81,7 +81,7 @@ class KernelBackboneCNN(RegressorMixin, BaseEstimator):
     cnn
         The network on top: an unfitted estimator with ``fit(X, y, generations=, validation_rows=)`` and
         ``predict(X)``, such as :class:`~cnngwp.models.cnn.estimator.CNNGWPRegressor` (default: its defaults with
-        ``refit=True`` and :data:`BACKBONE_ENCODING`) or :class:`~cnngwp.models.cnn.l1_grid.L1GridCNN`; its
+        ``refit=True`` and :data:`BACKBONE_ENCODING`) or :class:`~cnngwp.models.l1_grid.L1GridCNN`; its
         validation rows choose its epochs.
     n_folds, seed
         Cross-fitting: the training rows' kernel predictions come from `n_folds` seeded folds.

@@ -116,8 +116,10 @@ class ModelStack:
                 f"{self.describe()}.")
 
     def to_dict(self) -> dict:
+        """The stack as JSON holds it (a saved model's ``model.json``, a run's ``summary.json``)."""
         return {"weights": self.weights, "rows": self.rows, "rule": self.rule}
 
     @classmethod
     def from_dict(cls, record: dict) -> ModelStack:
+        """The stack :meth:`to_dict` wrote."""
         return cls({str(k): float(v) for k, v in record["weights"].items()}, int(record["rows"]), str(record["rule"]))

@@ -57,7 +57,7 @@ from cnngwp.data.store import discard, read_and_call, store
 from cnngwp.errors import CnngwpInputError
 from cnngwp.models.backbone import KernelBackboneCNN
 from cnngwp.models.baselines.on_split import fit_baselines
-from cnngwp.models.cnn.l1_grid import L1GridCNN
+from cnngwp.models.l1_grid import L1GridCNN
 from cnngwp.models.metrics import prediction_metrics
 from cnngwp.models.names import (
     BACKBONE_KERNEL,
@@ -269,7 +269,7 @@ class EveryModelFit:
 def _l1_grid_cnn(gamma: Gamma, l1_grid: tuple[float, ...], training: TrainingSettings, *, n_members: int, seed: int,
                  protocol: str = "honest") -> L1GridCNN:
     """`n_members` CNNs with `gamma`'s filters and kernel size and the lambda of `l1_grid` whose single network scores
-    best on its validation rows (:class:`~cnngwp.models.cnn.l1_grid.L1GridCNN`), refitted where `protocol` refits.
+    best on its validation rows (:class:`~cnngwp.models.l1_grid.L1GridCNN`), refitted where `protocol` refits.
     Under ``paper`` those rows are the test rows, as the published script checkpoints every network on them."""
     return L1GridCNN(cnn=cnn_estimator(gamma, training, seed=seed, n_members=n_members,
                                        refit=training.refits(protocol)), l1_grid=l1_grid)
@@ -296,7 +296,7 @@ def fit_every_model(data: GenotypeData, split: Split, *, l1_grid: tuple[float, .
     Each CNN has the filters and kernel size of `gamma`; its lambda is the value of `l1_grid`
     whose single network has the lowest validation MSE (rows carved from the training rows,
     as in a run), then `n_members` networks with it choose their epochs on those rows and
-    are refitted on every training row (:class:`~cnngwp.models.cnn.l1_grid.L1GridCNN`): the CNN ensemble with the
+    are refitted on every training row (:class:`~cnngwp.models.l1_grid.L1GridCNN`): the CNN ensemble with the
     additive encoding, the genotypic CNN with the heterozygote channel, and the backbone model
     (:class:`~cnngwp.models.backbone.KernelBackboneCNN`), whose CNN fits the out-of-fold residual of
     :data:`~cnngwp.models.names.BACKBONE_KERNEL` with :data:`~cnngwp.models.backbone.BACKBONE_ENCODING`.

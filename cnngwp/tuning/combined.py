@@ -92,7 +92,8 @@ def cross_fitted_part(problem: TuningProblem, gamma, training: TrainingSettings,
 
 
 def backbone_training(training: TrainingSettings) -> TrainingSettings:
-    """How the backbone's CNN is trained: as `training` says, with :data:`BACKBONE_ENCODING`."""
+    """How the backbone's CNN is trained: as `training` says, with
+    :data:`~cnngwp.models.backbone.BACKBONE_ENCODING`."""
     return replace(training, encoding=BACKBONE_ENCODING)
 
 

@@ -8,11 +8,14 @@ grown into the ensemble (``warm_start``) instead of being trained again.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
-from cnngwp.models.cnn.estimator import CNNGWPRegressor
+if TYPE_CHECKING:
+    from cnngwp.models.cnn.estimator import CNNGWPRegressor
 
 __all__ = ["L1GridCNN"]
 
@@ -62,6 +65,8 @@ class L1GridCNN(RegressorMixin, BaseEstimator):
         """
         if not self.l1_grid:
             raise ValueError("l1_grid: expected at least one value of lambda")
+        from cnngwp.models.cnn.estimator import CNNGWPRegressor  # loads Keras: only where a network is built
+
         cnn = CNNGWPRegressor(refit=True) if self.cnn is None else self.cnn
         candidates = [clone(cnn).set_params(l1=float(v), n_members=1, refit=False).fit(X, y, **fit_params)
                       for v in self.l1_grid]
