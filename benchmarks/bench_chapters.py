@@ -32,7 +32,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--profiles", nargs="+", default=["smoke", "quick"])
     args = parser.parse_args()
-    figures, totals = {}, {}
+    figures, totals, measured = {}, {}, {}
     with tempfile.TemporaryDirectory() as root:
         study = _alone(STUDY_NOTEBOOK, {}, Path(root))
         print(f"{STUDY_NOTEBOOK} (grid smoke): {study:.0f} s", flush=True)
@@ -43,10 +43,12 @@ def main() -> int:
                 seconds[name] = _alone(name, chosen, Path(root))
                 print(f"{name} ({profile}): {seconds[name]:.0f} s", flush=True)
             figures.update({f"{name} at {profile} (s)": round(value) for name, value in seconds.items()})
+            measured[profile] = {name: round(value) for name, value in seconds.items()}
             totals[profile] = (sum(seconds.values()) + study) / 60
     figures[f"{STUDY_NOTEBOOK} at grid smoke (s)"] = round(study)
     last = " ".join(f"{profile}_minutes={minutes:.1f}" for profile, minutes in totals.items())
-    record("chapters", figures, last)
+    record("chapters", figures, last, values={"seconds": measured, "study_seconds": round(study),
+                                              "minutes": {profile: round(m, 1) for profile, m in totals.items()}})
     print(last)
     return 0
 

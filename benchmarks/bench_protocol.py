@@ -57,7 +57,10 @@ def write_record(profile: str, seeds: list[int], mse: dict[str, list[float]]) ->
                "optimism %, 95 % t interval": f"{percent[1]:.1f} to {percent[2]:.1f}"}
     last = (f"honest_mse={honest.mean():.2f} paper_mse={paper.mean():.2f} optimism={points[0]:.2f} "
             f"optimism_low={points[1]:.2f} optimism_high={points[2]:.2f} seeds={len(seeds)}")
-    record("protocol", figures, last)
+    values = {"profile": profile, "seeds": list(seeds), "honest_mse": float(honest.mean()),
+              "paper_mse": float(paper.mean()), "optimism": points[0], "optimism_interval": [points[1], points[2]],
+              "optimism_percent": percent[0], "optimism_percent_interval": [percent[1], percent[2]]}
+    record("protocol", figures, last, values=values)
     return last
 
 

@@ -1,6 +1,7 @@
 """Writing a benchmark's figures where the book's performance page reads them: ``benchmarks/results/<name>.json``.
 
-Each record holds the figures (name -> number or text), the script's last line, the command that
+Each record holds the figures (name -> number or text), the values the book computes with (identifier -> number,
+text, list or table), the script's last line, the command that
 produced it, the commit it ran at, the date and the machine. Commit a record when it was measured;
 :func:`cnngwp.reports.book.performance_page` renders every committed record, so no figure is typed into prose.
 """
@@ -41,11 +42,14 @@ def _machine() -> str:
     return f"{os.cpu_count()} cores, {model}, Python {platform.python_version()}"
 
 
-def record(name: str, figures: dict, last_line: str) -> Path:
-    """Write `figures` and `last_line` of benchmark `name` to ``results/<name>.json``; returns the path."""
+def record(name: str, figures: dict, last_line: str, *, values: dict | None = None) -> Path:
+    """Write `figures`, `last_line` and `values` of benchmark `name` to ``results/<name>.json``; returns the path.
+
+    `figures` are what the performance page shows, under readable names; `values` the measurements the book computes
+    with, under identifiers (:class:`cnngwp.reports.records.BenchmarkRecord` reads both)."""
     entry = {"name": name, "figures": figures, "last_line": last_line,
              "command": " ".join(["python", *sys.argv]), "commit": _commit(),
-             "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": _machine()}
+             "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": _machine(), "values": values or {}}
     path = RESULTS / f"{name}.json"
     atomic_write(path, lambda tmp: tmp.write_text(json.dumps(entry, indent=2) + "\n"))
     return path

@@ -123,3 +123,28 @@ def test_the_api_page_documents_every_module_with_public_names():
                if p.name not in ("__init__.py", "__main__.py", "cli.py", "commands.py", "startup.py")
                and "__all__ = []" not in p.read_text()}
     assert modules <= documented, sorted(modules - documented)
+
+
+def test_every_function_a_user_imports_from_cnngwp_says_its_parameters_and_what_it_returns():
+    """numpydoc ``Parameters`` (where it takes any) and ``Returns`` (or ``Yields``) on every function of the ``cnngwp``
+    namespace from the data, models, tuning and runs stages. The reports' tables and figures are not written so
+    yet (issue 44 says so)."""
+    import importlib
+    import inspect
+
+    import cnngwp
+
+    lacking = []
+    for module, names in cnngwp.PUBLIC_MODULES.items():
+        if module.startswith("cnngwp.reports"):
+            continue
+        for name in names:
+            function = getattr(importlib.import_module(module), name)
+            if not inspect.isfunction(function):
+                continue
+            doc = inspect.getdoc(function) or ""
+            if inspect.signature(function).parameters and "Parameters\n----------" not in doc:
+                lacking.append(f"{module}.{name}: Parameters")
+            if "Returns\n-------" not in doc and "Yields\n------" not in doc:
+                lacking.append(f"{module}.{name}: Returns")
+    assert not lacking, lacking

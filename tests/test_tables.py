@@ -6,7 +6,7 @@ import pytest
 
 from cnngwp.errors import CnngwpInputError
 from cnngwp.models.stack import ModelStack
-from cnngwp.reports.book import performance_page
+from cnngwp.reports.book import performance_page, teaching_page
 from cnngwp.reports.tables import (
     bootstrap_mse_difference,
     collect_comparisons,
@@ -97,6 +97,20 @@ def test_the_performance_page_renders_every_benchmark_record_and_says_when_there
     assert "## startup" in page and "| `cnngwp --help (s)` | 0.05 |" in page and "| `engine` | numba |" in page
     assert "commit `abc1234` on 2026-12-03 06:28 UTC, 2 cores, AMD EPYC" in page
     assert "`python benchmarks/bench_startup.py`" in page and "Last line: `help_seconds=0.05`" in page
+    (tmp_path / "broken.json").write_text(json.dumps({"name": "broken", "figures": {}}))
+    with pytest.raises(CnngwpInputError, match=r"broken.json: missing \['last_line', 'command', 'commit'"):
+        performance_page(tmp_path)
+
+
+def test_the_teaching_page_computes_with_the_records_values_not_its_sentences(tmp_path):
+    values = {"seconds": {"smoke": {"01_simulate_data": 12}, "quick": {"01_simulate_data": 20}},
+              "study_seconds": 30, "minutes": {"smoke": 2.0, "quick": 40.0}}
+    record = {"name": "chapters", "figures": {"prose only": 1}, "last_line": "not read", "command": "c",
+              "commit": "abc1234", "date": "today", "machine": "m", "values": values}
+    (tmp_path / "chapters.json").write_text(json.dumps(record))
+    page = teaching_page(tmp_path / "chapters.json")
+    assert "| `smoke` (s) | `quick` (s) |" in page and "| 12 | 20 |" in page and "30 (grid `smoke`)" in page
+    assert "`smoke` 2.0 min, `quick` 40.0 min" in page and "fits the `smoke` profile" in page
 
 
 def test_a_run_summary_reads_back_what_it_wrote_and_names_the_file_it_cannot_read(tmp_path):

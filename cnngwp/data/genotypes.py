@@ -279,6 +279,18 @@ def quality_control(data: GenotypeData, *, min_maf: float = 0.01) -> tuple[Genot
     training mean when standardised (:class:`Standardizer`), which is mean
     imputation without a float copy and without test rows in the means.
 
+    Parameters
+    ----------
+    data
+        The genotypes and phenotypes.
+    min_maf
+        The smallest minor-allele frequency kept.
+
+    Returns
+    -------
+    tuple
+        The data with the SNPs kept, and the :class:`QCReport` of what was dropped.
+
     Raises
     ------
     CnngwpInputError
@@ -413,6 +425,18 @@ def adjacent_r2(data: GenotypeData, *, rows: np.ndarray | None = None) -> np.nda
     """Squared correlation between each pair of neighbouring SNPs on the same chromosome.
 
     Pairs involving a SNP without variation are NaN.
+
+    Parameters
+    ----------
+    data
+        The genotypes and their SNP map.
+    rows
+        The animals the correlations are computed on (default: all).
+
+    Returns
+    -------
+    numpy.ndarray
+        One r² per pair of neighbours on the same chromosome, in map order.
     """
     std = Standardizer().fit(data.genotypes, rows)
     n = data.n_samples if rows is None else len(rows)
@@ -427,7 +451,20 @@ def adjacent_r2(data: GenotypeData, *, rows: np.ndarray | None = None) -> np.nda
 
 
 def summarise_dataset(data: GenotypeData, *, min_maf: float = 0.01) -> pd.Series:
-    """Headline numbers of a data set: sizes, MAF, LD, trait mean and variance (phenotyped animals), generations."""
+    """Headline numbers of a data set: sizes, MAF, LD, trait mean and variance (phenotyped animals), generations.
+
+    Parameters
+    ----------
+    data
+        The genotypes and phenotypes.
+    min_maf
+        The minor-allele frequency whose SNPs are counted.
+
+    Returns
+    -------
+    pandas.Series
+        One number per statistic, named by the data set's source.
+    """
     maf = minor_allele_frequency(data.genotypes)
     y = data.y[data.phenotyped]
     stats = {

@@ -67,6 +67,11 @@ def read_qtlmas_csv(
         given consecutive generations 1, 2, ... of these sizes (QTLMAS2010:
         generations 1-4 train, 5 test). ``None`` records no generation.
 
+    Returns
+    -------
+    GenotypeData
+        The genotypes and the phenotype ``y``.
+
     Raises
     ------
     CnngwpInputError
@@ -365,6 +370,15 @@ def write_dataset(data: GenotypeData, out_dir: str | os.PathLike, *, prefix: str
     Files are written to a scratch folder and moved into `out_dir` only when
     all of them are complete. Genotype codes count ``allele_1`` (PLINK A1).
 
+    Parameters
+    ----------
+    data
+        The genotypes and phenotypes.
+    out_dir
+        The folder written (made if missing).
+    prefix
+        The PLINK files' name.
+
     Returns
     -------
     pathlib.Path
@@ -407,6 +421,15 @@ def write_candidates(data: GenotypeData, out_dir: str | os.PathLike, *, covariat
     :func:`write_dataset` writes (nothing half-written). Read back with
     :func:`read_candidates` (``covariates=<folder>/phenotypes.csv``).
 
+    Parameters
+    ----------
+    data
+        The candidates' genotypes and pedigree.
+    out_dir
+        The folder written (made if missing).
+    covariates
+        Columns of the phenotype table written beside the pedigree (their fixed effects).
+
     Returns
     -------
     pathlib.Path
@@ -427,7 +450,20 @@ def write_candidates(data: GenotypeData, out_dir: str | os.PathLike, *, covariat
 def read_dataset(
     directory: str | os.PathLike, *, trait: str = "y", prefix: str = "genotypes"
 ) -> GenotypeData:
-    """Read a folder written by :func:`write_dataset` (e.g. by ``cnngwp simulate``)."""
+    """Read a folder written by :func:`write_dataset` (e.g. by ``cnngwp simulate``).
+
+    Parameters
+    ----------
+    directory
+        The folder: ``<prefix>.bed/.bim/.fam`` and ``phenotypes.csv``.
+    trait, prefix
+        The phenotype column and the PLINK files' name.
+
+    Returns
+    -------
+    GenotypeData
+        The genotypes and phenotypes.
+    """
     directory = Path(directory)
     data = read_genotypes(
         directory / f"{prefix}.bed", directory / "phenotypes.csv", trait=trait, id_column="id"

@@ -737,6 +737,11 @@ def simulate_qtlmas2010(*, seed: int, config: SimulationConfig | None = None) ->
         Seeds every random step; the same seed gives the same data.
     config
         Settings; default :class:`SimulationConfig` (the full-size population).
+
+    Returns
+    -------
+    GenotypeData
+        The genotypes, the trait, the pedigree and generations, and the simulated truth (genetic values).
     """
     config = config or SimulationConfig()
     return simulate_population(seed=seed, config=config).trait(config, seed=int(_seeds(seed)[2]))

@@ -54,7 +54,20 @@ def _candidates(data: GenotypeData) -> np.ndarray:
 
 
 def split_by_generation(data: GenotypeData, *, test_generations: Sequence[int] = (5,)) -> Split:
-    """Train on every generation not in `test_generations`, test on those (paper: 1-4 -> 5)."""
+    """Train on every generation not in `test_generations`, test on those (paper: 1-4 -> 5).
+
+    Parameters
+    ----------
+    data
+        Genotypes and trait with a ``generation`` column.
+    test_generations
+        The generations scored.
+
+    Returns
+    -------
+    Split
+        The training, test and candidate rows (animals without a phenotype).
+    """
     gen = data.generations
     if gen is None:
         raise CnngwpInputError(f"{data.source}: no 'generation' column, so a split by generation is impossible")

@@ -8,7 +8,18 @@ __all__ = ["prediction_metrics"]
 
 
 def prediction_metrics(observed: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
-    """MSE, Pearson correlation and the slope of the regression of observed on predicted."""
+    """MSE, Pearson correlation and the slope of the regression of observed on predicted.
+
+    Parameters
+    ----------
+    observed, predicted
+        The trait's values and a model's predictions of the same rows.
+
+    Returns
+    -------
+    dict
+        ``mse``, ``correlation`` and ``slope``.
+    """
     observed, predicted = np.asarray(observed, float), np.asarray(predicted, float)
     spread = predicted.var()
     return {

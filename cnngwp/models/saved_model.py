@@ -428,6 +428,16 @@ def _load_member(path: Path) -> keras.Model:
 def load_model(folder: str | os.PathLike) -> GenomicModel:
     """Read a model folder written by :meth:`GenomicModel.save` (``cnngwp fit``, a run's ``model/``).
 
+    Parameters
+    ----------
+    folder
+        The model folder.
+
+    Returns
+    -------
+    GenomicModel
+        The trained model, ready to predict.
+
     Raises
     ------
     CnngwpInputError

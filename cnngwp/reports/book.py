@@ -10,7 +10,6 @@ the site to ``<out>/_build/html``.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -24,6 +23,7 @@ import pandas as pd
 from cnngwp.errors import CnngwpInputError
 from cnngwp.models.names import KERNEL_MODELS
 from cnngwp.reports.plots import plot_observed_vs_predicted
+from cnngwp.reports.records import BenchmarkRecord, read_records
 from cnngwp.reports.study_tables import protocol_optimism, protocol_sentence
 from cnngwp.reports.tables import (
     CNN_BASED_MODELS,
@@ -161,18 +161,16 @@ def performance_page(results: Path) -> str:
     """The book's performance page: every benchmark record in `results` (``benchmarks/results/*.json``, written by
     the scripts of ``benchmarks/`` when they measure) as a table with the commit, date, machine and command it
     came from."""
-    records = [json.loads(path.read_text()) for path in sorted(Path(results).glob("*.json"))]
+    records = read_records(results)
     lead = ("Every figure on this page was written by a script of `benchmarks/` when it ran "
             "(`benchmarks/results/<name>.json`, committed with the code it measured); nothing here is typed.")
     parts = ["# Performance", "", lead, ""]
     if not records:
         parts += ["No benchmark records are committed yet: run a script of `benchmarks/` and commit its record.", ""]
     for entry in records:
-        rows = "\n".join(f"| `{name}` | {value} |" for name, value in entry["figures"].items())
-        source = (f"Measured at commit `{entry['commit']}` on {entry['date']}, {entry['machine']}, by "
-                  f"`{entry['command']}`.")
-        parts += [f"## {entry['name']}", "", source, "", "| figure | value |", "|---|---|", rows, "",
-                  f"Last line: `{entry['last_line']}`", ""]
+        rows = "\n".join(f"| `{name}` | {value} |" for name, value in entry.figures.items())
+        parts += [f"## {entry.name}", "", entry.source(), "", "| figure | value |", "|---|---|", rows, "",
+                  f"Last line: `{entry.last_line}`", ""]
     return "\n".join(parts)
 
 
@@ -182,15 +180,15 @@ def protocol_benchmark_sentence(results: Path = SOURCES / "benchmarks") -> str:
     path = Path(results) / "protocol.json"
     if not path.exists():
         return ""
-    entry = json.loads(path.read_text())
-    f = entry["figures"]
+    entry = BenchmarkRecord.read(path)
+    v = entry.values
+    (low, high), (percent_low, percent_high) = v["optimism_interval"], v["optimism_percent_interval"]
     return (f"On the default split, `benchmarks/bench_protocol.py` ran the same Bayesian optimisation and ensemble "
-            f"(profile `{f['profile']}`) under both protocols with seeds {f['seeds']}: a mean test MSE of "
-            f"{f['mean test MSE, honest']:.2f} under the honest protocol against "
-            f"{f['mean test MSE, paper protocol']:.2f} under the paper's, an optimism of "
-            f"{f['optimism (honest - paper), MSE points']:.2f} MSE points (95 % t interval "
-            f"{f['optimism, 95 % t interval']} over the seeds; {f['optimism, % lower test MSE']:.1f} % lower, "
-            f"{f['optimism %, 95 % t interval']} %), measured at commit `{entry['commit']}` on {entry['date']}.")
+            f"(profile `{v['profile']}`) under both protocols with seeds {', '.join(map(str, v['seeds']))}: a mean "
+            f"test MSE of {v['honest_mse']:.2f} under the honest protocol against {v['paper_mse']:.2f} under the "
+            f"paper's, an optimism of {v['optimism']:.2f} MSE points (95 % t interval {low:.2f} to {high:.2f} over "
+            f"the seeds; {v['optimism_percent']:.1f} % lower, {percent_low:.1f} to {percent_high:.1f} %), measured "
+            f"at commit `{entry.commit}` on {entry.date}.")
 
 
 #: What each chapter teaches, in the book's order.
@@ -213,16 +211,15 @@ def teaching_page(record: Path) -> str:
     (the record of ``benchmarks/bench_chapters.py``: measured, never typed), which profile fits a class, and how
     students get the chapters."""
     rows = []
-    entry = json.loads(Path(record).read_text()) if Path(record).exists() else None
-    figures = {} if entry is None else entry["figures"]
-    profiles = sorted({key.split(" at ")[1].removesuffix(" (s)") for key in figures if " at grid " not in key},
-                      key=["smoke", "quick", "paper"].index)
+    entry = BenchmarkRecord.read(record) if Path(record).exists() else None
+    measured = {} if entry is None else entry.values  # seconds per profile and chapter, the study's, minutes
+    profiles = sorted(measured.get("minutes", {}), key=["smoke", "quick", "paper"].index)
     for number, (name, topic) in enumerate(CHAPTER_TOPICS.items(), 1):
         if name == STUDY_NOTEBOOK:  # no profile: its own default grid
-            value = figures.get(f"{name} at grid smoke (s)")
+            value = measured.get("study_seconds")
             seconds = ["" if value is None else f"{value} (grid `smoke`)"] * len(profiles)
         else:
-            seconds = [str(figures.get(f"{name} at {profile} (s)", "")) for profile in profiles]
+            seconds = [str(measured["seconds"][profile].get(name, "")) for profile in profiles]
         rows.append(f"| {number} | {topic} | " + " | ".join(seconds) + " |")
     budget = CLASS_MINUTES * COMPUTE_SHARE
     if entry is None:
@@ -230,12 +227,10 @@ def teaching_page(record: Path) -> str:
                   "`benchmarks/results/chapters.json`.")
         fits = ""
     else:
-        totals = dict(part.split("=") for part in entry["last_line"].split())
-        minutes = {profile: float(totals[f"{profile}_minutes"]) for profile in profiles}
+        minutes = measured["minutes"]
         fitting = [profile for profile in profiles if minutes[profile] <= budget]
         timing = (f"Seconds for each chapter run alone in a fresh kernel on its defaults (the `tiny-sim` example), "
-                  f"measured by `{entry['command']}` at commit `{entry['commit']}` on {entry['date']}, "
-                  f"{entry['machine']}.")
+                  f"measured by `{entry.command}` at commit `{entry.commit}` on {entry.date}, {entry.machine}.")
         together = ", ".join(f"`{profile}` {minutes[profile]:.1f} min" for profile in profiles)
         fits = (f"All eight chapters one after the other: {together}. A {CLASS_MINUTES}-minute class that runs every "
                 f"chapter and leaves two thirds of its time for teaching (at most {budget:.0f} minutes of computing) "

@@ -21,6 +21,23 @@ def baselines_for_run(data: GenotypeData, split: Split, run_dir: str | Path, *, 
     """The baselines on the split, fitted once per run folder (``baselines*``) and read back after.
 
     The cached fits are tied to the split, seed and covariates (``baselines.json``).
+
+    Parameters
+    ----------
+    data, split
+        The genotypes and trait, and which rows train and which are predicted.
+    run_dir
+        The run folder the fits are written to and read back from.
+    seed
+        The Bayesian LASSO's seed.
+    covariates
+        Fixed effects of every baseline, or None.
+
+    Returns
+    -------
+    cnngwp.models.baselines.on_split.BaselineFits
+        Every baseline's metrics, test predictions, effects and fitted model
+        (:func:`cnngwp.models.baselines.on_split.fit_baselines`).
     """
     run_dir = Path(run_dir)
     tie_to_settings(run_dir / "baselines.json", {"data": data.source, "split": split.name, "seed": seed,

@@ -161,6 +161,20 @@ def open_run(dataset: str, fold: int = 0, *, seed: int = 1) -> ChapterRun:
     which columns are covariates; relative paths are read from the folder above it), or an example of
     :data:`EXAMPLES` (simulated with `seed` on first use: :func:`example`).
 
+    Parameters
+    ----------
+    dataset
+        A data set folder ``cnngwp run`` wrote, or the name of an example.
+    fold
+        Which of the data set's splits (0-based).
+    seed
+        The seed an example is simulated with.
+
+    Returns
+    -------
+    ChapterRun
+        The data set, its split, its covariate design and the chapter's run folder.
+
     Raises
     ------
     CnngwpInputError

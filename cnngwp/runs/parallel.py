@@ -51,6 +51,11 @@ def open_client(scheduler: str | None = None, *, n_workers: int | None = None) -
     n_workers
         Workers of the local cluster (ignored for the other two).
 
+    Yields
+    ------
+    distributed.Client
+        The client, closed (and its local cluster shut down) when the block ends.
+
     Raises
     ------
     CnngwpInputError

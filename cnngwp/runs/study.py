@@ -226,7 +226,21 @@ class StudyContext:
 
 
 def study_context(*, grid: str, runs_root: str, scheduler: str) -> StudyContext:
-    """Check chapter 8's parameters and build its :class:`StudyContext` (``scheduler`` "": a local cluster).
+    """Check chapter 8's parameters and build its :class:`StudyContext`.
+
+    Parameters
+    ----------
+    grid
+        The name of a grid of :data:`GRIDS`.
+    runs_root
+        The folder the study folder is made in.
+    scheduler
+        A Dask scheduler's address, ``"in-process"``, or ``""`` for a local cluster.
+
+    Returns
+    -------
+    StudyContext
+        The grid, the runs folder and the scheduler.
 
     Raises
     ------
@@ -414,6 +428,22 @@ def run_study(grid: StudyGrid, runs_root: str | os.PathLike, client: Client, *, 
     files are written as its task finishes, so a killed study resumes where it stopped; the
     folder is tied to the grid's settings (``grid.json``).
     The table is also written to ``study.csv``.
+
+    Parameters
+    ----------
+    grid
+        The study's scenarios, population and CNN settings (:data:`GRIDS`).
+    runs_root
+        The folder the study folder (:func:`study_folder`) is made in.
+    client
+        The Dask client the data sets run on, one task each.
+    progress
+        Print a line as each data set finishes.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The tidy study table (:data:`STUDY_COLUMNS`), one row per data set and model.
 
     Raises
     ------

@@ -228,10 +228,27 @@ def backbone_for_run(problem: TuningProblem, gamma: Gamma, baselines: BaselineFi
     """The backbone model, GDBLUP + CNN, on a run's rows, fitted once per run folder and read back after.
 
     The kernel (:data:`~cnngwp.models.names.BACKBONE_KERNEL`) is cross-fitted on the training rows
-    (``backbone/kernel_out_of_fold.csv``); at most :data:`~cnngwp.tuning.combined.BACKBONE_MEMBERS` CNNs with
+    (:meth:`KernelBackboneCNN.cross_fit_kernel <cnngwp.models.backbone.KernelBackboneCNN.cross_fit_kernel>`,
+    ``backbone/kernel_out_of_fold.csv``); at most :data:`~cnngwp.tuning.combined.BACKBONE_MEMBERS` CNNs with
     `gamma` and the backbone's training settings (:func:`~cnngwp.tuning.combined.backbone_training`) are fitted to
     that out-of-fold residual, choosing their epochs on its validation rows (``backbone/members/``). The kernel
     fitted on every training row is the run's baseline fit (`baselines`).
+
+    Parameters
+    ----------
+    problem
+        The run's arrays (:meth:`cnngwp.tuning.problem.TuningProblem.from_split`).
+    gamma
+        The CNN's filters, kernel size and lambda (the run's gamma_MA).
+    baselines
+        The run's baseline fits (:func:`cnngwp.runs.baselines.baselines_for_run`): the kernel's test predictions.
+    client, run_dir, settings, progress
+        The Dask client, the run folder, the run's settings and whether to show progress bars.
+
+    Returns
+    -------
+    BackboneFit
+        The CNN ensemble on the residual, the kernel's out-of-fold predictions and their seconds.
     """
     folder = Path(run_dir) / "backbone"
     oof, seconds = _cross_fitted_kernel(problem, folder, seed=settings.seed)
@@ -255,6 +272,23 @@ def stack_for_run(data: GenotypeData, split: Split, ensemble: ModelAveragedEnsem
     (:func:`~cnngwp.tuning.combined.held_out_parts`): with generations the youngest training generation (the
     baselines refitted without it, the CNNs at their chosen epoch, the backbone's kernel out of fold), otherwise an
     inner cross-fit with every model refitted per fold (``held-out/``, computed once per run folder).
+
+    Parameters
+    ----------
+    data, split
+        The run's data and split.
+    ensemble, backbone
+        The run's CNN ensemble (:func:`cnngwp.tuning.ensemble.fit_ensemble`) and backbone model
+        (:func:`backbone_for_run`).
+    client, settings, run_dir
+        The Dask client, the run's settings and its folder.
+    covariates
+        The fixed effects of every model, or None.
+
+    Returns
+    -------
+    tuple
+        The stack (:class:`~cnngwp.models.stack.ModelStack`, or None) and the seconds of its held-out fits.
     """
     if why_no_stack(settings.protocol) is not None:
         return None, 0.0
@@ -355,6 +389,21 @@ def finish_run(data: GenotypeData, split: Split, run_dir: str | Path, settings: 
     :func:`run_cnngwp` computes them now, reusing what the folder holds (the tuning, the members, the
     baselines, the backbone model and the stack's held-out fits), on `client` or, without one, on a Dask
     client of `scheduler` opened for the call (:func:`cnngwp.runs.parallel.open_client`).
+
+    Parameters
+    ----------
+    data, split, run_dir, settings
+        The run's data, split, folder and settings.
+    scheduler, client
+        Where the run computes, if it must: an open Dask `client`, else a client of `scheduler` (None: a local
+        cluster).
+    covariates
+        The fixed effects of every model, or None.
+
+    Returns
+    -------
+    pathlib.Path
+        `run_dir`.
     """
     run_dir = Path(run_dir)
     tied = run_dir / "run.json"
@@ -374,8 +423,27 @@ def run_cnngwp(data: GenotypeData, split: Split, run_dir: str | Path, client: Cl
 
     The trained model is saved to ``run_dir/model`` and the split's animals without a
     phenotype are predicted into ``candidates.csv``. Resumable: finished evaluations and
-    members in `run_dir` are not repeated. `settings` as in :func:`cnngwp.tuning.search.tune`;
-    `covariates` (:func:`cnngwp.data.covariates.covariate_design`) are fixed effects of every model.
+    members in `run_dir` are not repeated.
+
+    Parameters
+    ----------
+    data, split
+        The genotypes and trait, and which rows train, which are scored and which are only predicted.
+    run_dir
+        The run folder (resumable; tied to the settings by ``run.json``).
+    client
+        The Dask client every network trains on (:func:`cnngwp.runs.parallel.open_client`).
+    settings
+        The search space, profile, protocol, seed, S and members (:class:`~cnngwp.tuning.settings.RunSettings`).
+    progress
+        Show progress bars.
+    covariates
+        Fixed effects of every model (:func:`cnngwp.data.covariates.covariate_design`), or None.
+
+    Returns
+    -------
+    CnngwpRun
+        Everything the run produced, with its comparison table.
     """
     run_dir = Path(run_dir)
     run = _train(data, split, run_dir, client, settings, progress=progress, covariates=covariates)
@@ -403,6 +471,18 @@ def fit_model(data: GenotypeData, run_dir: str | Path, client: Client, settings:
     Saves the model to ``run_dir/model`` and predicts the animals without a phenotype
     into ``candidates.csv``. Nothing is held out, so nothing is scored: estimate the
     accuracy with :func:`run_cnngwp` on folds first.
+
+    Parameters
+    ----------
+    data, run_dir, client, settings, progress
+        As in :func:`run_cnngwp` (the protocol is always honest).
+    covariates, categorical
+        Columns of the phenotype table that are fixed effects of every model, and which of them are categorical.
+
+    Returns
+    -------
+    CnngwpRun
+        Everything the run produced (no comparison: nothing was scored).
     """
     run_dir = Path(run_dir)
     split = all_phenotyped(data)

@@ -124,6 +124,16 @@ def why_no_stack(protocol: str) -> str | None:
 
     A stack's weights need predictions of rows that no model was fitted or selected on; under the paper protocol
     the CNNs validate on the test rows.
+
+    Parameters
+    ----------
+    protocol
+        ``honest`` or ``paper``.
+
+    Returns
+    -------
+    str or None
+        The reason, or None.
     """
     if protocol == "paper":
         return "no stack: under the paper protocol the CNNs validate on the test rows"

@@ -253,6 +253,24 @@ def fit_ensemble(
     already saved under ``run_dir/members/`` are loaded, not refitted; the folder is tied
     to gamma, the training settings, protocol and seed by ``members/ensemble.json``.
     The workers read `problem` from ``run_dir/problem/`` as in :func:`cnngwp.tuning.search.tune`.
+
+    Parameters
+    ----------
+    problem
+        The run's arrays (:meth:`cnngwp.tuning.problem.TuningProblem.from_split`).
+    gamma
+        Filters, kernel size and lambda of every member (a run's gamma_MA).
+    client, run_dir, settings
+        The Dask client, the run folder and the run's settings (S, training, protocol, seed).
+    progress
+        Show a progress bar.
+    chunk
+        Members per Dask task (default: all at once on a GPU, one per task on CPUs).
+
+    Returns
+    -------
+    ModelAveragedEnsemble
+        The members with their test predictions, output weights and validation curves.
     """
     training, protocol, n_members, seed = (
         settings.training,

@@ -154,6 +154,16 @@ def search_space(text: str) -> SearchSpace:
     Own bounds replace those of ``qtlmas2010`` for the names given (``filters``,
     ``kernel_size``, ``l1``; each ``LOW:HIGH``).
 
+    Parameters
+    ----------
+    text
+        A name of :data:`SEARCH_SPACES`, or ``name=LOW:HIGH`` pairs separated by commas.
+
+    Returns
+    -------
+    SearchSpace
+        The bounds of filters, kernel size and lambda.
+
     Raises
     ------
     CnngwpInputError

@@ -46,7 +46,19 @@ def fit_baselines(data: GenotypeData, split: Split, *, seed: int = 1,
     defaults) on the training rows;
     score the test rows once.
 
-    `covariates` (fitted on the training rows) enter each as fixed effects.
+    Parameters
+    ----------
+    data, split
+        The genotypes and trait, and which rows train and which are scored.
+    seed
+        The Bayesian LASSO's seed.
+    covariates
+        Fixed effects of every baseline (their design fitted on the training rows), or None.
+
+    Returns
+    -------
+    BaselineFits
+        Every baseline's metrics and seconds, test predictions, effects and fitted model.
     """
     X, y = data.genotypes, data.y
     C_train = C_test = None

@@ -213,6 +213,20 @@ def build_cnngwp(spec: NetworkSpec, *, seed: int = 0, n_members: int = 1) -> ker
     With ``spec.covariates`` the network takes a second input, ``covariates``, standardised
     and fed to an unpenalised linear term without bias (layer ``fixed_effects``) added to
     the output layer's value.
+
+    Parameters
+    ----------
+    spec
+        The input size, gamma, strides, pooling and input statistics (:class:`NetworkSpec`).
+    seed
+        The initialisers' seed.
+    n_members
+        How many networks the model holds side by side.
+
+    Returns
+    -------
+    keras.Model
+        The network (not compiled).
     """
     mean, scale = spec.input_statistics()
     channels = spec.channels
@@ -305,7 +319,18 @@ def load_network(path: str | os.PathLike) -> keras.Model:
 
 
 def model_summary(model: keras.Model) -> pd.DataFrame:
-    """The paper's Table 1: layer, output shape and trainable parameters."""
+    """The paper's Table 1: layer, output shape and trainable parameters.
+
+    Parameters
+    ----------
+    model
+        One network (:func:`build_cnngwp`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per layer: ``layer``, ``output_shape``, ``parameters``.
+    """
     rows = []
     for layer in model.layers:
         if isinstance(layer, keras.layers.InputLayer | StandardizeColumns):
@@ -353,13 +378,33 @@ def map_weights(weights: np.ndarray, n_snps: int, filters: int, encoding: str = 
 
 
 def snp_weight_summary(weight_map: pd.DataFrame, channel: str = "additive") -> pd.DataFrame:
-    """Per SNP index: sum and mean absolute value of the mapped weights of one `channel`."""
+    """Per SNP index: sum and mean absolute value of the mapped weights of one `channel`.
+
+    Parameters
+    ----------
+    weight_map
+        Output weights mapped to SNPs (:func:`map_weights`).
+    channel
+        ``additive`` or ``heterozygote``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``weight_sum`` and ``mean_abs_weight``, indexed by SNP index.
+    """
     grouped = weight_map[weight_map["channel"] == channel].groupby("snp_index")["weight"]
     return pd.DataFrame({"weight_sum": grouped.sum(), "mean_abs_weight": grouped.apply(lambda w: w.abs().mean())})
 
 
 def feature_maps(model: keras.Model, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The convolution output and the max-pooled output of one network for the rows of `X`.
+
+    Parameters
+    ----------
+    model
+        One network (:func:`build_cnngwp`).
+    X
+        int8 genotype codes, n x p.
 
     Returns
     -------
