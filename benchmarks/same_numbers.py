@@ -82,9 +82,10 @@ def differing_cells(before: pd.DataFrame, after: pd.DataFrame, what: str) -> tup
     columns = [c for c in before.columns if c not in TIMED]
     left, right = before[columns], after[columns]
     same = (left == right) | (left.isna() & right.isna())
+    keys = [c for c in ("dataset", "model") if c in before.columns]  # what names a row of either table
     for row, column in zip(*(~same.to_numpy()).nonzero(), strict=True):
-        print(f"{what}: row {row} ({before.iloc[row, 0]}, {before.get('model', pd.Series([''] * len(before)))[row]}) "
-              f"{columns[column]}: {left.iat[row, column]!r} -> {right.iat[row, column]!r}")
+        print(f"{what}: row {row} ({', '.join(map(str, before.loc[row, keys]))}) {columns[column]}: "
+              f"{left.iat[row, column]!r} -> {right.iat[row, column]!r}")
     return int(same.size), int((~same).to_numpy().sum())
 
 
