@@ -19,7 +19,7 @@ Data:
 
 Prints each split's test MSE per model with the stack's weights (on the mice folds fitted on an inner
 5-fold cross-fit of the training rows outside the validation rows:
-:func:`cnngwp.tuning.combined.held_out_parts`), the mice per-fold table and
+:func:`cnngwp.models.stack.held_out_parts`), the mice per-fold table and
 means, each model's ratio to GBLUP and to the best kernel model (GBLUP, GDBLUP, EGBLUP, RKHS; mice: mean
 ratio with the paired t interval over folds), and a last line
 ``best_cnn_based_over_best_kernel_default=<r> best_cnn_based_over_best_kernel_mice=<r>``: the

@@ -81,7 +81,7 @@ PUBLIC_MODULES = {
         "GenomicModel", "load_model",
     ),
     "cnngwp.models.stack": (
-        "ModelStack", "simplex_weights",
+        "ModelStack", "StackRegressor", "simplex_weights",
     ),
     "cnngwp.reports.book": (
         "protocol_benchmark_sentence",

@@ -15,10 +15,11 @@ from cnngwp.models.cnn.estimator import CNNGWPRegressor, fit_for_epochs
 from cnngwp.models.l1_grid import L1GridCNN
 from cnngwp.models.names import STACK
 from cnngwp.models.saved_model import load_model
+from cnngwp.models.stack import STACK_FOLDS
 from cnngwp.runs.parallel import IN_PROCESS, open_client
 from cnngwp.runs.workflow import run_cnngwp
-from cnngwp.tuning.combined import STACK_FOLDS, cross_fitted_part, held_out_parts
-from cnngwp.tuning.problem import TuningProblem
+from cnngwp.tuning.combined import cross_fitted_part, held_out_parts
+from cnngwp.tuning.problem import TuningProblem, cnn_estimator
 from cnngwp.tuning.search import Gamma
 from cnngwp.tuning.settings import PROFILES, SEARCH_SPACES, RunSettings
 
@@ -116,6 +117,24 @@ def test_a_cross_fitted_cnn_never_reads_the_phenotypes_of_the_rows_it_predicts(s
         assert before.shape == (len(part),) and np.isfinite(before).all()
 
 
+def test_a_run_and_the_estimators_hold_out_the_same_predictions(small_sim):
+    """A run's cross-fitted part (its Dask task) and the estimators' held_out_prediction (the study's stack) are the
+    same networks and kernels, to the bit."""
+    data = replace(small_sim, samples=small_sim.samples.drop(columns="generation"))
+    problem = TuningProblem.from_split(data, split_by_generation(small_sim), seed=3)
+    part, training, gamma = held_out_parts(problem, seed=3)[1], PROFILES["smoke"].training, Gamma(4, 5, 0.5)
+    X, y, validation = problem.X_train, problem.y_train, problem.validation
+    cnn = cnn_estimator(gamma, training, seed=3, n_members=2, refit=True)
+    kernel_part = GDBLUP().fit(np.delete(X, part, 0), np.delete(y, part)).predict(X[part])
+    for backbone in (None, KernelBackboneCNN(seed=3)):
+        model = (cnn if backbone is None else clone(backbone).set_params(cnn=cnn)).fit(X, y, validation_rows=validation)
+        networks = model if backbone is None else model.cnn_
+        run = cross_fitted_part(problem, gamma, training, part, seeds=networks.member_seeds_,
+                                epochs=networks.best_epochs_, backbone=backbone)
+        expected = run if backbone is None else KernelBackboneCNN.combine(kernel_part, run)
+        np.testing.assert_array_equal(model.held_out_prediction(X, y, part), expected)
+
+
 def test_fitting_for_given_epochs_retrains_exactly_what_the_refit_trained(small_sim):
     X, y = small_sim.genotypes, small_sim.y
     model = CNNGWPRegressor(filters=4, kernel_size=5, epochs=6, patience=None, refit=True, n_members=2, seed=4,
@@ -147,7 +166,7 @@ def test_the_backbone_estimator_predicts_its_kernel_plus_its_cnn(small_sim):
     np.testing.assert_allclose(model.predict(X_test), GBLUP().fit(X, y).predict(X_test) + model.cnn_.predict(X_test))
     assert model.cnn_.refitted_ and model.cnn_.y_mean_ == pytest.approx((y - model.kernel_oof_).mean())
     validation = np.flatnonzero(generations == generations.max())
-    np.testing.assert_array_equal(model.held_out_prediction(validation), model.kernel_oof_[validation]
+    np.testing.assert_array_equal(model.held_out_prediction(X, y, validation), model.kernel_oof_[validation]
                                   + model.cnn_.validation_predictions_.mean(axis=0))
 
 

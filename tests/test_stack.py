@@ -1,8 +1,13 @@
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import clone
 
-from cnngwp.models.stack import ModelStack, simplex_weights
+from cnngwp.data.splits import split_by_generation
+from cnngwp.models.baselines import GBLUP, GDBLUP
+from cnngwp.models.cnn.estimator import CNNGWPRegressor
+from cnngwp.models.names import STACK
+from cnngwp.models.stack import ModelStack, StackRegressor, held_out_parts, simplex_weights, stack_weights
 
 
 def _mixture(seed: int, weights: np.ndarray, n: int = 400, noise: float = 0.0):
@@ -49,3 +54,58 @@ def test_a_stack_predicts_by_name_and_round_trips(tmp_path):
         stack.predict(test.drop(columns="GDBLUP"))
     with pytest.raises(ValueError, match="n x k"):
         simplex_weights(P[:10], y)
+
+
+def _stack(inner_folds):
+    cnn = CNNGWPRegressor(filters=4, kernel_size=5, l1=0.3, learning_rate=2e-3, epochs=4, patience=None, refit=True,
+                          n_members=2, seed=3)
+    return StackRegressor([("GBLUP", GBLUP()), ("GDBLUP", GDBLUP()), ("CNN", cnn)], inner_folds=inner_folds, seed=5)
+
+
+@pytest.fixture(scope="module")
+def training_rows(small_sim):
+    split = split_by_generation(small_sim)
+    generations = small_sim.generations[split.train]
+    youngest = np.flatnonzero(generations == generations.max())
+    return small_sim.genotypes[split.train], small_sim.y[split.train], youngest, small_sim.genotypes[split.test]
+
+
+def test_the_stack_estimator_fits_its_weights_on_the_validation_predictions_where_they_are_a_generation(
+        training_rows):
+    X, y, validation, X_test = training_rows
+    model = _stack(None).fit(X, y, validation_rows=validation, validation_rule="the youngest training generation")
+    cnn = model.members_["CNN"]
+    np.testing.assert_array_equal(cnn.validation_rows_, validation)
+    kept = np.setdiff1d(np.arange(len(y)), validation)
+    held_out = pd.DataFrame({"GBLUP": GBLUP().fit(X[kept], y[kept]).predict(X[validation]),
+                             "GDBLUP": GDBLUP().fit(X[kept], y[kept]).predict(X[validation]),
+                             "CNN": cnn.validation_predictions_.mean(axis=0)})
+    expected = stack_weights(held_out, y, [validation], inner_folds=None,
+                             validation_rule="the youngest training generation")
+    assert model.stack_ == expected and expected.rows == len(validation)
+    table = model.member_predictions(X_test)
+    assert list(table.columns) == ["GBLUP", "GDBLUP", "CNN", STACK]
+    np.testing.assert_allclose(table["CNN"], cnn.predict(X_test))
+    np.testing.assert_allclose(model.predict(X_test), table[["GBLUP", "GDBLUP", "CNN"]].to_numpy()
+                               @ np.array(list(expected.weights.values())))
+    assert set(model.fit_seconds_) == set(model.held_out_seconds_) == {"GBLUP", "GDBLUP", "CNN"}
+    with pytest.raises(ValueError, match="distinct names"):
+        StackRegressor([("GBLUP", GBLUP()), ("GBLUP", GDBLUP())]).fit(X, y, validation_rows=validation)
+
+
+def test_the_stack_estimators_inner_folds_never_read_the_phenotypes_they_predict(training_rows):
+    X, y, validation, _ = training_rows
+    validation = validation[::3]  # as where the data have no generations: a fraction validates
+    parts = held_out_parts(len(y), validation, inner_folds=4, seed=5)
+    assert sorted(np.concatenate(parts)) == list(np.setdiff1d(np.arange(len(y)), validation))
+    model = _stack(4).fit(X, y, validation_rows=validation)
+    assert model.stack_.rows == len(y) - len(validation) and model.stack_.rule.startswith("an inner 4-fold")
+    cnn = model.members_["CNN"]
+    changed = y.copy()
+    changed[parts[2]] += 100.0  # the rows of one part: their own held-out prediction cannot move
+    for name, member in model.members_.items():
+        before, after = (member.held_out_prediction(X, target, parts[2]) if name == "CNN" else
+                         clone(member).fit(np.delete(X, parts[2], 0), np.delete(target, parts[2])).predict(X[parts[2]])
+                         for target in (y, changed))
+        np.testing.assert_array_equal(before, after)
+    assert not np.allclose(cnn.held_out_prediction(X, y, parts[2]), cnn.predict(X[parts[2]]))  # retrained

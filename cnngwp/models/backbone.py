@@ -155,12 +155,38 @@ class KernelBackboneCNN(RegressorMixin, BaseEstimator):
         check_is_fitted(self, "cnn_")
         return self.combine(self.kernel_.predict(X, covariates=covariates), self.cnn_.predict(X))
 
-    def held_out_prediction(self, rows) -> np.ndarray:
-        """The CNN's validation rows `rows` (positions of the training rows) predicted by models not fitted on them:
-        the kernel out of fold plus the CNN's members at their best epochs, before their refit (what a stack's
-        weights are fitted on where the data have generations)."""
+    def held_out_prediction(self, X, y, rows, *, covariates=None) -> np.ndarray:
+        """The training rows `rows` predicted by the model fitted without them (what a stack's weights are fitted
+        on).
+
+        Where `rows` are the CNN's validation rows: the kernel out of fold plus the CNN's members at their best
+        epochs, before their refit. Otherwise the kernel fitted on the other rows plus the CNN's networks retrained
+        for their chosen epochs on those rows' out-of-fold kernel residual (the kernel cross-fitted among them).
+
+        Parameters
+        ----------
+        X, y, covariates
+            The training rows this model was fitted on.
+        rows
+            Positions of the rows to predict.
+
+        Returns
+        -------
+        numpy.ndarray
+            One prediction per position of `rows`.
+        """
         check_is_fitted(self, "cnn_")
-        return self.combine(self.kernel_oof_[rows], self.cnn_.validation_predictions_.mean(axis=0))
+        X, y, rows = np.asarray(X), np.asarray(y, dtype=np.float64), np.asarray(rows, dtype=np.int64)
+        if np.array_equal(rows, self.cnn_.validation_rows_):
+            return self.combine(self.kernel_oof_[rows], self.cnn_.validation_predictions_.mean(axis=0))
+        C = as_covariate_matrix(covariates, len(y))
+        C = C if C.shape[1] else None
+        kept = np.setdiff1d(np.arange(len(y)), rows)
+        kernel = clone(self._kernel()).fit(X[kept], y[kept], covariates=None if C is None else C[kept])
+        residual = np.zeros(len(y))
+        residual[kept] = y[kept] - self.cross_fit_kernel(X[kept], y[kept], covariates=None if C is None else C[kept])
+        return self.combine(kernel.predict(X[rows], covariates=None if C is None else C[rows]),
+                            self.cnn_.held_out_prediction(X, residual, rows))
 
     @staticmethod
     def combine(kernel_prediction, cnn_prediction) -> np.ndarray:

@@ -39,7 +39,7 @@ class L1GridCNN(RegressorMixin, BaseEstimator):
         Each candidate λ -> its network's best validation MSE.
     cnn_ : cnngwp.models.cnn.estimator.CNNGWPRegressor
         The ensemble with that λ (its first member the winning candidate).
-    validation_predictions_, member_seeds_, best_epochs_
+    validation_predictions_, validation_rows_, member_seeds_, best_epochs_
         The ensemble's (:class:`~cnngwp.models.cnn.estimator.CNNGWPRegressor`).
     """
 
@@ -77,6 +77,7 @@ class L1GridCNN(RegressorMixin, BaseEstimator):
         self.cnn_ = candidates[best].set_params(**{**final, "warm_start": True}).fit(X, y, **fit_params)
         self.cnn_.set_params(warm_start=False)
         self.validation_predictions_ = self.cnn_.validation_predictions_
+        self.validation_rows_ = self.cnn_.validation_rows_
         self.member_seeds_, self.best_epochs_ = self.cnn_.member_seeds_, self.cnn_.best_epochs_
         self.n_features_in_ = self.cnn_.n_features_in_
         return self
@@ -86,3 +87,10 @@ class L1GridCNN(RegressorMixin, BaseEstimator):
         <cnngwp.models.cnn.estimator.CNNGWPRegressor.predict>`)."""
         check_is_fitted(self, "cnn_")
         return self.cnn_.predict(X, **options)
+
+    def held_out_prediction(self, X, y, rows, *, covariates=None) -> np.ndarray:
+        """The ensemble's prediction of the training rows `rows` by networks not trained on them
+        (:meth:`CNNGWPRegressor.held_out_prediction
+        <cnngwp.models.cnn.estimator.CNNGWPRegressor.held_out_prediction>`, with the chosen λ)."""
+        check_is_fitted(self, "cnn_")
+        return self.cnn_.held_out_prediction(X, y, rows, covariates=covariates)

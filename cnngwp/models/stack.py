@@ -7,22 +7,40 @@ members' predictions and make the weights readable as shares; every member alrea
 the trait in its units with its own intercept, so no intercept is added.
 
 The weights are fitted on predictions of rows that the predicting model was *not* trained on
-(:func:`cnngwp.tuning.combined.held_out_parts`: the youngest training generation, the rows the
-CNN tunes on, or where there are no generations an inner cross-fit of the training rows outside the CNN's
-validation rows); then each member is refitted on every training row and combined with those weights.
-Fitting weights on in-sample predictions would hand them to the model that overfits most; fitting them on the
-test rows (as DeepGS's example does) would make the test error optimistic.
+(:func:`held_out_parts`: the youngest training generation, the rows the CNN tunes on, or where there are no
+generations an inner cross-fit of the training rows outside the CNN's validation rows); then each member is refitted
+on every training row and combined with those weights. Fitting weights on in-sample predictions would hand them to
+the model that overfits most; fitting them on the test rows (as DeepGS's example does) would make the test error
+optimistic.
+
+The one home of the model: :class:`StackRegressor` is the estimator (chapter 8's study and
+``benchmarks/bench_models.py`` fit it through :func:`cnngwp.runs.study.fit_every_model`); a run, whose members are
+resumable Dask fits, computes the same held-out predictions per part and fits the same weights
+(:func:`stack_weights`); :class:`ModelStack` is the fitted weights a saved model and ``cnngwp predict`` read.
 """
 
 from __future__ import annotations
 
+import inspect
+import time
 from dataclasses import dataclass
 from itertools import combinations
 
 import numpy as np
 import pandas as pd
+from sklearn.base import BaseEstimator, RegressorMixin, clone
+from sklearn.utils.validation import check_is_fitted
 
-__all__ = ["ModelStack", "simplex_weights"]
+from cnngwp.data.covariates import as_covariate_matrix
+from cnngwp.errors import CnngwpInputError
+from cnngwp.models.names import STACK
+
+__all__ = ["STACK_FOLDS", "ModelStack", "StackRegressor", "held_out_parts", "held_out_prediction", "simplex_weights",
+           "stack_weights"]
+
+#: The inner folds of the training rows outside the validation rows whose held-out predictions the stack's weights
+#: are fitted on, where the data have no generations.
+STACK_FOLDS = 5
 
 
 def simplex_weights(predictions: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -123,3 +141,192 @@ class ModelStack:
     def from_dict(cls, record: dict) -> ModelStack:
         """The stack :meth:`to_dict` wrote."""
         return cls({str(k): float(v) for k, v in record["weights"].items()}, int(record["rows"]), str(record["rule"]))
+
+
+def held_out_parts(n_rows: int, validation_rows, *, inner_folds: int | None, seed: int) -> list[np.ndarray]:
+    """The training rows (positions) a stack's weights are fitted on, in parts, each to be predicted by models
+    fitted on every other training row.
+
+    Parameters
+    ----------
+    n_rows
+        How many training rows there are.
+    validation_rows
+        Positions of the rows the CNNs choose their epochs on.
+    inner_folds
+        None: one part, the validation rows (where they are the youngest training generation, a later generation
+        than every row the models train on). Else the rows outside the validation rows in that many seeded folds;
+        the validation rows, which chose the CNNs' epochs, are trained on in every fold and never predicted.
+    seed
+        Seeds the inner folds.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        The parts, in the order their predictions are concatenated.
+
+    Raises
+    ------
+    CnngwpInputError
+        If the rows outside the validation rows are too few for the inner folds.
+    """
+    validation = np.asarray(validation_rows, dtype=np.int64)
+    if inner_folds is None:
+        return [validation]
+    rows = np.setdiff1d(np.arange(n_rows), validation)
+    if len(rows) < 2 * inner_folds:
+        raise CnngwpInputError(f"{len(rows)} training rows outside the validation rows; the stack's {inner_folds} "
+                               f"inner folds need at least {2 * inner_folds}")
+    fold = np.random.default_rng(seed).permutation(len(rows)) % inner_folds
+    return [rows[fold == f] for f in range(inner_folds)]
+
+
+def held_out_prediction(model, X, y, rows, *, covariates=None, fitted=None) -> np.ndarray:
+    """The training rows `rows` predicted by `model` fitted without them.
+
+    Parameters
+    ----------
+    model
+        An unfitted estimator with ``fit(X, y, covariates=...)`` and ``predict(X, covariates=...)``.
+    X, y, covariates
+        The training rows (covariates: fixed-effect design or None).
+    rows
+        The positions to predict.
+    fitted
+        `model` fitted on every training row, or None. Where it has a ``held_out_prediction`` method (the CNN-based
+        estimators: their validation predictions, or their networks retrained for their chosen epochs on the other
+        rows), that answers; otherwise a clone of `model` is fitted on the other rows.
+
+    Returns
+    -------
+    numpy.ndarray
+        One prediction per position of `rows`.
+    """
+    if fitted is not None and hasattr(fitted, "held_out_prediction"):
+        return fitted.held_out_prediction(X, y, rows, covariates=covariates)
+    C = as_covariate_matrix(covariates, len(y))
+    C = C if C.shape[1] else None
+    kept = np.setdiff1d(np.arange(len(y)), rows)
+    part = clone(model).fit(X[kept], y[kept], covariates=None if C is None else C[kept])
+    return part.predict(X[rows], covariates=None if C is None else C[rows])
+
+
+def stack_weights(held_out: pd.DataFrame, y, parts: list[np.ndarray], *, inner_folds: int | None,
+                  validation_rule: str) -> ModelStack:
+    """The stack's weights on `held_out`.
+
+    Parameters
+    ----------
+    held_out
+        One column per model: its predictions of the rows of `parts` (:func:`held_out_parts`, concatenated in that
+        order) by fits without them.
+    y
+        The trait of every training row.
+    parts, inner_folds
+        The held-out parts and how they were made (:func:`held_out_parts`).
+    validation_rule
+        Which rows validate, in words (what reports say).
+
+    Returns
+    -------
+    ModelStack
+        The weights, the number of rows they were fitted on, and which rows, in words.
+    """
+    rule = (validation_rule if inner_folds is None else
+            f"an inner {len(parts)}-fold cross-fit of the training rows outside the validation rows "
+            f"({validation_rule})")
+    return ModelStack.fit(held_out, np.asarray(y, dtype=np.float64)[np.concatenate(parts)], rule=rule)
+
+
+class StackRegressor(RegressorMixin, BaseEstimator):
+    """Models fitted on every training row, combined with simplex weights fitted on their held-out predictions.
+
+    Parameters
+    ----------
+    members
+        ``(name, unfitted estimator)`` pairs. An estimator whose ``fit`` takes ``validation_rows`` (a CNN-based
+        model) receives them.
+    inner_folds
+        None: the weights are fitted on the validation rows (the data's youngest training generation). Else on the
+        rows outside them, in that many seeded inner folds (:func:`held_out_parts`).
+    seed
+        Seeds the inner folds.
+
+    Attributes
+    ----------
+    members_ : dict
+        Name -> the member fitted on every training row.
+    stack_ : ModelStack
+        The weights.
+    fit_seconds_, held_out_seconds_ : dict
+        Name -> seconds of its fit on every training row, and of its held-out predictions.
+    """
+
+    def __init__(self, members, *, inner_folds: int | None = None, seed: int = 0):
+        self.members = members
+        self.inner_folds = inner_folds
+        self.seed = seed
+
+    def fit(self, X, y, *, validation_rows, covariates=None,
+            validation_rule: str = "validation rows carved from the training rows") -> StackRegressor:
+        """Fit every member, predict the held-out parts by fits without them and fit the weights.
+
+        Parameters
+        ----------
+        X, y
+            The training rows: int8 genotype codes and the trait.
+        validation_rows
+            Positions of the rows the CNN-based members choose their epochs on.
+        covariates
+            Fixed-effect design of the training rows, or None.
+        validation_rule
+            Which rows validate, in words (the stack's sentence quotes it).
+
+        Returns
+        -------
+        StackRegressor
+            This estimator, fitted.
+        """
+        X, y = np.asarray(X), np.asarray(y, dtype=np.float64)
+        names = [str(name) for name, _ in self.members]
+        if len(set(names)) != len(names) or STACK in names:
+            raise ValueError(f"members: expected distinct names other than {STACK!r}; got {names}")
+        validation = np.unique(np.asarray(validation_rows, dtype=np.int64))
+        parts = held_out_parts(len(y), validation, inner_folds=self.inner_folds, seed=self.seed)
+        self.members_, self.fit_seconds_, self.held_out_seconds_, held_out = {}, {}, {}, {}
+        for name, model in self.members:
+            start = time.perf_counter()
+            options = ({"validation_rows": validation} if "validation_rows" in inspect.signature(model.fit).parameters
+                       else {})
+            self.members_[name] = clone(model).fit(X, y, covariates=covariates, **options)
+            self.fit_seconds_[name] = time.perf_counter() - start
+            start = time.perf_counter()
+            held_out[name] = np.concatenate([held_out_prediction(model, X, y, part, covariates=covariates,
+                                                                 fitted=self.members_[name]) for part in parts])
+            self.held_out_seconds_[name] = time.perf_counter() - start
+        self.stack_ = stack_weights(pd.DataFrame(held_out), y, parts, inner_folds=self.inner_folds,
+                                    validation_rule=validation_rule)
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def member_predictions(self, X, *, covariates=None) -> pd.DataFrame:
+        """Every member's prediction of `X` and the stack's (column :data:`~cnngwp.models.names.STACK`).
+
+        Parameters
+        ----------
+        X, covariates
+            The rows to predict and their fixed-effect design (or None).
+
+        Returns
+        -------
+        pandas.DataFrame
+            One column per member, in the members' order, then the stack's.
+        """
+        check_is_fitted(self, "stack_")
+        table = pd.DataFrame({name: model.predict(X, covariates=covariates) for name, model in self.members_.items()})
+        table[STACK] = self.stack_.predict(table)
+        return table
+
+    def predict(self, X, *, covariates=None) -> np.ndarray:
+        """The weighted sum of the members' predictions."""
+        return self.member_predictions(X, covariates=covariates)[STACK].to_numpy()

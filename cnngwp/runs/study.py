@@ -56,7 +56,7 @@ from cnngwp.data.splits import Split, split_by_generation
 from cnngwp.data.store import discard, read_and_call, store
 from cnngwp.errors import CnngwpInputError
 from cnngwp.models.backbone import KernelBackboneCNN
-from cnngwp.models.baselines.on_split import fit_baselines
+from cnngwp.models.baselines.registry import baseline_models
 from cnngwp.models.l1_grid import L1GridCNN
 from cnngwp.models.metrics import prediction_metrics
 from cnngwp.models.names import (
@@ -68,10 +68,10 @@ from cnngwp.models.names import (
     backbone_name,
 )
 from cnngwp.models.paper import PAPER_FILTERS, PAPER_KERNEL_SIZE, PAPER_L1
-from cnngwp.models.stack import ModelStack
+from cnngwp.models.stack import STACK_FOLDS, ModelStack, StackRegressor
 from cnngwp.runs.parallel import open_client
 from cnngwp.seeds import seed_from
-from cnngwp.tuning.combined import backbone_training, cross_fitted_part, fit_stack, held_out_parts, held_out_splits
+from cnngwp.tuning.combined import backbone_training
 from cnngwp.tuning.problem import TuningProblem, cnn_estimator
 from cnngwp.tuning.search import Gamma
 from cnngwp.tuning.settings import PROFILES, TrainingSettings
@@ -289,18 +289,6 @@ def _l1_grid_cnn(gamma: Gamma, l1_grid: tuple[float, ...], training: TrainingSet
                                        refit=training.refits(protocol)), l1_grid=l1_grid)
 
 
-def _held_out(cnn: L1GridCNN, problem: TuningProblem, gamma: Gamma, training: TrainingSettings,
-              parts: list[np.ndarray], *, backbone: KernelBackboneCNN | None = None) -> np.ndarray:
-    """The CNNs' predictions of the stack's held-out `parts`: with generations their validation predictions at
-    their best epochs, before the refit; else each part's by the same networks retrained for their epochs on the
-    other training rows (:func:`cnngwp.tuning.combined.cross_fitted_part`; `backbone`: on its kernel's residual)."""
-    if problem.by_generation:
-        return cnn.validation_predictions_.mean(axis=0)
-    return np.concatenate([cross_fitted_part(problem, replace(gamma, l1=cnn.l1_), training, part,
-                                             seeds=cnn.member_seeds_, epochs=cnn.best_epochs_, backbone=backbone)
-                           for part in parts])
-
-
 def fit_every_model(data: GenotypeData, split: Split, *, l1_grid: tuple[float, ...], n_members: int,
                     training: TrainingSettings, seed: int, gamma: Gamma = PAPER_GAMMA,
                     paper_protocol: bool = False) -> EveryModelFit:
@@ -314,10 +302,11 @@ def fit_every_model(data: GenotypeData, split: Split, *, l1_grid: tuple[float, .
     additive encoding, the genotypic CNN with the heterozygote channel, and the backbone model
     (:class:`~cnngwp.models.backbone.KernelBackboneCNN`), whose CNN fits the out-of-fold residual of
     :data:`~cnngwp.models.names.BACKBONE_KERNEL` with :data:`~cnngwp.models.backbone.BACKBONE_ENCODING`.
-    The stack's weights are fitted on every model's predictions of held-out training rows by that
-    model fitted without them (:func:`cnngwp.tuning.combined.held_out_parts`): the validation rows,
-    or without generations an inner cross-fit, every CNN retrained per fold for its epochs
-    (:func:`cnngwp.tuning.combined.cross_fitted_part`).
+    Every model but the paper protocol's is a member of the stack (:class:`~cnngwp.models.stack.StackRegressor`),
+    whose weights are fitted on every model's predictions of held-out training rows by that model fitted without
+    them (:func:`cnngwp.models.stack.held_out_parts`): the validation rows, or without generations an inner
+    cross-fit, every CNN retrained per fold for its epochs. A model's seconds are its fit on every training row;
+    the stack's are every member's plus their held-out predictions.
 
     With `paper_protocol`, the CNN ensemble is fitted a second time as the published script
     fits it (:data:`~cnngwp.models.names.PAPER_PROTOCOL_CNN`): lambda chosen by the test MSE, every
@@ -340,52 +329,38 @@ def fit_every_model(data: GenotypeData, split: Split, *, l1_grid: tuple[float, .
     EveryModelFit
         The table, the test predictions, each CNN-based model's lambda and the stack.
     """
-    fits = fit_baselines(data, split, seed=seed)
     problem = TuningProblem.from_split(data, split, seed=seed)
-    X, y, parts = problem.X_train, problem.y_train, held_out_parts(problem, seed=seed)
-    rows, test = [], fits.predictions.drop(columns="observed")
-    start = time.perf_counter()
-    held_out = pd.concat([fit_baselines(data, part, seed=seed).predictions.drop(columns="observed")
-                          for part in held_out_splits(split, parts)], ignore_index=True)
-    held_out_seconds = time.perf_counter() - start
-
-    l1 = {}
-    for name, encoding in ((CNN_ENSEMBLE, "additive"), (GENOTYPIC_CNN, "genotypic")):
-        start = time.perf_counter()
-        cnn_training = replace(training, encoding=encoding)
-        cnn = _l1_grid_cnn(gamma, l1_grid, cnn_training, n_members=n_members, seed=seed)
-        cnn.fit(X, y, validation_rows=problem.validation)
-        l1[name], test[name] = cnn.l1_, cnn.predict(problem.X_test)
-        held_out[name] = _held_out(cnn, problem, gamma, cnn_training, parts)
-        rows.append({"model": name, "seconds": time.perf_counter() - start})
-
-    start = time.perf_counter()
-    name, top_training = backbone_name(BACKBONE_KERNEL), backbone_training(training)
-    backbone = KernelBackboneCNN(cnn=_l1_grid_cnn(gamma, l1_grid, top_training, n_members=n_members, seed=seed),
-                                 seed=seed).fit(X, y, validation_rows=problem.validation)
-    l1[name], test[name] = backbone.cnn_.l1_, backbone.predict(problem.X_test)
-    held_out[name] = (backbone.held_out_prediction(problem.validation) if problem.by_generation else
-                      KernelBackboneCNN.combine(held_out[BACKBONE_KERNEL], _held_out(
-                          backbone.cnn_, problem, gamma, top_training, parts, backbone=KernelBackboneCNN(seed=seed))))
-    rows.append({"model": name, "seconds": time.perf_counter() - start})
+    backbone = backbone_name(BACKBONE_KERNEL)
+    members = [*baseline_models(seed=seed).items(),
+               *((name, _l1_grid_cnn(gamma, l1_grid, replace(training, encoding=encoding), n_members=n_members,
+                                     seed=seed))
+                 for name, encoding in ((CNN_ENSEMBLE, "additive"), (GENOTYPIC_CNN, "genotypic"))),
+               (backbone, KernelBackboneCNN(cnn=_l1_grid_cnn(gamma, l1_grid, backbone_training(training),
+                                                             n_members=n_members, seed=seed), seed=seed))]
+    stack = StackRegressor(members, inner_folds=None if problem.by_generation else STACK_FOLDS, seed=seed).fit(
+        problem.X_train, problem.y_train, validation_rows=problem.validation, covariates=problem.C_train,
+        validation_rule=problem.validation_rule)
+    test = stack.member_predictions(problem.X_test, covariates=problem.C_test)
+    l1 = {name: stack.members_[name].l1_ for name in (CNN_ENSEMBLE, GENOTYPIC_CNN)}
+    l1[backbone] = stack.members_[backbone].cnn_.l1_
+    seconds = {**stack.fit_seconds_, STACK: sum(stack.fit_seconds_.values()) + sum(stack.held_out_seconds_.values())}
 
     if paper_protocol:
         start = time.perf_counter()
         cnn = _l1_grid_cnn(gamma, l1_grid, training, n_members=n_members, seed=seed, protocol="paper")
-        cnn.fit(X, y, validation_data=(problem.X_test, problem.y_test, problem.C_test))
+        cnn.fit(problem.X_train, problem.y_train, validation_data=(problem.X_test, problem.y_test, problem.C_test))
         l1[PAPER_PROTOCOL_CNN], test[PAPER_PROTOCOL_CNN] = cnn.l1_, cnn.predict(problem.X_test)
-        rows.append({"model": PAPER_PROTOCOL_CNN, "seconds": time.perf_counter() - start})
+        seconds[PAPER_PROTOCOL_CNN] = time.perf_counter() - start
 
-    stack = fit_stack(held_out, problem, parts)
-    test[STACK] = stack.predict(test)
-    seconds = float(fits.table["seconds"].sum() + held_out_seconds
-                    + sum(r["seconds"] for r in rows if r["model"] != PAPER_PROTOCOL_CNN))
-    rows.append({"model": STACK, "seconds": seconds})
-    table = pd.concat([fits.table.drop(columns="split"), pd.DataFrame(rows)], ignore_index=True)
-    metrics = pd.DataFrame([prediction_metrics(problem.y_test, test[m]) for m in table["model"]])
+    order = [name for name, _ in members] + [PAPER_PROTOCOL_CNN] * paper_protocol + [STACK]
+    table = pd.DataFrame({"model": order})
+    metrics = pd.DataFrame([prediction_metrics(problem.y_test, test[m]) for m in order])
     table[metrics.columns] = metrics
-    table["stack_weight"] = table["model"].map(stack.weights).astype(float)
-    return EveryModelFit(table, pd.concat([fits.predictions[["observed"]], test], axis=1), l1, stack)
+    table["seconds"] = table["model"].map(seconds)
+    table["stack_weight"] = table["model"].map(stack.stack_.weights).astype(float)
+    test.index = data.samples.index[split.test]
+    predictions = pd.concat([pd.DataFrame({"observed": problem.y_test}, index=test.index), test[order]], axis=1)
+    return EveryModelFit(table, predictions, l1, stack.stack_)
 
 
 def fit_study_dataset(population: Population, dataset: StudyDataset, grid: StudyGrid) -> tuple[pd.DataFrame,

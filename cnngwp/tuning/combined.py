@@ -6,16 +6,11 @@ Both are honest in the same way as the CNN: nothing they fit reads the test rows
   out-of-fold predictions of the training rows (:meth:`~cnngwp.models.backbone.KernelBackboneCNN.cross_fit_kernel`,
   :func:`residual_problem`) turn a run's :class:`~cnngwp.tuning.problem.TuningProblem` into the same problem on the
   kernel's residual, which a run's ensemble of CNNs, on Dask, then fits like any other.
-- **The stack** (:mod:`cnngwp.models.stack`): its weights are fitted on every model's
-  predictions of training rows by that model fitted on the other training rows
-  (:func:`held_out_parts`, :func:`held_out_splits`). Where the data have generations those rows
-  are the validation rows, the youngest training generation (the rows the CNN tunes on): the
-  baselines refitted without them, each CNN at its best epoch before its refit, the backbone's
-  kernel out of fold. Elsewhere they are the training rows outside the validation rows, in an
-  inner :data:`STACK_FOLDS`-fold cross-fit: per fold every baseline is refitted on the other
-  training rows and every CNN retrained there for its run's numbers of epochs
-  (:func:`cross_fitted_part`), so the validation rows, which chose those epochs, are never
-  predicted. Under the paper protocol there is no stack (:func:`why_no_stack`).
+- **The stack** (:mod:`cnngwp.models.stack`): a run's members are resumable Dask fits, so a run computes their
+  held-out predictions of each part of :func:`held_out_parts` itself, as
+  :class:`~cnngwp.models.stack.StackRegressor` does for an estimator: the baselines refitted without the part, and
+  where the data have no generations every CNN retrained there for its run's numbers of epochs
+  (:func:`cross_fitted_part`). Under the paper protocol there is no stack (:func:`why_no_stack`).
 """
 
 from __future__ import annotations
@@ -29,38 +24,29 @@ from cnngwp.data.splits import Split
 from cnngwp.errors import CnngwpInputError
 from cnngwp.models.backbone import BACKBONE_ENCODING, KernelBackboneCNN
 from cnngwp.models.names import BACKBONE_KERNEL
-from cnngwp.models.stack import ModelStack
+from cnngwp.models.stack import STACK_FOLDS, ModelStack, stack_weights
+from cnngwp.models.stack import held_out_parts as stack_parts
 from cnngwp.tuning.problem import TuningProblem, fit_cnn_for_epochs
 from cnngwp.tuning.settings import TrainingSettings
 
-__all__ = ["BACKBONE_MEMBERS", "STACK_FOLDS", "backbone_training", "cross_fitted_part", "fit_stack", "held_out_parts",
+__all__ = ["BACKBONE_MEMBERS", "backbone_training", "cross_fitted_part", "fit_stack", "held_out_parts",
            "held_out_splits", "residual_problem", "why_no_stack"]
 
 #: The most networks a run's backbone CNN has, or the run's ensemble size if that is smaller. It fits what the
 #: kernel leaves, where ``benchmarks/bench_models.py`` finds little signal, so a run spends its time on its CNN
 #: ensemble instead.
 BACKBONE_MEMBERS = 2
-#: The inner folds of the training rows outside the validation rows whose held-out predictions the stack's weights
-#: are fitted on, where the data have no generations.
-STACK_FOLDS = 5
 
 
 def held_out_parts(problem: TuningProblem, *, seed: int) -> list[np.ndarray]:
-    """The training rows (positions) the stack's weights are fitted on, in parts, each to be predicted by models
-    fitted on every other training row.
-
-    With generations, one part: the validation rows (the youngest training generation). Without, the rows outside
-    the validation rows in :data:`STACK_FOLDS` seeded folds; the validation rows, which chose the CNNs' epochs
-    (and a run's gamma), are trained on in every fold and never predicted.
-    """
-    if problem.by_generation:
-        return [problem.validation]
-    rows = problem.fit_rows
-    if len(rows) < 2 * STACK_FOLDS:
-        raise CnngwpInputError(f"{problem.name}: {len(rows)} training rows outside the validation rows; the stack's "
-                         f"{STACK_FOLDS} inner folds need at least {2 * STACK_FOLDS}")
-    fold = np.random.default_rng(seed).permutation(len(rows)) % STACK_FOLDS
-    return [rows[fold == f] for f in range(STACK_FOLDS)]
+    """The training rows (positions) a run's stack is fitted on, in parts (:func:`cnngwp.models.stack.held_out_parts`:
+    the validation rows where they are the youngest training generation, else :data:`~cnngwp.models.stack.STACK_FOLDS`
+    inner folds of the other rows)."""
+    try:
+        return stack_parts(len(problem.y_train), problem.validation,
+                           inner_folds=None if problem.by_generation else STACK_FOLDS, seed=seed)
+    except CnngwpInputError as error:
+        raise CnngwpInputError(f"{problem.name}: {error}") from None
 
 
 def held_out_splits(split: Split, parts: list[np.ndarray]) -> list[Split]:
@@ -111,12 +97,10 @@ def residual_problem(problem: TuningProblem, out_of_fold: np.ndarray, kernel_tes
 
 
 def fit_stack(held_out: pd.DataFrame, problem: TuningProblem, parts: list[np.ndarray]) -> ModelStack:
-    """The stack's weights on `held_out`: one column per model, its predictions of the rows of `parts`
-    (:func:`held_out_parts`, concatenated in that order)."""
-    rule = (problem.validation_rule if problem.by_generation else
-            f"an inner {len(parts)}-fold cross-fit of the training rows outside the validation rows "
-            f"({problem.validation_rule})")
-    return ModelStack.fit(held_out, problem.y_train[np.concatenate(parts)], rule=rule)
+    """A run's stack weights on `held_out`, its models' predictions of the rows of `parts` (:func:`held_out_parts`)
+    (:func:`cnngwp.models.stack.stack_weights`)."""
+    return stack_weights(held_out, problem.y_train, parts, inner_folds=None if problem.by_generation else STACK_FOLDS,
+                         validation_rule=problem.validation_rule)
 
 
 def why_no_stack(protocol: str) -> str | None:

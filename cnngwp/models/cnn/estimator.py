@@ -23,7 +23,7 @@ import threading
 
 import numpy as np
 import pandas as pd
-from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from cnngwp.data.covariates import as_covariate_matrix
@@ -53,7 +53,7 @@ from cnngwp.models.paper import (
 )
 from cnngwp.seeds import member_seeds
 
-__all__ = ["CNNGWPRegressor", "fit_for_epochs"]
+__all__ = ["CNNGWPRegressor", "fit_for_epochs", "held_out_prediction"]
 
 # One fit at a time per process: Keras seeds are process-global, and each engine already uses every core the process
 # was given (a Dask worker's threads, an estimator that fits others inside its own fit: hence re-entrant).
@@ -95,9 +95,8 @@ class CNNGWPRegressor(RegressorMixin, BaseEstimator):
     n_members
         Ensemble size S; members differ only by their initialisation and shuffling seed.
     warm_start
-        Keep the members of a previous, not refitted fit on the same rows and train only those `n_members` adds, as
-        scikit-learn's ensembles do; one after another (the CPU engines) the result is what a fresh fit trains
-        (trained together, members share their batch order). Chapter 8's study grows its λ candidate so.
+        Keep the members of a previous, not refitted fit on the same rows and train only those `n_members` adds (as
+        scikit-learn's ensembles do); on the CPU engines, what a fresh fit trains. Chapter 8's study grows its λ so.
     ensemble_mode, engine
         ``"sequential"``/``"together"``/``"auto"`` and ``"numba"``/``"keras"``/``"auto"``: see
         :func:`cnngwp.models.cnn.device.place` (auto: the fused numba engine one member after
@@ -115,8 +114,9 @@ class CNNGWPRegressor(RegressorMixin, BaseEstimator):
         Per member: epoch, train MSE, validation MSE (in the trait's units).
     best_epochs_ : list of int
         Per member: the 1-based epoch with the lowest validation MSE.
-    validation_predictions_ : numpy.ndarray
-        Per member (rows), its predictions of the validation rows at its best epoch, before any refit.
+    validation_predictions_, validation_rows_ : numpy.ndarray
+        Per member (rows), its predictions of the validation rows at its best epoch, before any refit; and the
+        positions of those rows among the training rows (None with ``validation_data``).
     engine_, refitted_ : str, bool
         The engine that trained the members; whether they were refitted on all training rows.
     scaler_, covariate_scaler_, heterozygote_scaler_ : Standardizer
@@ -127,16 +127,14 @@ class CNNGWPRegressor(RegressorMixin, BaseEstimator):
 
     def __init__(self, *, filters: int = PAPER_FILTERS, kernel_size: int = PAPER_KERNEL_SIZE, l1: float = PAPER_L1,
                  learning_rate: float = PAPER_LEARNING_RATE, batch_size: int = PAPER_BATCH_SIZE,
-                 epochs: int = PAPER_EPOCHS, strides: int = 2,
-                 pool_size: int = 2, validation_fraction: float = 0.2, patience: int | None = 20,
-                 refit: bool = False, n_members: int = 1, ensemble_mode: str = "auto", engine: str = "auto",
-                 encoding: str = "additive", warm_start: bool = False, seed: int = 0):
+                 epochs: int = PAPER_EPOCHS, strides: int = 2, pool_size: int = 2, validation_fraction: float = 0.2,
+                 patience: int | None = 20, refit: bool = False, n_members: int = 1, ensemble_mode: str = "auto",
+                 engine: str = "auto", encoding: str = "additive", warm_start: bool = False, seed: int = 0):
         self.filters, self.kernel_size, self.l1, self.encoding = filters, kernel_size, l1, encoding
         self.learning_rate, self.batch_size, self.epochs = learning_rate, batch_size, epochs
-        self.strides, self.pool_size = strides, pool_size
+        self.strides, self.pool_size, self.warm_start = strides, pool_size, warm_start
         self.validation_fraction, self.patience, self.refit = validation_fraction, patience, refit
         self.n_members, self.ensemble_mode, self.engine, self.seed = n_members, ensemble_mode, engine, seed
-        self.warm_start = warm_start
 
     @_one_fit_at_a_time
     def fit(self, X, y, *, covariates=None, generations=None, validation_rows=None,
@@ -156,8 +154,8 @@ class CNNGWPRegressor(RegressorMixin, BaseEstimator):
         C = as_covariate_matrix(covariates, len(y))
         self.n_covariates_ = C.shape[1]
         C = C if self.n_covariates_ else None
-        fit_rows, (X_val, y_val, C_val) = _validation_part(self, X, y, C, generations, validation_rows,
-                                                             validation_data)
+        fit_rows, self.validation_rows_, (X_val, y_val, C_val) = _validation_part(
+            self, X, y, C, generations, validation_rows, validation_data)
         placement = _placement(self, self.n_members)
         kept = _kept_members(self)
         self.engine_, self.member_seeds_ = placement.engine, member_seeds(self.seed, self.n_members)
@@ -203,6 +201,10 @@ class CNNGWPRegressor(RegressorMixin, BaseEstimator):
         """Ensemble mean prediction."""
         return self.predict_members(X, covariates=covariates).mean(axis=0)
 
+    def held_out_prediction(self, X, y, rows, *, covariates=None) -> np.ndarray:
+        """`rows` of the training rows predicted by networks not trained on them (:func:`held_out_prediction`)."""
+        return held_out_prediction(self, X, y, rows, covariates=covariates)
+
     def prediction_interval(self, X, *, covariates=None, level: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
         """Lower and upper quantiles of the members' predictions (the ensemble's spread)."""
         return member_interval(self.predict_members(X, covariates=covariates), level=level)
@@ -239,6 +241,41 @@ def fit_for_epochs(model: CNNGWPRegressor, X, y, *, seeds: list[int], epochs: li
         _train_for_epochs(model, X, y, C if model.n_covariates_ else None, model.member_seeds_, model.best_epochs_)
     model.refitted_ = True
     return model
+
+
+def held_out_prediction(model: CNNGWPRegressor, X, y, rows, *, covariates=None) -> np.ndarray:
+    """The training rows `rows` predicted by `model`'s networks not trained on them (what a stack's weights are fitted
+    on).
+
+    Where `rows` are the validation rows, the members' validation predictions at their best epochs, before their
+    refit; otherwise the same networks (seeds) retrained for their chosen epochs on the other rows
+    (:func:`fit_for_epochs`), so the rows that chose those epochs are never the ones predicted.
+
+    Parameters
+    ----------
+    model
+        A fitted :class:`CNNGWPRegressor`.
+    X, y, covariates
+        The training rows `model` was fitted on (`y`: the target it was fitted to).
+    rows
+        Positions of the rows to predict.
+
+    Returns
+    -------
+    numpy.ndarray
+        The members' mean prediction of each row of `rows`.
+    """
+    check_is_fitted(model, "members_")
+    rows = np.asarray(rows, dtype=np.int64)
+    if model.validation_rows_ is not None and np.array_equal(rows, model.validation_rows_):
+        return model.validation_predictions_.mean(axis=0)
+    C = as_covariate_matrix(covariates, len(y))
+    C = C if C.shape[1] else None
+    kept = np.setdiff1d(np.arange(len(y)), rows)
+    refit = fit_for_epochs(clone(model), np.asarray(X)[kept], np.asarray(y, dtype=np.float64)[kept],
+                           seeds=model.member_seeds_, epochs=model.best_epochs_,
+                           covariates=None if C is None else C[kept])
+    return refit.predict(np.asarray(X)[rows], covariates=None if C is None else C[rows])
 
 
 def _placement(model: CNNGWPRegressor, n_members: int) -> Placement:
@@ -284,15 +321,16 @@ def _trait_predictions(model: CNNGWPRegressor, networks: list, inputs: NetworkIn
 
 
 def _validation_part(model: CNNGWPRegressor, X, y, C, generations, validation_rows, validation_data):
-    """The rows `model` fits and its validation data ``(X, y, covariates)`` (arguments of ``fit``)."""
+    """The rows `model` fits, the positions of its validation rows (None with `validation_data`) and its validation
+    data ``(X, y, covariates)`` (arguments of ``fit``)."""
     if validation_data is not None and validation_rows is not None:
         raise ValueError("give validation_rows or validation_data, not both")
     if validation_data is not None:
         y_val = np.asarray(validation_data[1], dtype=np.float64)
         C_val = as_covariate_matrix(validation_data[2] if len(validation_data) > 2 else None, len(y_val),
                                     fitted=model.n_covariates_)
-        return np.arange(len(y)), (as_genotype_codes(validation_data[0], "validation_data[0]"), y_val,
-                                   C_val if model.n_covariates_ else None)
+        return np.arange(len(y)), None, (as_genotype_codes(validation_data[0], "validation_data[0]"), y_val,
+                                         C_val if model.n_covariates_ else None)
     if validation_rows is None:
         split = validation_split(generations, fraction=model.validation_fraction, seed=model.seed, n=len(y))
         fit_rows, val_rows = split.train, split.test
@@ -302,7 +340,7 @@ def _validation_part(model: CNNGWPRegressor, X, y, C, generations, validation_ro
             raise ValueError(f"validation_rows: expected some, not all, of the positions 0..{len(y) - 1}; "
                              f"got {len(val_rows)} position(s) from {val_rows[:1]} to {val_rows[-1:]}")
         fit_rows = np.setdiff1d(np.arange(len(y)), val_rows)
-    return fit_rows, (X[val_rows], y[val_rows], None if C is None else C[val_rows])
+    return fit_rows, val_rows, (X[val_rows], y[val_rows], None if C is None else C[val_rows])
 
 
 def _train(run: TrainingRun, placement: Placement, x: NetworkInputs, y: np.ndarray, *, validation=None,
