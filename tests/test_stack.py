@@ -6,6 +6,7 @@ from sklearn.base import clone
 from cnngwp.data.splits import split_by_generation
 from cnngwp.models.baselines import GBLUP, GDBLUP
 from cnngwp.models.cnn.estimator import CNNGWPRegressor
+from cnngwp.models.l1_grid import L1GridCNN
 from cnngwp.models.names import STACK
 from cnngwp.models.stack import ModelStack, StackRegressor, held_out_parts, simplex_weights, stack_weights
 
@@ -59,7 +60,8 @@ def test_a_stack_predicts_by_name_and_round_trips(tmp_path):
 def _stack(inner_folds):
     cnn = CNNGWPRegressor(filters=4, kernel_size=5, l1=0.3, learning_rate=2e-3, epochs=4, patience=None, refit=True,
                           n_members=2, seed=3)
-    return StackRegressor([("GBLUP", GBLUP()), ("GDBLUP", GDBLUP()), ("CNN", cnn)], inner_folds=inner_folds, seed=5)
+    return StackRegressor([("GBLUP", GBLUP()), ("GDBLUP", GDBLUP()), ("CNN", L1GridCNN(cnn=cnn, l1_grid=(0.3,)))],
+                          inner_folds=inner_folds, seed=5)
 
 
 @pytest.fixture(scope="module")
@@ -75,7 +77,7 @@ def test_the_stack_estimator_fits_its_weights_on_the_validation_predictions_wher
     X, y, validation, X_test = training_rows
     model = _stack(None).fit(X, y, validation_rows=validation, validation_rule="the youngest training generation")
     cnn = model.members_["CNN"]
-    np.testing.assert_array_equal(cnn.validation_rows_, validation)
+    np.testing.assert_array_equal(cnn.validation_rows_, validation)  # its epochs were chosen on the given rows
     kept = np.setdiff1d(np.arange(len(y)), validation)
     held_out = pd.DataFrame({"GBLUP": GBLUP().fit(X[kept], y[kept]).predict(X[validation]),
                              "GDBLUP": GDBLUP().fit(X[kept], y[kept]).predict(X[validation]),
@@ -99,6 +101,7 @@ def test_the_stack_estimators_inner_folds_never_read_the_phenotypes_they_predict
     parts = held_out_parts(len(y), validation, inner_folds=4, seed=5)
     assert sorted(np.concatenate(parts)) == list(np.setdiff1d(np.arange(len(y)), validation))
     model = _stack(4).fit(X, y, validation_rows=validation)
+    np.testing.assert_array_equal(model.members_["CNN"].validation_rows_, validation)
     assert model.stack_.rows == len(y) - len(validation) and model.stack_.rule.startswith("an inner 4-fold")
     cnn = model.members_["CNN"]
     changed = y.copy()

@@ -21,7 +21,6 @@ resumable Dask fits, computes the same held-out predictions per part and fits th
 
 from __future__ import annotations
 
-import inspect
 import time
 from dataclasses import dataclass
 from itertools import combinations
@@ -244,8 +243,10 @@ class StackRegressor(RegressorMixin, BaseEstimator):
     Parameters
     ----------
     members
-        ``(name, unfitted estimator)`` pairs. An estimator whose ``fit`` takes ``validation_rows`` (a CNN-based
-        model) receives them.
+        ``(name, unfitted estimator)`` pairs. A CNN-based estimator (one with a ``held_out_prediction`` method:
+        :class:`~cnngwp.models.cnn.estimator.CNNGWPRegressor`, :class:`~cnngwp.models.l1_grid.L1GridCNN`,
+        :class:`~cnngwp.models.backbone.KernelBackboneCNN`) is fitted with ``validation_rows``, its epochs chosen
+        there; the others with ``covariates`` only.
     inner_folds
         None: the weights are fitted on the validation rows (the data's youngest training generation). Else on the
         rows outside them, in that many seeded inner folds (:func:`held_out_parts`).
@@ -296,8 +297,7 @@ class StackRegressor(RegressorMixin, BaseEstimator):
         self.members_, self.fit_seconds_, self.held_out_seconds_, held_out = {}, {}, {}, {}
         for name, model in self.members:
             start = time.perf_counter()
-            options = ({"validation_rows": validation} if "validation_rows" in inspect.signature(model.fit).parameters
-                       else {})
+            options = {"validation_rows": validation} if hasattr(model, "held_out_prediction") else {}
             self.members_[name] = clone(model).fit(X, y, covariates=covariates, **options)
             self.fit_seconds_[name] = time.perf_counter() - start
             start = time.perf_counter()
