@@ -77,6 +77,9 @@ PUBLIC_MODULES = {
     "cnngwp.models.metrics": (
         "prediction_metrics",
     ),
+    "cnngwp.models.names": (
+        "CNN_ENSEMBLE", "shown_name",
+    ),
     "cnngwp.models.saved_model": (
         "GenomicModel", "load_model",
     ),

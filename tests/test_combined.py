@@ -9,15 +9,17 @@ import pytest
 from sklearn.base import clone
 
 from cnngwp.data.splits import split_by_generation
+from cnngwp.errors import CnngwpInputError
 from cnngwp.models.backbone import KernelBackboneCNN, out_of_fold_predictions
 from cnngwp.models.baselines import GBLUP, GDBLUP
 from cnngwp.models.cnn.estimator import CNNGWPRegressor, fit_for_epochs
 from cnngwp.models.l1_grid import L1GridCNN
-from cnngwp.models.names import STACK
+from cnngwp.models.names import BEST_SINGLE_CNN, CNN_ENSEMBLE, STACK
 from cnngwp.models.saved_model import load_model
 from cnngwp.models.stack import STACK_FOLDS
+from cnngwp.reports.tables import read_comparison
 from cnngwp.runs.parallel import IN_PROCESS, open_client
-from cnngwp.runs.workflow import run_cnngwp
+from cnngwp.runs.workflow import finish_run, run_cnngwp
 from cnngwp.tuning.combined import cross_fitted_part, held_out_parts
 from cnngwp.tuning.problem import TuningProblem, cnn_estimator
 from cnngwp.tuning.search import Gamma
@@ -63,8 +65,8 @@ def test_changing_the_test_phenotypes_changes_nothing_the_new_models_fitted(two_
 def test_the_run_reports_the_stack_weights_and_its_saved_model_predicts_as_the_run(two_runs, small_sim):
     split, (run, _), folder = two_runs
     weights = run.comparison.set_index("model")["stack_weight"]
-    assert weights.drop(["CNN (best single)", STACK]).sum() == pytest.approx(1.0)
-    assert weights.drop(["CNN (best single)", STACK]).min() >= 0
+    assert weights.drop([BEST_SINGLE_CNN, STACK]).sum() == pytest.approx(1.0)
+    assert weights.drop([BEST_SINGLE_CNN, STACK]).min() >= 0
     assert run.stack.rule == "the youngest training generation (4)"
     loaded = load_model(folder / "model")
     models = loaded.predict_models(small_sim.select_samples(split.test))
@@ -74,6 +76,20 @@ def test_the_run_reports_the_stack_weights_and_its_saved_model_predicts_as_the_r
         np.testing.assert_allclose(models[name], expected[name], rtol=1e-5, atol=1e-4)
     predictions = pd.read_csv(folder / "predictions.csv")
     np.testing.assert_allclose(predictions[STACK], expected[STACK])
+
+
+def test_a_comparison_from_before_the_members_column_is_refused_and_finish_run_rewrites_it(two_runs, small_sim):
+    split, _, folder = two_runs
+    written = read_comparison(folder)
+    assert written.set_index("model").loc[[BEST_SINGLE_CNN, CNN_ENSEMBLE, "GDBLUP + CNN"], "members"].tolist() == [
+        1, 2, 2]
+    assert written.set_index("model")["members"].drop([BEST_SINGLE_CNN, CNN_ENSEMBLE, "GDBLUP + CNN"]).isna().all()
+    old = written.drop(columns="members").replace({"model": {CNN_ENSEMBLE: "CNN ensemble (S=2)"}})
+    old.to_csv(folder / "comparison.csv", index=False)
+    with pytest.raises(CnngwpInputError, match=r"comparison\.csv: no 'members' column .* run the same"):
+        read_comparison(folder)
+    finish_run(small_sim, split, folder, SMOKE_RUN, scheduler=IN_PROCESS)  # the fits are read back, not redone
+    pd.testing.assert_frame_equal(read_comparison(folder).drop(columns="seconds"), written.drop(columns="seconds"))
 
 
 @pytest.fixture(scope="module")

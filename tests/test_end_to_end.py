@@ -131,7 +131,8 @@ def test_summary_baselines_tune_and_predict_from_the_run_folder(simulated, tmp_p
                  "--out", "run", "--scheduler", "in-process", "--no-progress", cwd=tmp_path).stdout
     assert "338 training, 120 test animals" in out and "model saved to run/model" in out
     comparison = pd.read_csv(tmp_path / "run" / "comparison.csv")
-    assert {"GBLUP", "CNN ensemble (S=2)", "GDBLUP + CNN", "Stack"} <= set(comparison["model"])
+    assert {"GBLUP", "CNN ensemble", "GDBLUP + CNN", "Stack"} <= set(comparison["model"])
+    assert comparison.set_index("model").loc["CNN ensemble", "members"] == 2
     assert np.isfinite(comparison["mse"]).all()
     cnngwp("predict", "--model", "run/model", "--bed", simulated / "sim" / "genotypes.bed", "--out", "all.csv",
            cwd=tmp_path)

@@ -60,7 +60,8 @@ def test_every_notebook_runs_clean_and_records_its_parameters(smoke_runs):
             for name in NOTEBOOKS}
     assert "10 evaluations logged" in text["04_tune_hyperparameters"]  # smoke: 2 replicates x 5 points
     assert "2 members with gamma_MA" in text["05_fit_ensemble"]
-    models = "['BLASSO', 'CNN', 'CNN ensemble', 'EGBLUP', 'GBLUP', 'GDBLUP', 'GDBLUP + CNN', 'RKHS', 'Stack']"
+    models = ("['BLASSO', 'CNN (best single)', 'CNN ensemble', 'EGBLUP', 'GBLUP', 'GDBLUP', 'GDBLUP + CNN', 'RKHS', "
+              "'Stack']")
     assert models in text["06_compare_models"]
     assert "The stack's weights were fitted on" in text["06_compare_models"]
     assert "loaded model = fitted model: True" in text["07_predict_candidates"]

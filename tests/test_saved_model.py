@@ -156,7 +156,7 @@ def test_unphenotyped_animals_are_predicted_and_never_scored(small_sim, tmp_path
     predictions = pd.read_csv(tmp_path / "predictions.csv", dtype={"id": str})
     assert len(predictions) == 110 and not predictions["id"].isin(unknown).any()
     assert np.isfinite(predictions["observed"]).all()
-    ensemble = run.comparison.set_index("model").loc["CNN ensemble (S=2)", "mse"]
+    ensemble = run.comparison.set_index("model").loc["CNN ensemble", "mse"]
     assert ensemble == pytest.approx(
         np.mean((predictions["observed"] - predictions["prediction"]) ** 2)
     )

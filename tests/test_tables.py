@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 
 from cnngwp.errors import CnngwpInputError
+from cnngwp.models.names import shown_name
 from cnngwp.models.stack import ModelStack
 from cnngwp.reports.book import performance_page, teaching_page
 from cnngwp.reports.tables import (
@@ -21,11 +22,11 @@ from cnngwp.runs.summary import RunSummary
 def _write_run(root, dataset, fold, observed, predictions, note="", candidates=0):
     folder = root / dataset / f"fold-{fold}"
     folder.mkdir(parents=True)
-    rows = [{"model": name, "split": f"fold-{fold}", "mse": float(np.mean((observed - pred) ** 2)),
+    rows = [{"model": name, "members": members, "split": f"fold-{fold}", "mse": float(np.mean((observed - pred) ** 2)),
              "correlation": 0.5, "slope": 1.0, "seconds": 1.0, "note": note if name.startswith("CNN") else ""}
-            for name, pred in (("GBLUP", predictions["GBLUP"]), ("BLASSO", predictions["BLASSO"]),
-                               ("CNN (best single)", predictions["prediction"]),
-                               ("CNN ensemble (S=3)", predictions["prediction"]))]
+            for name, members, pred in (("GBLUP", None, predictions["GBLUP"]), ("BLASSO", None, predictions["BLASSO"]),
+                                        ("CNN (best single)", 1, predictions["prediction"]),
+                                        ("CNN ensemble", 3, predictions["prediction"]))]
     pd.DataFrame(rows).to_csv(folder / "comparison.csv", index=False)
     pd.DataFrame({"observed": observed, **predictions}).to_csv(folder / "predictions.csv", index=False)
     (folder / "run.json").write_text(json.dumps({"profile": {"name": "smoke"}}))
@@ -61,6 +62,9 @@ def test_table2_and_paired_differences_over_folds(tmp_path):
     mice = table[table["dataset"] == "mice"].set_index("model")
     assert list(mice.index) == ["GBLUP", "BLASSO", "CNN (best single)", "CNN ensemble"]
     assert mice.loc["GBLUP", "folds"] == 3 and mice.loc["GBLUP", "profile"] == "smoke"
+    assert mice.loc["CNN ensemble", "members"] == 3 and pd.isna(mice.loc["GBLUP", "members"])
+    assert shown_name("CNN ensemble", mice.loc["CNN ensemble", "members"]) == "CNN ensemble (S=3)"
+    assert shown_name("GBLUP", None) == "GBLUP"
     assert mice.loc["GBLUP", "mse"] == pytest.approx(
         comparisons.query("dataset == 'mice' and model == 'GBLUP'")["mse"].mean()
     )

@@ -14,6 +14,8 @@ import numpy as np
 from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.utils.validation import check_is_fitted
 
+from cnngwp.models.paper import PAPER_L1
+
 if TYPE_CHECKING:
     from cnngwp.models.cnn.estimator import CNNGWPRegressor
 
@@ -43,7 +45,7 @@ class L1GridCNN(RegressorMixin, BaseEstimator):
         The ensemble's (:class:`~cnngwp.models.cnn.estimator.CNNGWPRegressor`).
     """
 
-    def __init__(self, *, cnn: CNNGWPRegressor | None = None, l1_grid: tuple[float, ...] = (0.25, 0.571, 1.5)):
+    def __init__(self, *, cnn: CNNGWPRegressor | None = None, l1_grid: tuple[float, ...] = (0.25, PAPER_L1, 1.5)):
         self.cnn = cnn
         self.l1_grid = l1_grid
 

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from cnngwp.errors import CnngwpInputError
-from cnngwp.models.names import KERNEL_MODELS
+from cnngwp.models.names import KERNEL_MODELS, shown_name
 from cnngwp.reports.plots import plot_observed_vs_predicted
 from cnngwp.reports.records import BenchmarkRecord, read_records
 from cnngwp.reports.study_tables import protocol_optimism, protocol_sentence
@@ -175,8 +175,18 @@ def performance_page(results: Path) -> str:
 
 
 def protocol_benchmark_sentence(results: Path = SOURCES / "benchmarks") -> str:
-    """What ``benchmarks/bench_protocol.py`` measured of the paper protocol on the default split, in one sentence
-    generated from its committed record ``protocol.json`` in `results` ("" when none is committed)."""
+    """What ``benchmarks/bench_protocol.py`` measured of the paper protocol on the default split, in one sentence.
+
+    Parameters
+    ----------
+    results
+        The folder of committed benchmark records (its ``protocol.json`` is read).
+
+    Returns
+    -------
+    str
+        The sentence, generated from the record; "" when none is committed.
+    """
     path = Path(results) / "protocol.json"
     if not path.exists():
         return ""
@@ -304,9 +314,7 @@ def _one_of(found: list[str], preferred: str, what: str, advice: str) -> str:
 
 def _model_column(comparison: pd.DataFrame) -> dict[str, str]:
     """The run's models that predictions.csv has a column for (the baselines and the CNN ensemble), by table name."""
-    names = comparison["model"].str.replace(r"CNN ensemble \(S=\d+\)", "CNN ensemble", regex=True)
-    return {shown: PREDICTION_COLUMNS[name] for shown, name in zip(comparison["model"], names, strict=True)
-            if name in PREDICTION_COLUMNS}
+    return {name: PREDICTION_COLUMNS[name] for name in comparison["model"] if name in PREDICTION_COLUMNS}
 
 
 def headline_sentence(comparison: pd.DataFrame, predictions: pd.DataFrame, *, seed: int) -> str:
@@ -359,7 +367,8 @@ def headline_markdown(run_dir: Path, figure: str, protocol_measured: str = "") -
     comparison = read_comparison(run_dir)
     summary = RunSummary.read(run_dir)
     predictions = pd.read_csv(run_dir / "predictions.csv")
-    rows = "\n".join(f"| {r.model} | {r.mse:.2f} | {r.correlation:.3f} | {r.slope:.3f} | "
+    rows = "\n".join(f"| {shown_name(r.model, None if pd.isna(r.members) else r.members)} | {r.mse:.2f} | "
+                     f"{r.correlation:.3f} | {r.slope:.3f} | "
                      f"{'' if np.isnan(r.stack_weight) else f'{r.stack_weight:.2f}'} |"
                      for r in comparison.itertuples())
     stacked = f"{stack_sentence(run_dir).rstrip('.')}. "

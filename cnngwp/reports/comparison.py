@@ -24,6 +24,15 @@ def top_rows(values: np.ndarray, top: float) -> np.ndarray:
 def ranking_agreement(predictions: pd.DataFrame, truth: np.ndarray, *, top: float = 0.1) -> pd.DataFrame:
     """How well each column of `predictions` ranks the animals by `truth` (higher is better).
 
+    Parameters
+    ----------
+    predictions
+        One column per model, one row per animal.
+    truth
+        Per animal: the true genetic value (simulated data) or the withheld phenotype.
+    top
+        The share of the animals a breeder would select.
+
     Returns
     -------
     pandas.DataFrame
@@ -43,12 +52,36 @@ def ranking_agreement(predictions: pd.DataFrame, truth: np.ndarray, *, top: floa
 
 
 def fixed_effects_table(models: dict, covariates: CovariateDesign | None) -> pd.DataFrame:
-    """The intercept and each covariate column's fixed effect (rows) of fitted baselines (columns, by name)."""
+    """The intercept and each covariate column's fixed effect (rows) of fitted baselines (columns, by name).
+
+    Parameters
+    ----------
+    models
+        Fitted baselines by name (:attr:`BaselineFits.models <cnngwp.models.baselines.on_split.BaselineFits>`).
+    covariates
+        The design they were fitted with, or None (the intercept only).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Rows ``intercept`` and each covariate column, one column per model.
+    """
     names = ["intercept", *(covariates.names if covariates is not None else [])]
     return pd.DataFrame({name: [model.intercept_, *model.fixed_effects_] for name, model in models.items()},
                         index=names)
 
 
 def variance_components_table(models: dict) -> pd.DataFrame:
-    """Each fitted model's variance components (rows: additive, dominance, per-kernel, residual; columns: models)."""
+    """Each fitted model's variance components.
+
+    Parameters
+    ----------
+    models
+        Fitted kernel models by name (each with ``variance_components()``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Rows: the components (additive, dominance, per-kernel, residual); columns: the models.
+    """
     return pd.DataFrame({name: model.variance_components() for name, model in models.items()})

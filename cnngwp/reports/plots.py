@@ -51,7 +51,23 @@ def plot_weight_map(weight_map: pd.DataFrame, truth: pd.DataFrame | None = None,
     True major additive QTLs are marked with red +, dominance loci with green ×,
     at the weight index their SNP maps to. The map of a genotypic network
     (:func:`cnngwp.models.cnn.network.map_weights`) gets one panel per input channel, each
-    against the weight's index among its channel's, and an array of Axes comes back.
+    against the weight's index among its channel's.
+
+    Parameters
+    ----------
+    weight_map
+        A fitted CNN's :meth:`~cnngwp.models.cnn.estimator.CNNGWPRegressor.weight_map` (or an ensemble's).
+    truth
+        The simulation's causal loci, or None (real data).
+    n_snps
+        The SNPs the network read (default: the map's), to place the loci.
+    ax
+        The axes to draw on (None: a new figure's).
+
+    Returns
+    -------
+    matplotlib.axes.Axes or numpy.ndarray
+        The axes drawn on; an array of them for a genotypic network.
     """
     channels = list(dict.fromkeys(weight_map["channel"]))
     if len(channels) > 1:
@@ -77,7 +93,20 @@ def plot_weight_map(weight_map: pd.DataFrame, truth: pd.DataFrame | None = None,
 
 
 def plot_dominance_values(truth: pd.DataFrame, *, ax: plt.Axes | None = None) -> plt.Axes:
-    """Value added to the trait by genotype class (0/1/2) at the dominance, over- and under-dominance loci."""
+    """Value added to the trait by genotype class (0/1/2) at the dominance, over- and under-dominance loci.
+
+    Parameters
+    ----------
+    truth
+        The simulation's causal loci (a data set's ``truth`` table), with the added dominance loci.
+    ax
+        The axes to draw on (None: a new figure's).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
+    """
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3.5))
     rows = truth[truth["kind"].isin(list(DOMINANCE_VALUES))]
@@ -90,7 +119,20 @@ def plot_dominance_values(truth: pd.DataFrame, *, ax: plt.Axes | None = None) ->
 
 
 def plot_phenotypes_by_generation(data, *, ax: plt.Axes | None = None) -> plt.Axes:
-    """Trait distribution per generation (QTLMAS2010: 1-4 train, 5 test)."""
+    """Trait distribution per generation (QTLMAS2010: 1-4 train, 5 test).
+
+    Parameters
+    ----------
+    data
+        A :class:`~cnngwp.data.genotypes.GenotypeData` whose samples have a ``generation`` column.
+    ax
+        The axes to draw on (None: a new figure's).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
+    """
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3.5))
     frame = pd.DataFrame({"generation": data.generations, data.trait: data.y})
@@ -100,7 +142,23 @@ def plot_phenotypes_by_generation(data, *, ax: plt.Axes | None = None) -> plt.Ax
 
 def plot_snp_effects(effects: pd.DataFrame, truth: pd.DataFrame | None = None, *,
                      models: tuple[str, ...] = ("GBLUP", "BLASSO")) -> plt.Figure:
-    """Each baseline's SNP effects along the genome, true causal loci as vertical lines."""
+    """Each baseline's SNP effects along the genome, true causal loci as vertical lines.
+
+    Parameters
+    ----------
+    effects
+        ``snp_index`` and one column of effects per marker-effect model
+        (:attr:`BaselineFits.effects <cnngwp.models.baselines.on_split.BaselineFits>`).
+    truth
+        The simulation's causal loci, or None (real data).
+    models
+        The models to draw, one panel each.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
     fig, axes = plt.subplots(len(models), 1, figsize=(10, 2.6 * len(models)), sharex=True, squeeze=False)
     for ax, model in zip(axes[:, 0], models):
         sns.scatterplot(data=effects, x="snp_index", y=model, s=4, linewidth=0, color="0.3", ax=ax)
@@ -116,7 +174,22 @@ def plot_snp_effects(effects: pd.DataFrame, truth: pd.DataFrame | None = None, *
 
 def plot_training_curves(history: pd.DataFrame, *, best_epoch: int | None = None,
                          ax: plt.Axes | None = None) -> plt.Axes:
-    """Training and validation MSE per epoch, the chosen epoch marked."""
+    """Training and validation MSE per epoch, the chosen epoch marked.
+
+    Parameters
+    ----------
+    history
+        One network's history (``epoch``, ``train_mse``, ``validation_mse``: a CNN's ``history_`` entry).
+    best_epoch
+        The epoch to mark, or None.
+    ax
+        The axes to draw on (None: a new figure's).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
+    """
     if ax is None:
         _, ax = plt.subplots(figsize=(6, 3.5))
     long = history.melt(id_vars="epoch", value_vars=["train_mse", "validation_mse"], var_name="part",
@@ -128,7 +201,20 @@ def plot_training_curves(history: pd.DataFrame, *, best_epoch: int | None = None
 
 
 def plot_search_trace(evaluations: pd.DataFrame, *, ax: plt.Axes | None = None) -> plt.Axes:
-    """The Bayesian optimisation: objective of each evaluation and its running minimum, per replicate."""
+    """The Bayesian optimisation: objective of each evaluation and its running minimum, per replicate.
+
+    Parameters
+    ----------
+    evaluations
+        A run's Bayesian optimisation (``evaluations.csv``: ``replicate``, ``iteration``, ``validation_mse``).
+    ax
+        The axes to draw on (None: a new figure's).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
+    """
     if ax is None:
         _, ax = plt.subplots(figsize=(7, 3.5))
     frame = evaluations.sort_values(["replicate", "iteration"]).assign(
@@ -142,8 +228,21 @@ def plot_search_trace(evaluations: pd.DataFrame, *, ax: plt.Axes | None = None) 
 
 def plot_observed_vs_predicted(predictions: pd.DataFrame, *,
                                models: tuple[str, ...] = OBSERVED_VS_PREDICTED) -> plt.Figure:
-    """Observed against predicted test values per model (``prediction`` is the CNN ensemble, with its interval),
-    four panels a row; models without a column in `predictions` are left out."""
+    """Observed against predicted test values per model, four panels a row.
+
+    Parameters
+    ----------
+    predictions
+        A run's ``predictions.csv``: ``observed`` and one column per model (``prediction`` is the CNN ensemble, drawn
+        with its interval where ``lower_90`` and ``upper_90`` are there).
+    models
+        The models to draw, in order; those without a column in `predictions` are left out.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
     models = tuple(m for m in models if m in predictions.columns)
     columns = min(4, len(models))
     rows = -(-len(models) // columns)
@@ -177,7 +276,21 @@ def plot_max_pooling(
 ) -> plt.Axes:
     """One filter's convolution output along the first `positions` and what max-pooling keeps of it.
 
-    `convolution` and `pooled` are one animal's maps for one filter (:func:`cnngwp.models.cnn.network.feature_maps`).
+    Parameters
+    ----------
+    convolution, pooled
+        One animal's maps for one filter (:func:`cnngwp.models.cnn.network.feature_maps`).
+    positions
+        How many convolution positions to draw.
+    pool_size
+        The pooling window (the paper's 2).
+    ax
+        The axes to draw on (None: a new figure's).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
     """
     if ax is None:
         _, ax = plt.subplots(figsize=(9, 3))
@@ -204,7 +317,22 @@ def plot_prediction_intervals(
     ylabel: str = "trait",
     ax: plt.Axes | None = None,
 ) -> plt.Axes:
-    """Test animals sorted by their ensemble prediction: the members' interval, the prediction, the observation."""
+    """Test animals sorted by their ensemble prediction: the members' interval, the prediction, the observation.
+
+    Parameters
+    ----------
+    observed, prediction, lower, upper
+        Per animal: the observed value, the ensemble's prediction and its interval's bounds.
+    ylabel
+        The vertical axis's label.
+    ax
+        The axes to draw on (None: a new figure's).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
+    """
     if ax is None:
         _, ax = plt.subplots(figsize=(9, 3.5))
     order = np.argsort(prediction)
@@ -220,7 +348,21 @@ def plot_prediction_intervals(
 
 
 def plot_search_points(evaluations: pd.DataFrame, *, ax: plt.Axes | None = None) -> plt.Axes:
-    """Every evaluated gamma: filters against kernel size, coloured by objective MSE, sized by lambda."""
+    """Every evaluated gamma: filters against kernel size, coloured by objective MSE, sized by lambda.
+
+    Parameters
+    ----------
+    evaluations
+        A run's Bayesian optimisation (``evaluations.csv``: ``filters``, ``kernel_size``, ``l1``,
+        ``validation_mse``).
+    ax
+        The axes to draw on (None: a new figure's).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
+    """
     if ax is None:
         _, ax = plt.subplots(figsize=(5, 4))
     sns.scatterplot(
@@ -245,7 +387,24 @@ def plot_selection(
     truth_label: str = "true genetic value",
     ax: plt.Axes | None = None,
 ) -> plt.Axes:
-    """Candidates' predictions against their true values; the predicted top fraction (selected) highlighted."""
+    """Candidates' predictions against their true values; the predicted top fraction (selected) highlighted.
+
+    Parameters
+    ----------
+    truth, predicted
+        Per candidate: its true value (or withheld phenotype) and its prediction.
+    top
+        The share selected by prediction.
+    label, truth_label
+        What the prediction and the truth are called on the axes.
+    ax
+        The axes to draw on (None: a new figure's).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        The axes drawn on.
+    """
     ax = ax or plt.subplots(figsize=(5.5, 4.5))[1]
     truth, predicted = np.asarray(truth, float), np.asarray(predicted, float)
     selected = np.zeros(len(truth), dtype=bool)
@@ -274,7 +433,20 @@ def plot_selection(
 def plot_study(relative: pd.DataFrame, components: pd.DataFrame) -> plt.Figure:
     """Each model's test MSE relative to GBLUP against the scenario's non-additive share of the genetic variance,
     one panel per heritability; bars are the t intervals over replicates (every one inside the axes), the line at
-    1 is GBLUP."""
+    1 is GBLUP.
+
+    Parameters
+    ----------
+    relative
+        :func:`cnngwp.reports.study_tables.relative_mse_table` of a study.
+    components
+        :func:`cnngwp.reports.study_tables.scenario_components` of the same study.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
     table = relative.merge(
         components[["architecture", "h2", "non_additive_share"]], on=["architecture", "h2"]
     )
@@ -336,8 +508,19 @@ def plot_study(relative: pd.DataFrame, components: pd.DataFrame) -> plt.Figure:
 
 
 def plot_paired_differences(differences: pd.DataFrame) -> plt.Figure:
-    """Each model's test-MSE difference from the reference (GBLUP) with its 95 % interval, one panel per data set
-    (:func:`cnngwp.reports.tables.paired_differences`); left of the dashed line at 0 is better than the reference."""
+    """Each model's test-MSE difference from the reference (GBLUP) with its 95 % interval, one panel per data set;
+    left of the dashed line at 0 is better than the reference.
+
+    Parameters
+    ----------
+    differences
+        The table of :func:`cnngwp.reports.tables.paired_differences`.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
     datasets = list(dict.fromkeys(differences["dataset"]))
     fig, axes = plt.subplots(len(datasets), 1, figsize=(7, 0.45 * differences["model"].nunique() * len(datasets) + 1.2),
                              squeeze=False)

@@ -50,6 +50,15 @@ def _scenario_order(table: pd.DataFrame) -> pd.DataFrame:
 def relative_mse(study: pd.DataFrame, *, reference: str = "GBLUP", level: float = 0.95) -> pd.DataFrame:
     """Per scenario and honest model: test MSE over `reference`'s on the same data set, over the replicates.
 
+    Parameters
+    ----------
+    study
+        A study's tidy table (:data:`cnngwp.runs.study.STUDY_COLUMNS`, ``study.csv``).
+    reference
+        The model every other is divided by.
+    level
+        The intervals' confidence level.
+
     Returns
     -------
     pandas.DataFrame
@@ -71,8 +80,21 @@ def relative_mse(study: pd.DataFrame, *, reference: str = "GBLUP", level: float 
 
 
 def relative_mse_table(relative: pd.DataFrame, *, reference: str = "GBLUP") -> pd.DataFrame:
-    """:func:`relative_mse` for reading: one row per scenario, one column per model (`reference` left out), each
-    cell ``ratio (lower to upper)``."""
+    """:func:`relative_mse` for reading: one row per scenario, one column per model, each cell
+    ``ratio (lower to upper)``.
+
+    Parameters
+    ----------
+    relative
+        :func:`relative_mse`'s table.
+    reference
+        The model the ratios are to (left out of the columns).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``architecture``, ``h²`` and one column per model, as text.
+    """
     table = relative[relative["model"] != reference].copy()
     table["cell"] = [f"{r:.3f} ({lo:.2f} to {hi:.2f})" for r, lo, hi in zip(table["ratio"], table["lower"],
                                                                           table["upper"], strict=True)]
@@ -92,7 +114,19 @@ def _listed(values: pd.Series) -> str:
 
 def scenario_components(study: pd.DataFrame) -> pd.DataFrame:
     """Per scenario: the realised heritability and the dominance and epistatic shares of the genetic variance
-    in the training generations, averaged over replicates, and how often the CNNs chose each lambda."""
+    in the training generations, averaged over replicates, and how often the CNNs chose each lambda.
+
+    Parameters
+    ----------
+    study
+        A study's tidy table (:data:`cnngwp.runs.study.STUDY_COLUMNS`, ``study.csv``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``architecture``, ``h2``, ``replicates``, ``h2_realised``, ``dominance_share``, ``epistatic_share``,
+        ``non_additive_share`` and the lambdas chosen per CNN-based model.
+    """
     per_dataset = study.drop_duplicates("dataset").assign(
         genetic=lambda t: t["additive"] + t["dominance"] + t["epistatic"],
         dominance_share=lambda t: (t["dominance"] / t["genetic"]).clip(lower=0.0),  # a least-squares remainder
@@ -135,6 +169,21 @@ def study_verdicts(study: pd.DataFrame, *, cnn: str = CNN_ENSEMBLE, level: float
     higher (positive) or lower `cnn`'s test MSE is than that model's on the same data sets, from the mean log
     ratio, with the paired t interval ``lower`` / ``upper`` over replicates; ``judgement`` is one of :data:`JUDGEMENTS`
     (``better``/``worse`` only where the interval excludes zero) and ``verdict`` one generated sentence.
+
+    Parameters
+    ----------
+    study
+        A study's tidy table (:data:`cnngwp.runs.study.STUDY_COLUMNS`, ``study.csv``).
+    cnn
+        The model judged (a CNN-based model's name).
+    level
+        The intervals' confidence level.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per scenario: the best model, the best kernel model, ``percent``, ``lower``, ``upper``,
+        ``judgement`` and ``verdict``, among others.
     """
     wide = honest_models(study).pivot_table(index=[*_SCENARIO, "replicate"], columns="model", values="mse")
     wide = wide.reset_index()
@@ -171,7 +220,20 @@ def study_verdicts(study: pd.DataFrame, *, cnn: str = CNN_ENSEMBLE, level: float
 def verdict_summary(study: pd.DataFrame, *, level: float = 0.95) -> pd.DataFrame:
     """For each model that contains a CNN (:data:`cnngwp.reports.tables.CNN_BASED_MODELS`, those in `study`): in how
     many scenarios it is better than, not clearly different from, or worse than the best kernel model
-    (:func:`study_verdicts`)."""
+    (:func:`study_verdicts`).
+
+    Parameters
+    ----------
+    study
+        A study's tidy table (:data:`cnngwp.runs.study.STUDY_COLUMNS`, ``study.csv``).
+    level
+        The intervals' confidence level.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``model``, one count column per judgement (:data:`JUDGEMENTS`) and ``scenarios``.
+    """
     rows = []
     for model in (m for m in CNN_BASED_MODELS if m in set(study["model"])):
         judged = study_verdicts(study, cnn=model, level=level)["judgement"].value_counts()
@@ -181,8 +243,18 @@ def verdict_summary(study: pd.DataFrame, *, level: float = 0.95) -> pd.DataFrame
 
 
 def verdict_markdown(verdicts: pd.DataFrame) -> str:
-    """The verdicts of one model (:func:`study_verdicts`) as a Markdown list, closed by a count of how often each
-    model was best."""
+    """The verdicts of one model as a Markdown list, closed by a count of how often each model was best.
+
+    Parameters
+    ----------
+    verdicts
+        :func:`study_verdicts`'s table.
+
+    Returns
+    -------
+    str
+        Markdown.
+    """
     lines = [f"- {v}" for v in verdicts["verdict"]]
     counts = ", ".join(f"{model} {n}" for model, n in verdicts["best_model"].value_counts().items())
     lines.append(f"\nBest model per scenario ({len(verdicts)} scenarios): {counts}.")
@@ -196,7 +268,19 @@ def protocol_optimism(study: pd.DataFrame, *, level: float = 0.95) -> pd.DataFra
     protocol, and ``optimism``, the percentage by which the paper protocol's test MSE is lower, from the mean
     log ratio, with its paired t interval ``lower`` / ``upper`` over the data sets. Also each protocol's gain
     over GBLUP on the same data sets (percent lower test MSE): the part of the paper protocol's gain that the
-    honest protocol does not confirm is what the test rows manufactured. Empty without paper-protocol rows.
+    honest protocol does not confirm is what the test rows manufactured.
+
+    Parameters
+    ----------
+    study
+        A study's tidy table (:data:`cnngwp.runs.study.STUDY_COLUMNS`, ``study.csv``).
+    level
+        The intervals' confidence level.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per scenario and a last over every data set; empty without paper-protocol rows.
     """
     wide = study.pivot_table(index=["dataset", *_SCENARIO], columns="model", values="mse").reset_index()
     if PAPER_PROTOCOL_CNN not in wide:
@@ -217,7 +301,20 @@ def protocol_optimism(study: pd.DataFrame, *, level: float = 0.95) -> pd.DataFra
 
 
 def protocol_sentence(optimism: pd.DataFrame, *, level: float = 0.95) -> str:
-    """What :func:`protocol_optimism` found over every data set, in one sentence ("" without paper-protocol rows)."""
+    """What :func:`protocol_optimism` found over every data set, in one sentence.
+
+    Parameters
+    ----------
+    optimism
+        :func:`protocol_optimism`'s table.
+    level
+        Its intervals' confidence level.
+
+    Returns
+    -------
+    str
+        The sentence, or "" without paper-protocol rows.
+    """
     if optimism.empty:
         return ""
     a = optimism.iloc[-1]

@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from cnngwp.errors import CnngwpInputError
 from cnngwp.models.baselines import BASELINE_MODELS
-from cnngwp.models.names import BACKBONE_KERNEL, CNN_ENSEMBLE, GENOTYPIC_CNN, STACK, backbone_name
+from cnngwp.models.names import BACKBONE_KERNEL, BEST_SINGLE_CNN, CNN_ENSEMBLE, GENOTYPIC_CNN, STACK, backbone_name
 from cnngwp.runs.summary import RunSummary
 
 __all__ = [
@@ -42,7 +43,7 @@ PREDICTION_COLUMNS = {**{name: name for name in BASELINE_MODELS}, CNN_ENSEMBLE: 
 #: The order of the models in tables; the baselines, then the CNNs, the backbone model and the stack.
 #: (A run fits the CNN ensemble with its profile's encoding; the genotypic CNN is fitted by chapter 8's study and
 #: ``benchmarks/bench_models.py``.)
-MODEL_ORDER = (*BASELINE_MODELS, "CNN (best single)", *CNN_BASED_MODELS)
+MODEL_ORDER = (*BASELINE_MODELS, BEST_SINGLE_CNN, *CNN_BASED_MODELS)
 
 
 def t_half_width(sd: float, n, *, level: float = 0.95):
@@ -52,7 +53,20 @@ def t_half_width(sd: float, n, *, level: float = 0.95):
 
 
 def t_interval(values, *, level: float = 0.95) -> tuple[float, float, float]:
-    """The mean of `values` and its t interval at `level` (NaN bounds with fewer than two values)."""
+    """The mean of `values` and its t interval at `level`.
+
+    Parameters
+    ----------
+    values
+        The numbers.
+    level
+        The interval's confidence level.
+
+    Returns
+    -------
+    tuple of float
+        (mean, lower, upper); NaN bounds with fewer than two values.
+    """
     values = np.asarray(values, dtype=np.float64)
     mean = float(values.mean())
     if len(values) < 2:
@@ -63,7 +77,20 @@ def t_interval(values, *, level: float = 0.95) -> tuple[float, float, float]:
 
 def shown(table: pd.DataFrame, *, precision: int = 3):
     """A table as the book shows it: without the pandas index, without columns that are empty in every row
-    (a note or covariates no run had), numbers to `precision` decimals (a pandas Styler)."""
+    (a note or covariates no run had), numbers to `precision` decimals.
+
+    Parameters
+    ----------
+    table
+        The table.
+    precision
+        Decimals of its numbers.
+
+    Returns
+    -------
+    pandas.io.formats.style.Styler
+        What a notebook renders.
+    """
     text = table.astype(str).apply(lambda column: column.str.strip())
     empty = [c for c in table.columns if table[c].isna().all() or text[c].isin(["", "nan", "None"]).all()]
     return table.drop(columns=empty).style.format(precision=precision, na_rep="").hide(axis="index")
@@ -76,8 +103,8 @@ def _run_folders(runs_root: str | os.PathLike) -> list[tuple[str, int, Path]]:
     return found
 
 
-COLUMNS = ["dataset", "fold", "profile", "model", "mse", "correlation", "slope", "seconds", "stack_weight", "note",
-           "covariates"]
+COLUMNS = ["dataset", "fold", "profile", "model", "members", "mse", "correlation", "slope", "seconds", "stack_weight",
+           "note", "covariates"]
 
 
 def _profile(folder: Path) -> str:
@@ -87,8 +114,32 @@ def _profile(folder: Path) -> str:
 
 
 def read_comparison(run_dir: str | os.PathLike) -> pd.DataFrame:
-    """A run folder's ``comparison.csv``; an empty ``note`` (honest runs) or ``covariates`` (none) reads as ``""``."""
-    table = pd.read_csv(Path(run_dir) / "comparison.csv", dtype={"note": str, "covariates": str})
+    """A run folder's ``comparison.csv``; an empty ``note`` (honest runs) or ``covariates`` (none) reads as ``""``,
+    ``members`` (the networks a CNN-based row averages) as integers, empty for the other models.
+
+    Parameters
+    ----------
+    run_dir
+        The run folder.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per model.
+
+    Raises
+    ------
+    CnngwpInputError
+        If the file predates the ``members`` column (its ensemble's size was part of the model's name): rerunning
+        the run (``cnngwp run`` or ``make book``) rewrites it from the fits the folder holds.
+    """
+    path = Path(run_dir) / "comparison.csv"
+    table = pd.read_csv(path, dtype={"note": str, "covariates": str})
+    if "members" not in table.columns:
+        raise CnngwpInputError(f"{path}: no 'members' column (a comparison written before 2026-12-06, with the "
+                               f"ensemble's size in its model name); run the same 'cnngwp run' or 'make book' again: "
+                               f"it rewrites the file from the fits the folder holds")
+    table["members"] = table["members"].astype("Int64")
     if "covariates" not in table.columns:
         table["covariates"] = ""
     if "stack_weight" not in table.columns:  # run folders made before the stack
@@ -103,18 +154,38 @@ def stack_sentence(run_dir: str | os.PathLike) -> str:
 
 
 def collect_comparisons(runs_root: str | os.PathLike) -> pd.DataFrame:
-    """Every finished run's comparison table, with ``dataset``, ``fold`` and ``profile`` columns (empty if none)."""
+    """Every finished run's comparison table, with ``dataset``, ``fold`` and ``profile`` columns.
+
+    Parameters
+    ----------
+    runs_root
+        The folder of run folders ``<dataset>/fold-<k>/``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per run and model (empty if no run is finished).
+    """
     frames = [read_comparison(folder).assign(dataset=dataset, fold=fold, profile=_profile(folder))
               for dataset, fold, folder in _run_folders(runs_root)]
     if not frames:
         return pd.DataFrame(columns=COLUMNS)
-    table = pd.concat(frames, ignore_index=True)
-    table["model"] = table["model"].str.replace(r"CNN ensemble \(S=\d+\)", "CNN ensemble", regex=True)
-    return table[COLUMNS]
+    return pd.concat(frames, ignore_index=True)[COLUMNS]
 
 
 def run_counts(runs_root: str | os.PathLike) -> pd.DataFrame:
-    """Per finished run: animals trained on, scored, and without a phenotype (predicted only), and the covariates."""
+    """Per finished run: animals trained on, scored, and without a phenotype (predicted only), and the covariates.
+
+    Parameters
+    ----------
+    runs_root
+        The folder of run folders ``<dataset>/fold-<k>/``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``dataset``, ``fold``, ``trained``, ``tested``, ``without_phenotype`` and ``covariates``.
+    """
     rows = []
     for dataset, fold, folder in _run_folders(runs_root):
         summary = RunSummary.read(folder)
@@ -126,10 +197,20 @@ def run_counts(runs_root: str | os.PathLike) -> pd.DataFrame:
 
 
 def table2(comparisons: pd.DataFrame) -> pd.DataFrame:
-    """Per data set and model: profile, folds, mean (and SD over folds) of test MSE, mean correlation, slope, seconds
-    and stack weight.
+    """Per data set and model: profile, folds, networks (the most of any fold), mean (and SD over folds) of test MSE,
+    mean correlation, slope, seconds and stack weight.
 
     ``mse_sd`` is empty (``""``) for a data set with one split, where there is no SD over folds.
+
+    Parameters
+    ----------
+    comparisons
+        :func:`collect_comparisons`'s table.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per data set and model, in :data:`MODEL_ORDER`.
     """
     order = {name: rank for rank, name in enumerate(MODEL_ORDER)}
     grouped = comparisons.fillna({"note": "", "profile": "", "covariates": ""}).groupby(
@@ -138,6 +219,7 @@ def table2(comparisons: pd.DataFrame) -> pd.DataFrame:
     table = grouped.agg(
         profile=("profile", "first"),
         folds=("fold", "nunique"),
+        members=("members", "max"),
         mse=("mse", "mean"),
         mse_sd=("mse", "std"),
         correlation=("correlation", "mean"),
@@ -163,6 +245,17 @@ def bootstrap_mse_difference(
 ) -> tuple[float, float, float]:
     """MSE(first) - MSE(second) on the same animals and its paired bootstrap interval.
 
+    Parameters
+    ----------
+    observed
+        The animals' observed values.
+    first, second
+        Two models' predictions of them.
+    n_boot, seed
+        Bootstrap resamples of the animals and their seed.
+    level
+        The interval's confidence level.
+
     Returns
     -------
     tuple
@@ -181,6 +274,20 @@ def paired_differences(runs_root: str | os.PathLike, *, reference: str = "GBLUP"
     With several folds the interval is the t interval of the per-fold differences;
     with one split (generations 1-4 -> 5) a paired bootstrap over the test animals.
     A negative difference means the model predicts better than the reference.
+
+    Parameters
+    ----------
+    runs_root
+        The folder of run folders ``<dataset>/fold-<k>/``.
+    reference
+        The model every other is compared with.
+    seed
+        The bootstrap's seed.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``dataset``, ``model``, ``reference``, ``mse_difference``, ``lower_95``, ``upper_95`` and ``method``.
     """
     rows = []
     by_dataset: dict[str, list[pd.DataFrame]] = {}

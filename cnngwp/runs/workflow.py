@@ -45,7 +45,7 @@ from cnngwp.data.store import discard, read_and_call, store
 from cnngwp.models.backbone import BACKBONE_FOLDS, KernelBackboneCNN
 from cnngwp.models.baselines.on_split import BaselineFits
 from cnngwp.models.metrics import prediction_metrics
-from cnngwp.models.names import BACKBONE_KERNEL, CNN_ENSEMBLE, STACK, backbone_name
+from cnngwp.models.names import BACKBONE_KERNEL, BEST_SINGLE_CNN, CNN_ENSEMBLE, STACK, backbone_name
 from cnngwp.models.saved_model import BackboneNetworks, GenomicModel, network_from_archive
 from cnngwp.models.stack import ModelStack
 from cnngwp.runs.baselines import baselines_for_run
@@ -110,6 +110,7 @@ def comparison_table(run: CnngwpRun, *, covariates: CovariateDesign | None = Non
     backbone model's add its kernel's cross-fitting to its members' and the kernel's own fit; the
     stack's are every model's plus the fits its held-out predictions took (the baselines without the validation
     rows, or per inner fold with the CNNs retrained there).
+    ``members`` is how many networks a CNN-based row averages (empty for the others).
     ``stack_weight`` is each model's weight in the stack (empty on the stack's row, and for the
     best single CNN, which the stack does not contain). Under the paper protocol the CNN rows say
     they are optimistic and there is no stack.
@@ -124,12 +125,13 @@ def comparison_table(run: CnngwpRun, *, covariates: CovariateDesign | None = Non
         backbone_name(BACKBONE_KERNEL): run.summary.backbone_cross_fit_seconds + kernel_seconds
         + sum(m.seconds for m in backbone.members),
     }
-    rows = [{"model": "CNN (best single)", **prediction_metrics(y_test, best.test_predictions),
-             "seconds": best.seconds, "note": note},
-            {"model": f"{CNN_ENSEMBLE} (S={len(ensemble.members)})", **prediction_metrics(y_test, ensemble.predict()),
-             "seconds": seconds[CNN_ENSEMBLE], "note": note},
+    rows = [{"model": BEST_SINGLE_CNN, **prediction_metrics(y_test, best.test_predictions),
+             "seconds": best.seconds, "note": note, "members": 1},
+            {"model": CNN_ENSEMBLE, **prediction_metrics(y_test, ensemble.predict()),
+             "seconds": seconds[CNN_ENSEMBLE], "note": note, "members": len(ensemble.members)},
             {"model": backbone_name(BACKBONE_KERNEL), "note": note, "seconds": seconds[backbone_name(BACKBONE_KERNEL)],
-             **prediction_metrics(y_test, predictions[backbone_name(BACKBONE_KERNEL)])}]
+             **prediction_metrics(y_test, predictions[backbone_name(BACKBONE_KERNEL)]),
+             "members": len(backbone.members)}]
     if run.stack is not None:
         rows.append({"model": STACK, **prediction_metrics(y_test, predictions[STACK]), "note": "",
                      "seconds": float(run.baselines.table["seconds"].sum()) + sum(seconds.values()) - kernel_seconds
@@ -137,14 +139,10 @@ def comparison_table(run: CnngwpRun, *, covariates: CovariateDesign | None = Non
     table = pd.concat([run.baselines.table.drop(columns=["split"]).assign(note=""), pd.DataFrame(rows)],
                       ignore_index=True)
     weights = {} if run.stack is None else run.stack.weights
-    table["stack_weight"] = [weights.get(_stack_member(name), np.nan) for name in table["model"]]
+    table["stack_weight"] = table["model"].map(weights).astype(float)
+    table.insert(1, "members", [None if pd.isna(n) else int(n) for n in table.pop("members")])  # CSV: 4, not 4.0
     names = ", ".join(covariates.names) if covariates is not None else ""
     return table.assign(covariates=names)
-
-
-def _stack_member(name: str) -> str:
-    """The stack's name of a comparison row (``CNN ensemble (S=4)`` -> ``CNN ensemble``)."""
-    return CNN_ENSEMBLE if name.startswith(f"{CNN_ENSEMBLE} (") else name
 
 
 def save_trained_model(data: GenotypeData, ensemble: ModelAveragedEnsemble, baselines: BaselineFits,
@@ -385,10 +383,10 @@ def finish_run(data: GenotypeData, split: Split, run_dir: str | Path, settings: 
     """`run_dir` once it holds the finished run with `settings`: ``comparison.csv``, ``predictions.csv``,
     ``summary.json`` and ``model/``.
 
-    Read as they are where ``cnngwp run`` (or an earlier call) wrote them with these settings; otherwise
-    :func:`run_cnngwp` computes them now, reusing what the folder holds (the tuning, the members, the
-    baselines, the backbone model and the stack's held-out fits), on `client` or, without one, on a Dask
-    client of `scheduler` opened for the call (:func:`cnngwp.runs.parallel.open_client`).
+    Read as they are where ``cnngwp run`` (or an earlier call) wrote them with these settings (and a
+    ``comparison.csv`` of today's format); otherwise :func:`run_cnngwp` computes them now, reusing what the folder
+    holds (the tuning, the members, the baselines, the backbone model and the stack's held-out fits), on `client`
+    or, without one, on a Dask client of `scheduler` opened for the call (:func:`cnngwp.runs.parallel.open_client`).
 
     Parameters
     ----------
@@ -408,7 +406,9 @@ def finish_run(data: GenotypeData, split: Split, run_dir: str | Path, settings: 
     run_dir = Path(run_dir)
     tied = run_dir / "run.json"
     record = json.loads(json.dumps(_run_record(data, split, settings, covariates), default=json_scalar))
-    if not ((run_dir / "comparison.csv").exists() and tied.exists() and json.loads(tied.read_text()) == record):
+    comparison = run_dir / "comparison.csv"
+    current = comparison.exists() and "members" in pd.read_csv(comparison, nrows=0).columns  # else: before 2026-12-06
+    if not (current and tied.exists() and json.loads(tied.read_text()) == record):
         if client is not None:
             run_cnngwp(data, split, run_dir, client, settings, progress=False, covariates=covariates)
         else:
