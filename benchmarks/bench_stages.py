@@ -13,7 +13,8 @@ seconds (its children's time excluded), its share of the whole, the networks it 
   and the paper protocol's CNN again; within each, ``training loop`` is the networks' epochs, the rest is set-up
   (standardisation, building the network) and prediction (``predict``).
 
-The grid's population is simulated first (not counted: a study simulates it once per replicate). Last line
+The grid's population is simulated first (not counted: a study simulates it once per replicate); what ``cnngwp study``
+adds around a data set (its Dask task, the population read from disk, the files written) is not measured here. Last line
 ``grid=<name> seconds=<s> training_loops=<share> setup_and_other=<share> networks=<n>``, also written with the whole
 tree to ``benchmarks/results/stages-<grid>.json`` (:mod:`record`).
 """
@@ -94,6 +95,7 @@ def instrument(clock: StageClock) -> None:
     for model in {type(m) for m in baseline_models(seed=1).values()}:
         clock.wrap(model, "fit", lambda self, *a, **k: f"baseline fit ({type(self).__name__})")
     clock.wrap(stack, "held_out_prediction", lambda *a, **k: "held-out predictions")
+    clock.wrap(KernelBackboneCNN, "fit", lambda *a, **k: "backbone model (GDBLUP + CNN)")
     clock.wrap(KernelBackboneCNN, "cross_fit_kernel", lambda *a, **k: "backbone kernel cross-fit")
     clock.wrap(L1GridCNN, "fit", lambda self, *a, validation_data=None, **k:
                "CNN (lambda grid)" + (", paper protocol" if validation_data is not None else ""))
