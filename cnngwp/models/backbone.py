@@ -29,6 +29,7 @@ from sklearn.utils.validation import check_is_fitted
 from cnngwp.data.covariates import as_covariate_matrix
 from cnngwp.models.baselines.registry import baseline_models
 from cnngwp.models.names import BACKBONE_KERNEL
+from cnngwp.models.stack import held_out_prediction
 
 if TYPE_CHECKING:
     from cnngwp.models.cnn.estimator import CNNGWPRegressor
@@ -179,13 +180,11 @@ class KernelBackboneCNN(RegressorMixin, BaseEstimator):
         X, y, rows = np.asarray(X), np.asarray(y, dtype=np.float64), np.asarray(rows, dtype=np.int64)
         if np.array_equal(rows, self.cnn_.validation_rows_):
             return self.combine(self.kernel_oof_[rows], self.cnn_.validation_predictions_.mean(axis=0))
-        C = as_covariate_matrix(covariates, len(y))
-        C = C if C.shape[1] else None
         kept = np.setdiff1d(np.arange(len(y)), rows)
-        kernel = clone(self._kernel()).fit(X[kept], y[kept], covariates=None if C is None else C[kept])
+        C = as_covariate_matrix(covariates, len(y))
         residual = np.zeros(len(y))
-        residual[kept] = y[kept] - self.cross_fit_kernel(X[kept], y[kept], covariates=None if C is None else C[kept])
-        return self.combine(kernel.predict(X[rows], covariates=None if C is None else C[rows]),
+        residual[kept] = y[kept] - self.cross_fit_kernel(X[kept], y[kept], covariates=C[kept] if C.shape[1] else None)
+        return self.combine(held_out_prediction(self._kernel(), X, y, rows, covariates=covariates),
                             self.cnn_.held_out_prediction(X, residual, rows))
 
     @staticmethod
