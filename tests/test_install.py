@@ -1,16 +1,21 @@
 """A wheel installed outside the checkout runs the main job from an empty folder (the notebooks, the book's pages
-and its configuration ship inside the package), and each chapter it writes runs alone."""
+and its configuration ship inside the package), and each chapter it writes runs alone and reproduces the run's checked
+outputs under nbval."""
 
-import shutil
+import re
 import subprocess
 import sys
 import zipfile
 from pathlib import Path
 
+import jupytext
 import nbformat
 import pytest
 
+from cnngwp.runs.notebooks import NOTEBOOKS, STUDY_NOTEBOOK
+
 ROOT = Path(__file__).resolve().parents[1]
+TINY = "tiny-sim"
 
 
 def _run(command: list[str], cwd: Path, env: dict) -> str:
@@ -37,25 +42,29 @@ def test_the_wheel_runs_the_smoke_path_and_builds_the_book_from_an_empty_folder(
                                               "07_predict_candidates", "08_when_does_the_cnn_win")]
     assert "The headline" in (smoke_book / "book" / "intro.html").read_text()  # index.html redirects
     _run([sys.executable, "-m", "cnngwp", "chapters", "--out", "chapters"], tmp_path, env)
-    assert (tmp_path / "chapters" / "05_fit_ensemble.md").read_text() == (
-        ROOT / "notebooks" / "05_fit_ensemble.md"
-    ).read_text()
-    _every_chapter_runs_alone(tmp_path / "chapters", tmp_path / "alone", env)
+    for name in (*NOTEBOOKS, STUDY_NOTEBOOK):
+        assert (tmp_path / "chapters" / f"{name}.md").read_text() == (ROOT / "notebooks" / f"{name}.md").read_text()
+    _every_chapter_runs_alone_and_reproduces_the_run(tmp_path / "chapters", smoke_runs[0], tmp_path / "alone", env)
 
 
-def _every_chapter_runs_alone(chapters: Path, alone: Path, env: dict) -> None:
-    """Each chapter `cnngwp chapters` wrote, copied into an empty folder of its own and executed there on its defaults
-    in a fresh kernel, as Run All in JupyterLab does: no cell fails and every exercise's solution prints."""
+def _every_chapter_runs_alone_and_reproduces_the_run(chapters: Path, runs: Path, alone: Path, env: dict) -> None:
+    """Each chapter `cnngwp chapters` wrote runs alone, as Run All in JupyterLab does, and gives the run's outputs:
+    the smoke run's executed copy of it (its cells the written chapter's) loses the parameters the run injected, so
+    the chapter's own defaults apply, and is re-executed by nbval in a fresh kernel in an empty folder of its own. No
+    cell may fail, and every output the chapter marks ``NBVAL_CHECK_OUTPUT`` must be the run's: one execution checks
+    that a chapter runs on its own and that its outputs reproduce (the solutions' outputs in the run are checked in
+    tests/test_notebooks.py)."""
+    executed = {name: runs / TINY / "fold-0" / f"{name}.ipynb" for name in NOTEBOOKS}
+    executed[STUDY_NOTEBOOK] = runs / "study-smoke" / f"{STUDY_NOTEBOOK}.ipynb"
     sources = sorted(chapters.glob("0*.md"))
-    assert len(sources) == 8
+    assert [source.stem for source in sources] == sorted(executed)
     for source in sources:
+        notebook = nbformat.read(executed[source.stem], as_version=4)
+        notebook.cells = [c for c in notebook.cells if "injected-parameters" not in c.metadata.get("tags", [])]
+        assert [c.source for c in notebook.cells] == [c.source for c in jupytext.read(source).cells], source.name
         folder = alone / source.stem
         folder.mkdir(parents=True)
-        shutil.copyfile(source, folder / source.name)
-        _run([sys.executable, "-m", "jupytext", "--to", "ipynb", "--execute", source.name], folder, env)
-        cells = nbformat.read(folder / f"{source.stem}.ipynb", as_version=4).cells
-        outputs = [o for c in cells if c.cell_type == "code" for o in c.get("outputs", [])]
-        assert not [o for o in outputs if o.output_type == "error"], source.name
-        solutions = [cells[i + 1] for i, c in enumerate(cells)
-                     if c.cell_type == "markdown" and "```{solution-start}" in c.source]
-        assert len(solutions) >= 2 and all(cell.get("outputs") for cell in solutions), source.name
+        nbformat.write(notebook, folder / f"{source.stem}.ipynb")
+    printed = _run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
+                    "--nbval-current-env", *[f"{name}/{name}.ipynb" for name in sorted(executed)]], alone, env)
+    assert re.search(r"\b\d+ passed", printed) and "failed" not in printed

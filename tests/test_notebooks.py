@@ -1,9 +1,8 @@
-"""The notebooks: executed with papermill on the tiny data set, re-executed by nbval, built into the book."""
+"""The notebooks: executed with papermill on the tiny data set and built into the book (tests/test_install.py
+re-executes each alone under nbval)."""
 
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
@@ -90,16 +89,6 @@ def test_cnngwp_predict_reads_the_model_a_run_saved(smoke_runs, tmp_path):
     cnngwp("predict", "--model", folder / "model", "--bed", runs / "data" / TINY / "genotypes.bed", "--out", "all.csv",
            cwd=tmp_path)
     assert_predicts_the_run(tmp_path / "all.csv", folder)
-
-
-def test_nbval_reexecutes_the_notebooks_with_the_same_checked_outputs(smoke_runs, tmp_path):
-    folder = smoke_runs[0] / TINY / "fold-0"
-    study = smoke_runs[0] / "study-smoke" / f"{STUDY_NOTEBOOK}.ipynb"
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
-               "--nbval-current-env", *[str(folder / f"{name}.ipynb") for name in NOTEBOOKS], str(study)]
-    finished = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=900, check=False)
-    assert finished.returncode == 0, finished.stdout[-3000:]
-    assert re.search(r"\b\d+ passed", finished.stdout)
 
 
 def test_book_has_every_chapter_with_its_figures(smoke_runs, smoke_book):

@@ -29,13 +29,15 @@ def test_the_command_line_loads_a_framework_only_for_the_commands_that_train():
 @pytest.mark.parametrize("chapter", ["01_simulate_data", "02_fit_baselines", "04_tune_hyperparameters"])
 def test_the_chapters_that_build_no_cnn_in_their_kernel_import_no_framework(chapter):
     """Chapters 1 and 2 build no CNN, and chapter 4's networks are built on the Dask workers: their import cell
-    loads no Keras, so they start in seconds."""
+    loads no Keras, so they start in seconds; nor does any import cell load the machinery that executes chapters
+    (jupytext, nbformat, papermill: 2 s of every chapter's start before)."""
     import jupytext
 
     from cnngwp.runs.notebooks import NOTEBOOK_DIR
 
     imports = next(c.source for c in jupytext.read(NOTEBOOK_DIR / f"{chapter}.md").cells if c.cell_type == "code")
-    code = imports + "\nimport sys\nprint(sorted({m.split('.')[0] for m in sys.modules} & {'keras', 'tensorflow'}))\n"
+    loaded = "{'keras', 'tensorflow', 'jupytext', 'nbformat', 'papermill'}"
+    code = imports + f"\nimport sys\nprint(sorted({{m.split('.')[0] for m in sys.modules}} & {loaded}))\n"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "[]\n"
 
 

@@ -18,9 +18,6 @@ import time
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
-import jupytext
-import nbformat
-import papermill
 from dask.system import CPU_COUNT
 
 from cnngwp.atomic import atomic_write, tie_to_settings
@@ -231,6 +228,8 @@ def chapter_parameters(source: Path) -> dict:
         No parameters cell, an entry that is not ``name: type = literal``, a name that :data:`CHAPTER_PARAMETERS`
         does not know, another default or type than it gives, or more than :data:`MAX_CHAPTER_PARAMETERS` entries.
     """
+    import jupytext  # here, not at the top: a chapter's kernel imports this module for open_run (1.5 s less each)
+
     cells = [cell for cell in jupytext.read(source).cells if "parameters" in cell.metadata.get("tags", [])]
     if len(cells) != 1:
         raise NotebookError(f"{source.name}: expected one cell tagged 'parameters', found {len(cells)}")
@@ -262,6 +261,9 @@ def execute_notebook(source: Path, output: Path, parameters: dict, *, cwd: Path 
     NotebookError
         If a cell fails; the partly executed notebook is left as ``.<name>.failed.ipynb`` beside `output`.
     """
+    import jupytext
+    import papermill
+
     partial = output.with_name(f".{output.stem}.partial.ipynb")
     try:
         # every output is in the notebook when the last cell ends; a graceful shutdown only gave asyncio the chance
@@ -416,6 +418,8 @@ def prepare_for_book(source: Path, target: Path) -> None:
     """Write the executed notebook `source` to `target` with papermill's injected-parameters cell tagged
     ``remove-cell`` (the notebook keeps it, the book's page does not show it) and the values it injected written
     into the chapter's own parameters cell, so the page shows what the run used beside what each parameter means."""
+    import nbformat
+
     notebook = nbformat.read(source, as_version=4)
     injected = notebook.metadata.get("papermill", {}).get("parameters", {})
     for cell in notebook.cells:

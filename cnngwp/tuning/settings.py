@@ -16,8 +16,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from skopt.space import Integer, Real
-
 from cnngwp.errors import CnngwpInputError
 from cnngwp.models.paper import PAPER_BATCH_SIZE, PAPER_EPOCHS, PAPER_LEARNING_RATE
 
@@ -128,6 +126,8 @@ class SearchSpace:
 
     def dimensions(self) -> list:
         """The scikit-optimize dimensions."""
+        from skopt.space import Integer, Real  # scikit-optimize takes 1 s to import; only the search needs it
+
         return [
             Integer(*self.filters, name="filters"),
             Integer(*self.kernel_size, name="kernel_size"),
