@@ -1,6 +1,7 @@
 """Importing cnngwp loads no deep-learning framework; the CNN's first import keeps the framework's start-up notices
 off standard error, and only those."""
 
+import os
 import subprocess
 import sys
 
@@ -55,3 +56,14 @@ def test_other_messages_written_during_the_import_still_show():
             "sys.meta_path.insert(0, Loud())\n"
             "import cnngwp.models.cnn\n")
     assert _stderr(code) == "real problem (kept)\n"
+
+
+def test_importing_cnngwp_lets_idle_openblas_threads_sleep_before_numpy_loads():
+    """`python -m cnngwp` and what it starts (chapter kernels, Dask workers) inherit OPENBLAS_THREAD_TIMEOUT=4, set
+    before numpy loads OpenBLAS; a value the user set wins."""
+    code = "import os, sys, cnngwp; print('numpy' in sys.modules, os.environ['OPENBLAS_THREAD_TIMEOUT'])"
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
+    for given, expected in ((None, "False 4\n"), ("12", "False 12\n")):
+        run_env = env if given is None else {**env, "OPENBLAS_THREAD_TIMEOUT": given}
+        printed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=run_env)
+        assert printed.stdout == expected
