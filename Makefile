@@ -1,7 +1,10 @@
 # The README's two commands: `make book` (the main job) and `make test`.
 # Both (re)create .venv from requirements.lock when it is missing or older than
-# pyproject.toml / requirements.lock. uv installs the lock (about 15 s on 2 cores, where pip
-# took 136 s); the lock itself stays a pip requirements file.
+# pyproject.toml / requirements.lock. uv installs the lock (35 s on 2 cores from a cold cache,
+# where pip took 136 s) and compiles its bytecode at once, as pip did: where
+# PYTHONDONTWRITEBYTECODE is set, nothing else would, and every process would compile numpy,
+# TensorFlow and the rest again (a fresh clone's tests took 27 minutes instead of 14). The lock
+# itself stays a pip requirements file.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -14,7 +17,7 @@ $(STAMP): pyproject.toml requirements.lock
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check $(UV)
-	$(PY) -m uv pip install --quiet --python $(PY) -r requirements.lock
+	$(PY) -m uv pip install --quiet --compile-bytecode --python $(PY) -r requirements.lock
 	$(PY) -m uv pip install --quiet --python $(PY) --no-deps -e .
 	touch $@
 

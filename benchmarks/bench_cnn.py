@@ -17,8 +17,9 @@ epoch-cost
     (d) the numba engine with twice the filters: what S members fused into one pass over
         the input would cost per member (they would share only the input loads).
     Also the GFLOP/s of each (2 K F positions per sample, forward + kernel gradient), the
-    measured FMA peak of this machine's cores (a register-only FMA loop in C, compiled
-    with the machine's C compiler, one thread per core) and each engine's share of it.
+    measured FMA peak of this machine's cores (a register-only FMA loop in C with the widest
+    vectors the CPU has, AVX-512 or AVX2, compiled with the machine's C compiler, one thread
+    per core) and each engine's share of it.
 early-stopping
     One honest 250-epoch run (fit on generations 1-3, validate on generation 4). Its
     validation curve gives, for each patience, the epoch at which early stopping ends
@@ -52,38 +53,52 @@ from cnngwp.data.splits import split_by_generation
 from cnngwp.models.baselines import GBLUP
 from cnngwp.models.cnn.estimator import CNNGWPRegressor
 
-# 12 independent 8-lane accumulators kept in registers: enough FMAs in flight to hide the latency on two FMA ports.
+# 12 independent accumulators kept in registers: enough FMAs in flight to hide the latency on two FMA ports. LANES
+# float32 lanes per vector: 16 (AVX-512) or 8 (AVX2), chosen at compile time.
 FMA_PEAK_C = r"""
 #include <immintrin.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <omp.h>
-#define STEP(a) a = _mm256_fmadd_ps(a, m, c)
+#if LANES == 16
+typedef __m512 vec;
+#define SET _mm512_set1_ps
+#define FMA _mm512_fmadd_ps
+#define ADD _mm512_add_ps
+#define STORE _mm512_storeu_ps
+#else
+typedef __m256 vec;
+#define SET _mm256_set1_ps
+#define FMA _mm256_fmadd_ps
+#define ADD _mm256_add_ps
+#define STORE _mm256_storeu_ps
+#endif
+#define STEP(a) a = FMA(a, m, c)
 int main(int argc, char **argv) {
     long n = atol(argv[1]);
     double start = omp_get_wtime();
     float total = 0;
     #pragma omp parallel reduction(+:total)
     {
-        __m256 m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
-        __m256 a0 = _mm256_set1_ps(0), a1 = _mm256_set1_ps(1), a2 = _mm256_set1_ps(2), a3 = _mm256_set1_ps(3),
-               a4 = _mm256_set1_ps(4), a5 = _mm256_set1_ps(5), a6 = _mm256_set1_ps(6), a7 = _mm256_set1_ps(7),
-               a8 = _mm256_set1_ps(8), a9 = _mm256_set1_ps(9), a10 = _mm256_set1_ps(10), a11 = _mm256_set1_ps(11);
+        vec m = SET(0.999999f), c = SET(1e-7f);
+        vec a0 = SET(0), a1 = SET(1), a2 = SET(2), a3 = SET(3), a4 = SET(4), a5 = SET(5), a6 = SET(6), a7 = SET(7),
+            a8 = SET(8), a9 = SET(9), a10 = SET(10), a11 = SET(11);
         for (long i = 0; i < n; i++) {
             STEP(a0); STEP(a1); STEP(a2); STEP(a3); STEP(a4); STEP(a5);
             STEP(a6); STEP(a7); STEP(a8); STEP(a9); STEP(a10); STEP(a11);
         }
-        __m256 s = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)),
-                                 _mm256_add_ps(_mm256_add_ps(a4, a5), _mm256_add_ps(a6, a7)));
-        s = _mm256_add_ps(s, _mm256_add_ps(_mm256_add_ps(a8, a9), _mm256_add_ps(a10, a11)));
-        float out[8];
-        _mm256_storeu_ps(out, s);
+        vec s = ADD(ADD(ADD(a0, a1), ADD(a2, a3)), ADD(ADD(a4, a5), ADD(a6, a7)));
+        s = ADD(s, ADD(ADD(a8, a9), ADD(a10, a11)));
+        float out[LANES];
+        STORE(out, s);
         total += out[0];
     }
     printf("%f %d %f\n", omp_get_wtime() - start, omp_get_max_threads(), total);
     return 0;
 }
 """
+#: The FMA loops to try, widest first: (name, float32 lanes, compiler flags, the /proc/cpuinfo flag it needs).
+FMA_LOOPS = (("AVX-512", 16, ["-mavx512f"], "avx512f"), ("AVX2", 8, ["-mavx2", "-mfma"], "fma"))
 
 
 def load():
@@ -91,23 +106,35 @@ def load():
     return data, split_by_generation(data)
 
 
-def fma_peak_gflops() -> float:
-    """GFLOP/s of 8-lane float32 FMAs on every core (nan without a C compiler with AVX2/FMA and OpenMP)."""
+def _cpu_flags() -> set[str]:
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return set()
+    return set(next((line.split(":", 1)[1].split() for line in text.splitlines() if line.startswith("flags")), []))
+
+
+def fma_peak_gflops() -> tuple[float, str]:
+    """GFLOP/s of float32 FMAs on every core with the widest vectors this CPU has (AVX-512 where /proc/cpuinfo lists
+    avx512f, else AVX2), and that width's name; (nan, "none") without a C compiler with FMA and OpenMP."""
     compiler = shutil.which("gcc") or shutil.which("cc")
-    if compiler is None:
-        return float("nan")
-    with tempfile.TemporaryDirectory() as tmp:
-        source, binary = Path(tmp) / "peak.c", Path(tmp) / "peak"
-        source.write_text(FMA_PEAK_C)
-        built = subprocess.run([compiler, "-O2", "-mavx2", "-mfma", "-fopenmp", str(source), "-o", str(binary)],
-                               check=False, capture_output=True)
-        if built.returncode != 0:
-            return float("nan")
-        n = 200_000_000
-        env = {**os.environ, "OMP_NUM_THREADS": str(os.cpu_count() or 1)}
-        seconds, threads, _ = subprocess.run([str(binary), str(n)], capture_output=True, text=True, env=env,
-                                             check=True).stdout.split()
-        return 2 * 8 * 12 * n * int(threads) / float(seconds) / 1e9
+    flags = _cpu_flags()
+    for name, lanes, options, needs in FMA_LOOPS:
+        if compiler is None or needs not in flags:
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            source, binary = Path(tmp) / "peak.c", Path(tmp) / "peak"
+            source.write_text(FMA_PEAK_C)
+            built = subprocess.run([compiler, "-O2", f"-DLANES={lanes}", *options, "-fopenmp", str(source), "-o",
+                                    str(binary)], check=False, capture_output=True)
+            if built.returncode != 0:
+                continue
+            n = 200_000_000
+            env = {**os.environ, "OMP_NUM_THREADS": str(os.cpu_count() or 1)}
+            seconds, threads, _ = subprocess.run([str(binary), str(n)], capture_output=True, text=True, env=env,
+                                                 check=True).stdout.split()
+            return 2 * lanes * 12 * n * int(threads) / float(seconds) / 1e9, name
+    return float("nan"), "none"
 
 
 def cnngwp_model(X_train, y_train, X_test, y_test, epochs: int, engine: str, filters: int) -> float:
@@ -142,7 +169,7 @@ def epoch_cost(data, split, k: int, figures: dict) -> tuple[float, float]:
     a, b, c, d = seconds["a"], seconds["b"], seconds["c"], seconds["d"] / 2
     n, p = len(split.train), data.n_snps
     conv_flop = 2 * 2 * n * ((p + 1) // 2) * GAMMA["kernel_size"] * GAMMA["filters"]  # forward + kernel gradient
-    peak = fma_peak_gflops()
+    peak, width = fma_peak_gflops()
     print(f"(a) published pattern        {a:7.3f} s per model-epoch  {conv_flop / a / 1e9:6.1f} GFLOP/s")
     print(f"(b) cnngwp, Keras engine     {b:7.3f} s per model-epoch  {conv_flop / b / 1e9:6.1f} GFLOP/s  "
           f"(a/b = {a / b:.2f})")
@@ -155,7 +182,8 @@ def epoch_cost(data, split, k: int, figures: dict) -> tuple[float, float]:
         f"{'would' if d < 0.9 * c else 'would not'} pay)"
     )
     print(
-        f"FMA peak (register-only AVX2 FMA loop, {os.cpu_count()} threads): {peak:.1f} GFLOP/s; share of it: "
+        f"FMA peak (register-only {width} FMA loop, the widest this CPU has, {os.cpu_count()} threads): "
+        f"{peak:.1f} GFLOP/s; share of it: "
         f"(a) {conv_flop / a / 1e9 / peak:.2f} (b) {conv_flop / b / 1e9 / peak:.2f} "
         f"(c) {conv_flop / c / 1e9 / peak:.2f}"
     )
@@ -163,7 +191,7 @@ def epoch_cost(data, split, k: int, figures: dict) -> tuple[float, float]:
                 "(b) Keras engine, s per model-epoch": round(b, 3),
                 "(c) numba engine, s per model-epoch": round(c, 3),
                 "(d) numba, 2 x 64 filters, s per member-epoch": round(d, 3),
-                f"FMA peak, {os.cpu_count()} threads, GFLOP/s": round(peak, 1),
+                f"FMA peak, {os.cpu_count()} threads, GFLOP/s": round(peak, 1), "FMA peak's vector width": width,
                 "(c)'s share of the FMA peak": round(conv_flop / c / 1e9 / peak, 2)}
     return a / c, conv_flop / c / 1e9 / peak
 
