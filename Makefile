@@ -40,10 +40,15 @@ test: $(STAMP)
 	$(PY) -m pytest
 
 # Re-pin requirements.lock from pyproject.toml (run after changing dependencies).
+# jsonschema stays below 4.24 in the lock: from 4.24 its format-nongpl extra (which
+# jupyter-events requires) adds rfc3987-syntax, which builds 39 lark grammars whenever
+# jsonschema is imported: 1.4 s in every process that reads a notebook or imports msprime
+# (each chapter kernel that simulates, papermill, jupyter-book, each study worker). The lock
+# alone pins it; pyproject.toml leaves users' jsonschema free.
 lock:
 	rm -rf .venv-lock
 	$(PYTHON) -m venv .venv-lock
-	.venv-lock/bin/pip install --quiet -e '.[test]'
+	.venv-lock/bin/pip install --quiet -e '.[test]' 'jsonschema<4.24'
 	.venv-lock/bin/pip freeze --exclude-editable | grep -v '^-e' > requirements.lock
 	rm -rf .venv-lock
 
