@@ -27,6 +27,23 @@ def test_the_command_line_loads_a_framework_only_for_the_commands_that_train():
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "[]\n"
 
 
+def test_a_dask_scheduler_unpickles_every_task_without_loading_a_framework():
+    """Dask's scheduler unpickles each task the run, the ensemble, the backbone model and the study submit, which
+    imports the module of its function: none may load Keras there (TensorFlow took 5 s of the scheduler's event loop,
+    and a scheduler machine need not have it)."""
+    import pickle
+
+    from cnngwp.runs import study, workflow
+    from cnngwp.tuning import combined, ensemble, search
+
+    tasks = pickle.dumps([ensemble.fit_members, ensemble._members_per_task, search.evaluate_gamma,
+                          combined.cross_fitted_part, workflow._timed, study.fit_study_dataset])
+    code = ("import pickle, sys\n"
+            f"pickle.loads({tasks!r})\n"
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'keras', 'tensorflow', 'jax', 'torch'}))\n")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "[]\n"
+
+
 @pytest.mark.parametrize("chapter", ["01_simulate_data", "02_fit_baselines", "04_tune_hyperparameters"])
 def test_the_chapters_that_build_no_cnn_in_their_kernel_import_no_framework(chapter):
     """Chapters 1 and 2 build no CNN, and chapter 4's networks are built on the Dask workers: their import cell

@@ -8,6 +8,10 @@ returns each member's numbers (test predictions, output-layer
 weights, validation curve) and its network in Keras' own format; the driver saves each as
 ``members/member-NN.npz`` the moment it arrives, so an interrupted ensemble resumes with
 the members still missing.
+
+Dask's scheduler unpickles every task, and with it imports the module of the task's function: this
+module imports the framework (:mod:`cnngwp.models.cnn`) only inside the functions that run on a worker
+or read a network, so a scheduler never loads TensorFlow (5 s, and the scheduler's event loop stalls).
 """
 
 from __future__ import annotations
@@ -24,8 +28,6 @@ from tqdm import tqdm
 
 from cnngwp.atomic import atomic_write, tie_to_settings
 from cnngwp.data.store import read_and_call, store
-from cnngwp.models.cnn.device import members_per_task
-from cnngwp.models.cnn.network import map_weights, member_interval, output_weights
 from cnngwp.models.metrics import prediction_metrics
 from cnngwp.models.saved_model import keras_archive
 from cnngwp.seeds import ensemble_chunk_seed
@@ -123,6 +125,8 @@ def fit_members(
     is then refitted on every training row for that many epochs; its ``validation_mse`` is
     the one of the validation phase.
     """
+    from cnngwp.models.cnn.network import output_weights
+
     start = time.perf_counter()
     model = fit_cnn(problem, gamma, training, protocol, seed, refit=True, n_members=len(members))
     seconds = (time.perf_counter() - start) / len(members)
@@ -186,6 +190,8 @@ class ModelAveragedEnsemble:
 
     def prediction_interval(self, *, level: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
         """Quantiles of the members' predictions: the spread of the averaged model, not of phenotypes."""
+        from cnngwp.models.cnn.network import member_interval
+
         return member_interval(self.member_predictions, level=level)
 
     def member_table(self) -> pd.DataFrame:
@@ -230,9 +236,18 @@ class ModelAveragedEnsemble:
 
     def weight_map(self, n_snps: int) -> pd.DataFrame:
         """Output-layer weights averaged over members, mapped back to SNP index (the paper's Figure 1)."""
+        from cnngwp.models.cnn.network import map_weights
+
         return map_weights(
             np.mean([m.weights for m in self.members], axis=0), n_snps, self.gamma.filters, self.encoding
         )
+
+
+def _members_per_task(n_members: int) -> int:
+    """:func:`cnngwp.models.cnn.device.members_per_task` on the worker that runs it."""
+    from cnngwp.models.cnn.device import members_per_task
+
+    return members_per_task(n_members)
 
 
 def fit_ensemble(
@@ -298,7 +313,7 @@ def fit_ensemble(
         if missing:
             shared = store(problem, Path(run_dir) / PROBLEM_FOLDER)
             size = (
-                client.submit(members_per_task, len(missing), pure=False).result()
+                client.submit(_members_per_task, len(missing), pure=False).result()
                 if chunk is None
                 else chunk
             )
