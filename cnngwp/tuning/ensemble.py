@@ -10,7 +10,7 @@ weights, validation curve) and its network in Keras' own format; the driver save
 the members still missing.
 
 Dask's scheduler unpickles every task, and with it imports the module of the task's function: this
-module imports the framework (:mod:`cnngwp.models.cnn`) only inside the functions that run on a worker
+module imports the framework (``cnngwp.models.cnn``) only inside the functions that run on a worker
 or read a network, so a scheduler never loads TensorFlow (5 s, and the scheduler's event loop stalls).
 """
 
