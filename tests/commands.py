@@ -17,6 +17,9 @@ import pandas as pd
 
 from cnngwp.startup import STARTUP_NOTICES
 
+#: The tiny simulated data set's name (``cnngwp run --small``): the smoke runs' data set.
+TINY = "tiny-sim"
+
 #: What the framework's C++ runtime and absl write when their log levels are not set before it loads: the notices
 #: cnngwp.startup filters, absl's Python warnings and glog-style lines such as ``I0000 00:00:... cpu_feature_guard``.
 FRAMEWORK_NOISE = re.compile("|".join([*map(re.escape, STARTUP_NOTICES), r"WARNING:absl", r"^[IWEF]\d{4} \d\d:",

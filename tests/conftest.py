@@ -4,6 +4,7 @@ wheel with the smoke runs and book that the notebook, book and install tests rea
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -13,7 +14,7 @@ import pytest
 
 from cnngwp.data.simulate import SimulationConfig, simulate_qtlmas2010
 from cnngwp.runs.parallel import IN_PROCESS
-from tests.commands import cnngwp
+from tests.commands import TINY, cnngwp
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -68,10 +69,24 @@ def smoke_runs(installed, tmp_path_factory) -> tuple[Path, str]:
 
 
 @pytest.fixture(scope="session")
-def smoke_book(installed, smoke_runs) -> Path:
-    """`cnngwp book` on the smoke runs, from their folder with the installed package: the site's html folder."""
-    work = smoke_runs[0].parent
-    printed = cnngwp("book", cwd=work, env=installed[1]).stdout
-    html = work / "_build" / "html"
-    assert f"wrote {html / 'index.html'}" in printed
-    return html
+def smoke_books(installed, smoke_runs, tmp_path_factory) -> tuple[Path, Path]:
+    """`cnngwp book` with the installed package, two books at once (each build is mostly single-threaded): on the
+    smoke runs, from their folder; and on a runs folder holding only the smoke run, no study, so that chapter 8 says
+    how to add one. Each site's html folder; the second's runs folder is ``<html>/../../runs``."""
+    work, bare = smoke_runs[0].parent, tmp_path_factory.mktemp("no-study")
+    shutil.copytree(smoke_runs[0] / TINY, bare / "runs" / TINY)
+    env = installed[1]
+    with ThreadPoolExecutor(2) as pool:
+        books = [pool.submit(cnngwp, "book", cwd=work, env=env),
+                 pool.submit(cnngwp, "book", "--runs", bare / "runs", "--out", bare, cwd=bare, env=env)]
+        printed = [book.result().stdout for book in books]
+    sites = (work / "_build" / "html", bare / "_build" / "html")
+    for site, out in zip(sites, printed, strict=True):
+        assert f"wrote {site / 'index.html'}" in out
+    return sites
+
+
+@pytest.fixture(scope="session")
+def smoke_book(smoke_books) -> Path:
+    """The smoke runs' book (:func:`smoke_books`): its html folder."""
+    return smoke_books[0]

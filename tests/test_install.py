@@ -14,9 +14,9 @@ import nbformat
 import pytest
 
 from cnngwp.runs.notebooks import NOTEBOOKS, STUDY_NOTEBOOK
+from tests.commands import TINY
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = "tiny-sim"
 
 
 def _run(command: list[str], cwd: Path, env: dict) -> str:
