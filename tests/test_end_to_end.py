@@ -8,6 +8,7 @@ import re
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -52,16 +53,19 @@ def test_fit_then_predict_candidates_from_another_file(simulated, tmp_path):
                                snps.iloc[order].reset_index(drop=True), trait="y"), tmp_path / "young")
     young_files = ["--bed", str(tmp_path / "young" / "genotypes")]
     covariates = ["--covariates-csv", str(tmp_path / "young" / "phenotypes.csv")]
-    out = cnngwp("predict", "--model", "fit/model", *young_files, *covariates, "--out", "gebv.csv",
-                 cwd=tmp_path).stdout
+    code = "import cnngwp; print(len(cnngwp.load_model('fit/model').networks))"
+    with ThreadPoolExecutor(2) as pool:  # two fresh processes at once: mostly single-threaded imports
+        loading = pool.submit(subprocess.run, [sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                              text=True, check=True)
+        out = cnngwp("predict", "--model", "fit/model", *young_files, *covariates, "--out", "gebv.csv",
+                     cwd=tmp_path).stdout
+        loaded = loading.result()
     used = len(pd.read_csv(tmp_path / "fit" / "model" / "snps.csv"))  # the SNPs left after QC
     assert (f"{used} of {used} model SNPs matched by id ({used} with swapped alleles, codes flipped); 0 missing, "
             f"mean-imputed; {400 - used} extra SNPs ignored") in out
     got = pd.read_csv(tmp_path / "gebv.csv", dtype={"id": str})
     expected = pd.read_csv(tmp_path / "fit" / "candidates.csv", dtype={"id": str})
     pd.testing.assert_frame_equal(got, expected, rtol=1e-6)
-    code = "import cnngwp; print(len(cnngwp.load_model('fit/model').networks))"
-    loaded = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, check=True)
     assert loaded.stdout == "2\n" and not FRAMEWORK_NOISE.search(loaded.stderr), loaded.stderr  # Python, too
     err = cnngwp_fails("predict", "--model", "fit", *young_files, "--out", "none.csv", cwd=tmp_path)
     assert "fit: not a model folder (no model.json)" in err
@@ -119,16 +123,20 @@ def _one_line_error(argv: list[str]) -> str:
 
 
 def test_summary_baselines_tune_and_predict_from_the_run_folder(simulated, tmp_path):
-    """summary, baselines and tune in fresh processes; `cnngwp predict` from the tune run's model/ gives the
+    """summary and baselines, beside tune, in fresh processes; `cnngwp predict` from the tune run's model/ gives the
     predictions the run wrote for its test animals."""
-    out = cnngwp("summary", "--data", simulated / "sim", cwd=tmp_path).stdout
-    assert re.search(r"^samples\s+458$", out, flags=re.MULTILINE) and re.search(r"^snps\s+400$", out, re.MULTILINE)
-    out = cnngwp("baselines", "--data", simulated / "sim", cwd=tmp_path).stdout
-    assert "338 training and 120 test animals" in out
-    rows = {line.split()[0] for line in out.splitlines() if "generation-5" in line}
-    assert rows == {"GBLUP", "GDBLUP", "EGBLUP", "RKHS", "BLASSO"}
-    out = cnngwp("tune", "--data", simulated / "sim", "--profile", "smoke", "--replicates", "1", "--members", "2",
-                 "--out", "run", "--scheduler", "in-process", "--no-progress", cwd=tmp_path).stdout
+    with ThreadPoolExecutor(2) as pool:  # tune in one process, the short commands after each other in another
+        tuning = pool.submit(cnngwp, "tune", "--data", simulated / "sim", "--profile", "smoke", "--replicates", "1",
+                             "--members", "2", "--out", "run", "--scheduler", "in-process", "--no-progress",
+                             cwd=tmp_path)
+        out = cnngwp("summary", "--data", simulated / "sim", cwd=tmp_path).stdout
+        assert re.search(r"^samples\s+458$", out, flags=re.MULTILINE)
+        assert re.search(r"^snps\s+400$", out, flags=re.MULTILINE)
+        out = cnngwp("baselines", "--data", simulated / "sim", cwd=tmp_path).stdout
+        assert "338 training and 120 test animals" in out
+        rows = {line.split()[0] for line in out.splitlines() if "generation-5" in line}
+        assert rows == {"GBLUP", "GDBLUP", "EGBLUP", "RKHS", "BLASSO"}
+        out = tuning.result().stdout
     assert "338 training, 120 test animals" in out and "model saved to run/model" in out
     comparison = pd.read_csv(tmp_path / "run" / "comparison.csv")
     assert {"GBLUP", "CNN ensemble", "GDBLUP + CNN", "Stack"} <= set(comparison["model"])
