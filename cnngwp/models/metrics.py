@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["prediction_metrics"]
+from cnngwp.errors import CnngwpInputError
+
+__all__ = ["member_interval", "prediction_metrics"]
 
 
 def prediction_metrics(observed: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
@@ -27,3 +29,17 @@ def prediction_metrics(observed: np.ndarray, predicted: np.ndarray) -> dict[str,
         "correlation": float(np.corrcoef(observed, predicted)[0, 1]) if spread > 0 else float("nan"),
         "slope": float(np.cov(observed, predicted, ddof=0)[0, 1] / spread) if spread > 0 else float("nan"),
     }
+
+
+def member_interval(member_predictions: np.ndarray, *, level: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper quantiles of members' predictions (S, n): the spread of the averaged model.
+
+    Raises
+    ------
+    CnngwpInputError
+        If `level` is not strictly between 0 and 1.
+    """
+    if not 0.0 < level < 1.0:
+        raise CnngwpInputError(f"interval level must be between 0 and 1 (e.g. 0.9 for 90 %), got {level}")
+    alpha = (1 - level) / 2
+    return (np.quantile(member_predictions, alpha, axis=0), np.quantile(member_predictions, 1 - alpha, axis=0))

@@ -43,6 +43,7 @@ from cnngwp.data.genotypes import MISSING, SNP_COLUMNS, GenotypeData
 from cnngwp.errors import CnngwpInputError
 from cnngwp.models.backbone import KernelBackboneCNN
 from cnngwp.models.baselines import BASELINE_MODELS
+from cnngwp.models.metrics import member_interval
 from cnngwp.models.names import CNN_ENSEMBLE, STACK, backbone_name
 from cnngwp.models.stack import ModelStack
 
@@ -65,13 +66,6 @@ def _network_predictions(networks: list[keras.Model], codes: np.ndarray, design:
     from cnngwp.models.cnn.estimator import NetworkInputs, network_predictions
 
     return network_predictions(networks, NetworkInputs(codes, design), target_scaling)
-
-
-def _member_interval(members: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`cnngwp.models.cnn.network.member_interval`, imported as :func:`_network_predictions` imports."""
-    from cnngwp.models.cnn.network import member_interval
-
-    return member_interval(members, level=level)
 
 
 def _read_network(path: Path) -> keras.Model:
@@ -322,7 +316,7 @@ class GenomicModel:
 
     def prediction_interval(self, data, *, level: float = 0.9, **options) -> tuple[np.ndarray, np.ndarray]:
         """Quantiles of the members' predictions (the spread of the averaged model)."""
-        return _member_interval(self.predict_members(data, **options), level)
+        return member_interval(self.predict_members(data, **options), level=level)
 
     def predict_baselines(self, data, **options) -> pd.DataFrame:
         """Each baseline's predictions, one column each."""
@@ -356,7 +350,7 @@ class GenomicModel:
         """
         codes, design, alignment = self.inputs(data, max_missing=max_missing)
         members = _network_predictions(self.networks, codes, design, self.target_scaling)
-        lower, upper = _member_interval(members, level)
+        lower, upper = member_interval(members, level=level)
         percent = f"{round(level * 100):d}"
         table = pd.DataFrame(
             {

@@ -28,7 +28,7 @@ from tqdm import tqdm
 
 from cnngwp.atomic import atomic_write, tie_to_settings
 from cnngwp.data.store import read_and_call, store
-from cnngwp.models.metrics import prediction_metrics
+from cnngwp.models.metrics import member_interval, prediction_metrics
 from cnngwp.models.saved_model import keras_archive
 from cnngwp.seeds import ensemble_chunk_seed
 from cnngwp.tuning.problem import PROBLEM_FOLDER, TuningProblem, fit_cnn
@@ -190,8 +190,6 @@ class ModelAveragedEnsemble:
 
     def prediction_interval(self, *, level: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
         """Quantiles of the members' predictions: the spread of the averaged model, not of phenotypes."""
-        from cnngwp.models.cnn.network import member_interval
-
         return member_interval(self.member_predictions, level=level)
 
     def member_table(self) -> pd.DataFrame:

@@ -37,12 +37,12 @@ from cnngwp.models.cnn.network import (
     NetworkInputs,
     NetworkSpec,
     map_weights,
-    member_interval,
     model_summary,
     network_predictions,
     output_weights,
 )
 from cnngwp.models.cnn.training import Trained, TrainingRun, train_keras, train_numba, train_together
+from cnngwp.models.metrics import member_interval
 from cnngwp.models.paper import (
     PAPER_BATCH_SIZE,
     PAPER_EPOCHS,

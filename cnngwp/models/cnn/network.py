@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 
 from cnngwp.data.genotypes import MISSING, Standardizer, as_genotype_codes
-from cnngwp.errors import CnngwpInputError
 
 __all__ = [
     "ENCODINGS",
@@ -33,7 +32,6 @@ __all__ = [
     "glorot_limit",
     "load_network",
     "map_weights",
-    "member_interval",
     "member_weights",
     "model_summary",
     "network_predictions",
@@ -470,16 +468,3 @@ def network_predictions(
         ]
     )
 
-
-def member_interval(member_predictions: np.ndarray, *, level: float = 0.9) -> tuple[np.ndarray, np.ndarray]:
-    """Lower and upper quantiles of members' predictions (S, n): the spread of the averaged model.
-
-    Raises
-    ------
-    CnngwpInputError
-        If `level` is not strictly between 0 and 1.
-    """
-    if not 0.0 < level < 1.0:
-        raise CnngwpInputError(f"interval level must be between 0 and 1 (e.g. 0.9 for 90 %), got {level}")
-    alpha = (1 - level) / 2
-    return (np.quantile(member_predictions, alpha, axis=0), np.quantile(member_predictions, 1 - alpha, axis=0))
