@@ -44,13 +44,15 @@ def layout(scaler, kernel_size, filters, heterozygotes=None):
     return fused.FusedLayout(len(scaler.mean_), kernel_size, spec.channel_filters, mean=mean, scale=scale)
 
 
-@pytest.mark.parametrize(("kernel_size", "with_covariates", "genotypic"),
-                         [(7, False, False), (8, False, False), (27, False, False), (8, True, False), (9, False, True),
-                          (8, True, True)])
+@pytest.mark.parametrize(("kernel_size", "with_covariates", "genotypic", "filters"),
+                         [(7, False, False, 8), (8, False, False, 8), (27, False, False, 8), (8, True, False, 8),
+                          (9, False, True, 8), (8, True, True, 8),
+                          # filters the engine pads with zero filters: 5 -> 8; 6 genotypic: 3 + 3 -> 4 + 4
+                          (9, False, False, 5), (8, True, True, 6)])
 def test_one_epoch_matches_keras_from_the_same_weights_and_batch_order(problem, kernel_size, with_covariates,
-                                                                       genotypic):
+                                                                       genotypic, filters):
     X, y, scaler = problem
-    filters, l1, rate, batch = 8, 0.05, 1e-3, 48
+    l1, rate, batch = 0.05, 1e-3, 48
     C, c_scaler, c_standard = covariates_of(X) if with_covariates else (None, None, None)
     heterozygotes = Standardizer().fit(X, heterozygotes=True) if genotypic else None
     model = keras_network(scaler, filters=filters, kernel_size=kernel_size, l1=l1, covariate_scaler=c_scaler,
@@ -65,6 +67,9 @@ def test_one_epoch_matches_keras_from_the_same_weights_and_batch_order(problem, 
     fused_mse = fused.train_epoch(X, y, fused.batched(np.arange(len(y)), batch), shape=shape, weights=weights,
                                   adam=fused.AdamState(weights, rate), l1=l1, covariates=c_standard)
     assert fused_mse == pytest.approx(keras_mse, rel=1e-5)
+    padding = np.setdiff1d(np.arange(shape.filters), fused._network_filters(shape))
+    assert len(padding) == shape.filters - filters
+    assert not (weights[0][:, padding].any() or weights[1][padding].any() or weights[2][padding].any())
     expected = model.get_weights()
     trained = keras.models.clone_model(model)
     fused.to_network(weights, trained, shape)

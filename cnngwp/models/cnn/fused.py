@@ -11,6 +11,11 @@ all without storing the convolution output:
   convolution positions it pools (padded offsets ``4q`` and ``4q + 2``) read contiguous
   runs of each phase: the convolution over all windows is a few unit-stride vector loops
   (taps grouped by four, the kernel padded with zero taps to a multiple of four);
+* four filters at a time: each vector of inputs loaded feeds the sixteen multiply-adds of
+  four filters' two positions (and, backwards, their four kernel gradients), so the loops
+  run at the speed of the FMA units rather than of the loads. Each channel's filters are
+  padded with zero filters to a multiple of four; such a filter outputs 0, gets a zero
+  gradient and so stays zero (as the zero taps do);
 * per filter the two positions are computed, the larger kept (ties to the first, as
   TensorFlow), and its product with the dense weight added to the prediction;
 * for the weight gradient, the dense weight is routed to the position each window chose
@@ -53,17 +58,26 @@ __all__ = [
 _BETA_1, _BETA_2, _EPSILON = np.float32(0.9), np.float32(0.999), np.float32(1e-7)
 
 
+#: Filters computed together (:func:`_convolve` and :func:`_tap_sums` are written out for four): each channel's
+#: filters are padded to a multiple of it.
+_GROUP = 4
+
+
 class FusedLayout:
     """One network in this engine: SNPs p, kernel size K (and K rounded up to 4), pooled positions P, and the
     float32 standardisation of its inputs: training-row `mean` and `scale` per SNP, shape (p,) for the codes alone
     or (channels, p) (:meth:`cnngwp.models.cnn.network.NetworkSpec.input_statistics`). `filters` F is each
-    channel's; the attribute ``filters`` counts every channel's (the convolution's outputs)."""
+    channel's: the network's filter ``c F + j`` of channel ``c`` is this engine's ``c F' + j``, with F' = F rounded up
+    to a multiple of four (``channel_filters``; the rest zero filters); the attribute ``filters`` counts every
+    channel's, ``channels F'``."""
 
     def __init__(self, n_snps: int, kernel_size: int, filters: int, *, mean: np.ndarray, scale: np.ndarray):
         self.statistics = (np.atleast_2d(np.asarray(mean, dtype=np.float32)),
                            np.atleast_2d(np.asarray(scale, dtype=np.float32)))
         self.channels = self.statistics[0].shape[0]
-        self.n_snps, self.kernel_size, self.filters = n_snps, kernel_size, filters * self.channels
+        self.network_filters = filters
+        self.channel_filters = _GROUP * math.ceil(filters / _GROUP)
+        self.n_snps, self.kernel_size, self.filters = n_snps, kernel_size, self.channel_filters * self.channels
         conv = math.ceil(n_snps / 2)  # "same" padding, stride 2
         self.pad_left = max((conv - 1) * 2 + kernel_size - n_snps, 0) // 2
         self.positions = conv // 2  # max-pooling 2, "valid"
@@ -71,30 +85,36 @@ class FusedLayout:
         self.phase_length = self.positions + self.taps // 4 + 1
 
 
+def _network_filters(shape: FusedLayout) -> np.ndarray:
+    """This engine's position of each of the network's filters (the rest are the zero filters padding a channel)."""
+    return np.concatenate([c * shape.channel_filters + np.arange(shape.network_filters) for c in range(shape.channels)])
+
+
 def from_network(network, shape: FusedLayout) -> list[np.ndarray]:
     """The weights of a one-member Keras CNNGWP network (layers ``conv1d``: kernel (K, 1, F) and bias; ``dense``:
     kernel (P F, 1) and bias; ``fixed_effects`` if it has covariates: kernel (q, 1)) in this engine's layout:
-    ``[kernel (taps, F) padded with zero taps, bias (F,), dense (F, P), dense bias (1,)[, fixed effects (q,)]]``."""
+    ``[kernel (taps, F') padded with zero taps, bias (F',), dense (F', P), dense bias (1,)[, fixed effects (q,)]]``,
+    F' counting the zero filters (:class:`FusedLayout`)."""
     conv_kernel, conv_bias = network.get_layer("conv1d").get_weights()
     dense_kernel, dense_bias = network.get_layer("dense").get_weights()
     fixed = [network.get_layer("fixed_effects").get_weights()[0]] if len(network.inputs) > 1 else []
+    filters = _network_filters(shape)
     kernel = np.zeros((shape.taps, shape.filters), dtype=np.float32)
-    kernel[: shape.kernel_size] = conv_kernel[:, 0, :]
-    dense = np.ascontiguousarray(dense_kernel[:, 0].reshape(shape.positions, shape.filters).T, dtype=np.float32)
-    return [
-        kernel,
-        np.array(conv_bias, dtype=np.float32),
-        dense,
-        np.array(dense_bias, dtype=np.float32),
-        *(np.array(f[:, 0], dtype=np.float32) for f in fixed),
-    ]
+    kernel[: shape.kernel_size, filters] = conv_kernel[:, 0, :]
+    bias = np.zeros(shape.filters, dtype=np.float32)
+    bias[filters] = conv_bias
+    dense = np.zeros((shape.filters, shape.positions), dtype=np.float32)
+    dense[filters] = dense_kernel[:, 0].reshape(shape.positions, len(filters)).T
+    return [kernel, bias, dense, np.array(dense_bias, dtype=np.float32),
+            *(np.array(f[:, 0], dtype=np.float32) for f in fixed)]
 
 
 def to_network(weights: list[np.ndarray], network, shape: FusedLayout) -> None:
     """The inverse of :func:`from_network`: load this engine's weights into the Keras network's layers."""
     kernel, bias, dense, dense_bias, *fixed = weights
-    network.get_layer("conv1d").set_weights([kernel[: shape.kernel_size, None, :].copy(), bias.copy()])
-    network.get_layer("dense").set_weights([dense.T.reshape(-1, 1).copy(), dense_bias.copy()])
+    filters = _network_filters(shape)
+    network.get_layer("conv1d").set_weights([kernel[: shape.kernel_size, None, filters], bias[filters]])
+    network.get_layer("dense").set_weights([dense[filters].T.reshape(-1, 1), dense_bias.copy()])
     for f in fixed:
         network.get_layer("fixed_effects").set_weights([f[:, None].copy()])
 
@@ -153,26 +173,39 @@ def _phases(codes, mean, scale, pad_left, out):
                 out[1, j & 3, j >> 2] = (np.float32(c == 1) - mean[1, i]) / scale[1, i]
 
 
-#: Pooling windows per block; the block's phases, convolution outputs and routed weights (about 16 KB)
-#: stay in the L1 cache while every filter and tap group passes over them.
+#: Pooling windows per block; the block's phases, convolution outputs and routed weights (about 40 KB)
+#: stay in the L1 and L2 caches while every filter and tap group passes over them.
 _BLOCK = 512
 
 
 @numba.njit(cache=True, nogil=True, fastmath={"contract"})
-def _convolve(ph, kernel, bias, f, start, n, c0, c1):
-    """Filter `f` at both positions of windows start..start+n: c0 (padded offset 4q), c1 (offset 4q + 2)."""
-    b = bias[f]
-    for q in range(n):
-        c0[q] = b
-        c1[q] = b
+def _convolve(ph, kernel, bias, f, start, n, out):
+    """Filters f..f+3 at both positions of windows start..start+n: filter f + j's at padded offset 4q into
+    ``out[j * _BLOCK + q]``, at offset 4q + 2 into ``out[(_GROUP + j) * _BLOCK + q]``."""
+    for j in range(_GROUP):
+        b = bias[f + j]
+        for q in range(n):
+            out[j * _BLOCK + q] = b
+            out[(_GROUP + j) * _BLOCK + q] = b
     for g in range(kernel.shape[0] // 4):
-        w0, w1, w2, w3 = kernel[4 * g, f], kernel[4 * g + 1, f], kernel[4 * g + 2, f], kernel[4 * g + 3, f]
+        k = 4 * g
+        a0, a1, a2, a3 = kernel[k, f], kernel[k + 1, f], kernel[k + 2, f], kernel[k + 3, f]
+        b0, b1, b2, b3 = kernel[k, f + 1], kernel[k + 1, f + 1], kernel[k + 2, f + 1], kernel[k + 3, f + 1]
+        c0, c1, c2, c3 = kernel[k, f + 2], kernel[k + 1, f + 2], kernel[k + 2, f + 2], kernel[k + 3, f + 2]
+        d0, d1, d2, d3 = kernel[k, f + 3], kernel[k + 1, f + 3], kernel[k + 2, f + 3], kernel[k + 3, f + 3]
         o = start + g
         p0, p1, p2, p3 = ph[0, o : o + n], ph[1, o : o + n], ph[2, o : o + n], ph[3, o : o + n]
         n0, n1 = ph[0, o + 1 : o + 1 + n], ph[1, o + 1 : o + 1 + n]
         for q in range(n):
-            c0[q] += w0 * p0[q] + w1 * p1[q] + w2 * p2[q] + w3 * p3[q]
-            c1[q] += w0 * p2[q] + w1 * p3[q] + w2 * n0[q] + w3 * n1[q]
+            x0, x1, x2, x3, y0, y1 = p0[q], p1[q], p2[q], p3[q], n0[q], n1[q]
+            out[q] += a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3
+            out[4 * _BLOCK + q] += a0 * x2 + a1 * x3 + a2 * y0 + a3 * y1
+            out[_BLOCK + q] += b0 * x0 + b1 * x1 + b2 * x2 + b3 * x3
+            out[5 * _BLOCK + q] += b0 * x2 + b1 * x3 + b2 * y0 + b3 * y1
+            out[2 * _BLOCK + q] += c0 * x0 + c1 * x1 + c2 * x2 + c3 * x3
+            out[6 * _BLOCK + q] += c0 * x2 + c1 * x3 + c2 * y0 + c3 * y1
+            out[3 * _BLOCK + q] += d0 * x0 + d1 * x1 + d2 * x2 + d3 * x3
+            out[7 * _BLOCK + q] += d0 * x2 + d1 * x3 + d2 * y0 + d3 * y1
 
 
 @numba.njit(cache=True, nogil=True, fastmath={"contract", "reassoc", "nsz"})
@@ -200,26 +233,41 @@ def _pool_and_route(c0, c1, d, n, pooled, r0, r1):
 
 
 @numba.njit(cache=True, nogil=True, fastmath={"contract", "reassoc", "nsz"})
-def _tap_sums(ph, r0, r1, start, n, taps, out):
-    """out[k] += sum_q r0[q] input[4q + k] + r1[q] input[4q + 2 + k] over a block: one filter's kernel gradient."""
-    for g in range(taps // 4):
+def _tap_sums(ph, routed, start, n, f, out):
+    """``out[f + j, k] += sum_q r0[q] input[4q + k] + r1[q] input[4q + 2 + k]`` over a block, j = 0..3: the kernel
+    gradients of filters f..f+3, whose routed dense weights r0 and r1 are laid out in `routed` as :func:`_convolve`
+    lays out its two positions."""
+    for g in range(out.shape[1] // 4):
         o = start + g
         p0, p1, p2, p3 = ph[0, o : o + n], ph[1, o : o + n], ph[2, o : o + n], ph[3, o : o + n]
         n0, n1 = ph[0, o + 1 : o + 1 + n], ph[1, o + 1 : o + 1 + n]
-        s0 = np.float32(0.0)
-        s1 = np.float32(0.0)
-        s2 = np.float32(0.0)
-        s3 = np.float32(0.0)
+        a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = np.float32(0.0)
+        c0 = c1 = c2 = c3 = d0 = d1 = d2 = d3 = np.float32(0.0)
         for q in range(n):
-            a, b = r0[q], r1[q]
-            s0 += a * p0[q] + b * p2[q]
-            s1 += a * p1[q] + b * p3[q]
-            s2 += a * p2[q] + b * n0[q]
-            s3 += a * p3[q] + b * n1[q]
-        out[4 * g] += s0
-        out[4 * g + 1] += s1
-        out[4 * g + 2] += s2
-        out[4 * g + 3] += s3
+            x0, x1, x2, x3, y0, y1 = p0[q], p1[q], p2[q], p3[q], n0[q], n1[q]
+            u, v = routed[q], routed[4 * _BLOCK + q]
+            a0 += u * x0 + v * x2
+            a1 += u * x1 + v * x3
+            a2 += u * x2 + v * y0
+            a3 += u * x3 + v * y1
+            u, v = routed[_BLOCK + q], routed[5 * _BLOCK + q]
+            b0 += u * x0 + v * x2
+            b1 += u * x1 + v * x3
+            b2 += u * x2 + v * y0
+            b3 += u * x3 + v * y1
+            u, v = routed[2 * _BLOCK + q], routed[6 * _BLOCK + q]
+            c0 += u * x0 + v * x2
+            c1 += u * x1 + v * x3
+            c2 += u * x2 + v * y0
+            c3 += u * x3 + v * y1
+            u, v = routed[3 * _BLOCK + q], routed[7 * _BLOCK + q]
+            d0 += u * x0 + v * x2
+            d1 += u * x1 + v * x3
+            d2 += u * x2 + v * y0
+            d3 += u * x3 + v * y1
+        for j, sums in enumerate(((a0, a1, a2, a3), (b0, b1, b2, b3), (c0, c1, c2, c3), (d0, d1, d2, d3))):
+            for i in range(4):
+                out[f + j, 4 * g + i] += sums[i]
 
 
 @numba.njit(cache=True, parallel=True)
@@ -236,16 +284,17 @@ def _forward(codes, statistics, pad_left, network, threads):
     out = np.empty(n, dtype=np.float32)
     for t in numba.prange(threads):
         ph = np.empty((mean.shape[0], 4, phase_length), dtype=np.float32)
-        c0 = np.empty(_BLOCK, dtype=np.float32)
-        c1 = np.empty(_BLOCK, dtype=np.float32)
+        conv = np.empty(2 * _GROUP * _BLOCK, dtype=np.float32)
         for i in range(t, n, threads):
             _phases(codes[i], mean, scale, pad_left, ph)
             total = np.float32(0.0)
             for start in range(0, positions, _BLOCK):
                 size = min(_BLOCK, positions - start)
-                for f in range(filters):
-                    _convolve(ph[f // per_channel], kernel, bias, f, start, size, c0, c1)
-                    total += _pool(c0, c1, dense[f, start : start + size], size)
+                for f in range(0, filters, _GROUP):
+                    _convolve(ph[f // per_channel], kernel, bias, f, start, size, conv)
+                    for j in range(_GROUP):
+                        total += _pool(conv[j * _BLOCK :], conv[(_GROUP + j) * _BLOCK :],
+                                       dense[f + j, start : start + size], size)
             out[i] = total + dense_bias
     return out
 
@@ -277,10 +326,8 @@ def _batch_gradients(codes, batch, statistics, pad_left, network, buffers, error
         g_dense[t] = 0.0
         g_dense_bias[t, 0] = 0.0
         ph = np.empty((mean.shape[0], 4, phase_length), dtype=np.float32)
-        c0 = np.empty(_BLOCK, dtype=np.float32)
-        c1 = np.empty(_BLOCK, dtype=np.float32)
-        r0 = np.empty(_BLOCK, dtype=np.float32)
-        r1 = np.empty(_BLOCK, dtype=np.float32)
+        conv = np.empty(2 * _GROUP * _BLOCK, dtype=np.float32)
+        routed = np.empty(2 * _GROUP * _BLOCK, dtype=np.float32)
         pooled = np.empty((filters, positions), dtype=np.float32)
         sums = np.empty((filters, taps), dtype=np.float32)
         for i in range(t, n, threads):
@@ -290,13 +337,15 @@ def _batch_gradients(codes, batch, statistics, pad_left, network, buffers, error
             prediction = np.float32(0.0)
             for start in range(0, positions, _BLOCK):
                 size = min(_BLOCK, positions - start)
-                for f in range(filters):
+                for f in range(0, filters, _GROUP):
                     channel = ph[f // per_channel]
-                    _convolve(channel, kernel, bias, f, start, size, c0, c1)
-                    prediction += _pool_and_route(
-                        c0, c1, dense[f, start : start + size], size, pooled[f, start : start + size], r0, r1
-                    )
-                    _tap_sums(channel, r0, r1, start, size, taps, sums[f])
+                    _convolve(channel, kernel, bias, f, start, size, conv)
+                    for j in range(_GROUP):
+                        first, second = j * _BLOCK, (_GROUP + j) * _BLOCK
+                        prediction += _pool_and_route(conv[first:], conv[second:], dense[f + j, start : start + size],
+                                                      size, pooled[f + j, start : start + size], routed[first:],
+                                                      routed[second:])
+                    _tap_sums(channel, routed, start, size, f, sums)
             prediction += dense_bias + offset[i]
             error = prediction - y[row]
             errors[i] = error
