@@ -132,6 +132,11 @@ def training_rule(before: Path, after: Path) -> bool:
     kept &= differing == 0
     print(f"study, models without a network ({', '.join(others)}): {cells} cells, {differing} differ")
     runs = [pd.read_csv(folder / "run" / "comparison.csv").set_index("model") for folder in (before, after)]
+    metrics = ["mse", "correlation", "slope"]
+    cells, differing = differing_cells(*(r.loc[others, metrics].reset_index() for r in runs),
+                                       "default run, models without a network")
+    kept &= differing == 0
+    print(f"default run, models without a network: {cells} cells, {differing} differ")
     mse = [float(r.loc[CNN_ENSEMBLE, "mse"]) for r in runs]
     change = mse[1] / mse[0] - 1
     kept &= abs(change) <= CNN_MSE_TOLERANCE
