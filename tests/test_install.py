@@ -52,7 +52,7 @@ def _every_chapter_runs_alone_and_reproduces_the_run(chapters: Path, runs: Path,
     """Each chapter `cnngwp chapters` wrote runs alone, as Run All in JupyterLab does, and gives the run's outputs:
     the smoke run's executed copy of it (its cells the written chapter's) loses the parameters the run injected, so
     the chapter's own defaults apply, and is re-executed by nbval in a fresh kernel in an empty folder of its own. No
-    cell may fail, and every output the chapter marks ``NBVAL_CHECK_OUTPUT`` must be the run's: one execution checks
+    cell may fail, and every output the chapter tags ``nbval-check-output`` must be the run's: one execution checks
     that a chapter runs on its own and that its outputs reproduce (the solutions' outputs in the run are checked in
     tests/test_notebooks.py)."""
     executed = {name: runs / TINY / "fold-0" / f"{name}.ipynb" for name in NOTEBOOKS}

@@ -2,6 +2,8 @@
 re-executes each alone under nbval)."""
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -201,6 +203,26 @@ def test_the_fits_a_chapter_is_about_are_in_visible_cells_and_no_chapter_runs_th
             assert call in visible, f"{name}: {call} is not in a visible cell"
         assert "run_cnngwp(" not in visible, name
 
+
+
+def test_checked_outputs_are_tagged_out_of_the_readers_view_and_nbval_compares_them(tmp_path):
+    """A chapter marks the outputs nbval compares with the cell tag ``nbval-check-output``, which the book does not
+    show (a ``# NBVAL_CHECK_OUTPUT`` comment is printed in the cell); nbval compares a tagged cell: a stale output
+    fails."""
+    import jupytext
+
+    for name in (*NOTEBOOKS, STUDY_NOTEBOOK):
+        cells = [c for c in jupytext.read(NOTEBOOK_DIR / f"{name}.md").cells if c.cell_type == "code"]
+        assert not [c.source for c in cells if "NBVAL" in c.source], name
+        assert any("nbval-check-output" in c.metadata.get("tags", []) for c in cells), name
+    for name, tags in (("tagged", ["nbval-check-output"]), ("untagged", [])):
+        stale = nbformat.v4.new_code_cell("print(1 + 1)", metadata={"tags": tags}, execution_count=1,
+                                          outputs=[nbformat.v4.new_output("stream", name="stdout", text="3\n")])
+        nbformat.write(nbformat.v4.new_notebook(cells=[stale]), tmp_path / f"{name}.ipynb")
+    result = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
+                             "--nbval-current-env", "tagged.ipynb", "untagged.ipynb"], cwd=tmp_path,
+                            capture_output=True, text=True, check=False)
+    assert "1 failed, 1 passed" in result.stdout and "FAILED tagged.ipynb" in result.stdout, result.stdout[-2000:]
 
 def _exercises(name: str) -> list[str]:
     source = (NOTEBOOK_DIR / f"{name}.md").read_text()
