@@ -103,8 +103,9 @@ def differing_cells(before: pd.DataFrame, after: pd.DataFrame, what: str) -> tup
     return int(same.size), int((~same).to_numpy().sum())
 
 
-def _study(folder: Path) -> pd.DataFrame:
-    return pd.read_csv(next(folder.glob("study-*")) / "study.csv")
+def _study_csv(folder: Path) -> Path:
+    """The study table in an output of :data:`_FIT`."""
+    return next(folder.glob("study-*")) / "study.csv"
 
 
 def _log_ratios(study: pd.DataFrame, model: str) -> np.ndarray:
@@ -116,7 +117,7 @@ def _log_ratios(study: pd.DataFrame, model: str) -> np.ndarray:
 def training_rule(before: Path, after: Path) -> bool:
     """Print the rule of a training change (module docstring) figure by figure; True if every figure keeps it."""
     kept = True
-    old, new = _study(before), _study(after)
+    old, new = pd.read_csv(_study_csv(before)), pd.read_csv(_study_csv(after))
     for model in CNN_BASED_MODELS:
         mean, lower, upper = t_interval(_log_ratios(old, model))
         moved = float(np.mean(_log_ratios(new, model)))
@@ -149,7 +150,7 @@ def compare(before: Path, after: Path, *, training_change: bool) -> int:
     """Compare two outputs of :data:`_FIT`; print the figures and the last line; the exit status."""
     counts = {}
     for table, path in (("comparison", Path("run") / "comparison.csv"),
-                        ("study", next(before.glob("study-*")).relative_to(before) / "study.csv")):
+                        ("study", _study_csv(before).relative_to(before))):
         cells, differing = differing_cells(pd.read_csv(before / path), pd.read_csv(after / path), table)
         print(f"{table}.csv: {cells} cells compared, {differing} differ")
         counts[table] = (cells, differing)

@@ -204,7 +204,6 @@ def test_the_fits_a_chapter_is_about_are_in_visible_cells_and_no_chapter_runs_th
         assert "run_cnngwp(" not in visible, name
 
 
-
 def test_checked_outputs_are_tagged_out_of_the_readers_view_and_nbval_compares_them(tmp_path):
     """A chapter marks the outputs nbval compares with the cell tag ``nbval-check-output``, which the book does not
     show (a ``# NBVAL_CHECK_OUTPUT`` comment is printed in the cell); nbval compares a tagged cell: a stale output
@@ -223,6 +222,7 @@ def test_checked_outputs_are_tagged_out_of_the_readers_view_and_nbval_compares_t
                              "--nbval-current-env", "tagged.ipynb", "untagged.ipynb"], cwd=tmp_path,
                             capture_output=True, text=True, check=False)
     assert "1 failed, 1 passed" in result.stdout and "FAILED tagged.ipynb" in result.stdout, result.stdout[-2000:]
+
 
 def _exercises(name: str) -> list[str]:
     source = (NOTEBOOK_DIR / f"{name}.md").read_text()
