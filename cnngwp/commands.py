@@ -34,7 +34,7 @@ from cnngwp.runs.notebooks import (
     run_study_notebook,
 )
 from cnngwp.runs.parallel import IN_PROCESS, open_client
-from cnngwp.runs.study import GRIDS
+from cnngwp.runs.study import GRIDS, run_study, study_context, study_folder
 from cnngwp.tuning.settings import (
     DEFAULT_PROFILE,
     DEFAULT_PROTOCOL,
@@ -222,8 +222,18 @@ def _chapters(args: argparse.Namespace) -> None:
 
 def _study(args: argparse.Namespace) -> None:
     start = time.perf_counter()
-    notebook = run_study_notebook(args.grid, runs_root=args.runs, scheduler=args.scheduler)
-    print(f"study {args.grid}: {notebook.parent}/study.csv and {notebook.name} in {time.perf_counter() - start:.0f} s",
+    if args.replicates is None and args.datasets is None and args.records is None:
+        notebook = run_study_notebook(args.grid, runs_root=args.runs, scheduler=args.scheduler)
+        print(f"study {args.grid}: {notebook.parent}/study.csv and {notebook.name} in "
+              f"{time.perf_counter() - start:.0f} s", flush=True)
+        return
+    ctx = study_context(grid=args.grid, runs_root=args.runs, scheduler=args.scheduler or "")
+    datasets = ctx.grid.select(replicates=args.replicates, keys=args.datasets)
+    with ctx.client() as client:
+        table = run_study(ctx.grid, ctx.runs_root, client, datasets=datasets, records=args.records)
+    where = f"; a record of each in {args.records}/" if args.records else ""
+    print(f"study {args.grid}: {table['dataset'].nunique()} data sets in {study_folder(ctx.runs_root, ctx.grid)}/"
+          f"study.csv{where} ({time.perf_counter() - start:.0f} s); chapter 8 is not run on a chunk of a grid",
           flush=True)
 
 
@@ -424,9 +434,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--grid",
         choices=sorted(GRIDS),
         default="default",
-        help="; ".join(f"{name}: {grid.description}" for name, grid in GRIDS.items()),
+        help="; ".join(f"{name}: {grid.description}" for name, grid in GRIDS.items()).replace("%", "%%"),
     )
     _add_runs_argument(study)
+    chunk = study.add_argument_group("a chunk of the grid, fitted without chapter 8 (a grid built up over machines "
+                                     "and days)")
+    chunk.add_argument("--replicates", type=int, nargs="+", metavar="R", help="only these replicates (0-based)")
+    chunk.add_argument("--datasets", nargs="+", metavar="KEY", help="only these data sets, e.g. dominance-h2-0.3-rep-0")
+    chunk.add_argument("--records", metavar="DIR",
+                       help="skip the data sets recorded in DIR and write a record of each other one to DIR, to "
+                            "commit (chapter 8 shows the full grid from benchmarks/results/study-full)")
     _add_parallel_arguments(study)
     study.set_defaults(run=_study)
     chapters = commands.add_parser("chapters", help=COMMANDS["chapters"])

@@ -1,3 +1,4 @@
+import json
 from dataclasses import replace
 
 import numpy as np
@@ -8,7 +9,10 @@ import cnngwp.runs.study as study_module
 from cnngwp.data.splits import split_by_generation
 from cnngwp.errors import CnngwpInputError
 from cnngwp.models.names import GENOTYPIC_CNN, PAPER_PROTOCOL_CNN
+from cnngwp.reports.pooled import pooled_answer, pooled_fit, replicates_for_precision
 from cnngwp.reports.study_tables import (
+    EQUIVALENCE_MARGIN,
+    judge,
     protocol_optimism,
     protocol_sentence,
     relative_mse,
@@ -143,7 +147,7 @@ def test_relative_mse_and_verdicts_come_from_the_numbers():
     verdicts = study_verdicts(study).set_index("architecture")
     assert verdicts["kernel_model"].to_dict() == {"dominance": "GDBLUP", "epistatic": "RKHS", "additive": "GBLUP"}
     assert verdicts["judgement"].to_dict() == {"dominance": "worse", "epistatic": "better",
-                                               "additive": "no clear difference"}
+                                               "additive": "undecided"}
     assert verdicts.loc["dominance", "percent"] == pytest.approx(5.0, abs=0.2)
     assert verdicts.loc["epistatic", "best_model"] == "CNN ensemble"  # never the paper protocol's, lower as it is
     assert "**worse**" in verdicts.loc["dominance", "verdict"] and "over 6 replicates" in verdicts.loc["dominance",
@@ -154,7 +158,8 @@ def test_relative_mse_and_verdicts_come_from_the_numbers():
     assert np.isnan(verdicts.loc["additive", "replicates_needed"])
     assert "no study of up to 1000 replicates would decide" in verdicts.loc["additive", "verdict"]
     summary = verdict_summary(study).set_index("model")
-    assert summary.loc["CNN ensemble"].to_dict() == {"better": 1, "no clear difference": 1, "worse": 1, "scenarios": 3}
+    assert summary.loc["CNN ensemble"].to_dict() == {"better": 1, "equivalent": 0, "undecided": 1, "worse": 1,
+                                                      "scenarios": 3}
     # 'additive': the CNN's mean MSE is a hair below GBLUP's though the interval finds no difference
     assert "Best model per scenario (3 scenarios): CNN ensemble 2, GDBLUP 1." in verdict_markdown(
         study_verdicts(study))
@@ -168,3 +173,139 @@ def test_relative_mse_and_verdicts_come_from_the_numbers():
     assert components.loc["dominance", "dominance_share"] == pytest.approx(1 / 3)
     assert components.loc["epistatic", "non_additive_share"] == pytest.approx(1 / 3)
     assert components.loc["epistatic", "backbone_l1"] == "1.5 (6)"
+
+
+def test_a_verdict_is_equivalent_only_inside_the_margin_set_in_the_code():
+    assert EQUIVALENCE_MARGIN == 2.0
+    assert judge(-1.5, 1.9) == judge(-1.9, -0.4) == "equivalent"  # decided or not: too small a change to matter
+    assert judge(-3.0, -0.5) == "better" and judge(0.1, 2.5) == "worse"
+    assert judge(-2.5, 1.0) == judge(-1.0, 2.1) == "undecided"
+    assert judge(np.nan, np.nan) == "one replicate: no interval"
+
+
+_SHARES = {"additive": (0.0, 0.0), "dominance": (0.4, 0.0), "epistatic": (0.0, 0.3), "qtlmas2010": (0.15, 0.1)}
+
+
+def _pooled_study(log_ratio, *, replicates=8, noise=0.03, seed=0, wobble=0.05, population_sd=0.05):
+    """A study whose CNN ensemble's log test-MSE ratio to the best kernel model (GBLUP, by design) is
+    ``log_ratio(dominance share, epistatic share, h2)`` plus a shift per population (`population_sd`) and noise per
+    data set.
+    With `wobble`, each data set's shares move around its architecture's by up to that much (0: every population
+    realises the same shares)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for replicate in range(replicates):
+        population, scale = rng.normal(0.0, population_sd), rng.uniform(80, 130)
+        for architecture, (dominance, epistatic) in _SHARES.items():
+            for h2 in (0.2, 0.6):
+                d = dominance + (wobble * rng.uniform(-1, 1) if dominance else 0.0)
+                e = epistatic + (wobble * rng.uniform(-1, 1) if epistatic else 0.0)
+                mses = {"GBLUP": scale, "GDBLUP": 1.03 * scale, "EGBLUP": 1.04 * scale, "RKHS": 1.05 * scale,
+                        "BLASSO": 1.01 * scale}
+                mses["CNN ensemble"] = scale * np.exp(log_ratio(d, e, h2) + population + rng.normal(0.0, noise))
+                for model, mse in mses.items():
+                    rows.append({"dataset": f"{architecture}-h2-{h2}-rep-{replicate}", "architecture": architecture,
+                                 "h2": h2, "replicate": replicate, "model": model, "mse": mse, "h2_realised": h2,
+                                 "additive": 1.0 - d - e, "dominance": d, "epistatic": e})
+    return pd.DataFrame(rows)
+
+
+def _covers(effect, value):
+    return effect["lower"] <= value <= effect["upper"]
+
+
+def test_the_pooled_model_finds_an_effect_that_grows_with_the_dominance_share():
+    fit = pooled_fit(_pooled_study(lambda d, e, h2: 0.3 * d), "CNN ensemble")
+    effects = fit.effects.set_index("term")
+    assert fit.terms == ("dominance_share", "epistatic_share", "h2") and fit.populations == 8 and len(fit.data) == 64
+    assert set(fit.data["kernel_model"]) == {"GBLUP"}
+    truth = 100 * np.expm1(0.03)  # per 0.1 of dominance share
+    assert _covers(effects.loc["dominance_share"], truth) and effects.loc["dominance_share", "lower"] > 0
+    assert _covers(effects.loc["epistatic_share"], 0.0) and _covers(effects.loc["h2"], 0.0)
+    curves = fit.curves()
+    dominance = curves[curves["kind"] == "dominance_share"]
+    assert set(dominance["h2"]) == {0.2, 0.6} and dominance["share"].max() == pytest.approx(fit.data[
+        "dominance_share"].max())
+    top = dominance[dominance["share"] == dominance["share"].max()]
+    assert (top["judgement"] == "worse").all() and (top["percent"] > 10).all()  # ~ +13 % at a share of 0.43
+    answer = pooled_answer(fit)
+    assert answer.startswith("**CNN ensemble** against the best kernel model, pooled over 64 data sets of 8 "
+                             "populations")
+    assert "per 0.1 more dominance share, +3." in answer and "worse from" in answer
+
+
+def test_the_pooled_model_finds_no_effect_where_there_is_none():
+    fit = pooled_fit(_pooled_study(lambda d, e, h2: 0.0, population_sd=0.01), "CNN ensemble")
+    assert all(_covers(effect, 0.0) for effect in fit.effects.to_dict("records"))
+    centre = fit.predict(pd.DataFrame({"dominance_share": [0.0], "epistatic_share": [0.0], "h2": [0.4]})).iloc[0]
+    assert centre["judgement"] == "equivalent" and _covers(centre, 0.0)
+    assert "worse" not in pooled_answer(fit) and "better" not in pooled_answer(fit)
+
+
+def test_the_pooled_model_finds_an_effect_of_h2_alone():
+    fit = pooled_fit(_pooled_study(lambda d, e, h2: 0.4 * (h2 - 0.4), population_sd=0.02), "CNN ensemble")
+    effects = fit.effects.set_index("term")
+    assert _covers(effects.loc["h2"], 100 * np.expm1(0.04)) and effects.loc["h2", "lower"] > 0
+    assert _covers(effects.loc["dominance_share"], 0.0) and _covers(effects.loc["epistatic_share"], 0.0)
+    at_zero = fit.curves().query("share == 0").set_index(["kind", "h2"])["judgement"]
+    assert set(at_zero.xs(0.2, level="h2")) == {"better"} and set(at_zero.xs(0.6, level="h2")) == {"worse"}
+
+
+def test_the_pooled_model_leaves_out_what_the_study_does_not_vary():
+    study = _pooled_study(lambda d, e, h2: 0.0)
+    one_h2 = study[(study["h2"] == 0.6) & study["architecture"].isin(["additive", "dominance"])]
+    fit = pooled_fit(one_h2, "CNN ensemble")
+    assert fit.terms == ("dominance_share",) and set(fit.curves()["kind"]) == {"dominance_share"}
+    assert pooled_fit(one_h2[one_h2["replicate"] < 2], "CNN ensemble") is None  # 4 data sets: too few
+    assert pooled_answer(None, "Stack") == "**Stack.** Too few data sets for the pooled model."
+
+
+def test_the_replicates_for_a_precision_target_are_those_that_meet_it_at_the_pilot_spread():
+    """On a design that every population repeats, the pilot's own replicates meet a target equal to its own widest
+    predicted half-width, and one replicate fewer or a tighter target does not."""
+    fit = pooled_fit(_pooled_study(lambda d, e, h2: 0.3 * d, replicates=6, wobble=0.0), "CNN ensemble")
+    scenarios = fit.data.drop_duplicates(["architecture", "h2"])[list(fit.terms)]
+    predicted = fit.predict(scenarios)
+    half = np.log1p(predicted["upper"] / 100) - np.log1p(predicted["percent"] / 100)
+    widest = float(100 * np.expm1(half.max()))
+    assert replicates_for_precision(fit, scenarios, target=widest * 1.0001) == 6
+    assert replicates_for_precision(fit, scenarios, target=widest * 0.99) == 7
+    assert replicates_for_precision(fit, scenarios, target=widest * 10) == 2  # never fewer than two
+
+
+def test_a_grid_is_built_up_in_chunks_whose_records_are_never_fitted_again(tmp_path, monkeypatch):
+    log = tmp_path / "fitted.txt"
+    original = study_module.fit_study_dataset
+
+    def logged(population, dataset, grid):
+        with open(log, "a") as handle:
+            handle.write(dataset.key + "\n")
+        return original(population, dataset, grid)
+
+    monkeypatch.setattr(study_module, "fit_study_dataset", logged)
+    records = tmp_path / "records"
+    with pytest.raises(CnngwpInputError, match=r"replicate\(s\) \[2\]; expected some of 0 to 1"):
+        SMOKE.select(replicates=[2])
+    with pytest.raises(CnngwpInputError, match=r"unknown data set\(s\) \['additive-h2-0.3-rep-0'\]"):
+        SMOKE.select(keys=["additive-h2-0.3-rep-0"])
+    first = SMOKE.select(keys=["dominance-h2-0.5-rep-1"])
+    with open_client(IN_PROCESS) as client:
+        chunk = run_study(SMOKE, tmp_path / "machine-a", client, datasets=first, records=records, progress=False)
+        assert set(chunk["dataset"]) == {"dominance-h2-0.5-rep-1"}
+        # another machine, another runs folder: only what no record holds is fitted
+        table = run_study(SMOKE, tmp_path / "machine-b", client, datasets=SMOKE.select(replicates=[1]),
+                          records=records, progress=False)
+    assert log.read_text().split() == ["dominance-h2-0.5-rep-1", "additive-h2-0.5-rep-1"]
+    assert sorted(p.name for p in records.iterdir()) == ["additive-h2-0.5-rep-1.json", "dominance-h2-0.5-rep-1.json"]
+    committed = study_module.committed_study(SMOKE, records)
+    pd.testing.assert_frame_equal(committed.table.sort_values(["dataset", "model"]).reset_index(drop=True),
+                                  table.sort_values(["dataset", "model"]).reset_index(drop=True), check_dtype=False)
+    assert (committed.records["seconds"] > 0).all() and committed.records["commit"].str.len().gt(0).all()
+    assert committed.summary().startswith("study grid 'smoke': 2 of its 4 data sets recorded, 1 to 1 replicates in "
+                                          "each of 2 of 2 scenarios; ")
+    entry = json.loads((records / "additive-h2-0.5-rep-1.json").read_text())
+    entry["settings"]["n_members"] = 3
+    (records / "additive-h2-0.5-rep-1.json").write_text(json.dumps(entry))
+    with pytest.raises(CnngwpInputError, match=r"additive-h2-0.5-rep-1.json: made with n_members=3, but grid 'smoke' "
+                                               r"now has n_members=1"):
+        study_module.committed_study(SMOKE, records)

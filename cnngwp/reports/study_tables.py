@@ -18,13 +18,27 @@ import pandas as pd
 from cnngwp.models.names import CNN_ENSEMBLE, KERNEL_MODELS, PAPER_PROTOCOL_CNN
 from cnngwp.reports.tables import CNN_BASED_MODELS, t_half_width, t_interval
 
-__all__ = ["JUDGEMENTS", "MAX_REPLICATES", "honest_models", "protocol_optimism", "protocol_sentence",
-           "relative_mse", "relative_mse_table", "replicates_to_decide", "scenario_components", "study_verdicts",
-           "verdict_markdown", "verdict_summary"]
+__all__ = ["EQUIVALENCE_MARGIN", "JUDGEMENTS", "MAX_REPLICATES", "dataset_shares", "honest_models", "judge",
+           "kernel_log_ratios", "protocol_optimism", "protocol_sentence", "relative_mse", "relative_mse_table",
+           "replicates_to_decide", "scenario_components", "study_verdicts", "verdict_markdown", "verdict_summary"]
 
-#: The judgements a verdict gives a model against the best kernel model, by where its interval lies.
-JUDGEMENTS = ("better", "no clear difference", "worse")
+#: The judgements a verdict gives a model against the best kernel model, by where its interval lies (:func:`judge`).
+JUDGEMENTS = ("better", "equivalent", "undecided", "worse")
+#: A model is equivalent to the best kernel model where the whole interval of its test MSE's change lies within
+#: ± this many percent: a margin written here before any study's data were seen, not fitted to them.
+EQUIVALENCE_MARGIN = 2.0
 _SCENARIO = ["architecture", "h2"]
+
+
+def judge(lower: float, upper: float, *, margin: float = EQUIVALENCE_MARGIN) -> str:
+    """The judgement (:data:`JUDGEMENTS`) of an interval, in percent, of how much higher a model's test MSE is than
+    the best kernel model's: **equivalent** where it lies within ±`margin` (a difference too small to matter,
+    decided or not), else **better** or **worse** where it excludes zero, else **undecided**."""
+    if np.isnan(lower) or np.isnan(upper):
+        return "one replicate: no interval"
+    if -margin <= lower and upper <= margin:
+        return "equivalent"
+    return "better" if upper < 0 else "worse" if lower > 0 else "undecided"
 
 
 def honest_models(study: pd.DataFrame) -> pd.DataFrame:
@@ -112,6 +126,30 @@ def _listed(values: pd.Series) -> str:
     return ", ".join(f"{v:g} ({n})" for v, n in values.dropna().value_counts().sort_index().items())
 
 
+def dataset_shares(study: pd.DataFrame) -> pd.DataFrame:
+    """Per data set: ``dataset``, its scenario, ``replicate``, ``h2_realised`` and the ``dominance_share`` and
+    ``epistatic_share`` of the genetic variance it realised in the training generations.
+
+    Parameters
+    ----------
+    study
+        A study's tidy table (:data:`cnngwp.runs.study.STUDY_COLUMNS`, ``study.csv``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per data set.
+    """
+    per_dataset = study.drop_duplicates("dataset")
+    genetic = per_dataset["additive"] + per_dataset["dominance"] + per_dataset["epistatic"]
+    return pd.DataFrame({"dataset": per_dataset["dataset"], "architecture": per_dataset["architecture"],
+                         "h2": per_dataset["h2"], "replicate": per_dataset["replicate"],
+                         "h2_realised": per_dataset["h2_realised"],
+                         # a least-squares remainder can be -1e-16
+                         "dominance_share": (per_dataset["dominance"] / genetic).clip(lower=0.0),
+                         "epistatic_share": (per_dataset["epistatic"] / genetic).clip(lower=0.0)})
+
+
 def scenario_components(study: pd.DataFrame) -> pd.DataFrame:
     """Per scenario: the realised heritability and the dominance and epistatic shares of the genetic variance
     in the training generations, averaged over replicates, and how often the CNNs chose each lambda.
@@ -127,10 +165,8 @@ def scenario_components(study: pd.DataFrame) -> pd.DataFrame:
         ``architecture``, ``h2``, ``replicates``, ``h2_realised``, ``dominance_share``, ``epistatic_share``,
         ``non_additive_share`` and the lambdas chosen per CNN-based model.
     """
-    per_dataset = study.drop_duplicates("dataset").assign(
-        genetic=lambda t: t["additive"] + t["dominance"] + t["epistatic"],
-        dominance_share=lambda t: (t["dominance"] / t["genetic"]).clip(lower=0.0),  # a least-squares remainder
-        epistatic_share=lambda t: (t["epistatic"] / t["genetic"]).clip(lower=0.0))  # can be -1e-16
+    per_dataset = study.drop_duplicates("dataset").merge(dataset_shares(study)[["dataset", "dominance_share",
+                                                                                 "epistatic_share"]], on="dataset")
     table = per_dataset.groupby(_SCENARIO, sort=False).agg(
         replicates=("dataset", "size"), h2_realised=("h2_realised", "mean"),
         dominance_share=("dominance_share", "mean"), epistatic_share=("epistatic_share", "mean"),
@@ -161,6 +197,43 @@ def replicates_to_decide(log_ratios, *, level: float = 0.95) -> int | None:
     return int(decided[0]) if len(decided) else None
 
 
+def _scenario_means(study: pd.DataFrame) -> pd.DataFrame:
+    """Per scenario and honest model: the mean test MSE over its replicates (scenario rows, model columns)."""
+    return honest_models(study).pivot_table(index=_SCENARIO, columns="model", values="mse", sort=False)
+
+
+def _best_kernel(means: pd.Series) -> str:
+    """The kernel model (:data:`~cnngwp.models.names.KERNEL_MODELS`) with the lowest mean test MSE of a scenario's
+    `means` (studies before EGBLUP lack it)."""
+    return str(means[[m for m in KERNEL_MODELS if m in means]].idxmin())
+
+
+def kernel_log_ratios(study: pd.DataFrame, model: str) -> pd.DataFrame:
+    """Per data set: the log of `model`'s test MSE over that of its scenario's best kernel model (the kernel model
+    with the lowest mean test MSE over the scenario's replicates).
+
+    Parameters
+    ----------
+    study
+        A study's tidy table (:data:`cnngwp.runs.study.STUDY_COLUMNS`, ``study.csv``).
+    model
+        The model compared.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``dataset``, ``architecture``, ``h2``, ``replicate``, ``kernel_model`` and ``log_ratio``.
+    """
+    kernels = _scenario_means(study).apply(_best_kernel, axis=1).rename("kernel_model").reset_index()
+    honest = honest_models(study)
+    kernel_mse = honest[["dataset", "model", "mse"]].rename(columns={"model": "kernel_model", "mse": "kernel_mse"})
+    table = (honest.loc[honest["model"] == model, ["dataset", *_SCENARIO, "replicate", "mse"]]
+             .merge(kernels, on=_SCENARIO).merge(kernel_mse, on=["dataset", "kernel_model"], validate="one_to_one"))
+    out = table[["dataset", *_SCENARIO, "replicate", "kernel_model"]].assign(
+        log_ratio=np.log(table["mse"] / table["kernel_mse"]))
+    return _scenario_order(out).reset_index(drop=True)
+
+
 def study_verdicts(study: pd.DataFrame, *, cnn: str = CNN_ENSEMBLE, level: float = 0.95) -> pd.DataFrame:
     """Per scenario: the best honest model, and `cnn` against the best kernel model, from the numbers.
 
@@ -168,7 +241,7 @@ def study_verdicts(study: pd.DataFrame, *, cnn: str = CNN_ENSEMBLE, level: float
     is the best of :data:`~cnngwp.models.names.KERNEL_MODELS` by the same rule. ``percent`` is how much
     higher (positive) or lower `cnn`'s test MSE is than that model's on the same data sets, from the mean log
     ratio, with the paired t interval ``lower`` / ``upper`` over replicates; ``judgement`` is one of :data:`JUDGEMENTS`
-    (``better``/``worse`` only where the interval excludes zero) and ``verdict`` one generated sentence.
+    (:func:`judge`) and ``verdict`` one generated sentence.
 
     Parameters
     ----------
@@ -185,32 +258,26 @@ def study_verdicts(study: pd.DataFrame, *, cnn: str = CNN_ENSEMBLE, level: float
         One row per scenario: the best model, the best kernel model, ``percent``, ``lower``, ``upper``,
         ``judgement`` and ``verdict``, among others.
     """
-    wide = honest_models(study).pivot_table(index=[*_SCENARIO, "replicate"], columns="model", values="mse")
-    wide = wide.reset_index()
+    means = _scenario_means(study)
     rows = []
-    for (architecture, h2), group in wide.groupby(_SCENARIO, sort=False):
-        means = group.drop(columns=[*_SCENARIO, "replicate"]).mean()
-        best = str(means.idxmin())
-        kernel = str(means[[m for m in KERNEL_MODELS if m in means]].idxmin())  # studies before EGBLUP lack it
-        log_ratios = np.log(group[cnn] / group[kernel])
-        mean, lower, upper = t_interval(log_ratios, level=level)
-        needed = replicates_to_decide(log_ratios, level=level)
-        if np.isnan(lower):
-            judgement = "one replicate: no interval"
-        else:
-            judgement = JUDGEMENTS[0] if upper < 0 else JUDGEMENTS[2] if lower > 0 else JUDGEMENTS[1]
+    for (architecture, h2), group in kernel_log_ratios(study, cnn).groupby(_SCENARIO, sort=False):
+        scenario = means.loc[(architecture, h2)]
+        best, kernel = str(scenario.idxmin()), group["kernel_model"].iloc[0]
+        mean, lower, upper = t_interval(group["log_ratio"], level=level)
+        needed = replicates_to_decide(group["log_ratio"], level=level)
+        judgement = judge(_percent(lower), _percent(upper))
         interval = (f"{round(level * 100)} % t interval {_signed(_percent(lower))} % to {_signed(_percent(upper))} "
                     f"% over {len(group)} replicates")
-        verdict = (f"{architecture}, h² {h2:g}: best model {best} (mean test MSE {means[best]:.2f}, GBLUP "
-                   f"{means['GBLUP']:.2f}); {cnn} against {kernel}, the best kernel model: test MSE "
+        verdict = (f"{architecture}, h² {h2:g}: best model {best} (mean test MSE {scenario[best]:.2f}, GBLUP "
+                   f"{scenario['GBLUP']:.2f}); {cnn} against {kernel}, the best kernel model: test MSE "
                    f"{_signed(_percent(mean))} % ({interval}): **{judgement}**.")
-        if judgement == JUDGEMENTS[1] and needed:
+        if judgement == "undecided" and needed:
             verdict += (f" At the spread seen, a difference of this size would need about {needed} replicates to be "
                         "decided.")
-        elif judgement == JUDGEMENTS[1]:
+        elif judgement == "undecided":
             verdict += (f" At the spread seen, no study of up to {MAX_REPLICATES} replicates would decide a difference "
                         "of this size.")
-        rows.append({"architecture": architecture, "h2": h2, "best_model": best, "best_mse": float(means[best]),
+        rows.append({"architecture": architecture, "h2": h2, "best_model": best, "best_mse": float(scenario[best]),
                      "kernel_model": kernel, "percent": _percent(mean), "lower": _percent(lower),
                      "upper": _percent(upper), "replicates": len(group), "judgement": judgement,
                      "replicates_needed": needed, "verdict": verdict})
@@ -219,7 +286,7 @@ def study_verdicts(study: pd.DataFrame, *, cnn: str = CNN_ENSEMBLE, level: float
 
 def verdict_summary(study: pd.DataFrame, *, level: float = 0.95) -> pd.DataFrame:
     """For each model that contains a CNN (:data:`cnngwp.reports.tables.CNN_BASED_MODELS`, those in `study`): in how
-    many scenarios it is better than, not clearly different from, or worse than the best kernel model
+    many scenarios it is better than, equivalent to, undecided against, or worse than the best kernel model
     (:func:`study_verdicts`).
 
     Parameters

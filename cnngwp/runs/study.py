@@ -28,13 +28,19 @@ A study folder ``<runs_root>/study-<grid>/`` holds ``grid.json`` (the settings i
 to), ``datasets/<key>/results.csv`` and ``predictions.csv`` per finished data set (a killed
 study resumes without repeating one) and ``study.csv``, the tidy table of every data set and
 model.
+
+A grid too large for one machine and one day (``full``) is built up in chunks: ``cnngwp study --grid full
+--replicates 0 --records benchmarks/results/study-full`` fits the chosen data sets that no record holds yet and
+writes one small record per finished data set (:func:`write_dataset_record`: its rows, seconds, commit and
+machine), committed with the code; chapter 8 reads what is committed (:func:`committed_study`).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -69,6 +75,7 @@ from cnngwp.models.names import (
 )
 from cnngwp.models.paper import PAPER_FILTERS, PAPER_KERNEL_SIZE, PAPER_L1
 from cnngwp.models.stack import STACK_FOLDS, ModelStack, StackRegressor
+from cnngwp.reports.records import provenance
 from cnngwp.runs.parallel import open_client
 from cnngwp.seeds import seed_from
 from cnngwp.tuning.combined import backbone_training
@@ -76,13 +83,14 @@ from cnngwp.tuning.problem import TuningProblem, cnn_estimator
 from cnngwp.tuning.search import Gamma
 from cnngwp.tuning.settings import PROFILES, TrainingSettings
 
-__all__ = ["GRIDS", "STUDY_COLUMNS", "EveryModelFit", "StudyContext", "StudyDataset", "StudyGrid", "fit_every_model",
-           "fit_study_dataset", "run_study", "study_context", "study_folder"]
+__all__ = ["GRIDS", "STUDY_COLUMNS", "CommittedStudy", "EveryModelFit", "StudyContext", "StudyDataset", "StudyGrid",
+           "committed_study", "fit_every_model", "fit_study_dataset", "run_study", "study_context", "study_folder",
+           "write_dataset_record"]
 
 #: Columns of the tidy study table.
 STUDY_COLUMNS = ["dataset", "architecture", "h2", "replicate", "model", "mse", "correlation", "slope", "seconds",
                  "stack_weight", "h2_realised", "additive", "dominance", "epistatic", "residual", "cnn_l1",
-                 "genotypic_l1", "backbone_l1", "paper_l1"]
+                 "genotypic_l1", "backbone_l1", "paper_l1", "dataset_seconds"]
 #: The CNN's filters and kernel size in a study: the paper's gamma_MA for QTLMAS2010.
 PAPER_GAMMA = Gamma(PAPER_FILTERS, PAPER_KERNEL_SIZE, PAPER_L1)
 
@@ -160,6 +168,27 @@ class StudyGrid:
                     out.append(StudyDataset(architecture, h2, r, seed))
         return out
 
+    def select(self, *, replicates: Sequence[int] | None = None, keys: Sequence[str] | None = None
+               ) -> list[StudyDataset]:
+        """The data sets of the given `replicates` and `keys` (None: any), in the grid's order.
+
+        Raises
+        ------
+        CnngwpInputError
+            A replicate or key the grid does not have (naming the ones it has).
+        """
+        datasets = self.datasets()
+        if replicates is not None and not set(replicates) <= set(range(self.replicates)):
+            raise CnngwpInputError(f"study grid {self.name!r}: replicate(s) {sorted(set(replicates))}; expected some "
+                                   f"of 0 to {self.replicates - 1}")
+        known = [d.key for d in datasets]
+        unknown = sorted(set(keys or ()) - set(known))
+        if unknown:
+            raise CnngwpInputError(f"study grid {self.name!r}: unknown data set(s) {unknown}; expected keys such as "
+                                   f"{known[0]!r} (architecture-h2-<h2>-rep-<replicate>)")
+        return [d for d in datasets if (replicates is None or d.replicate in replicates)
+                and (keys is None or d.key in keys)]
+
     def trait_config(self, dataset: StudyDataset) -> SimulationConfig:
         return replace(self.population, architecture=dataset.architecture, heritability=dataset.h2)
 
@@ -171,6 +200,10 @@ class StudyGrid:
                 "n_members": self.n_members, "l1_grid": list(self.l1_grid), "filters": PAPER_GAMMA.filters,
                 "kernel_size": PAPER_GAMMA.kernel_size, "training": asdict(self.training),
                 "paper_replicates": self.paper_replicates, "seed": self.seed}
+
+    def dataset_settings(self) -> dict:
+        """What one data set's numbers depend on: :meth:`record` but the number of replicates (a grid can grow)."""
+        return {k: v for k, v in self.record().items() if k != "replicates"}
 
 
 def _study_population() -> SimulationConfig:
@@ -187,11 +220,16 @@ GRIDS = {
                          l1_grid=(0.25, PAPER_L1, 1.5), paper_replicates=3,
                          description="4 architectures x h2 0.2 and 0.6 x 6 replicates on 580 animals x 500 SNPs; "
                                      "2 CNN members; the paper protocol on 3 replicates (make book)"),
-    "full": StudyGrid("full", ARCHITECTURES, (0.1, 0.3, 0.6), 6, SimulationConfig(), n_members=8,
+    # 53 replicates: planned_replicates of the default grid's pilot (5dc7a89, Intel Xeon) for a 95 % half-width of
+    # at most the equivalence margin (2 %) at every scenario, for every CNN-based model; fixed before any full-grid
+    # data set was fitted.
+    "full": StudyGrid("full", ARCHITECTURES, (0.1, 0.3, 0.6), 53, SimulationConfig(), n_members=8,
                       l1_grid=(0.25, PAPER_L1, 1.5), paper_replicates=3,
-                      description="4 architectures x h2 0.1, 0.3 and 0.6 x 6 replicates on the QTLMAS2010 "
-                                  "population size (3,226 animals x 10,000 SNPs); 8 CNN members; the paper protocol "
-                                  "on 3 replicates"),
+                      description="4 architectures x h2 0.1, 0.3 and 0.6 x 53 replicates on the QTLMAS2010 "
+                                  "population size (3,226 animals x 10,000 SNPs), built up in chunks (--replicates, "
+                                  "--records); 53 populations give each scenario's pooled answer a 95 % half-width "
+                                  "of 2 %, the equivalence margin, at the default grid's spread; 8 CNN members; the "
+                                  "paper protocol on 3 replicates"),
     "smoke": StudyGrid("smoke", ("additive", "dominance"), (0.5,), 2, SimulationConfig.small(), n_members=1,
                        l1_grid=(0.5,), training=PROFILES["smoke"].training,
                        description="seconds, for tests"),
@@ -371,9 +409,10 @@ def fit_study_dataset(population: Population, dataset: StudyDataset, grid: Study
     Returns
     -------
     tuple of pandas.DataFrame
-        The data set's rows of the study table (:data:`STUDY_COLUMNS`), and its test
-        predictions (``observed`` and one column per model).
+        The data set's rows of the study table (:data:`STUDY_COLUMNS`; ``dataset_seconds`` is the wall time of
+        this call), and its test predictions (``observed`` and one column per model).
     """
+    start = time.perf_counter()
     data = population.trait(grid.trait_config(dataset), seed=dataset.trait_seed)
     realised = realised_variance_components(data)
     data = quality_control(data)[0]
@@ -386,6 +425,7 @@ def fit_study_dataset(population: Population, dataset: StudyDataset, grid: Study
                             cnn_l1=fit.l1[CNN_ENSEMBLE], genotypic_l1=fit.l1[GENOTYPIC_CNN],
                             backbone_l1=fit.l1[backbone_name(BACKBONE_KERNEL)],
                             paper_l1=fit.l1.get(PAPER_PROTOCOL_CNN, np.nan))
+    rows["dataset_seconds"] = time.perf_counter() - start
     return rows[STUDY_COLUMNS], fit.predictions
 
 
@@ -394,8 +434,101 @@ def _dataset_files(folder: Path, dataset: StudyDataset) -> tuple[Path, Path]:
     return base / "results.csv", base / "predictions.csv"
 
 
-def run_study(grid: StudyGrid, runs_root: str | os.PathLike, client: Client, *, progress: bool = True) -> pd.DataFrame:
-    """Fit every data set of `grid` not finished yet (one Dask task each) and return the tidy study table.
+def _record_path(records: Path, dataset: StudyDataset) -> Path:
+    return records / f"{dataset.key}.json"
+
+
+def write_dataset_record(records: str | os.PathLike, grid: StudyGrid, rows: pd.DataFrame, source: dict) -> Path:
+    """Write one finished data set's rows of `grid` as a record to commit, ``<records>/<key>.json``; returns its path.
+
+    The record holds the grid's name and the settings its numbers depend on (:meth:`StudyGrid.dataset_settings`),
+    the rows (:data:`STUDY_COLUMNS`; a missing value as null), the data set's seconds, and `source`: the commit,
+    date, machine and command of the process that fitted it (:func:`cnngwp.reports.records.provenance`, taken
+    when it started).
+    """
+    key = str(rows["dataset"].iloc[0])
+    seconds = float(rows["dataset_seconds"].iloc[0])
+    entry = {"grid": grid.name, "dataset": key, "settings": grid.dataset_settings(),
+             "seconds": None if np.isnan(seconds) else round(seconds, 1), **source,
+             "rows": rows[STUDY_COLUMNS].astype(object).where(rows[STUDY_COLUMNS].notna(), None).to_dict("records")}
+    path = Path(records) / f"{key}.json"
+    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(entry, indent=1) + "\n"))
+    return path
+
+
+@dataclass(frozen=True)
+class CommittedStudy:
+    """The data sets of a grid that records hold (:func:`committed_study`).
+
+    Attributes
+    ----------
+    grid
+        The grid.
+    table
+        The tidy study table (:data:`STUDY_COLUMNS`) of every recorded data set.
+    records
+        Per recorded data set: ``dataset``, ``seconds``, ``commit``, ``date`` and ``machine``.
+    """
+
+    grid: StudyGrid
+    table: pd.DataFrame
+    records: pd.DataFrame
+
+    def summary(self) -> str:
+        """How many of the grid's data sets are in, per scenario, and what they cost on which machines."""
+        n, total = len(self.records), len(self.grid.datasets())
+        if not n:
+            return f"study grid {self.grid.name!r}: none of its {total} data sets is recorded yet"
+        per_scenario = self.table.drop_duplicates("dataset").groupby(["architecture", "h2"]).size()
+        seconds = self.records["seconds"].dropna()
+        return (f"study grid {self.grid.name!r}: {n} of its {total} data sets recorded, {per_scenario.min()} to "
+                f"{per_scenario.max()} replicates in each of {len(per_scenario)} of "
+                f"{len(self.grid.architectures) * len(self.grid.heritabilities)} scenarios; "
+                + (f"{seconds.median():.0f} s per data set (median of {len(seconds)}) on "
+                   if len(seconds) else "measured on ") + "; ".join(sorted(set(self.records["machine"]))))
+
+
+def committed_study(grid: StudyGrid, records: str | os.PathLike) -> CommittedStudy:
+    """Every data set of `grid` recorded in `records` (:func:`write_dataset_record`), as one study table.
+
+    Raises
+    ------
+    CnngwpInputError
+        A record that is not JSON, of another grid or data set, or made with other settings (naming the file and
+        the first setting that differs).
+    """
+    keys = {d.key for d in grid.datasets()}
+    settings = json.loads(json.dumps(grid.dataset_settings()))
+    tables, rows = [], []
+    for path in sorted(Path(records).glob("*.json")):
+        try:
+            entry = json.loads(path.read_text())
+            grid_name, key, made_with = entry["grid"], entry["dataset"], entry["settings"]
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise CnngwpInputError(f"{path}: not a study data set's record ({error!r}); expected one that "
+                                   "'cnngwp study --records' wrote") from None
+        if grid_name != grid.name or key not in keys or path.stem != key:
+            raise CnngwpInputError(f"{path}: a record of data set {key!r} of grid {grid_name!r}; expected one of "
+                                   f"grid {grid.name!r}'s data sets, in a file named after it")
+        differs = next((k for k in sorted(set(settings) | set(made_with)) if settings.get(k) != made_with.get(k)),
+                       None)
+        if differs:
+            raise CnngwpInputError(f"{path}: made with {differs}={made_with.get(differs)!r}, but grid {grid.name!r} "
+                                   f"now has {differs}={settings.get(differs)!r}; its numbers belong to another "
+                                   "study")
+        tables.append(pd.DataFrame(entry["rows"], columns=STUDY_COLUMNS))
+        rows.append({"dataset": key, **{k: entry.get(k) for k in ("seconds", "commit", "date", "machine")}})
+    table = (pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=STUDY_COLUMNS)).astype(
+        {"mse": float, "h2": float, "replicate": int})
+    return CommittedStudy(grid, table, pd.DataFrame(rows, columns=["dataset", "seconds", "commit", "date",
+                                                                   "machine"]))
+
+
+def run_study(grid: StudyGrid, runs_root: str | os.PathLike, client: Client, *,
+              datasets: Sequence[StudyDataset] | None = None, records: str | os.PathLike | None = None,
+              progress: bool = True) -> pd.DataFrame:
+    """Fit every data set of `grid` (or of `datasets`) not finished yet, one Dask task each, and return the tidy
+    study table.
 
     Each replicate's population is simulated once, in this process, and written once to
     ``populations/`` in the study folder, which the workers read (removed when the study is
@@ -412,6 +545,11 @@ def run_study(grid: StudyGrid, runs_root: str | os.PathLike, client: Client, *, 
         The folder the study folder (:func:`study_folder`) is made in.
     client
         The Dask client the data sets run on, one task each.
+    datasets
+        A chunk of the grid (:meth:`StudyGrid.select`); None: every data set.
+    records
+        A folder of committed records (:func:`write_dataset_record`): a data set recorded there is read from its
+        record, not fitted, and every other one gets its record as it finishes. None: no records.
     progress
         Print a line as each data set finishes.
 
@@ -423,12 +561,16 @@ def run_study(grid: StudyGrid, runs_root: str | os.PathLike, client: Client, *, 
     Raises
     ------
     CnngwpInputError
-        If the study folder was made with other settings.
+        If the study folder was made with other settings, or a record in `records` was.
     """
     folder = study_folder(runs_root, grid)
     folder.mkdir(parents=True, exist_ok=True)
     tie_to_settings(folder / "grid.json", grid.record())
-    todo = [d for d in grid.datasets() if not _dataset_files(folder, d)[0].exists()]
+    chosen = grid.datasets() if datasets is None else list(datasets)
+    source = provenance()  # the code as it was when the fits started
+    committed = None if records is None else committed_study(grid, records).table
+    recorded = set() if committed is None else set(committed["dataset"])
+    todo = [d for d in chosen if d.key not in recorded and not _dataset_files(folder, d)[0].exists()]
     start = time.perf_counter()
     futures = {}
     for replicate in sorted({d.replicate for d in todo}):
@@ -442,10 +584,21 @@ def run_study(grid: StudyGrid, runs_root: str | os.PathLike, client: Client, *, 
         results.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(predictions_path, lambda tmp, frame=predictions: frame.to_csv(tmp))
         atomic_write(results, lambda tmp, frame=rows: frame.to_csv(tmp, index=False))  # last: marks it finished
+        if records is not None:
+            write_dataset_record(records, grid, rows, source)
         if progress:
             print(f"study {grid.name}: [{number}/{len(todo)}] {futures[future].key} done "
                   f"({time.perf_counter() - start:.0f} s)", flush=True)
     discard(folder / "populations")
-    table = pd.concat([pd.read_csv(_dataset_files(folder, d)[0]) for d in grid.datasets()], ignore_index=True)
+    tables = []
+    for dataset in chosen:
+        if dataset.key in recorded:
+            tables.append(committed[committed["dataset"] == dataset.key])
+            continue
+        rows = pd.read_csv(_dataset_files(folder, dataset)[0]).reindex(columns=STUDY_COLUMNS)  # older: no seconds
+        if records is not None and not _record_path(Path(records), dataset).exists():  # finished by a killed run
+            write_dataset_record(records, grid, rows, source)
+        tables.append(rows)
+    table = pd.concat(tables, ignore_index=True).astype({"mse": float, "h2": float, "replicate": int})
     atomic_write(folder / "study.csv", lambda tmp: table.to_csv(tmp, index=False))
     return table
