@@ -101,7 +101,10 @@ PUBLIC_MODULES = {
     "cnngwp.reports.plots": (
         "plot_dominance_values", "plot_max_pooling", "plot_observed_vs_predicted", "plot_paired_differences",
         "plot_phenotypes_by_generation", "plot_prediction_intervals", "plot_search_points", "plot_search_trace",
-        "plot_selection", "plot_snp_effects", "plot_study", "plot_training_curves", "plot_weight_map",
+        "plot_pooled", "plot_selection", "plot_snp_effects", "plot_study", "plot_training_curves", "plot_weight_map",
+    ),
+    "cnngwp.reports.pooled": (
+        "planned_replicates", "pooled_fits", "pooled_markdown",
     ),
     "cnngwp.reports.study_tables": (
         "protocol_optimism", "protocol_sentence", "relative_mse", "relative_mse_table", "scenario_components",
@@ -121,7 +124,7 @@ PUBLIC_MODULES = {
         "open_client",
     ),
     "cnngwp.runs.study": (
-        "run_study", "study_context",
+        "GRIDS", "committed_study", "run_study", "study_context",
     ),
     "cnngwp.runs.summary": (
         "RunSummary",

@@ -229,8 +229,8 @@ def test_the_pooled_model_finds_an_effect_that_grows_with_the_dominance_share():
     top = dominance[dominance["share"] == dominance["share"].max()]
     assert (top["judgement"] == "worse").all() and (top["percent"] > 10).all()  # ~ +13 % at a share of 0.43
     answer = pooled_answer(fit)
-    assert answer.startswith("**CNN ensemble** against the best kernel model, pooled over 64 data sets of 8 "
-                             "populations")
+    assert answer.startswith("**CNN ensemble**, pooled over 64 data sets of 8 populations: against the best kernel "
+                             "model")
     assert "per 0.1 more dominance share, +3." in answer and "worse from" in answer
 
 

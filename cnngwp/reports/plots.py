@@ -10,10 +10,11 @@ import seaborn as sns
 from cnngwp.data.simulate import DOMINANCE_VALUES
 from cnngwp.models.names import BACKBONE_KERNEL, BASELINE_NAMES, STACK, backbone_name
 from cnngwp.reports.comparison import top_rows
+from cnngwp.reports.study_tables import EQUIVALENCE_MARGIN, POOLED_TERMS
 
 __all__ = ["ADDITIVE_KINDS", "OBSERVED_VS_PREDICTED", "plot_dominance_values", "plot_max_pooling",
            "plot_observed_vs_predicted", "plot_paired_differences", "plot_phenotypes_by_generation",
-           "plot_prediction_intervals", "plot_search_points", "plot_search_trace", "plot_selection",
+           "plot_pooled", "plot_prediction_intervals", "plot_search_points", "plot_search_trace", "plot_selection",
            "plot_snp_effects", "plot_study", "plot_training_curves", "plot_weight_map",
            "true_qtl_weight_positions"]
 
@@ -536,4 +537,50 @@ def plot_paired_differences(differences: pd.DataFrame) -> plt.Figure:
         ax.set_title(f"{dataset}: {rows['method'].iloc[0]}", fontsize="small")
         ax.set_xlabel(f"test MSE minus {rows['reference'].iloc[0]}'s (95 % interval)")
     fig.tight_layout()
+    return fig
+
+
+def plot_pooled(fits: list) -> plt.Figure:
+    """The pooled answer (:func:`cnngwp.reports.pooled.pooled_fit`) of each model, one row of panels per model and one
+    panel per share the study varies: the predicted test MSE over the best kernel model's against that share (the
+    other at zero), one line per heritability with its interval as a band; the data sets as points, each in every
+    panel whose share it has (more than 1 %, and every purely additive one), at that share. The grey band is the
+    equivalence margin around 1.
+
+    Parameters
+    ----------
+    fits
+        :class:`cnngwp.reports.pooled.PooledFit` of each model (None entries are left out).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
+    fits = [fit for fit in fits if fit is not None]
+    kinds = [k for k in ("dominance_share", "epistatic_share") if any(k in fit.terms for fit in fits)]
+    heritabilities = sorted({h for fit in fits for h in fit.data["h2"]})
+    colours = dict(zip(heritabilities, sns.color_palette("colorblind", len(heritabilities)), strict=True))
+    fig, axes = plt.subplots(len(fits), max(1, len(kinds)), figsize=(5.2 * max(1, len(kinds)), 3.2 * len(fits)),
+                             sharey="row", squeeze=False)
+    for row, fit in zip(axes, fits, strict=True):
+        curves = fit.curves()
+        shares = fit.data[["dominance_share", "epistatic_share"]]
+        additive = (shares <= 0.01).all(axis=1)
+        for ax, kind in zip(row, kinds, strict=False):
+            ax.axhspan(1 - EQUIVALENCE_MARGIN / 100, 1 + EQUIVALENCE_MARGIN / 100, color="0.88", lw=0)
+            ax.axhline(1.0, color="0.4", lw=0.8, ls="--")
+            for h2, colour in colours.items():
+                line = curves[(curves["kind"] == kind) & (curves["h2"] == h2)] if len(curves) else curves
+                if len(line):
+                    ax.plot(line["share"], 1 + line["percent"] / 100, color=colour, label=f"h² {h2:g}")
+                    ax.fill_between(line["share"], 1 + line["lower"] / 100, 1 + line["upper"] / 100, color=colour,
+                                    alpha=0.2, lw=0)
+                points = fit.data[(fit.data["h2"] == h2) & ((fit.data[kind] > 0.01) | additive)]
+                ax.scatter(points[kind], np.exp(points["log_ratio"]), s=12, color=colour, alpha=0.6)
+            ax.set(xlabel=f"{POOLED_TERMS[kind]} of the genetic variance", title=fit.model)
+        row[0].set_ylabel("test MSE / best kernel model's")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), frameon=False, fontsize="small")
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
     return fig

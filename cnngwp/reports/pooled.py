@@ -3,12 +3,12 @@ best kernel model, as a function of the data set's non-additive variance and her
 
 A scenario's six replicates can rarely decide a verdict (:func:`cnngwp.reports.study_tables.study_verdicts`): the
 degree of dominance is drawn per locus, so each population realises another dominance share, and every model's
-ratio moves with it. Pooled, the question is asked of all data sets at once: for each CNN-based model,
+ratio moves with it. Pooled, the question is asked of all data sets at once: for each CNN-based model::
 
     log(test MSE / the scenario's best kernel model's) = b0 + b_d · dominance share + b_e · epistatic share
                                                           + b_h · h² + population + error,
 
-a linear mixed model (:class:`statsmodels.regression.mixed_linear_model.MixedLM`, REML) over every replicate and
+a linear mixed model (``statsmodels``' ``MixedLM``, REML) over every replicate and
 scenario. The shares are the data set's realised shares of the genetic variance in the training generations; h² is
 the scenario's; the population (replicate) is a random intercept: the data sets of one population share its animals,
 and the answer is for the populations such a simulation draws, not for the few it drew. A study that does not vary a
@@ -21,6 +21,7 @@ is judged as a scenario's is (:func:`cnngwp.reports.study_tables.judge`).
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from dataclasses import dataclass
 
@@ -30,13 +31,18 @@ import statsmodels.formula.api as smf
 from scipy import stats
 from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
-from cnngwp.reports.study_tables import EQUIVALENCE_MARGIN, dataset_shares, judge, kernel_log_ratios
+from cnngwp.reports.study_tables import (
+    EQUIVALENCE_MARGIN,
+    POOLED_TERMS,
+    dataset_shares,
+    judge,
+    kernel_log_ratios,
+)
+from cnngwp.reports.tables import CNN_BASED_MODELS
 
-__all__ = ["POOLED_TERMS", "PooledFit", "planned_replicates", "pooled_answer", "pooled_fit",
-           "replicates_for_precision"]
+__all__ = ["PooledFit", "planned_replicates", "pooled_answer", "pooled_fit", "pooled_fits",
+           "pooled_markdown", "replicates_for_precision"]
 
-#: The pooled model's terms, with how the answer names them.
-POOLED_TERMS = {"dominance_share": "dominance share", "epistatic_share": "epistatic share", "h2": "h²"}
 #: How finely the answer reads the fit along each share.
 _STEPS = 41
 #: The response is fitted in hundredths of a log ratio (about percent): statsmodels calls a variance below 0.01 "on
@@ -58,8 +64,8 @@ class PooledFit:
     model
         The model judged.
     data
-        Per data set: ``dataset``, ``replicate``, ``architecture``, the terms (:data:`POOLED_TERMS`), ``kernel_model``
-        and ``log_ratio``.
+        Per data set: ``dataset``, ``replicate``, ``architecture``, the terms
+        (:data:`~cnngwp.reports.study_tables.POOLED_TERMS`), ``kernel_model`` and ``log_ratio``.
     terms
         The terms the study varies, so the fit estimates.
     effects
@@ -85,6 +91,7 @@ class PooledFit:
 
     @property
     def populations(self) -> int:
+        """How many populations (replicates) the data sets come from."""
         return int(self.data["replicate"].nunique())
 
     def predict(self, points: pd.DataFrame) -> pd.DataFrame:
@@ -160,13 +167,54 @@ def pooled_fit(study: pd.DataFrame, model: str, *, level: float = 0.95) -> Poole
                      float(np.sqrt(result.cov_re.iloc[0, 0])) / _UNIT, level)
 
 
-def _ranges(curve: pd.DataFrame) -> str:
-    """Consecutive shares with one judgement, e.g. ``equivalent from 0 to 0.12, undecided from 0.13 to 0.5``."""
-    runs = list(curve.groupby((curve["judgement"] != curve["judgement"].shift()).cumsum(), sort=False))
+def pooled_fits(study: pd.DataFrame, *, level: float = 0.95) -> dict[str, PooledFit | None]:
+    """:func:`pooled_fit` of every CNN-based model (:data:`~cnngwp.reports.tables.CNN_BASED_MODELS`) in `study`.
+
+    Parameters
+    ----------
+    study
+        A study's tidy table (:data:`cnngwp.runs.study.STUDY_COLUMNS`).
+    level
+        The intervals' confidence level.
+
+    Returns
+    -------
+    dict
+        Model -> its :class:`PooledFit`, or None where the study is too small for it.
+    """
+    present = set(study["model"])
+    return {model: pooled_fit(study, model, level=level) for model in CNN_BASED_MODELS if model in present}
+
+
+def pooled_markdown(fits: dict[str, PooledFit | None]) -> str:
+    """:func:`pooled_answer` of each model of :func:`pooled_fits`, a paragraph each.
+
+    Parameters
+    ----------
+    fits
+        :func:`pooled_fits`'s result.
+
+    Returns
+    -------
+    str
+        Markdown.
+    """
+    return "\n\n".join(pooled_answer(fit, model) for model, fit in fits.items())
+
+
+def _ranges(curve: pd.DataFrame, name: str) -> str:
+    """Where along one share the judgement holds, e.g. ``undecided up to a dominance share of 0.12, worse from there
+    to 0.51`` (a change of judgement placed halfway between the shares read)."""
+    runs = [run for _, run in curve.groupby((curve["judgement"] != curve["judgement"].shift()).cumsum(), sort=False)]
+    top = curve["share"].iloc[-1]
     if len(runs) == 1:
-        return f"{curve['judgement'].iloc[0]} at every share up to {curve['share'].iloc[-1]:.2f}"
-    return ", ".join(f"{run['judgement'].iloc[0]} from {run['share'].iloc[0]:.2f} to {run['share'].iloc[-1]:.2f}"
-                     for _, run in runs)
+        return f"{runs[0]['judgement'].iloc[0]} at every {name} up to {top:.2f}"
+    edges = [(a["share"].iloc[-1] + b["share"].iloc[0]) / 2 for a, b in itertools.pairwise(runs)]
+    article = "an" if name[0] in "aeiou" else "a"
+    parts = [f"{runs[0]['judgement'].iloc[0]} up to {article} {name} of {edges[0]:.2f}"]
+    parts += [f"{run['judgement'].iloc[0]} from {low:.2f} to {high:.2f}"
+              for run, low, high in zip(runs[1:], edges, [*edges[1:], top])]
+    return ", ".join(parts)
 
 
 def pooled_answer(fit: PooledFit | None, model: str = "") -> str:
@@ -190,18 +238,16 @@ def pooled_answer(fit: PooledFit | None, model: str = "") -> str:
     pct = round(fit.level * 100)
     effects = "; ".join(f"per 0.1 more {POOLED_TERMS[e.term]}, {e.percent:+.1f} % ({pct} % interval "
                         f"{e.lower:+.1f} % to {e.upper:+.1f} %)" for e in fit.effects.itertuples())
-    curves = fit.curves()
-    where = []
-    for h2, at in curves.groupby("h2", sort=True):
-        kinds = "; ".join(f"{POOLED_TERMS[kind]}: {_ranges(curve)}" for kind, curve in at.groupby("kind", sort=False))
-        where.append(f"at h² {h2:g}, {kinds}")
-    first = fit.predict(pd.DataFrame({"dominance_share": [0.0], "epistatic_share": [0.0],
-                                      "h2": [fit.data["h2"].mean()]})).iloc[0]
-    return (f"**{fit.model}** against the best kernel model, pooled over {len(fit.data)} data sets of "
-            f"{fit.populations} populations: its test MSE changes {effects or 'with no term the study varies'}. "
-            f"Without non-additive variance, at the study's mean h² ({fit.data['h2'].mean():.2g}), it is "
-            f"{first['percent']:+.1f} % ({first['lower']:+.1f} % to {first['upper']:+.1f} %). By what the study "
-            f"covers, it is " + ("; ".join(where) if where else "as there") + ".")
+    where = [f"at h² {h2:g}, " + " and ".join(_ranges(curve, POOLED_TERMS[kind])
+                                              for kind, curve in at.groupby("kind", sort=False))
+             for h2, at in fit.curves().groupby("h2", sort=True)]
+    mean_h2 = float(fit.data["h2"].mean())
+    first = fit.predict(pd.DataFrame({"dominance_share": [0.0], "epistatic_share": [0.0], "h2": [mean_h2]})).iloc[0]
+    return (f"**{fit.model}**, pooled over {len(fit.data)} data sets of {fit.populations} populations: against the "
+            f"best kernel model, its test MSE changes {effects or 'with no term the study varies'}. Without "
+            f"non-additive variance, at the study's mean h² ({mean_h2:.2g}), it is {first['percent']:+.1f} % "
+            f"({first['lower']:+.1f} % to {first['upper']:+.1f} %): **{first['judgement']}**. Over what the study "
+            f"covers, it is " + "; ".join(where) + ".")
 
 
 def replicates_for_precision(fit: PooledFit, scenarios: pd.DataFrame, *, target: float = EQUIVALENCE_MARGIN) -> int:

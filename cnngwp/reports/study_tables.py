@@ -18,8 +18,8 @@ import pandas as pd
 from cnngwp.models.names import CNN_ENSEMBLE, KERNEL_MODELS, PAPER_PROTOCOL_CNN
 from cnngwp.reports.tables import CNN_BASED_MODELS, t_half_width, t_interval
 
-__all__ = ["EQUIVALENCE_MARGIN", "JUDGEMENTS", "MAX_REPLICATES", "dataset_shares", "honest_models", "judge",
-           "kernel_log_ratios", "protocol_optimism", "protocol_sentence", "relative_mse", "relative_mse_table",
+__all__ = ["EQUIVALENCE_MARGIN", "JUDGEMENTS", "MAX_REPLICATES", "POOLED_TERMS", "dataset_shares", "honest_models",
+           "judge", "kernel_log_ratios", "protocol_optimism", "protocol_sentence", "relative_mse", "relative_mse_table",
            "replicates_to_decide", "scenario_components", "study_verdicts", "verdict_markdown", "verdict_summary"]
 
 #: The judgements a verdict gives a model against the best kernel model, by where its interval lies (:func:`judge`).
@@ -27,6 +27,8 @@ JUDGEMENTS = ("better", "equivalent", "undecided", "worse")
 #: A model is equivalent to the best kernel model where the whole interval of its test MSE's change lies within
 #: ± this many percent: a margin written here before any study's data were seen, not fitted to them.
 EQUIVALENCE_MARGIN = 2.0
+#: A data set's terms in the pooled model (:mod:`cnngwp.reports.pooled`), with how the answer names them.
+POOLED_TERMS = {"dominance_share": "dominance share", "epistatic_share": "epistatic share", "h2": "h²"}
 _SCENARIO = ["architecture", "h2"]
 
 

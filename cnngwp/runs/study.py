@@ -76,6 +76,7 @@ from cnngwp.models.names import (
 from cnngwp.models.paper import PAPER_FILTERS, PAPER_KERNEL_SIZE, PAPER_L1
 from cnngwp.models.stack import STACK_FOLDS, ModelStack, StackRegressor
 from cnngwp.reports.records import provenance
+from cnngwp.runs.notebooks import SOURCES
 from cnngwp.runs.parallel import open_client
 from cnngwp.seeds import seed_from
 from cnngwp.tuning.combined import backbone_training
@@ -83,14 +84,19 @@ from cnngwp.tuning.problem import TuningProblem, cnn_estimator
 from cnngwp.tuning.search import Gamma
 from cnngwp.tuning.settings import PROFILES, TrainingSettings
 
-__all__ = ["GRIDS", "STUDY_COLUMNS", "CommittedStudy", "EveryModelFit", "StudyContext", "StudyDataset", "StudyGrid",
-           "committed_study", "fit_every_model", "fit_study_dataset", "run_study", "study_context", "study_folder",
-           "write_dataset_record"]
+__all__ = ["GRIDS", "RECORDS", "STUDY_COLUMNS", "CommittedStudy", "EveryModelFit", "StudyContext", "StudyDataset",
+           "StudyGrid", "committed_study", "fit_every_model", "fit_study_dataset", "run_study", "study_context",
+           "study_folder", "write_dataset_record"]
 
 #: Columns of the tidy study table.
 STUDY_COLUMNS = ["dataset", "architecture", "h2", "replicate", "model", "mse", "correlation", "slope", "seconds",
                  "stack_weight", "h2_realised", "additive", "dominance", "epistatic", "residual", "cnn_l1",
                  "genotypic_l1", "backbone_l1", "paper_l1", "dataset_seconds"]
+#: The folder of the committed records of grids built up in chunks, one ``study-<grid>`` folder each (the
+#: checkout's ``benchmarks/results``).
+#:
+#: :meta hide-value:
+RECORDS = SOURCES / "benchmarks"
 #: The CNN's filters and kernel size in a study: the paper's gamma_MA for QTLMAS2010.
 PAPER_GAMMA = Gamma(PAPER_FILTERS, PAPER_KERNEL_SIZE, PAPER_L1)
 
@@ -488,8 +494,20 @@ class CommittedStudy:
                    if len(seconds) else "measured on ") + "; ".join(sorted(set(self.records["machine"]))))
 
 
-def committed_study(grid: StudyGrid, records: str | os.PathLike) -> CommittedStudy:
+def committed_study(grid: StudyGrid, records: str | os.PathLike | None = None) -> CommittedStudy:
     """Every data set of `grid` recorded in `records` (:func:`write_dataset_record`), as one study table.
+
+    Parameters
+    ----------
+    grid
+        The grid the records belong to.
+    records
+        The folder of records; None: the committed ones, ``benchmarks/results/study-<grid>`` (:data:`RECORDS`).
+
+    Returns
+    -------
+    CommittedStudy
+        The table, and per data set where and when it was fitted.
 
     Raises
     ------
@@ -497,6 +515,7 @@ def committed_study(grid: StudyGrid, records: str | os.PathLike) -> CommittedStu
         A record that is not JSON, of another grid or data set, or made with other settings (naming the file and
         the first setting that differs).
     """
+    records = RECORDS / f"study-{grid.name}" if records is None else records
     keys = {d.key for d in grid.datasets()}
     settings = json.loads(json.dumps(grid.dataset_settings()))
     tables, rows = [], []
