@@ -290,8 +290,14 @@ def test_a_grid_is_built_up_in_chunks_whose_records_are_never_fitted_again(tmp_p
         SMOKE.select(keys=["additive-h2-0.3-rep-0"])
     first = SMOKE.select(keys=["dominance-h2-0.5-rep-1"])
     with open_client(IN_PROCESS) as client:
+        run_study(SMOKE, tmp_path / "machine-a", client, datasets=first, progress=False)  # no records asked for
+        assert not records.exists()
+        # asked for later: the record of the data set that run finished, with that run's provenance, not refitted
         chunk = run_study(SMOKE, tmp_path / "machine-a", client, datasets=first, records=records, progress=False)
         assert set(chunk["dataset"]) == {"dominance-h2-0.5-rep-1"}
+        source = json.loads((study_folder(tmp_path / "machine-a", SMOKE) / "datasets" / "dominance-h2-0.5-rep-1" /
+                             "source.json").read_text())
+        assert {k: json.loads((records / "dominance-h2-0.5-rep-1.json").read_text())[k] for k in source} == source
         # another machine, another runs folder: only what no record holds is fitted
         table = run_study(SMOKE, tmp_path / "machine-b", client, datasets=SMOKE.select(replicates=[1]),
                           records=records, progress=False)
@@ -301,8 +307,8 @@ def test_a_grid_is_built_up_in_chunks_whose_records_are_never_fitted_again(tmp_p
     pd.testing.assert_frame_equal(committed.table.sort_values(["dataset", "model"]).reset_index(drop=True),
                                   table.sort_values(["dataset", "model"]).reset_index(drop=True), check_dtype=False)
     assert (committed.records["seconds"] > 0).all() and committed.records["commit"].str.len().gt(0).all()
-    assert committed.summary().startswith("study grid 'smoke': 2 of its 4 data sets recorded, 1 to 1 replicates in "
-                                          "each of 2 of 2 scenarios; ")
+    assert committed.summary().startswith("study grid 'smoke': 2 of its 4 data sets recorded, in 2 of its 2 "
+                                          "scenarios with 1 replicate each; ")
     entry = json.loads((records / "additive-h2-0.5-rep-1.json").read_text())
     entry["settings"]["n_members"] = 3
     (records / "additive-h2-0.5-rep-1.json").write_text(json.dumps(entry))

@@ -435,13 +435,14 @@ def fit_study_dataset(population: Population, dataset: StudyDataset, grid: Study
     return rows[STUDY_COLUMNS], fit.predictions
 
 
-def _dataset_files(folder: Path, dataset: StudyDataset) -> tuple[Path, Path]:
+def _dataset_files(folder: Path, dataset: StudyDataset) -> tuple[Path, Path, Path]:
+    """A data set's rows, test predictions and the provenance of the process that fitted it."""
     base = folder / "datasets" / dataset.key
-    return base / "results.csv", base / "predictions.csv"
+    return base / "results.csv", base / "predictions.csv", base / "source.json"
 
 
-def _record_path(records: Path, dataset: StudyDataset) -> Path:
-    return records / f"{dataset.key}.json"
+def _record_file(records: str | os.PathLike, key: str) -> Path:
+    return Path(records) / f"{key}.json"
 
 
 def write_dataset_record(records: str | os.PathLike, grid: StudyGrid, rows: pd.DataFrame, source: dict) -> Path:
@@ -457,7 +458,7 @@ def write_dataset_record(records: str | os.PathLike, grid: StudyGrid, rows: pd.D
     entry = {"grid": grid.name, "dataset": key, "settings": grid.dataset_settings(),
              "seconds": None if np.isnan(seconds) else round(seconds, 1), **source,
              "rows": rows[STUDY_COLUMNS].astype(object).where(rows[STUDY_COLUMNS].notna(), None).to_dict("records")}
-    path = Path(records) / f"{key}.json"
+    path = _record_file(records, key)
     atomic_write(path, lambda tmp: tmp.write_text(json.dumps(entry, indent=1) + "\n"))
     return path
 
@@ -486,10 +487,12 @@ class CommittedStudy:
         if not n:
             return f"study grid {self.grid.name!r}: none of its {total} data sets is recorded yet"
         per_scenario = self.table.drop_duplicates("dataset").groupby(["architecture", "h2"]).size()
+        low, high = per_scenario.min(), per_scenario.max()
+        replicates = f"{low}" if low == high else f"{low} to {high}"
         seconds = self.records["seconds"].dropna()
-        return (f"study grid {self.grid.name!r}: {n} of its {total} data sets recorded, {per_scenario.min()} to "
-                f"{per_scenario.max()} replicates in each of {len(per_scenario)} of "
-                f"{len(self.grid.architectures) * len(self.grid.heritabilities)} scenarios; "
+        return (f"study grid {self.grid.name!r}: {n} of its {total} data sets recorded, in "
+                f"{len(per_scenario)} of its {len(self.grid.architectures) * len(self.grid.heritabilities)} "
+                f"scenarios with {replicates} replicate{'s' if high > 1 else ''} each; "
                 + (f"{seconds.median():.0f} s per data set (median of {len(seconds)}) on "
                    if len(seconds) else "measured on ") + "; ".join(sorted(set(self.records["machine"]))))
 
@@ -599,9 +602,10 @@ def run_study(grid: StudyGrid, runs_root: str | os.PathLike, client: Client, *,
             futures[client.submit(read_and_call, fit_study_dataset, shared, dataset, grid, pure=False)] = dataset
     for number, future in enumerate(as_completed(futures), 1):
         rows, predictions = future.result()
-        results, predictions_path = _dataset_files(folder, futures[future])
+        results, predictions_path, source_path = _dataset_files(folder, futures[future])
         results.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(predictions_path, lambda tmp, frame=predictions: frame.to_csv(tmp))
+        atomic_write(source_path, lambda tmp: tmp.write_text(json.dumps(source)))
         atomic_write(results, lambda tmp, frame=rows: frame.to_csv(tmp, index=False))  # last: marks it finished
         if records is not None:
             write_dataset_record(records, grid, rows, source)
@@ -614,9 +618,12 @@ def run_study(grid: StudyGrid, runs_root: str | os.PathLike, client: Client, *,
         if dataset.key in recorded:
             tables.append(committed[committed["dataset"] == dataset.key])
             continue
-        rows = pd.read_csv(_dataset_files(folder, dataset)[0]).reindex(columns=STUDY_COLUMNS)  # older: no seconds
-        if records is not None and not _record_path(Path(records), dataset).exists():  # finished by a killed run
-            write_dataset_record(records, grid, rows, source)
+        results, _, source_path = _dataset_files(folder, dataset)
+        rows = pd.read_csv(results).reindex(columns=STUDY_COLUMNS)  # older: no seconds
+        if records is not None and not _record_file(records, dataset.key).exists():  # finished by an earlier run
+            fitted_by = json.loads(source_path.read_text()) if source_path.exists() else dict.fromkeys(source,
+                                                                                                       "unknown")
+            write_dataset_record(records, grid, rows, fitted_by)
         tables.append(rows)
     table = pd.concat(tables, ignore_index=True).astype({"mse": float, "h2": float, "replicate": int})
     atomic_write(folder / "study.csv", lambda tmp: table.to_csv(tmp, index=False))
