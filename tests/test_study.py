@@ -256,8 +256,10 @@ def test_the_pooled_model_leaves_out_what_the_study_does_not_vary():
     one_h2 = study[(study["h2"] == 0.6) & study["architecture"].isin(["additive", "dominance"])]
     fit = pooled_fit(one_h2, "CNN ensemble")
     assert fit.terms == ("dominance_share",) and set(fit.curves()["kind"]) == {"dominance_share"}
-    assert pooled_fit(one_h2[one_h2["replicate"] < 2], "CNN ensemble") is None  # 4 data sets: too few
-    assert pooled_answer(None, "Stack") == "**Stack.** Too few data sets for the pooled model."
+    assert pooled_fit(one_h2[one_h2["replicate"] < 3], "CNN ensemble") is not None
+    assert pooled_fit(one_h2[one_h2["replicate"] < 2], "CNN ensemble") is None  # two populations: too few
+    assert pooled_answer(None, "Stack") == ("**Stack.** Too few data sets for the pooled model (it needs data sets "
+                                            "of at least 3 populations).")
 
 
 def test_the_replicates_for_a_precision_target_are_those_that_meet_it_at_the_pilot_spread():

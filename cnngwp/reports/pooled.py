@@ -40,9 +40,12 @@ from cnngwp.reports.study_tables import (
 )
 from cnngwp.reports.tables import CNN_BASED_MODELS
 
-__all__ = ["PooledFit", "planned_replicates", "pooled_answer", "pooled_fit", "pooled_fits",
+__all__ = ["MIN_POPULATIONS", "PooledFit", "planned_replicates", "pooled_answer", "pooled_fit", "pooled_fits",
            "pooled_markdown", "replicates_for_precision"]
 
+#: The fewest populations the pooled model is fitted on: the spread between populations, which every predicted ratio
+#: carries, is not estimated from two.
+MIN_POPULATIONS = 3
 #: How finely the answer reads the fit along each share.
 _STEPS = 41
 #: The response is fitted in hundredths of a log ratio (about percent): statsmodels calls a variance below 0.01 "on
@@ -142,20 +145,21 @@ def pooled_fit(study: pd.DataFrame, model: str, *, level: float = 0.95) -> Poole
     Returns
     -------
     PooledFit or None
-        None where the study has fewer data sets than the fit has coefficients plus two, or one population.
+        None where the study has data sets of fewer than :data:`MIN_POPULATIONS` populations, or fewer data sets
+        than the fit has coefficients plus three.
     """
     shares = dataset_shares(study)[["dataset", "dominance_share", "epistatic_share"]]
     data = kernel_log_ratios(study, model).merge(shares, on="dataset", validate="one_to_one")
     terms = tuple(t for t in POOLED_TERMS if np.ptp(data[t].to_numpy(float)) > 1e-9)
-    if data["replicate"].nunique() < 2 or len(data) < len(terms) + 4:
+    if data["replicate"].nunique() < MIN_POPULATIONS or len(data) < len(terms) + 4:
         return None
     scaled = data.assign(response=_UNIT * data["log_ratio"])
-    model_ = smf.mixedlm("response ~ " + " + ".join(["1", *terms]), scaled, groups=scaled["replicate"])
+    mixed = smf.mixedlm("response ~ " + " + ".join(["1", *terms]), scaled, groups=scaled["replicate"])
     with warnings.catch_warnings():
         # the populations' variance estimated at zero: the fit is then least squares, as it should be. Powell's
         # derivative-free search reaches that boundary, where the gradient methods fail on a singular matrix.
         warnings.filterwarnings("ignore", "The MLE may be on the boundary", ConvergenceWarning)
-        result = model_.fit(reml=True, method=["powell"])
+        result = mixed.fit(reml=True, method=["powell"])
     names = ["Intercept", *terms]
     params = result.fe_params[names] / _UNIT
     cov = result.cov_params().loc[names, names] / _UNIT**2
@@ -234,7 +238,8 @@ def pooled_answer(fit: PooledFit | None, model: str = "") -> str:
         One paragraph.
     """
     if fit is None:
-        return f"**{model}.** Too few data sets for the pooled model."
+        return (f"**{model}.** Too few data sets for the pooled model (it needs data sets of at least "
+                f"{MIN_POPULATIONS} populations).")
     pct = round(fit.level * 100)
     effects = "; ".join(f"per 0.1 more {POOLED_TERMS[e.term]}, {e.percent:+.1f} % ({pct} % interval "
                         f"{e.lower:+.1f} % to {e.upper:+.1f} %)" for e in fit.effects.itertuples())
