@@ -48,9 +48,16 @@ def _machine() -> str:
     return f"{os.cpu_count()} cores, {model}, Python {platform.python_version()}"
 
 
+def _command() -> str:
+    """This process's command line as it was typed: ``python -m cnngwp ...`` for a run of the package."""
+    program = Path(sys.argv[0])
+    first = f"-m {program.parent.name}" if program.name == "__main__.py" else sys.argv[0]
+    return " ".join(["python", first, *sys.argv[1:]])
+
+
 def provenance() -> dict[str, str]:
     """Where a measurement comes from: ``command`` (this process's), ``commit``, ``date`` and ``machine``."""
-    return {"command": " ".join(["python", *sys.argv]), "commit": _commit(),
+    return {"command": _command(), "commit": _commit(),
             "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"), "machine": _machine()}
 
 
