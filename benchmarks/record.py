@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from cnngwp.atomic import atomic_write
-from cnngwp.reports.records import provenance
+from cnngwp.provenance import provenance
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -10,7 +10,7 @@ import cnngwp
 PACKAGE = Path(cnngwp.__file__).parent
 #: Each top-level module or folder of the package and its stage; a module may import from stages <= its own.
 STAGES = {
-    "errors": 0, "atomic": 0, "seeds": 0, "startup": 0,
+    "errors": 0, "atomic": 0, "seeds": 0, "startup": 0, "provenance": 0,
     "data": 1, "models": 2, "tuning": 3, "runs": 4, "reports": 5,
     "commands": 6, "cli": 6, "__main__": 6, "__init__": 6,
 }

@@ -75,7 +75,7 @@ from cnngwp.models.names import (
 )
 from cnngwp.models.paper import PAPER_FILTERS, PAPER_KERNEL_SIZE, PAPER_L1
 from cnngwp.models.stack import STACK_FOLDS, ModelStack, StackRegressor
-from cnngwp.reports.records import provenance
+from cnngwp.provenance import provenance
 from cnngwp.runs.notebooks import SOURCES
 from cnngwp.runs.parallel import open_client
 from cnngwp.seeds import seed_from
@@ -450,7 +450,7 @@ def write_dataset_record(records: str | os.PathLike, grid: StudyGrid, rows: pd.D
 
     The record holds the grid's name and the settings its numbers depend on (:meth:`StudyGrid.dataset_settings`),
     the rows (:data:`STUDY_COLUMNS`; a missing value as null), the data set's seconds, and `source`: the commit,
-    date, machine and command of the process that fitted it (:func:`cnngwp.reports.records.provenance`, taken
+    date, machine and command of the process that fitted it (:func:`cnngwp.provenance.provenance`, taken
     when it started).
     """
     key = str(rows["dataset"].iloc[0])
