@@ -180,7 +180,9 @@ def test_a_verdict_is_equivalent_only_inside_the_margin_set_in_the_code():
     assert judge(-1.5, 1.9) == judge(-1.9, -0.4) == "equivalent"  # decided or not: too small a change to matter
     assert judge(-3.0, -0.5) == "better" and judge(0.1, 2.5) == "worse"
     assert judge(-2.5, 1.0) == judge(-1.0, 2.1) == "undecided"
-    assert judge(np.nan, np.nan) == "one replicate: no interval"
+    assert judge(np.nan, np.nan) == "no interval yet"
+    one = study_verdicts(_synthetic_study().query("replicate == 0")).iloc[0]
+    assert one["judgement"] == "no interval yet" and "(one replicate): **no interval yet**." in one["verdict"]
 
 
 _SHARES = {"additive": (0.0, 0.0), "dominance": (0.4, 0.0), "epistatic": (0.0, 0.3), "qtlmas2010": (0.15, 0.1)}

@@ -35,9 +35,10 @@ _SCENARIO = ["architecture", "h2"]
 def judge(lower: float, upper: float, *, margin: float = EQUIVALENCE_MARGIN) -> str:
     """The judgement (:data:`JUDGEMENTS`) of an interval, in percent, of how much higher a model's test MSE is than
     the best kernel model's: **equivalent** where it lies within ±`margin` (a difference too small to matter,
-    decided or not), else **better** or **worse** where it excludes zero, else **undecided**."""
+    decided or not), else **better** or **worse** where it excludes zero, else **undecided**; ``no interval yet``
+    from one replicate."""
     if np.isnan(lower) or np.isnan(upper):
-        return "one replicate: no interval"
+        return "no interval yet"
     if -margin <= lower and upper <= margin:
         return "equivalent"
     return "better" if upper < 0 else "worse" if lower > 0 else "undecided"
@@ -268,8 +269,8 @@ def study_verdicts(study: pd.DataFrame, *, cnn: str = CNN_ENSEMBLE, level: float
         mean, lower, upper = t_interval(group["log_ratio"], level=level)
         needed = replicates_to_decide(group["log_ratio"], level=level)
         judgement = judge(_percent(lower), _percent(upper))
-        interval = (f"{round(level * 100)} % t interval {_signed(_percent(lower))} % to {_signed(_percent(upper))} "
-                    f"% over {len(group)} replicates")
+        interval = ("one replicate" if len(group) == 1 else f"{round(level * 100)} % t interval "
+                    f"{_signed(_percent(lower))} % to {_signed(_percent(upper))} % over {len(group)} replicates")
         verdict = (f"{architecture}, h² {h2:g}: best model {best} (mean test MSE {scenario[best]:.2f}, GBLUP "
                    f"{scenario['GBLUP']:.2f}); {cnn} against {kernel}, the best kernel model: test MSE "
                    f"{_signed(_percent(mean))} % ({interval}): **{judgement}**.")
