@@ -43,8 +43,8 @@ from cnngwp.reports.tables import CNN_BASED_MODELS
 __all__ = ["MIN_POPULATIONS", "PooledFit", "planned_replicates", "pooled_answer", "pooled_fit", "pooled_fits",
            "pooled_markdown", "replicates_for_precision"]
 
-#: The fewest populations the pooled model is fitted on: the spread between populations, which every predicted ratio
-#: carries, is not estimated from two.
+#: The fewest populations the pooled model is fitted on, since the spread between populations, which every
+#: predicted ratio carries, is not estimated from two.
 MIN_POPULATIONS = 3
 #: How finely the answer reads the fit along each share.
 _STEPS = 41
