@@ -75,7 +75,7 @@ def test_every_notebook_runs_clean_and_records_its_parameters(smoke_runs):
     assert "Best model per scenario (2 scenarios)" in study_text
     # the answer first: four data sets are too few for the pooled model, and the full grid's committed records
     assert study_text.index("This book's smoke grid.") < study_text.index("additive, h² 0.5: best model")
-    assert "**CNN ensemble.** Too few data sets for the pooled model" in study_text
+    assert "This book's smoke grid.** Too few data sets for the pooled model of any model" in study_text
     assert "study grid 'full': " in study_text and "The full grid has 53 replicates (636 data sets)" in study_text
     assert "Fitted under the paper protocol" in study_text and "over 4 data sets" in study_text
     table = pd.read_csv(runs / "study-smoke" / "study.csv")

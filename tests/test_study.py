@@ -9,7 +9,7 @@ import cnngwp.runs.study as study_module
 from cnngwp.data.splits import split_by_generation
 from cnngwp.errors import CnngwpInputError
 from cnngwp.models.names import GENOTYPIC_CNN, PAPER_PROTOCOL_CNN
-from cnngwp.reports.pooled import pooled_answer, pooled_fit, replicates_for_precision
+from cnngwp.reports.pooled import pooled_answer, pooled_fit, pooled_markdown, replicates_for_precision
 from cnngwp.reports.study_tables import (
     EQUIVALENCE_MARGIN,
     judge,
@@ -234,6 +234,8 @@ def test_the_pooled_model_finds_an_effect_that_grows_with_the_dominance_share():
     assert answer.startswith("**CNN ensemble**, pooled over 64 data sets of 8 populations: against the best kernel "
                              "model")
     assert "per 0.1 more dominance share, +3." in answer and "worse from" in answer
+    assert pooled_markdown({"Stack": None, "CNN ensemble": None}).startswith("Too few data sets for the pooled model "
+                                                                             "of any model")
 
 
 def test_the_pooled_model_finds_no_effect_where_there_is_none():

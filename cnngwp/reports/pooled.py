@@ -37,6 +37,7 @@ from cnngwp.reports.study_tables import (
     dataset_shares,
     judge,
     kernel_log_ratios,
+    signed,
 )
 from cnngwp.reports.tables import CNN_BASED_MODELS
 
@@ -191,7 +192,8 @@ def pooled_fits(study: pd.DataFrame, *, level: float = 0.95) -> dict[str, Pooled
 
 
 def pooled_markdown(fits: dict[str, PooledFit | None]) -> str:
-    """:func:`pooled_answer` of each model of :func:`pooled_fits`, a paragraph each.
+    """:func:`pooled_answer` of each model of :func:`pooled_fits`, a paragraph each (one sentence where the study is
+    too small for any).
 
     Parameters
     ----------
@@ -203,6 +205,9 @@ def pooled_markdown(fits: dict[str, PooledFit | None]) -> str:
     str
         Markdown.
     """
+    if all(fit is None for fit in fits.values()):
+        return (f"Too few data sets for the pooled model of any model (it needs data sets of at least "
+                f"{MIN_POPULATIONS} populations).")
     return "\n\n".join(pooled_answer(fit, model) for model, fit in fits.items())
 
 
@@ -241,8 +246,8 @@ def pooled_answer(fit: PooledFit | None, model: str = "") -> str:
         return (f"**{model}.** Too few data sets for the pooled model (it needs data sets of at least "
                 f"{MIN_POPULATIONS} populations).")
     pct = round(fit.level * 100)
-    effects = "; ".join(f"per 0.1 more {POOLED_TERMS[e.term]}, {e.percent:+.1f} % ({pct} % interval "
-                        f"{e.lower:+.1f} % to {e.upper:+.1f} %)" for e in fit.effects.itertuples())
+    effects = "; ".join(f"per 0.1 more {POOLED_TERMS[e.term]}, {signed(e.percent)} % ({pct} % interval "
+                        f"{signed(e.lower)} % to {signed(e.upper)} %)" for e in fit.effects.itertuples())
     where = [f"at h² {h2:g}, " + " and ".join(_ranges(curve, POOLED_TERMS[kind])
                                               for kind, curve in at.groupby("kind", sort=False))
              for h2, at in fit.curves().groupby("h2", sort=True)]
@@ -250,9 +255,9 @@ def pooled_answer(fit: PooledFit | None, model: str = "") -> str:
     first = fit.predict(pd.DataFrame({"dominance_share": [0.0], "epistatic_share": [0.0], "h2": [mean_h2]})).iloc[0]
     return (f"**{fit.model}**, pooled over {len(fit.data)} data sets of {fit.populations} populations: against the "
             f"best kernel model, its test MSE changes {effects or 'with no term the study varies'}. Without "
-            f"non-additive variance, at the study's mean h² ({mean_h2:.2g}), it is {first['percent']:+.1f} % "
-            f"({first['lower']:+.1f} % to {first['upper']:+.1f} %): **{first['judgement']}**. Over what the study "
-            f"covers, it is " + "; ".join(where) + ".")
+            f"non-additive variance, at the study's mean h² ({mean_h2:.2g}), it is {signed(first['percent'])} % "
+            f"({signed(first['lower'])} % to {signed(first['upper'])} %): **{first['judgement']}**. Over what the "
+            f"study covers, it is " + "; ".join(where) + ".")
 
 
 def replicates_for_precision(fit: PooledFit, scenarios: pd.DataFrame, *, target: float = EQUIVALENCE_MARGIN) -> int:

@@ -20,7 +20,8 @@ from cnngwp.reports.tables import CNN_BASED_MODELS, t_half_width, t_interval
 
 __all__ = ["EQUIVALENCE_MARGIN", "JUDGEMENTS", "MAX_REPLICATES", "POOLED_TERMS", "dataset_shares", "honest_models",
            "judge", "kernel_log_ratios", "protocol_optimism", "protocol_sentence", "relative_mse", "relative_mse_table",
-           "replicates_to_decide", "scenario_components", "study_verdicts", "verdict_markdown", "verdict_summary"]
+           "replicates_to_decide", "scenario_components", "signed", "study_verdicts", "verdict_markdown",
+           "verdict_summary"]
 
 #: The judgements a verdict gives a model against the best kernel model, by where its interval lies (:func:`judge`).
 JUDGEMENTS = ("better", "equivalent", "undecided", "worse")
@@ -54,7 +55,7 @@ def _percent(log_ratio: float) -> float:
     return float(100 * np.expm1(log_ratio))
 
 
-def _signed(percent: float) -> str:
+def signed(percent: float) -> str:
     """A percentage with its sign, to one decimal (a change that rounds to zero reads +0.0, not -0.0)."""
     return f"{round(percent, 1) + 0.0:+.1f}"
 
@@ -270,10 +271,10 @@ def study_verdicts(study: pd.DataFrame, *, cnn: str = CNN_ENSEMBLE, level: float
         needed = replicates_to_decide(group["log_ratio"], level=level)
         judgement = judge(_percent(lower), _percent(upper))
         interval = ("one replicate" if len(group) == 1 else f"{round(level * 100)} % t interval "
-                    f"{_signed(_percent(lower))} % to {_signed(_percent(upper))} % over {len(group)} replicates")
+                    f"{signed(_percent(lower))} % to {signed(_percent(upper))} % over {len(group)} replicates")
         verdict = (f"{architecture}, h² {h2:g}: best model {best} (mean test MSE {scenario[best]:.2f}, GBLUP "
                    f"{scenario['GBLUP']:.2f}); {cnn} against {kernel}, the best kernel model: test MSE "
-                   f"{_signed(_percent(mean))} % ({interval}): **{judgement}**.")
+                   f"{signed(_percent(mean))} % ({interval}): **{judgement}**.")
         if judgement == "undecided" and needed:
             verdict += (f" At the spread seen, a difference of this size would need about {needed} replicates to be "
                         "decided.")
