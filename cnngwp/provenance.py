@@ -18,6 +18,10 @@ _CHECKOUT = Path(__file__).resolve().parents[1]
 
 
 def _git(*arguments: str) -> str:
+    """Git's answer about this package's own checkout; "" for an installed package (whose folder may sit inside
+    some other repository, a virtual environment in a checkout, whose commit is not this code's)."""
+    if not (_CHECKOUT / ".git").exists():
+        return ""
     try:
         return subprocess.run(["git", "-C", str(_CHECKOUT), *arguments], capture_output=True, text=True,
                               check=False).stdout.strip()

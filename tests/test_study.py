@@ -1,4 +1,5 @@
 import json
+import subprocess
 from dataclasses import replace
 
 import numpy as np
@@ -321,3 +322,17 @@ def test_a_grid_is_built_up_in_chunks_whose_records_are_never_fitted_again(tmp_p
     with pytest.raises(CnngwpInputError, match=r"additive-h2-0.5-rep-1.json: made with n_members=3, but grid 'smoke' "
                                                r"now has n_members=1"):
         study_module.committed_study(SMOKE, records)
+
+
+def test_a_record_says_which_commit_only_from_the_packages_own_checkout(tmp_path, monkeypatch):
+    import cnngwp.provenance as provenance_module
+
+    assert provenance_module.provenance()["commit"] not in ("", "unknown")  # the tests run in a checkout
+    other = tmp_path / "checkout"  # another repository with a commit, holding a virtual environment
+    inside_other_repository = other / ".venv" / "site-packages"
+    inside_other_repository.mkdir(parents=True)
+    for command in (["init", "-q"], ["-c", "user.name=a", "-c", "user.email=a@b", "commit", "-q", "--allow-empty",
+                                     "-m", "other code"]):
+        subprocess.run(["git", "-C", str(other), *command], check=True)
+    monkeypatch.setattr(provenance_module, "_CHECKOUT", inside_other_repository)  # an installed package's folder
+    assert provenance_module.provenance()["commit"] == "unknown"
