@@ -17,6 +17,7 @@ from cnngwp.errors import CnngwpInputError
 
 __all__ = ["BenchmarkRecord", "read_records"]
 
+
 @dataclass(frozen=True)
 class BenchmarkRecord:
     """One benchmark's measurement.
