@@ -18,7 +18,8 @@ from pathlib import Path
 
 from cnngwp.errors import CnngwpInputError
 
-__all__ = ["atomic_directory", "atomic_write", "json_scalar", "replace_directory", "tie_to_settings"]
+__all__ = ["atomic_directory", "atomic_write", "differing_setting", "json_scalar", "replace_directory",
+           "tie_to_settings"]
 
 
 def _umask() -> int:
@@ -118,6 +119,11 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], None]) -> None
             os.remove(tmp)
 
 
+def differing_setting(before: dict, now: dict) -> str | None:
+    """The first key, in sorted order, whose value differs between two settings read from JSON; None if they agree."""
+    return next((key for key in sorted(set(before) | set(now)) if before.get(key) != now.get(key)), None)
+
+
 def tie_to_settings(path: str | os.PathLike, settings: dict) -> None:
     """Tie a run folder to `settings`: write them to `path` (JSON) or check that it holds the same.
 
@@ -133,10 +139,10 @@ def tie_to_settings(path: str | os.PathLike, settings: dict) -> None:
     settings = json.loads(json.dumps(settings))
     if path.exists():
         before = json.loads(path.read_text())
-        for key in sorted(set(before) | set(settings)):
-            if before.get(key) != settings.get(key):
-                raise CnngwpInputError(f"{path}: this run folder was started with {key}={before.get(key)!r}, "
-                                       f"now {key}={settings.get(key)!r}; resume with the same settings or "
-                                       "choose another output folder")
+        key = differing_setting(before, settings)
+        if key is not None:
+            raise CnngwpInputError(f"{path}: this run folder was started with {key}={before.get(key)!r}, "
+                                   f"now {key}={settings.get(key)!r}; resume with the same settings or "
+                                   "choose another output folder")
         return
     atomic_write(path, lambda tmp: tmp.write_text(json.dumps(settings, indent=2)))

@@ -49,7 +49,7 @@ import numpy as np
 import pandas as pd
 from distributed import Client, as_completed
 
-from cnngwp.atomic import atomic_write, tie_to_settings
+from cnngwp.atomic import atomic_write, differing_setting, tie_to_settings
 from cnngwp.data.genotypes import GenotypeData, quality_control
 from cnngwp.data.simulate import (
     ARCHITECTURES,
@@ -532,9 +532,8 @@ def committed_study(grid: StudyGrid, records: str | os.PathLike | None = None) -
         if grid_name != grid.name or key not in keys or path.stem != key:
             raise CnngwpInputError(f"{path}: a record of data set {key!r} of grid {grid_name!r}; expected one of "
                                    f"grid {grid.name!r}'s data sets, in a file named after it")
-        differs = next((k for k in sorted(set(settings) | set(made_with)) if settings.get(k) != made_with.get(k)),
-                       None)
-        if differs:
+        differs = differing_setting(made_with, settings)
+        if differs is not None:
             raise CnngwpInputError(f"{path}: made with {differs}={made_with.get(differs)!r}, but grid {grid.name!r} "
                                    f"now has {differs}={settings.get(differs)!r}; its numbers belong to another "
                                    "study")
