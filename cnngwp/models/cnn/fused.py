@@ -2,32 +2,28 @@
 
 The network is the paper's: standardised codes -> Conv1D (linear, strides 2, "same"
 padding) -> MaxPooling1D(2) -> Flatten -> Dense(1) with an L1 penalty; MSE loss; Adam as
-Keras 3 implements it (float32). Keras computes the convolution output, stores it, pools
-it, and runs the backward pass over the stored tensors. Here one pass per sample does it
-all without storing the convolution output:
+Keras 3 implements it (float32). Keras computes the convolution output for the whole batch,
+stores it, pools it, and runs the backward pass over the stored tensors. Here each sample
+is taken through the whole network in blocks of :data:`_BLOCK` convolution positions whose
+tensors stay in the core's cache:
 
-* the padded, standardised input is split into four interleaved phases
-  (``phase[r, m] = input[4 m + r]``), so that for every pooling window ``q`` the two
-  convolution positions it pools (padded offsets ``4q`` and ``4q + 2``) read contiguous
-  runs of each phase: the convolution over all windows is a few unit-stride vector loops
-  (taps grouped by four, the kernel padded with zero taps to a multiple of four);
-* four filters at a time: each vector of inputs loaded feeds the sixteen multiply-adds of
-  four filters' two positions (and, backwards, their four kernel gradients), so the loops
-  run at the speed of the FMA units rather than of the loads. Each channel's filters are
-  padded with zero filters to a multiple of four; such a filter outputs 0, gets a zero
-  gradient and so stays zero (as the zero taps do);
-* per filter the two positions are computed, the larger kept (ties to the first, as
-  TensorFlow), and its product with the dense weight added to the prediction;
-* for the weight gradient, the dense weight is routed to the position each window chose
-  and the sums of the kernel's input taps weighted by it are taken in the same pass; once
-  the sample's error is known they are scaled by it.
+* the block's input windows are copied into a small matrix (``A[i, k] = input[2 (j + i) + k]``,
+  one row per convolution position, one column per tap), and the convolution of every filter
+  of a channel is one matrix product, ``A @ kernel``, by the BLAS that scipy ships (which
+  picks the widest FMA kernels the CPU has, AVX-512 or AVX2);
+* each pair of positions is pooled (the larger kept, ties to the first, as TensorFlow), its
+  product with the dense weight added to the prediction, and the dense weight routed to the
+  position the window chose;
+* the kernel's gradient sums, ``A.T @ routed``, are a second matrix product over the same
+  block; once the sample's error is known they are scaled by it.
 
-A batch's samples are split over numba's threads, each with its own gradient buffers,
-then reduced; Adam and the L1 subgradient (``sign``, 0 at 0) are applied once per batch.
-Fixed-effect covariates (an unpenalised linear term without bias beside the output
-layer) add ``covariates @ beta`` to each prediction; their gradient is the covariates
-weighted by the samples' errors. The genotypic encoding's heterozygote channel is a second
-set of phases; each filter reads the phases of its own channel (the grouped convolution of
+A batch's samples are split over numba's threads, each with its own gradient buffers, then
+reduced; the BLAS runs single-threaded inside them (``_one_blas_thread``). Adam and the
+L1 subgradient (``sign``, 0 at 0) are applied once per batch. Fixed-effect covariates (an
+unpenalised linear term without bias beside the output layer) add ``covariates @ beta`` to
+each prediction; their gradient is the covariates weighted by the samples' errors. The
+genotypic encoding's heterozygote channel is a second input row with its own kernel; each
+filter reads its own channel (the grouped convolution of
 :func:`cnngwp.models.cnn.network.build_cnngwp`), so filters ``0..F-1`` are the additive
 channel's and ``F..2F-1`` the heterozygote channel's.
 ``benchmarks/bench_cnn.py`` times it against Keras; ``tests/test_fused.py`` checks it
@@ -36,10 +32,12 @@ against Keras from the same weights and batch order and against finite differenc
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numba
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 from cnngwp.data.genotypes import MISSING
 
@@ -57,66 +55,75 @@ __all__ = [
 
 _BETA_1, _BETA_2, _EPSILON = np.float32(0.9), np.float32(0.999), np.float32(1e-7)
 
-
-#: Filters computed together (:func:`_convolve` and :func:`_tap_sums` are written out for four): each channel's
-#: filters are padded to a multiple of it.
-_GROUP = 4
+#: Convolution positions per block (even: whole pooling windows): the block's input windows, convolution outputs and
+#: routed dense weights (about 300 KB with the paper's 64 filters) stay in the core's cache between the two products.
+_BLOCK = 512
 
 
 class FusedLayout:
-    """One network in this engine: SNPs p, kernel size K (and K rounded up to 4), pooled positions P, and the
-    float32 standardisation of its inputs: training-row `mean` and `scale` per SNP, shape (p,) for the codes alone
-    or (channels, p) (:meth:`cnngwp.models.cnn.network.NetworkSpec.input_statistics`). `filters` F is each
-    channel's: the network's filter ``c F + j`` of channel ``c`` is this engine's ``c F' + j``, with F' = F rounded up
-    to a multiple of four (``channel_filters``; the rest zero filters); the attribute ``filters`` counts every
-    channel's, ``channels F'``."""
+    """One network in this engine: SNPs p, kernel size K, pooled positions P, and the float32 standardisation of its
+    inputs: training-row `mean` and `scale` per SNP, shape (p,) for the codes alone or (channels, p)
+    (:meth:`cnngwp.models.cnn.network.NetworkSpec.input_statistics`). `filters` F is each channel's; the attribute
+    ``filters`` counts every channel's, ``channels F``, the network's filter ``c F + j`` reading channel ``c``."""
 
     def __init__(self, n_snps: int, kernel_size: int, filters: int, *, mean: np.ndarray, scale: np.ndarray):
         self.statistics = (np.atleast_2d(np.asarray(mean, dtype=np.float32)),
                            np.atleast_2d(np.asarray(scale, dtype=np.float32)))
         self.channels = self.statistics[0].shape[0]
-        self.network_filters = filters
-        self.channel_filters = _GROUP * math.ceil(filters / _GROUP)
-        self.n_snps, self.kernel_size, self.filters = n_snps, kernel_size, self.channel_filters * self.channels
+        self.channel_filters = filters
+        self.n_snps, self.kernel_size, self.filters = n_snps, kernel_size, filters * self.channels
         conv = math.ceil(n_snps / 2)  # "same" padding, stride 2
         self.pad_left = max((conv - 1) * 2 + kernel_size - n_snps, 0) // 2
         self.positions = conv // 2  # max-pooling 2, "valid"
-        self.taps = 4 * math.ceil(kernel_size / 4)
-        self.phase_length = self.positions + self.taps // 4 + 1
-
-
-def _network_filters(shape: FusedLayout) -> np.ndarray:
-    """This engine's position of each of the network's filters (the rest are the zero filters padding a channel)."""
-    return np.concatenate([c * shape.channel_filters + np.arange(shape.network_filters) for c in range(shape.channels)])
 
 
 def from_network(network, shape: FusedLayout) -> list[np.ndarray]:
-    """The weights of a one-member Keras CNNGWP network (layers ``conv1d``: kernel (K, 1, F) and bias; ``dense``:
-    kernel (P F, 1) and bias; ``fixed_effects`` if it has covariates: kernel (q, 1)) in this engine's layout:
-    ``[kernel (taps, F') padded with zero taps, bias (F',), dense (F', P), dense bias (1,)[, fixed effects (q,)]]``,
-    F' counting the zero filters (:class:`FusedLayout`)."""
+    """The weights of a one-member Keras CNNGWP network (layers ``conv1d``: kernel (K, 1, C F) and bias; ``dense``:
+    kernel (P C F, 1) and bias; ``fixed_effects`` if it has covariates: kernel (q, 1)) in this engine's layout:
+    ``[kernel (C, K, F), bias (C F,), dense (C, P, F), dense bias (1,)[, fixed effects (q,)]]``."""
     conv_kernel, conv_bias = network.get_layer("conv1d").get_weights()
     dense_kernel, dense_bias = network.get_layer("dense").get_weights()
     fixed = [network.get_layer("fixed_effects").get_weights()[0]] if len(network.inputs) > 1 else []
-    filters = _network_filters(shape)
-    kernel = np.zeros((shape.taps, shape.filters), dtype=np.float32)
-    kernel[: shape.kernel_size, filters] = conv_kernel[:, 0, :]
-    bias = np.zeros(shape.filters, dtype=np.float32)
-    bias[filters] = conv_bias
-    dense = np.zeros((shape.filters, shape.positions), dtype=np.float32)
-    dense[filters] = dense_kernel[:, 0].reshape(shape.positions, len(filters)).T
-    return [kernel, bias, dense, np.array(dense_bias, dtype=np.float32),
+    by_channel = (shape.channels, shape.channel_filters)
+    kernel = conv_kernel[:, 0, :].reshape(shape.kernel_size, *by_channel).transpose(1, 0, 2)
+    dense = dense_kernel[:, 0].reshape(shape.positions, *by_channel).transpose(1, 0, 2)
+    return [np.ascontiguousarray(kernel, dtype=np.float32), np.array(conv_bias, dtype=np.float32),
+            np.ascontiguousarray(dense, dtype=np.float32), np.array(dense_bias, dtype=np.float32),
             *(np.array(f[:, 0], dtype=np.float32) for f in fixed)]
 
 
 def to_network(weights: list[np.ndarray], network, shape: FusedLayout) -> None:
     """The inverse of :func:`from_network`: load this engine's weights into the Keras network's layers."""
     kernel, bias, dense, dense_bias, *fixed = weights
-    filters = _network_filters(shape)
-    network.get_layer("conv1d").set_weights([kernel[: shape.kernel_size, None, filters], bias[filters]])
-    network.get_layer("dense").set_weights([dense[filters].T.reshape(-1, 1), dense_bias.copy()])
+    network.get_layer("conv1d").set_weights([kernel.transpose(1, 0, 2).reshape(shape.kernel_size, 1, shape.filters),
+                                             bias.copy()])
+    network.get_layer("dense").set_weights([dense.transpose(1, 0, 2).reshape(-1, 1), dense_bias.copy()])
     for f in fixed:
         network.get_layer("fixed_effects").set_weights([f[:, None].copy()])
+
+
+def _network(weights: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.float32]:
+    """What the compiled loops read: the kernel with the bias as an extra last tap row (C, K + 1, F) (the windows'
+    last column is 1), the dense weights and the dense bias."""
+    kernel, bias, dense, dense_bias = weights[:4]
+    with_bias = np.concatenate([kernel, bias.reshape(kernel.shape[0], 1, kernel.shape[2])], axis=1)
+    return with_bias, dense, dense_bias[0]
+
+
+@functools.cache
+def _blas() -> ThreadpoolController:
+    return ThreadpoolController()
+
+
+def _one_blas_thread(function):
+    """Run `function` with the BLAS on one thread: numba's threads each run their own samples' matrix products."""
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        with _blas().limit(limits=1, user_api="blas"):
+            return function(*args, **kwargs)
+
+    return wrapper
 
 
 def _offsets(covariates: np.ndarray | None, weights: list[np.ndarray], rows: np.ndarray) -> np.ndarray:
@@ -126,6 +133,7 @@ def _offsets(covariates: np.ndarray | None, weights: list[np.ndarray], rows: np.
     return (covariates[rows] @ weights[4]).astype(np.float32)
 
 
+@_one_blas_thread
 def predict(
     codes: np.ndarray, weights: list[np.ndarray], *, shape: FusedLayout, covariates: np.ndarray | None = None
 ) -> np.ndarray:
@@ -133,14 +141,8 @@ def predict(
 
     `covariates` (float32, standardised, n x q) go with a fifth weight array, the fixed effects.
     """
-    kernel, bias, dense, dense_bias = weights[:4]
-    out = _forward(
-        codes,
-        shape.statistics,
-        shape.pad_left,
-        (kernel, bias, dense, dense_bias[0]),
-        max(1, min(numba.get_num_threads(), len(codes))),
-    )
+    out = _forward(codes, shape.statistics, shape.pad_left, _network(weights),
+                   max(1, min(numba.get_num_threads(), len(codes))))
     return out + _offsets(covariates, weights, np.arange(len(codes)))
 
 
@@ -160,203 +162,141 @@ class AdamState:
 
 
 @numba.njit(cache=True, nogil=True)
-def _phases(codes, mean, scale, pad_left, out):
+def _padded(codes, mean, scale, pad_left, out):
     """One sample's channels (standardised codes; with a second row of `mean` and `scale`, the standardised
-    heterozygote indicator; missing -> 0) into the four phases of the padded input, ``out[channel, phase]``."""
+    heterozygote indicator; missing -> 0), padded with zeros, into ``out[channel]``."""
     out[:] = 0.0
     for i in range(codes.shape[0]):
-        j = i + pad_left
         c = codes[i]
         if c != MISSING:
-            out[0, j & 3, j >> 2] = (np.float32(c) - mean[0, i]) / scale[0, i]
+            out[0, i + pad_left] = (np.float32(c) - mean[0, i]) / scale[0, i]
             if out.shape[0] > 1:
-                out[1, j & 3, j >> 2] = (np.float32(c == 1) - mean[1, i]) / scale[1, i]
+                out[1, i + pad_left] = (np.float32(c == 1) - mean[1, i]) / scale[1, i]
 
 
-#: Pooling windows per block; the block's phases, convolution outputs and routed weights (about 40 KB)
-#: stay in the L1 and L2 caches while every filter and tap group passes over them.
-_BLOCK = 512
-
-
-@numba.njit(cache=True, nogil=True, fastmath={"contract"})
-def _convolve(ph, kernel, bias, f, start, n, out):
-    """Filters f..f+3 at both positions of windows start..start+n: filter f + j's at padded offset 4q into
-    ``out[j * _BLOCK + q]``, at offset 4q + 2 into ``out[(_GROUP + j) * _BLOCK + q]``."""
-    for j in range(_GROUP):
-        b = bias[f + j]
-        for q in range(n):
-            out[j * _BLOCK + q] = b
-            out[(_GROUP + j) * _BLOCK + q] = b
-    for g in range(kernel.shape[0] // 4):
-        k = 4 * g
-        a0, a1, a2, a3 = kernel[k, f], kernel[k + 1, f], kernel[k + 2, f], kernel[k + 3, f]
-        b0, b1, b2, b3 = kernel[k, f + 1], kernel[k + 1, f + 1], kernel[k + 2, f + 1], kernel[k + 3, f + 1]
-        c0, c1, c2, c3 = kernel[k, f + 2], kernel[k + 1, f + 2], kernel[k + 2, f + 2], kernel[k + 3, f + 2]
-        d0, d1, d2, d3 = kernel[k, f + 3], kernel[k + 1, f + 3], kernel[k + 2, f + 3], kernel[k + 3, f + 3]
-        o = start + g
-        p0, p1, p2, p3 = ph[0, o : o + n], ph[1, o : o + n], ph[2, o : o + n], ph[3, o : o + n]
-        n0, n1 = ph[0, o + 1 : o + 1 + n], ph[1, o + 1 : o + 1 + n]
-        for q in range(n):
-            x0, x1, x2, x3, y0, y1 = p0[q], p1[q], p2[q], p3[q], n0[q], n1[q]
-            out[q] += a0 * x0 + a1 * x1 + a2 * x2 + a3 * x3
-            out[4 * _BLOCK + q] += a0 * x2 + a1 * x3 + a2 * y0 + a3 * y1
-            out[_BLOCK + q] += b0 * x0 + b1 * x1 + b2 * x2 + b3 * x3
-            out[5 * _BLOCK + q] += b0 * x2 + b1 * x3 + b2 * y0 + b3 * y1
-            out[2 * _BLOCK + q] += c0 * x0 + c1 * x1 + c2 * x2 + c3 * x3
-            out[6 * _BLOCK + q] += c0 * x2 + c1 * x3 + c2 * y0 + c3 * y1
-            out[3 * _BLOCK + q] += d0 * x0 + d1 * x1 + d2 * x2 + d3 * x3
-            out[7 * _BLOCK + q] += d0 * x2 + d1 * x3 + d2 * y0 + d3 * y1
+@numba.njit(cache=True, nogil=True)
+def _windows(x, start, n, out):
+    """The input windows of convolution positions start..start+n (n even), one row each, the block's first positions
+    of its pooling windows (even offsets from `start`) in the top half and their second positions in the bottom half:
+    ``out[i, k] = x[2 start + 4 i + k]``, ``out[n / 2 + i, k] = x[2 start + 4 i + 2 + k]``; the last column, 1, carries
+    the bias."""
+    half, taps = n // 2, out.shape[1] - 1
+    for i in range(half):
+        o = 2 * start + 4 * i
+        for k in range(taps):
+            out[i, k] = x[o + k]
+            out[half + i, k] = x[o + 2 + k]
+        out[i, taps] = out[half + i, taps] = 1.0
 
 
 @numba.njit(cache=True, nogil=True, fastmath={"contract", "reassoc", "nsz"})
-def _pool(c0, c1, d, n):
-    """sum_q d[q] * max(c0[q], c1[q]) over a block."""
+def _pool(first, second, dense):
+    """sum of dense * max(first, second) over a block (flat: windows x filters)."""
     s = np.float32(0.0)
-    for q in range(n):
-        s += d[q] * max(c0[q], c1[q])
+    for i in range(dense.shape[0]):
+        s += dense[i] * max(first[i], second[i])
     return s
 
 
 @numba.njit(cache=True, nogil=True, fastmath={"contract", "reassoc", "nsz"})
-def _pool_and_route(c0, c1, d, n, pooled, r0, r1):
-    """Pool a block (ties to the first position), route the dense weight to the chosen position; returns
-    the block's contribution to the prediction."""
+def _pool_and_route(first, second, dense, pooled, routed_first, routed_second):
+    """Pool a block (flat: windows x filters) into `pooled`, and route each window's dense weight to the position it
+    chose (ties to the first, as TensorFlow), 0 to the other; returns the block's contribution to the prediction.
+    Three loops of one store each, so that each vectorises."""
     s = np.float32(0.0)
-    for q in range(n):
-        second = c1[q] > c0[q]
-        m = c1[q] if second else c0[q]
-        r0[q] = np.float32(0.0) if second else d[q]
-        r1[q] = d[q] if second else np.float32(0.0)
-        pooled[q] = m
-        s += d[q] * m
+    for i in range(dense.shape[0]):
+        m = max(first[i], second[i])
+        pooled[i] = m
+        s += dense[i] * m
+    for i in range(dense.shape[0]):
+        routed_first[i] = dense[i] if first[i] >= second[i] else np.float32(0.0)
+    for i in range(dense.shape[0]):
+        routed_second[i] = dense[i] - routed_first[i]
     return s
-
-
-@numba.njit(cache=True, nogil=True, fastmath={"contract", "reassoc", "nsz"})
-def _tap_sums(ph, routed, start, n, f, out):
-    """``out[f + j, k] += sum_q r0[q] input[4q + k] + r1[q] input[4q + 2 + k]`` over a block, j = 0..3: the kernel
-    gradients of filters f..f+3, whose routed dense weights r0 and r1 are laid out in `routed` as :func:`_convolve`
-    lays out its two positions."""
-    for g in range(out.shape[1] // 4):
-        o = start + g
-        p0, p1, p2, p3 = ph[0, o : o + n], ph[1, o : o + n], ph[2, o : o + n], ph[3, o : o + n]
-        n0, n1 = ph[0, o + 1 : o + 1 + n], ph[1, o + 1 : o + 1 + n]
-        a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = np.float32(0.0)
-        c0 = c1 = c2 = c3 = d0 = d1 = d2 = d3 = np.float32(0.0)
-        for q in range(n):
-            x0, x1, x2, x3, y0, y1 = p0[q], p1[q], p2[q], p3[q], n0[q], n1[q]
-            u, v = routed[q], routed[4 * _BLOCK + q]
-            a0 += u * x0 + v * x2
-            a1 += u * x1 + v * x3
-            a2 += u * x2 + v * y0
-            a3 += u * x3 + v * y1
-            u, v = routed[_BLOCK + q], routed[5 * _BLOCK + q]
-            b0 += u * x0 + v * x2
-            b1 += u * x1 + v * x3
-            b2 += u * x2 + v * y0
-            b3 += u * x3 + v * y1
-            u, v = routed[2 * _BLOCK + q], routed[6 * _BLOCK + q]
-            c0 += u * x0 + v * x2
-            c1 += u * x1 + v * x3
-            c2 += u * x2 + v * y0
-            c3 += u * x3 + v * y1
-            u, v = routed[3 * _BLOCK + q], routed[7 * _BLOCK + q]
-            d0 += u * x0 + v * x2
-            d1 += u * x1 + v * x3
-            d2 += u * x2 + v * y0
-            d3 += u * x3 + v * y1
-        for j, sums in enumerate(((a0, a1, a2, a3), (b0, b1, b2, b3), (c0, c1, c2, c3), (d0, d1, d2, d3))):
-            for i in range(4):
-                out[f + j, 4 * g + i] += sums[i]
 
 
 @numba.njit(cache=True, parallel=True)
 def _forward(codes, statistics, pad_left, network, threads):
-    """Predictions (float32, one per row of `codes`) of the network ``(kernel, bias, dense, dense bias)``; `dense`
-    laid out (filters, positions); `statistics` = (mean, scale)."""
+    """Predictions (float32, one per row of `codes`) of the network ``(kernel (C, K + 1, F) with the bias as its last
+    row, dense (C, P, F), dense bias)``; `statistics` = (mean, scale)."""
     mean, scale = statistics
-    kernel, bias, dense, dense_bias = network
-    n = codes.shape[0]
-    filters = kernel.shape[1]
-    per_channel = filters // mean.shape[0]
-    positions = dense.shape[1]
-    phase_length = positions + kernel.shape[0] // 4 + 1
+    kernel, dense, dense_bias = network
+    channels, taps, per_channel = kernel.shape
+    n, positions = codes.shape[0], dense.shape[1]
+    length = max(pad_left + codes.shape[1], 4 * positions + taps)
     out = np.empty(n, dtype=np.float32)
     for t in numba.prange(threads):
-        ph = np.empty((mean.shape[0], 4, phase_length), dtype=np.float32)
-        conv = np.empty(2 * _GROUP * _BLOCK, dtype=np.float32)
+        x = np.empty((channels, length), dtype=np.float32)
+        windows = np.empty((_BLOCK, taps), dtype=np.float32)
+        conv = np.empty((_BLOCK, per_channel), dtype=np.float32)
         for i in range(t, n, threads):
-            _phases(codes[i], mean, scale, pad_left, ph)
+            _padded(codes[i], mean, scale, pad_left, x)
             total = np.float32(0.0)
-            for start in range(0, positions, _BLOCK):
-                size = min(_BLOCK, positions - start)
-                for f in range(0, filters, _GROUP):
-                    _convolve(ph[f // per_channel], kernel, bias, f, start, size, conv)
-                    for j in range(_GROUP):
-                        total += _pool(conv[j * _BLOCK :], conv[(_GROUP + j) * _BLOCK :],
-                                       dense[f + j, start : start + size], size)
+            for start in range(0, 2 * positions, _BLOCK):
+                size = min(_BLOCK, 2 * positions - start)
+                half = size // 2
+                for c in range(channels):
+                    _windows(x[c], start, size, windows)
+                    np.dot(windows[:size], kernel[c], conv[:size])
+                    total += _pool(conv[:half].reshape(-1), conv[half:size].reshape(-1),
+                                   dense[c, start // 2 : start // 2 + half].reshape(-1))
             out[i] = total + dense_bias
     return out
 
 
 @numba.njit(cache=True, parallel=True)
 def _batch_gradients(codes, batch, statistics, pad_left, network, buffers, errors):
-    """Gradients of the batch's mean squared error (without the penalty) into per-thread `buffers` (one per weight
-    of `network` = (kernel, bias, dense, dense bias)); each row's error (prediction, the batch's `offset` included,
-    minus target) into `errors`. `batch` = (targets y, rows, offset); `statistics` = (mean, scale)."""
+    """Gradients of the batch's mean squared error (without the penalty) into per-thread `buffers` (kernel with the
+    bias as its last row, dense, dense bias; laid out as `network` = (kernel, dense, dense bias) is, see
+    :func:`_forward`); each row's error (prediction, the batch's `offset` included, minus target) into `errors`.
+    `batch` = (targets y, rows, offset); `statistics` = (mean, scale)."""
     y, rows, offset = batch
     mean, scale = statistics
-    kernel, bias, dense, dense_bias = network
-    g_kernel, g_bias, g_dense, g_dense_bias = buffers
+    kernel, dense, dense_bias = network
+    g_kernel, g_dense, g_dense_bias = buffers
+    channels, taps, per_channel = kernel.shape
     positions = dense.shape[1]
-    taps = kernel.shape[0]
-    phase_length = positions + taps // 4 + 1
+    length = max(pad_left + codes.shape[1], 4 * positions + taps)
     threads = g_kernel.shape[0]
-    filters = kernel.shape[1]
-    per_channel = filters // mean.shape[0]
     n = rows.shape[0]
     scale_error = np.float32(2.0 / n)
-    dense_sums = np.zeros(filters, dtype=np.float32)  # each window routes its dense weight to one position
-    for f in range(filters):
-        for q in range(positions):
-            dense_sums[f] += dense[f, q]
     for t in numba.prange(threads):
         g_kernel[t] = 0.0
-        g_bias[t] = 0.0
         g_dense[t] = 0.0
         g_dense_bias[t, 0] = 0.0
-        ph = np.empty((mean.shape[0], 4, phase_length), dtype=np.float32)
-        conv = np.empty(2 * _GROUP * _BLOCK, dtype=np.float32)
-        routed = np.empty(2 * _GROUP * _BLOCK, dtype=np.float32)
-        pooled = np.empty((filters, positions), dtype=np.float32)
-        sums = np.empty((filters, taps), dtype=np.float32)
+        x = np.empty((channels, length), dtype=np.float32)
+        windows = np.empty((_BLOCK, taps), dtype=np.float32)
+        conv = np.empty((_BLOCK, per_channel), dtype=np.float32)
+        routed = np.empty((_BLOCK, per_channel), dtype=np.float32)
+        block_sums = np.empty((taps, per_channel), dtype=np.float32)
+        pooled = np.empty((channels, positions, per_channel), dtype=np.float32)
+        sums = np.empty((channels, taps, per_channel), dtype=np.float32)
+        flat_pooled, flat_g_dense = pooled.reshape(-1), g_dense[t].reshape(-1)
         for i in range(t, n, threads):
             row = rows[i]
-            _phases(codes[row], mean, scale, pad_left, ph)
+            _padded(codes[row], mean, scale, pad_left, x)
             sums[:] = 0.0
             prediction = np.float32(0.0)
-            for start in range(0, positions, _BLOCK):
-                size = min(_BLOCK, positions - start)
-                for f in range(0, filters, _GROUP):
-                    channel = ph[f // per_channel]
-                    _convolve(channel, kernel, bias, f, start, size, conv)
-                    for j in range(_GROUP):
-                        first, second = j * _BLOCK, (_GROUP + j) * _BLOCK
-                        prediction += _pool_and_route(conv[first:], conv[second:], dense[f + j, start : start + size],
-                                                      size, pooled[f + j, start : start + size], routed[first:],
-                                                      routed[second:])
-                    _tap_sums(channel, routed, start, size, f, sums)
+            for start in range(0, 2 * positions, _BLOCK):
+                size = min(_BLOCK, 2 * positions - start)
+                half, first = size // 2, start // 2
+                for c in range(channels):
+                    _windows(x[c], start, size, windows)
+                    np.dot(windows[:size], kernel[c], conv[:size])
+                    prediction += _pool_and_route(conv[:half].reshape(-1), conv[half:size].reshape(-1),
+                                                  dense[c, first : first + half].reshape(-1),
+                                                  pooled[c, first : first + half].reshape(-1),
+                                                  routed[:half].reshape(-1), routed[half:size].reshape(-1))
+                    np.dot(windows[:size].T, routed[:size], block_sums)
+                    sums[c] += block_sums
             prediction += dense_bias + offset[i]
             error = prediction - y[row]
             errors[i] = error
             e = scale_error * error
             g_dense_bias[t, 0] += e
-            for f in range(filters):
-                g_bias[t, f] += e * dense_sums[f]
-                for k in range(taps):
-                    g_kernel[t, k, f] += e * sums[f, k]
-                for q in range(positions):
-                    g_dense[t, f, q] += e * pooled[f, q]
+            g_kernel[t] += e * sums
+            for j in range(flat_pooled.shape[0]):
+                flat_g_dense[j] += e * flat_pooled[j]
 
 
 @numba.njit(cache=True, fastmath={"contract"})
@@ -368,6 +308,7 @@ def _adam(w, g, mm, vv, alpha):
         w[i] -= (mm[i] * alpha) / (np.sqrt(vv[i]) + _EPSILON)
 
 
+@_one_blas_thread
 def batch_gradients(
     codes: np.ndarray,
     y: np.ndarray,
@@ -382,21 +323,15 @@ def batch_gradients(
 
     `covariates` as for :func:`predict`; `errors`, if given (length ``len(rows)``), receives each row's error.
     """
-    kernel, bias, dense, dense_bias = weights[:4]
+    network = _network(weights)
     threads = max(1, min(numba.get_num_threads(), len(rows)))
-    buffers = [np.empty((threads, *w.shape), dtype=np.float32) for w in weights[:4]]
+    buffers = tuple(np.empty((threads, *w.shape), dtype=np.float32) for w in network[:2]) + (
+        np.empty((threads, 1), dtype=np.float32),)
     errors = np.empty(len(rows), dtype=np.float32) if errors is None else errors
-    _batch_gradients(
-        codes,
-        (y, rows, _offsets(covariates, weights, rows)),
-        shape.statistics,
-        shape.pad_left,
-        (kernel, bias, dense, dense_bias[0]),
-        tuple(buffers),
-        errors,
-    )
-    gradients = [b.sum(axis=0) for b in buffers]
-    gradients[0][shape.kernel_size :] = 0.0  # the zero taps padding the kernel to a multiple of 4 stay zero
+    _batch_gradients(codes, (y, rows, _offsets(covariates, weights, rows)), shape.statistics, shape.pad_left, network,
+                     buffers, errors)
+    kernel_and_bias, dense, dense_bias = (b.sum(axis=0) for b in buffers)
+    gradients = [np.ascontiguousarray(kernel_and_bias[:, :-1]), kernel_and_bias[:, -1].reshape(-1), dense, dense_bias]
     if covariates is not None:
         gradients.append((2.0 / len(rows)) * (covariates[rows].T @ errors).astype(np.float32))
     return gradients
@@ -407,6 +342,7 @@ def batched(order: np.ndarray, batch_size: int) -> list[np.ndarray]:
     return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
 
 
+@_one_blas_thread
 def train_epoch(
     codes: np.ndarray,
     y: np.ndarray,
@@ -429,7 +365,7 @@ def train_epoch(
     batches
         Row indices, batch by batch.
     weights
-        ``[kernel (taps, filters), bias (filters,), dense (filters, positions), dense_bias (1,)]``,
+        ``[kernel (channels, K, F), bias (filters,), dense (positions, filters), dense_bias (1,)]``,
         plus the fixed effects (q,) with `covariates`; float32, as :func:`from_network` lays them out.
     covariates
         Optional standardised float32 covariates (n x q) of the unpenalised fixed-effect term.
