@@ -13,15 +13,10 @@ epoch-cost
         writing to disk;
     (b) the cnngwp estimator on the Keras engine (int8 input standardised inside the
         model, best weights kept in memory), same validation rows;
-    (c) the cnngwp estimator on the fused numba engine (``engine="numba"``);
+    (c) the cnngwp estimator on the fused numba engine (``engine="numba"``), whose convolution and kernel gradient
+        are matrix products by scipy's BLAS (its kernels use the widest FMA the CPU has);
     (d) the numba engine with twice the filters: what S members fused into one pass over
-        the input would cost per member (they would share only the input loads);
-    (e) on a CPU with AVX-512, (c) in a process whose numba compiles with 512-bit vectors
-        (``NUMBA_CPU_FEATURES``: the host's features and ``-prefer-256-bit``). LLVM's default
-        on these CPUs is 256-bit vectors, and numba sets it for a whole process, not per
-        function: 512-bit vectors would also reorder the sums of every other numba loop that
-        may reassociate (the Bayesian LASSO's Gibbs sweep), so its numbers would change. (e)
-        measures what the engine leaves on the table by keeping the default.
+        the input would cost per member (they would share only the input windows).
     Also the GFLOP/s of each (2 K F positions per sample, forward + kernel gradient), the
     measured FMA peak of this machine's cores (a register-only FMA loop in C with the widest
     vectors the CPU has, AVX-512 or AVX2, compiled with the machine's C compiler, one thread
@@ -150,15 +145,6 @@ def cnngwp_model(X_train, y_train, X_test, y_test, epochs: int, engine: str, fil
     return time.perf_counter() - start
 
 
-def _wide_vectors() -> dict[str, str] | None:
-    """The environment of a process whose numba compiles with 512-bit vectors; None on a CPU without AVX-512."""
-    if "avx512f" not in _cpu_flags():
-        return None
-    import llvmlite.binding as llvm
-
-    return {"NUMBA_CPU_FEATURES": f"{llvm.get_host_cpu_features().flatten()},-prefer-256-bit"}
-
-
 def _seconds_per_epoch(arrays: str, which: str, k: int) -> float:
     """(T(1 + k) - T(1)) / k of one configuration, in a fresh process (no other engine's threads around)."""
     with np.load(arrays) as f:
@@ -166,7 +152,7 @@ def _seconds_per_epoch(arrays: str, which: str, k: int) -> float:
     if which == "a":
         with tempfile.TemporaryDirectory() as tmp:
             return (published_pattern(*args, 1 + k, Path(tmp)) - published_pattern(*args, 1, Path(tmp))) / k
-    engine, filters = {"b": ("keras", 64), "c": ("numba", 64), "d": ("numba", 128), "e": ("numba", 64)}[which]
+    engine, filters = {"b": ("keras", 64), "c": ("numba", 64), "d": ("numba", 128)}[which]
     cnngwp_model(*args, 1, engine, filters)  # compilation and caches warm
     return (cnngwp_model(*args, 1 + k, engine, filters) - cnngwp_model(*args, 1, engine, filters)) / k
 
@@ -178,18 +164,10 @@ def epoch_cost(data, split, k: int, figures: dict) -> tuple[float, float]:
     with tempfile.TemporaryDirectory() as tmp:
         arrays = str(Path(tmp) / "arrays.npz")
         np.savez(arrays, X_train=X[split.train], y_train=y[split.train], X_test=X[split.test], y_test=y[split.test])
-        wide = _wide_vectors()
-        for which in "abcd" + "e" * (wide is not None):
-            saved = dict(os.environ)
-            os.environ.update(wide if which == "e" else {})  # a spawned process starts with this environment
-            try:
-                with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-                    seconds[which] = pool.submit(_seconds_per_epoch, arrays, which, k).result()
-            finally:
-                os.environ.clear()
-                os.environ.update(saved)
+        for which in "abcd":
+            with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+                seconds[which] = pool.submit(_seconds_per_epoch, arrays, which, k).result()
     a, b, c, d = seconds["a"], seconds["b"], seconds["c"], seconds["d"] / 2
-    e = seconds.get("e", float("nan"))
     n, p = len(split.train), data.n_snps
     conv_flop = 2 * 2 * n * ((p + 1) // 2) * GAMMA["kernel_size"] * GAMMA["filters"]  # forward + kernel gradient
     peak, width = fma_peak_gflops()
@@ -204,14 +182,11 @@ def epoch_cost(data, split, k: int, figures: dict) -> tuple[float, float]:
         f"(d) numba, 2 x 64 filters    {d:7.3f} s per member-epoch (d/c = {d / c:.2f}: members fused into one pass "
         f"{'would' if d < 0.9 * c else 'would not'} pay)"
     )
-    if "e" in seconds:
-        print(f"(e) numba, 512-bit vectors   {e:7.3f} s per model-epoch  {conv_flop / e / 1e9:6.1f} GFLOP/s  "
-              f"(c/e = {c / e:.2f}; not the default: it would change the Bayesian LASSO's sums too)")
     print(
         f"FMA peak (register-only {width} FMA loop, the widest this CPU has, {os.cpu_count()} threads): "
         f"{peak:.1f} GFLOP/s; share of it: "
         f"(a) {conv_flop / a / 1e9 / peak:.2f} (b) {conv_flop / b / 1e9 / peak:.2f} "
-        f"(c) {conv_flop / c / 1e9 / peak:.2f}" + (f" (e) {conv_flop / e / 1e9 / peak:.2f}" if "e" in seconds else "")
+        f"(c) {conv_flop / c / 1e9 / peak:.2f}"
     )
     figures |= {"(a) published pattern, s per model-epoch": round(a, 3),
                 "(b) Keras engine, s per model-epoch": round(b, 3),
@@ -219,9 +194,6 @@ def epoch_cost(data, split, k: int, figures: dict) -> tuple[float, float]:
                 "(d) numba, 2 x 64 filters, s per member-epoch": round(d, 3),
                 f"FMA peak, {os.cpu_count()} threads, GFLOP/s": round(peak, 1), "FMA peak's vector width": width,
                 "(c)'s share of the FMA peak": round(conv_flop / c / 1e9 / peak, 2)}
-    if "e" in seconds:
-        figures |= {"(e) numba, 512-bit vectors, s per model-epoch": round(e, 3),
-                    "(e)'s share of the FMA peak": round(conv_flop / e / 1e9 / peak, 2)}
     return a / c, conv_flop / c / 1e9 / peak
 
 

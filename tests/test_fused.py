@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from cnngwp.data.genotypes import Standardizer
 from cnngwp.models.cnn import fused
@@ -155,3 +156,33 @@ def test_minibatches_are_read_from_the_callers_matrix_without_copying_the_traini
     model.fit(X, y, validation_rows=np.arange(100, 150))
     assert model.engine_ == "numba" and model.refitted_ and len(read) == 3 + model.best_epochs_[0]
     assert all(read)
+
+
+def test_the_blas_runs_on_one_thread_inside_the_engine_and_is_restored_by_the_last_caller_out(problem, monkeypatch):
+    """numba's threads each call the BLAS: inside the engine it runs on one thread; callers that overlap (two threads
+    of a Dask worker) neither lift each other's limit nor leave it set."""
+    X, _y, scaler = problem
+    shape = layout(scaler, 9, 8)
+    weights = fused.from_network(keras_network(scaler, filters=8, kernel_size=9, l1=0.0), shape)
+
+    def blas_threads():
+        return {i["filepath"]: i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"}
+
+    seen = []
+    forward = fused._forward
+
+    def spy(*args):
+        seen.append(set(blas_threads().values()))
+        return forward(*args)
+
+    monkeypatch.setattr(fused, "_forward", spy)
+    with threadpool_limits(2, user_api="blas"):
+        fused.predict(X, weights, shape=shape)
+        assert seen == [{1}] and set(blas_threads().values()) == {2}
+        shared = fused._ONE_BLAS_THREAD
+        shared.__enter__()  # caller A enters
+        shared.__enter__()  # caller B enters
+        shared.__exit__(None, None, None)  # A leaves: B is still inside
+        assert set(blas_threads().values()) == {1}
+        shared.__exit__(None, None, None)  # B leaves
+        assert set(blas_threads().values()) == {2}

@@ -34,9 +34,11 @@ from __future__ import annotations
 
 import functools
 import math
+import threading
 
 import numba
 import numpy as np
+import scipy.linalg.cython_blas  # noqa: F401  (the BLAS numba's np.dot calls: loaded before its threads are limited)
 from threadpoolctl import ThreadpoolController
 
 from cnngwp.data.genotypes import MISSING
@@ -111,8 +113,32 @@ def _network(weights: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.floa
 
 
 @functools.cache
-def _blas() -> ThreadpoolController:
+def _blas_libraries() -> ThreadpoolController:
+    """The BLAS libraries loaded in this process (scipy's, which numba's ``np.dot`` calls, imported above)."""
     return ThreadpoolController()
+
+
+class _OneBlasThread:
+    """The BLAS held to one thread while any caller is inside the engine: the first to enter limits it, the last to
+    leave restores it, so that callers on several threads neither leave it limited nor lift each other's limit."""
+
+    def __init__(self):
+        self._lock, self._inside, self._limiter = threading.Lock(), 0, None
+
+    def __enter__(self):
+        with self._lock:
+            if self._inside == 0:
+                self._limiter = _blas_libraries().limit(limits=1, user_api="blas")
+            self._inside += 1
+
+    def __exit__(self, *exc):
+        with self._lock:
+            self._inside -= 1
+            if self._inside == 0:
+                self._limiter.restore_original_limits()
+
+
+_ONE_BLAS_THREAD = _OneBlasThread()
 
 
 def _one_blas_thread(function):
@@ -120,7 +146,7 @@ def _one_blas_thread(function):
 
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
-        with _blas().limit(limits=1, user_api="blas"):
+        with _ONE_BLAS_THREAD:
             return function(*args, **kwargs)
 
     return wrapper
