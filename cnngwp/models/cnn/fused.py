@@ -77,8 +77,6 @@ class FusedLayout:
         conv = math.ceil(n_snps / 2)  # "same" padding, stride 2
         self.pad_left = max((conv - 1) * 2 + kernel_size - n_snps, 0) // 2
         self.positions = conv // 2  # max-pooling 2, "valid"
-        # one sample's padded input row, long enough for every SNP after the left padding and every window read
-        self.padded_length = max(self.pad_left + n_snps, 4 * self.positions + kernel_size + 1)
 
 
 def from_network(network, shape: FusedLayout) -> list[np.ndarray]:
@@ -169,7 +167,7 @@ def predict(
 
     `covariates` (float32, standardised, n x q) go with a fifth weight array, the fixed effects.
     """
-    out = _forward(codes, shape.statistics, (shape.pad_left, shape.padded_length), _network(weights),
+    out = _forward(codes, shape.statistics, shape.pad_left, _network(weights),
                    max(1, min(numba.get_num_threads(), len(codes))))
     return out + _offsets(covariates, weights, np.arange(len(codes)))
 
@@ -244,14 +242,14 @@ def _pool_and_route(first, second, dense, pooled, routed_first, routed_second):
 
 
 @numba.njit(cache=True, parallel=True)
-def _forward(codes, statistics, padding, network, threads):
+def _forward(codes, statistics, pad_left, network, threads):
     """Predictions (float32, one per row of `codes`) of the network ``(kernel (C, K + 1, F) with the bias as its last
-    row, dense (C, P, F), dense bias)``; `statistics` = (mean, scale); `padding` = (left padding, padded length)."""
+    row, dense (C, P, F), dense bias)``; `statistics` = (mean, scale)."""
     mean, scale = statistics
-    pad_left, length = padding
     kernel, dense, dense_bias = network
     channels, taps, per_channel = kernel.shape
     n, positions = codes.shape[0], dense.shape[1]
+    length = max(pad_left + codes.shape[1], 4 * positions + taps)
     out = np.empty(n, dtype=np.float32)
     for t in numba.prange(threads):
         x = np.empty((channels, length), dtype=np.float32)
@@ -273,19 +271,18 @@ def _forward(codes, statistics, padding, network, threads):
 
 
 @numba.njit(cache=True, parallel=True)
-def _batch_gradients(codes, batch, statistics, pad_left, network, buffers, work, errors):
+def _batch_gradients(codes, batch, statistics, pad_left, network, buffers, errors):
     """Gradients of the batch's mean squared error (without the penalty) into per-thread `buffers` (kernel with the
     bias as its last row, dense, dense bias; laid out as `network` = (kernel, dense, dense bias) is, see
     :func:`_forward`); each row's error (prediction, the batch's `offset` included, minus target) into `errors`.
-    `batch` = (targets y, rows, offset); `statistics` = (mean, scale); `work`: each thread's scratch arrays
-    (:class:`_Workspace`)."""
+    `batch` = (targets y, rows, offset); `statistics` = (mean, scale)."""
     y, rows, offset = batch
     mean, scale = statistics
     kernel, dense, dense_bias = network
     g_kernel, g_dense, g_dense_bias = buffers
-    inputs, all_windows, all_conv, all_routed, all_block_sums, all_pooled, all_sums = work
-    channels = kernel.shape[0]
+    channels, taps, per_channel = kernel.shape
     positions = dense.shape[1]
+    length = max(pad_left + codes.shape[1], 4 * positions + taps)
     threads = g_kernel.shape[0]
     n = rows.shape[0]
     scale_error = np.float32(2.0 / n)
@@ -293,8 +290,13 @@ def _batch_gradients(codes, batch, statistics, pad_left, network, buffers, work,
         g_kernel[t] = 0.0
         g_dense[t] = 0.0
         g_dense_bias[t, 0] = 0.0
-        x, windows, conv, routed = inputs[t], all_windows[t], all_conv[t], all_routed[t]
-        block_sums, pooled, sums = all_block_sums[t], all_pooled[t], all_sums[t]
+        x = np.empty((channels, length), dtype=np.float32)
+        windows = np.empty((_BLOCK, taps), dtype=np.float32)
+        conv = np.empty((_BLOCK, per_channel), dtype=np.float32)
+        routed = np.empty((_BLOCK, per_channel), dtype=np.float32)
+        block_sums = np.empty((taps, per_channel), dtype=np.float32)
+        pooled = np.empty((channels, positions, per_channel), dtype=np.float32)
+        sums = np.empty((channels, taps, per_channel), dtype=np.float32)
         flat_pooled, flat_g_dense = pooled.reshape(-1), g_dense[t].reshape(-1)
         for i in range(t, n, threads):
             row = rows[i]
@@ -332,23 +334,6 @@ def _adam(w, g, mm, vv, alpha):
         w[i] -= (mm[i] * alpha) / (np.sqrt(vv[i]) + _EPSILON)
 
 
-class _Workspace:
-    """Each thread's scratch arrays and gradient buffers for one layout, made once and reused batch after batch: arrays
-    made afresh for every batch cost page faults, which the threads of one process take in turn."""
-
-    def __init__(self, shape: FusedLayout, threads: int):
-        channels, filters, positions = shape.channels, shape.channel_filters, shape.positions
-        taps = shape.kernel_size + 1  # the bias's column of ones
-
-        def arrays(*dims):
-            return np.empty((threads, *dims), dtype=np.float32)
-
-        self.scratch = (arrays(channels, shape.padded_length), arrays(_BLOCK, taps), arrays(_BLOCK, filters),
-                        arrays(_BLOCK, filters), arrays(taps, filters), arrays(channels, positions, filters),
-                        arrays(channels, taps, filters))
-        self.gradients = (arrays(channels, taps, filters), arrays(channels, positions, filters), arrays(1))
-
-
 @_one_blas_thread
 def batch_gradients(
     codes: np.ndarray,
@@ -359,20 +344,18 @@ def batch_gradients(
     shape: FusedLayout,
     covariates: np.ndarray | None = None,
     errors: np.ndarray | None = None,
-    workspace: _Workspace | None = None,
 ) -> list[np.ndarray]:
     """Gradients of the mean squared error over `rows` (penalty excluded), in the layout of `weights`.
 
-    `covariates` as for :func:`predict`; `errors`, if given (length ``len(rows)``), receives each row's error;
-    `workspace`, the scratch arrays of an epoch's batches (made here if not given).
+    `covariates` as for :func:`predict`; `errors`, if given (length ``len(rows)``), receives each row's error.
     """
     network = _network(weights)
     threads = max(1, min(numba.get_num_threads(), len(rows)))
-    work = _Workspace(shape, threads) if workspace is None else workspace
-    buffers = tuple(b[:threads] for b in work.gradients)
+    buffers = tuple(np.empty((threads, *w.shape), dtype=np.float32) for w in network[:2]) + (
+        np.empty((threads, 1), dtype=np.float32),)
     errors = np.empty(len(rows), dtype=np.float32) if errors is None else errors
     _batch_gradients(codes, (y, rows, _offsets(covariates, weights, rows)), shape.statistics, shape.pad_left, network,
-                     buffers, work.scratch, errors)
+                     buffers, errors)
     kernel_and_bias, dense, dense_bias = (b.sum(axis=0) for b in buffers)
     gradients = [np.ascontiguousarray(kernel_and_bias[:, :-1]), kernel_and_bias[:, -1].reshape(-1), dense, dense_bias]
     if covariates is not None:
@@ -425,11 +408,11 @@ def train_epoch(
     """
     errors = np.empty(sum(len(rows) for rows in batches), dtype=np.float32)
     l1 = np.float32(l1)
-    workspace = _Workspace(shape, max(1, min(numba.get_num_threads(), max(map(len, batches)))))
     start = 0
     for rows in batches:
-        gradients = batch_gradients(codes, y, rows, weights, shape=shape, covariates=covariates,
-                                    errors=errors[start : start + len(rows)], workspace=workspace)
+        gradients = batch_gradients(
+            codes, y, rows, weights, shape=shape, covariates=covariates, errors=errors[start : start + len(rows)]
+        )
         start += len(rows)
         gradients[2] += l1 * np.sign(weights[2])
         adam.step += 1
