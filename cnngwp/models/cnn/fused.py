@@ -4,7 +4,7 @@ The network is the paper's: standardised codes -> Conv1D (linear, strides 2, "sa
 padding) -> MaxPooling1D(2) -> Flatten -> Dense(1) with an L1 penalty; MSE loss; Adam as
 Keras 3 implements it (float32). Keras computes the convolution output for the whole batch,
 stores it, pools it, and runs the backward pass over the stored tensors. Here each sample
-is taken through the whole network in blocks of :data:`_BLOCK` convolution positions whose
+is taken through the whole network in blocks of ``_BLOCK`` (512) convolution positions whose
 tensors stay in the core's cache:
 
 * the block's input windows are copied into a small matrix (``A[i, k] = input[2 (j + i) + k]``,
