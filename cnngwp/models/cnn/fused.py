@@ -7,10 +7,11 @@ stores it, pools it, and runs the backward pass over the stored tensors. Here ea
 is taken through the whole network in blocks of ``_BLOCK`` (512) convolution positions whose
 tensors stay in the core's cache:
 
-* the block's input windows are copied into a small matrix (``A[i, k] = input[2 (j + i) + k]``,
-  one row per convolution position, one column per tap), and the convolution of every filter
-  of a channel is one matrix product, ``A @ kernel``, by the BLAS that scipy ships (which
-  picks the widest FMA kernels the CPU has, AVX-512 or AVX2);
+* the block's input windows are copied into a small matrix ``A``: one row per convolution
+  position (the first positions of the block's pooling windows above their second ones), one
+  column per tap, and a last column of ones that carries the bias. The convolution of every
+  filter of a channel is one matrix product, ``A @ kernel``, by the BLAS that scipy ships
+  (which picks the widest FMA kernels the CPU has, AVX-512 or AVX2);
 * each pair of positions is pooled (the larger kept, ties to the first, as TensorFlow), its
   product with the dense weight added to the prediction, and the dense weight routed to the
   position the window chose;
