@@ -19,7 +19,7 @@ tensors stay in the core's cache:
   block; once the sample's error is known they are scaled by it.
 
 A batch's samples are split over numba's threads, each with its own gradient buffers, then
-reduced; the BLAS runs single-threaded inside them (``_one_blas_thread``). Adam and the
+reduced; the BLAS runs single-threaded inside them (``_ONE_BLAS_THREAD``, also a decorator). Adam and the
 L1 subgradient (``sign``, 0 at 0) are applied once per batch. Fixed-effect covariates (an
 unpenalised linear term without bias beside the output layer) add ``covariates @ beta`` to
 each prediction; their gradient is the covariates weighted by the samples' errors. The
@@ -33,6 +33,7 @@ against Keras from the same weights and batch order and against finite differenc
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import threading
@@ -119,7 +120,7 @@ def _blas_libraries() -> ThreadpoolController:
     return ThreadpoolController()
 
 
-class _OneBlasThread:
+class _OneBlasThread(contextlib.ContextDecorator):
     """The BLAS held to one thread while any caller is inside the engine: the first to enter limits it, the last to
     leave restores it, so that callers on several threads neither leave it limited nor lift each other's limit."""
 
@@ -142,17 +143,6 @@ class _OneBlasThread:
 _ONE_BLAS_THREAD = _OneBlasThread()
 
 
-def _one_blas_thread(function):
-    """Run `function` with the BLAS on one thread: numba's threads each run their own samples' matrix products."""
-
-    @functools.wraps(function)
-    def wrapper(*args, **kwargs):
-        with _ONE_BLAS_THREAD:
-            return function(*args, **kwargs)
-
-    return wrapper
-
-
 def _offsets(covariates: np.ndarray | None, weights: list[np.ndarray], rows: np.ndarray) -> np.ndarray:
     """The fixed-effect term ``covariates[rows] @ beta`` (zeros without covariates), float32."""
     if covariates is None:
@@ -160,7 +150,7 @@ def _offsets(covariates: np.ndarray | None, weights: list[np.ndarray], rows: np.
     return (covariates[rows] @ weights[4]).astype(np.float32)
 
 
-@_one_blas_thread
+@_ONE_BLAS_THREAD
 def predict(
     codes: np.ndarray, weights: list[np.ndarray], *, shape: FusedLayout, covariates: np.ndarray | None = None
 ) -> np.ndarray:
@@ -335,7 +325,7 @@ def _adam(w, g, mm, vv, alpha):
         w[i] -= (mm[i] * alpha) / (np.sqrt(vv[i]) + _EPSILON)
 
 
-@_one_blas_thread
+@_ONE_BLAS_THREAD
 def batch_gradients(
     codes: np.ndarray,
     y: np.ndarray,
@@ -369,7 +359,7 @@ def batched(order: np.ndarray, batch_size: int) -> list[np.ndarray]:
     return [order[start : start + batch_size] for start in range(0, len(order), batch_size)]
 
 
-@_one_blas_thread
+@_ONE_BLAS_THREAD
 def train_epoch(
     codes: np.ndarray,
     y: np.ndarray,
