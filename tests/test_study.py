@@ -317,6 +317,12 @@ def test_a_grid_is_built_up_in_chunks_whose_records_are_never_fitted_again(tmp_p
     assert committed.summary().startswith("study grid 'smoke': 2 of its 4 data sets recorded, in 2 of its 2 "
                                           "scenarios with 1 replicate each; ")
     entry = json.loads((records / "additive-h2-0.5-rep-1.json").read_text())
+    (records / "additive-h2-0.5-rep-1.json").write_text(json.dumps({**entry, "machine": "a slower machine",
+                                                                      "seconds": 1000.0}))
+    costs = study_module.committed_study(SMOKE, records).summary().split(" each; ")[1].split("; ")
+    assert len(costs) == 2 and "1000 s per data set (median of 1) on a slower machine" in costs  # each machine apart
+    assert next(c for c in costs if "slower" not in c).endswith(f" s per data set (median of 1) on {entry['machine']}")
+    entry = json.loads((records / "additive-h2-0.5-rep-1.json").read_text())
     entry["settings"]["n_members"] = 3
     (records / "additive-h2-0.5-rep-1.json").write_text(json.dumps(entry))
     with pytest.raises(CnngwpInputError, match=r"additive-h2-0.5-rep-1.json: made with n_members=3, but grid 'smoke' "

@@ -489,12 +489,14 @@ class CommittedStudy:
         per_scenario = self.table.drop_duplicates("dataset").groupby(["architecture", "h2"]).size()
         low, high = per_scenario.min(), per_scenario.max()
         replicates = f"{low}" if low == high else f"{low} to {high}"
-        seconds = self.records["seconds"].dropna()
+        costs = []  # per machine: one median over machines of different speeds would describe none of them
+        for machine, seconds in self.records.groupby("machine")["seconds"]:
+            seconds = seconds.dropna()
+            costs.append(f"{seconds.median():.0f} s per data set (median of {len(seconds)}) on {machine}"
+                         if len(seconds) else f"{machine} (seconds not recorded)")
         return (f"study grid {self.grid.name!r}: {n} of its {total} data sets recorded, in "
                 f"{len(per_scenario)} of its {len(self.grid.architectures) * len(self.grid.heritabilities)} "
-                f"scenarios with {replicates} replicate{'s' if high > 1 else ''} each; "
-                + (f"{seconds.median():.0f} s per data set (median of {len(seconds)}) on "
-                   if len(seconds) else "measured on ") + "; ".join(sorted(set(self.records["machine"]))))
+                f"scenarios with {replicates} replicate{'s' if high > 1 else ''} each; " + "; ".join(costs))
 
 
 def committed_study(grid: StudyGrid, records: str | os.PathLike | None = None) -> CommittedStudy:
