@@ -13,6 +13,7 @@ from cnngwp.models.names import GENOTYPIC_CNN, PAPER_PROTOCOL_CNN
 from cnngwp.reports.pooled import pooled_answer, pooled_fit, pooled_markdown, replicates_for_precision
 from cnngwp.reports.study_tables import (
     EQUIVALENCE_MARGIN,
+    NO_INTERVAL,
     judge,
     protocol_optimism,
     protocol_sentence,
@@ -181,9 +182,14 @@ def test_a_verdict_is_equivalent_only_inside_the_margin_set_in_the_code():
     assert judge(-1.5, 1.9) == judge(-1.9, -0.4) == "equivalent"  # decided or not: too small a change to matter
     assert judge(-3.0, -0.5) == "better" and judge(0.1, 2.5) == "worse"
     assert judge(-2.5, 1.0) == judge(-1.0, 2.1) == "undecided"
-    assert judge(np.nan, np.nan) == "no interval yet"
+    assert judge(np.nan, np.nan) == NO_INTERVAL == "no interval yet"
     one = study_verdicts(_synthetic_study().query("replicate == 0")).iloc[0]
     assert one["judgement"] == "no interval yet" and "(one replicate): **no interval yet**." in one["verdict"]
+    # a grid's first chunk: every scenario counted, under the judgement it has (the default grid's table has no
+    # such column: see test_relative_mse_and_verdicts_come_from_the_numbers)
+    summary = verdict_summary(_synthetic_study().query("replicate == 0")).set_index("model")
+    assert summary.loc["CNN ensemble"].to_dict() == {"better": 0, "equivalent": 0, "undecided": 0, "worse": 0,
+                                                      "no interval yet": 3, "scenarios": 3}
 
 
 _SHARES = {"additive": (0.0, 0.0), "dominance": (0.4, 0.0), "epistatic": (0.0, 0.3), "qtlmas2010": (0.15, 0.1)}

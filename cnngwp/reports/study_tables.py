@@ -18,16 +18,18 @@ import pandas as pd
 from cnngwp.models.names import CNN_ENSEMBLE, KERNEL_MODELS, PAPER_PROTOCOL_CNN
 from cnngwp.reports.tables import CNN_BASED_MODELS, t_half_width, t_interval
 
-__all__ = ["EQUIVALENCE_MARGIN", "JUDGEMENTS", "MAX_REPLICATES", "POOLED_TERMS", "dataset_shares", "honest_models",
-           "judge", "kernel_log_ratios", "protocol_optimism", "protocol_sentence", "relative_mse", "relative_mse_table",
-           "replicates_to_decide", "scenario_components", "signed", "study_verdicts", "verdict_markdown",
-           "verdict_summary"]
+__all__ = ["EQUIVALENCE_MARGIN", "JUDGEMENTS", "MAX_REPLICATES", "NO_INTERVAL", "POOLED_TERMS", "dataset_shares",
+           "honest_models", "judge", "kernel_log_ratios", "protocol_optimism", "protocol_sentence", "relative_mse",
+           "relative_mse_table", "replicates_to_decide", "scenario_components", "signed", "study_verdicts",
+           "verdict_markdown", "verdict_summary"]
 
 #: The judgements a verdict gives a model against the best kernel model, by where its interval lies (:func:`judge`).
 JUDGEMENTS = ("better", "equivalent", "undecided", "worse")
 #: A model is equivalent to the best kernel model where the whole interval of its test MSE's change lies within
 #: ± this many percent: a margin written here before any study's data were seen, not fitted to them.
 EQUIVALENCE_MARGIN = 2.0
+#: The judgement of a scenario with one replicate so far (no interval, so no verdict), as in a grid built up in chunks.
+NO_INTERVAL = "no interval yet"
 #: A data set's terms in the pooled model (:mod:`cnngwp.reports.pooled`), with how the answer names them.
 POOLED_TERMS = {"dominance_share": "dominance share", "epistatic_share": "epistatic share", "h2": "h²"}
 _SCENARIO = ["architecture", "h2"]
@@ -36,10 +38,10 @@ _SCENARIO = ["architecture", "h2"]
 def judge(lower: float, upper: float, *, margin: float = EQUIVALENCE_MARGIN) -> str:
     """The judgement (:data:`JUDGEMENTS`) of an interval, in percent, of how much higher a model's test MSE is than
     the best kernel model's: **equivalent** where it lies within ±`margin` (a difference too small to matter,
-    decided or not), else **better** or **worse** where it excludes zero, else **undecided**; ``no interval yet``
+    decided or not), else **better** or **worse** where it excludes zero, else **undecided**; :data:`NO_INTERVAL`
     from one replicate."""
     if np.isnan(lower) or np.isnan(upper):
-        return "no interval yet"
+        return NO_INTERVAL
     if -margin <= lower and upper <= margin:
         return "equivalent"
     return "better" if upper < 0 else "worse" if lower > 0 else "undecided"
@@ -291,7 +293,8 @@ def study_verdicts(study: pd.DataFrame, *, cnn: str = CNN_ENSEMBLE, level: float
 def verdict_summary(study: pd.DataFrame, *, level: float = 0.95) -> pd.DataFrame:
     """For each model that contains a CNN (:data:`cnngwp.reports.tables.CNN_BASED_MODELS`, those in `study`): in how
     many scenarios it is better than, equivalent to, undecided against, or worse than the best kernel model
-    (:func:`study_verdicts`).
+    (:func:`study_verdicts`), and, where some scenario has one replicate so far, in how many it has
+    :data:`NO_INTERVAL`; the counts add up to ``scenarios``.
 
     Parameters
     ----------
@@ -303,14 +306,15 @@ def verdict_summary(study: pd.DataFrame, *, level: float = 0.95) -> pd.DataFrame
     Returns
     -------
     pandas.DataFrame
-        ``model``, one count column per judgement (:data:`JUDGEMENTS`) and ``scenarios``.
+        ``model``, one count column per judgement (:data:`JUDGEMENTS`, then :data:`NO_INTERVAL` where it
+        occurs) and ``scenarios``.
     """
-    rows = []
-    for model in (m for m in CNN_BASED_MODELS if m in set(study["model"])):
-        judged = study_verdicts(study, cnn=model, level=level)["judgement"].value_counts()
-        rows.append({"model": model, **{j: int(judged.get(j, 0)) for j in JUDGEMENTS},
-                     "scenarios": int(judged.sum())})
-    return pd.DataFrame(rows, columns=["model", *JUDGEMENTS, "scenarios"])
+    counts = {model: study_verdicts(study, cnn=model, level=level)["judgement"].value_counts()
+              for model in CNN_BASED_MODELS if model in set(study["model"])}
+    columns = [*JUDGEMENTS, *[NO_INTERVAL] * any(NO_INTERVAL in judged for judged in counts.values())]
+    rows = [{"model": model, **{j: int(judged.get(j, 0)) for j in columns}, "scenarios": int(judged.sum())}
+            for model, judged in counts.items()]
+    return pd.DataFrame(rows, columns=["model", *columns, "scenarios"])
 
 
 def verdict_markdown(verdicts: pd.DataFrame) -> str:
