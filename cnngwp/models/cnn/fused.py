@@ -192,6 +192,13 @@ def _padded(codes, mean, scale, pad_left, out):
 
 
 @numba.njit(cache=True, nogil=True)
+def _padded_length(pad_left, snps, positions, taps):
+    """The length of a padded sample (:func:`_padded`): its SNPs after `pad_left` zeros, and at least the reach of
+    :func:`_windows` over `positions` pooled positions of `taps` columns."""
+    return max(pad_left + snps, 4 * positions + taps)
+
+
+@numba.njit(cache=True, nogil=True)
 def _windows(x, start, n, out):
     """The input windows of convolution positions start..start+n (n even), one row each, the block's first positions
     of its pooling windows (even offsets from `start`) in the top half and their second positions in the bottom half:
@@ -240,7 +247,7 @@ def _forward(codes, statistics, pad_left, network, threads):
     kernel, dense, dense_bias = network
     channels, taps, per_channel = kernel.shape
     n, positions = codes.shape[0], dense.shape[1]
-    length = max(pad_left + codes.shape[1], 4 * positions + taps)
+    length = _padded_length(pad_left, codes.shape[1], positions, taps)
     out = np.empty(n, dtype=np.float32)
     for t in numba.prange(threads):
         x = np.empty((channels, length), dtype=np.float32)
@@ -273,7 +280,7 @@ def _batch_gradients(codes, batch, statistics, pad_left, network, buffers, error
     g_kernel, g_dense, g_dense_bias = buffers
     channels, taps, per_channel = kernel.shape
     positions = dense.shape[1]
-    length = max(pad_left + codes.shape[1], 4 * positions + taps)
+    length = _padded_length(pad_left, codes.shape[1], positions, taps)
     threads = g_kernel.shape[0]
     n = rows.shape[0]
     scale_error = np.float32(2.0 / n)
