@@ -1,10 +1,12 @@
 import json
 import subprocess
+import warnings
 from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 import pytest
+import statsmodels.api as sm
 
 import cnngwp.runs.study as study_module
 from cnngwp.data.splits import split_by_generation
@@ -260,6 +262,19 @@ def test_the_pooled_model_finds_an_effect_of_h2_alone():
     assert _covers(effects.loc["dominance_share"], 0.0) and _covers(effects.loc["epistatic_share"], 0.0)
     at_zero = fit.curves().query("share == 0").set_index(["kind", "h2"])["judgement"]
     assert set(at_zero.xs(0.2, level="h2")) == {"better"} and set(at_zero.xs(0.6, level="h2")) == {"worse"}
+
+
+def test_without_a_spread_between_populations_the_pooled_model_is_least_squares_and_says_so_silently():
+    # three populations that share one intercept: statsmodels puts their variance on the boundary and, for this
+    # draw, calls its Hessian not positive definite; the fit is then ordinary least squares, with nothing to warn of
+    study = _pooled_study(lambda d, e, h2: 0.2 * d, replicates=3, population_sd=0.0, seed=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fit = pooled_fit(study, "CNN ensemble")
+    assert fit.population_sd < 1e-3 * fit.residual_sd
+    ols = sm.OLS(fit.data["log_ratio"], sm.add_constant(fit.data[list(fit.terms)])).fit()
+    assert np.allclose(fit.params.to_numpy(), ols.params.rename({"const": "Intercept"})[fit.params.index], atol=1e-5)
+    assert np.allclose(np.sqrt(np.diag(fit.cov)), ols.bse.rename({"const": "Intercept"})[fit.params.index], rtol=0.02)
 
 
 def test_the_pooled_model_leaves_out_what_the_study_does_not_vary():

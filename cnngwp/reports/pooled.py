@@ -52,6 +52,9 @@ _STEPS = 41
 #: The response is fitted in hundredths of a log ratio (about percent): statsmodels calls a variance below 0.01 "on
 #: the boundary" whatever its units, and a log ratio's population variance is of that order.
 _UNIT = 100.0
+#: statsmodels' own line for a variance "on the boundary" (zero), in the fit's units: a population standard deviation
+#: under 0.1 % of a ratio.
+_BOUNDARY = 0.01
 
 
 def _per_step(log_effect: float) -> float:
@@ -156,11 +159,18 @@ def pooled_fit(study: pd.DataFrame, model: str, *, level: float = 0.95) -> Poole
         return None
     scaled = data.assign(response=_UNIT * data["log_ratio"])
     mixed = smf.mixedlm("response ~ " + " + ".join(["1", *terms]), scaled, groups=scaled["replicate"])
-    with warnings.catch_warnings():
-        # the populations' variance estimated at zero: the fit is then least squares, as it should be. Powell's
-        # derivative-free search reaches that boundary, where the gradient methods fail on a singular matrix.
-        warnings.filterwarnings("ignore", "The MLE may be on the boundary", ConvergenceWarning)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         result = mixed.fit(reml=True, method=["powell"])
+    # With the populations' variance estimated at zero the fit is least squares, as it should be: Powell's
+    # derivative-free search reaches that boundary, where the gradient methods fail on a singular matrix, and
+    # statsmodels then warns that the MLE is on the boundary and that the Hessian is not positive definite (its
+    # variance entry is flat there). Those warnings are expected at the boundary only; any other is passed on.
+    boundary = float(result.cov_re.iloc[0, 0]) < _BOUNDARY
+    for caught_warning in caught:
+        if not (boundary and issubclass(caught_warning.category, ConvergenceWarning)):
+            warnings.warn_explicit(caught_warning.message, caught_warning.category, caught_warning.filename,
+                                   caught_warning.lineno)
     names = ["Intercept", *terms]
     params = result.fe_params[names] / _UNIT
     cov = result.cov_params().loc[names, names] / _UNIT**2
