@@ -30,6 +30,7 @@ from cnngwp.runs.notebooks import (
     prepare_for_book,
     run_notebooks,
 )
+from cnngwp.runs.study import GRIDS, committed_study
 from tests.commands import TINY, assert_predicts_the_run, cnngwp
 
 
@@ -77,6 +78,9 @@ def test_every_notebook_runs_clean_and_records_its_parameters(smoke_runs):
     assert study_text.index("This book's smoke grid.") < study_text.index("additive, h² 0.5: best model")
     assert "This book's smoke grid.** Too few data sets for the pooled model of any model" in study_text
     assert "study grid 'full': " in study_text and "The full grid has 53 replicates (636 data sets)" in study_text
+    full = committed_study(GRIDS["full"]).table  # its committed records come from 3 populations or more: answered
+    assert (f"**CNN ensemble**, pooled over {full['dataset'].nunique()} data sets of {full['replicate'].nunique()} "
+            "populations: against the best kernel model") in study_text
     assert "Fitted under the paper protocol" in study_text and "over 4 data sets" in study_text
     table = pd.read_csv(runs / "study-smoke" / "study.csv")
     assert len(table) == 4 * 10 and set(table["model"]) == {"GBLUP", "GDBLUP", "EGBLUP", "RKHS", "BLASSO",
