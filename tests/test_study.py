@@ -12,7 +12,7 @@ import cnngwp.runs.study as study_module
 from cnngwp.data.splits import split_by_generation
 from cnngwp.errors import CnngwpInputError
 from cnngwp.models.names import GENOTYPIC_CNN, PAPER_PROTOCOL_CNN
-from cnngwp.reports.pooled import pooled_answer, pooled_fit, pooled_markdown, replicates_for_precision
+from cnngwp.reports.pooled import _ranges, pooled_answer, pooled_fit, pooled_markdown, replicates_for_precision
 from cnngwp.reports.study_tables import (
     EQUIVALENCE_MARGIN,
     NO_INTERVAL,
@@ -275,6 +275,16 @@ def test_without_a_spread_between_populations_the_pooled_model_is_least_squares_
     ols = sm.OLS(fit.data["log_ratio"], sm.add_constant(fit.data[list(fit.terms)])).fit()
     assert np.allclose(fit.params.to_numpy(), ols.params.rename({"const": "Intercept"})[fit.params.index], atol=1e-5)
     assert np.allclose(np.sqrt(np.diag(fit.cov)), ols.bse.rename({"const": "Intercept"})[fit.params.index], rtol=0.02)
+
+
+def test_the_answer_names_a_judgement_held_at_one_share_as_that_share_not_as_a_range():
+    share = np.linspace(0.0, 0.39, 41)  # read every 0.00975: a one-point run is narrower than two decimals
+    judgement = np.where(share < 0.001, "undecided", np.where(share < 0.385, "equivalent", "worse"))
+    text = _ranges(pd.DataFrame({"share": share, "judgement": judgement}), "epistatic share")
+    assert text == "undecided at an epistatic share of 0.00, equivalent from 0.00 to 0.39, worse at 0.39"
+    judgement = np.where(share < 0.1, "better", "equivalent")
+    assert _ranges(pd.DataFrame({"share": share, "judgement": judgement}), "dominance share") == (
+        "better up to a dominance share of 0.10, equivalent from 0.10 to 0.39")
 
 
 def test_the_pooled_model_leaves_out_what_the_study_does_not_vary():

@@ -230,9 +230,14 @@ def _ranges(curve: pd.DataFrame, name: str) -> str:
         return f"{runs[0]['judgement'].iloc[0]} at every {name} up to {top:.2f}"
     edges = [(a["share"].iloc[-1] + b["share"].iloc[0]) / 2 for a, b in itertools.pairwise(runs)]
     article = "an" if name[0] in "aeiou" else "a"
-    parts = [f"{runs[0]['judgement'].iloc[0]} up to {article} {name} of {edges[0]:.2f}"]
-    parts += [f"{run['judgement'].iloc[0]} from {low:.2f} to {high:.2f}"
-              for run, low, high in zip(runs[1:], edges, [*edges[1:], top])]
+    parts = []
+    for index, (run, low, high) in enumerate(zip(runs, [0.0, *edges], [*edges, top], strict=True)):
+        judgement, where = run["judgement"].iloc[0], f"{article} {name} of " if index == 0 else ""
+        if f"{low:.2f}" == f"{high:.2f}":  # narrower than the shares as printed: one share, not a range
+            parts.append(f"{judgement} at {where}{high:.2f}")
+        else:
+            parts.append(f"{judgement} up to {where}{high:.2f}" if index == 0 else
+                         f"{judgement} from {low:.2f} to {high:.2f}")
     return ", ".join(parts)
 
 
