@@ -232,12 +232,14 @@ def _ranges(curve: pd.DataFrame, name: str) -> str:
     article = "an" if name[0] in "aeiou" else "a"
     parts = []
     for index, (run, low, high) in enumerate(zip(runs, [0.0, *edges], [*edges, top], strict=True)):
-        judgement, where = run["judgement"].iloc[0], f"{article} {name} of " if index == 0 else ""
+        judgement = run["judgement"].iloc[0]
+        where = f"{article} {name} of " if index == 0 else ""
         if f"{low:.2f}" == f"{high:.2f}":  # narrower than the shares as printed: one share, not a range
             parts.append(f"{judgement} at {where}{high:.2f}")
+        elif index == 0:
+            parts.append(f"{judgement} up to {where}{high:.2f}")
         else:
-            parts.append(f"{judgement} up to {where}{high:.2f}" if index == 0 else
-                         f"{judgement} from {low:.2f} to {high:.2f}")
+            parts.append(f"{judgement} from {low:.2f} to {high:.2f}")
     return ", ".join(parts)
 
 
